@@ -1,0 +1,311 @@
+import { deviceContext, pageContext } from "./context";
+import { createQueue } from "./queue";
+import type { Queue } from "./queue";
+import { idbOutbox, local, memoryOutbox } from "./storage";
+import type { Consent, Envelope, InitOptions, Properties, SdkEvents, Traits } from "./types";
+
+const AID = "nudge_aid";
+const UID = "nudge_uid";
+const CONSENT = "nudge_consent";
+
+/** Everything the SDK holds; one per page. Fields start with `_` so terser mangles them. */
+interface State {
+  _opts: InitOptions;
+  _queue?: Queue;
+  _aid: string;
+  _uid?: string;
+  _device: Properties;
+  _page: Properties;
+  /** Events waiting for consent: memory only, never stored or sent until granted. */
+  _held: Envelope[];
+  _consented: boolean;
+  _off: boolean;
+}
+
+let state: State | undefined;
+/** Calls made before init, replayed by it (ESM users may track before init resolves). */
+let early: (() => void)[] = [];
+const listeners = new Map<keyof SdkEvents, ((payload: never) => void)[]>();
+/** Where the SDK script came from: the default endpoint (set by the script-tag entry). */
+export const loadedFrom: { _origin?: string } = {};
+
+const uuid = (): string => {
+  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  // Insecure contexts (http:// on a LAN) lack randomUUID; getRandomValues is still there.
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+};
+
+function emit<K extends keyof SdkEvents>(name: K, payload: SdkEvents[K]): void {
+  for (const cb of (listeners.get(name) ?? []) as ((payload: SdkEvents[K]) => void)[]) {
+    try {
+      cb(payload);
+    } catch {
+      // A listener's bug is the merchant's; it must not stop the SDK.
+    }
+  }
+}
+
+function log(...args: unknown[]): void {
+  if (state?._opts.debug) console.debug("[nudge]", ...args);
+}
+
+/** Reports an error to listeners and the debug log; never throws into the page. */
+export function report(error: unknown): void {
+  const e = error instanceof Error ? error : new Error(String(error));
+  log("error", e);
+  emit("error", e);
+}
+
+function privacySignal(): boolean {
+  const n = navigator as Navigator & { globalPrivacyControl?: boolean };
+  return n.globalPrivacyControl === true || n.doNotTrack === "1";
+}
+
+function start(s: State): void {
+  if (s._queue) return;
+  let outbox = memoryOutbox<Envelope>();
+  try {
+    if (typeof indexedDB !== "undefined") outbox = idbOutbox<Envelope>();
+  } catch (e) {
+    report(e);
+  }
+  s._queue = createQueue({
+    _url: `${s._opts.endpoint}/v1/batch`,
+    _key: s._opts.key,
+    _outbox: outbox,
+    _onSent: (count) => {
+      log("sent", count);
+      emit("sent", { count });
+    },
+    _onDrop: (count, reason) => {
+      log("dropped", count, reason);
+      emit("dropped", { count, reason });
+    },
+    _onError: report,
+  });
+  // pagehide fires on tab close, navigation and bfcache; visibilitychange covers mobile app switch.
+  const bye = () => s._queue?._beacon();
+  addEventListener("pagehide", bye);
+  addEventListener("visibilitychange", () => document.visibilityState === "hidden" && bye());
+  // Anything a previous page left in the outbox goes out now.
+  s._queue._flush().catch(report);
+}
+
+function send(partial: Omit<Envelope, "messageId" | "anonymousId" | "context" | "timestamp">): void {
+  const s = state;
+  if (!s) {
+    early.push(() => send(partial));
+    return;
+  }
+  if (s._off) return;
+  const event: Envelope = {
+    ...partial,
+    messageId: uuid(),
+    anonymousId: s._aid,
+    ...(s._uid ? { userId: s._uid } : {}),
+    context: { ...s._device, ...s._page },
+    timestamp: new Date().toISOString(),
+  };
+  log(event.type, event.event ?? event.name ?? "", event);
+  if (!s._consented) {
+    if (s._held.length < 1000) s._held.push(event);
+    return;
+  }
+  s._queue?._push(event);
+}
+
+/**
+ * Starts the SDK. Only misuse here throws (a missing key); everything after fails quietly.
+ * @example
+ * nudge('init', { key: 'pk_live_123', endpoint: 'https://nudge.example.com' })
+ */
+export function init(options: InitOptions): void {
+  if (!options || typeof options.key !== "string" || !options.key)
+    throw new TypeError("nudge: init needs { key: 'pk_…' }, the site's public key.");
+  if (state) return;
+  const opts: InitOptions = {
+    respectPrivacySignals: true,
+    trackPages: true,
+    ...options,
+    endpoint: (options.endpoint ?? loadedFrom._origin ?? location.origin).replace(/\/+$/, ""),
+  };
+  const off = opts.respectPrivacySignals !== false && privacySignal();
+  const stored = local._get(CONSENT);
+  const consented = !opts.requireConsent || stored === "1";
+  const s: State = {
+    _opts: opts,
+    _aid: (consented && local._get(AID)) || uuid(),
+    _uid: (consented && local._get(UID)) || undefined,
+    _device: deviceContext(__VERSION__),
+    _page: pageContext(),
+    _held: [],
+    _consented: consented,
+    _off: off,
+  };
+  state = s;
+  log("init", opts, off ? "(off: privacy signal)" : "");
+  if (off) return;
+  if (consented) {
+    local._set(AID, s._aid);
+    start(s);
+  }
+  const replay = early;
+  early = [];
+  for (const call of replay) call();
+  if (opts.trackPages) {
+    page();
+    watchNavigation();
+  }
+}
+
+/**
+ * Names the visitor. Their anonymous history joins the known contact on the server.
+ * @example
+ * nudge('identify', { email: 'ada@example.com', name: 'Ada' })
+ * nudge('identify', 'user-42', { plan: 'gold' })
+ */
+export function identify(idOrTraits: string | Traits, traits: Traits = {}): void {
+  const t: Traits = typeof idOrTraits === "string" ? { ...traits, userId: idOrTraits } : { ...idOrTraits };
+  const userId = t.userId;
+  delete t.userId;
+  if (userId !== undefined && typeof userId !== "string") {
+    report(new TypeError("nudge: userId must be a string"));
+    return;
+  }
+  if (!state) {
+    early.push(() => identify(idOrTraits, traits));
+    return;
+  }
+  if (userId) {
+    state._uid = userId;
+    if (state._consented) local._set(UID, userId);
+  }
+  send({ type: "identify", traits: t });
+}
+
+/**
+ * Records an action, named after Segment's e-commerce spec where one fits.
+ * @example
+ * nudge('track', 'Product Added', { product_id: 'E7247', name: 'Speaker', price: 79, quantity: 1 })
+ */
+export function track(event: string, properties: Properties = {}): void {
+  if (typeof event !== "string" || !event) {
+    report(new TypeError("nudge: track needs an event name"));
+    return;
+  }
+  send({ type: "track", event, properties });
+}
+
+/**
+ * Records a page view. Called automatically on load and on SPA navigations unless
+ * `trackPages: false`.
+ * @example
+ * nudge('page')
+ */
+export function page(name?: string, properties: Properties = {}): void {
+  if (state) state._page = pageContext();
+  send({ type: "page", ...(name ? { name } : {}), properties });
+}
+
+/**
+ * Records the shopper's choice. With `requireConsent`, nothing is stored or sent before
+ * `analytics: true`; `analytics: false` discards what was held.
+ * @example
+ * nudge('consent', { analytics: true, marketing: false })
+ */
+export function consent(choice: Consent): void {
+  const s = state;
+  if (!s) {
+    early.push(() => consent(choice));
+    return;
+  }
+  if (choice.analytics === true) {
+    s._consented = true;
+    local._set(CONSENT, "1");
+    local._set(AID, s._aid);
+    if (s._uid) local._set(UID, s._uid);
+    if (s._off) return;
+    start(s);
+    for (const e of s._held) s._queue?._push(e);
+    s._held = [];
+  } else if (choice.analytics === false) {
+    s._consented = false;
+    s._held = [];
+    local._set(CONSENT, "0");
+    local._set(AID, null);
+    local._set(UID, null);
+  }
+  if (choice.marketing !== undefined) send({ type: "track", event: "Consent Updated", properties: { ...choice } });
+}
+
+/**
+ * Forgets who the visitor is (call on logout): a new anonymous id, no user id.
+ * @example
+ * nudge('reset')
+ */
+export function reset(): void {
+  if (!state) return;
+  state._aid = uuid();
+  state._uid = undefined;
+  local._set(UID, null);
+  if (state._consented) local._set(AID, state._aid);
+}
+
+/**
+ * Listens to SDK events: 'error', 'sent', 'dropped'.
+ * @example
+ * nudge('on', 'error', (e) => console.warn(e))
+ */
+export function on<K extends keyof SdkEvents>(name: K, callback: (payload: SdkEvents[K]) => void): void {
+  if (typeof callback !== "function") return;
+  listeners.set(name, [...(listeners.get(name) ?? []), callback]);
+}
+
+/**
+ * Sends everything queued now; resolves when the server has it (or it is safely stored to retry).
+ * @example
+ * await nudge('flush')
+ */
+export async function flush(): Promise<void> {
+  try {
+    await state?._queue?._flush();
+  } catch (e) {
+    report(e);
+  }
+}
+
+let watching = false;
+/** SPA page views: pushState and popstate, but not a replaceState that keeps the same path. */
+function watchNavigation(): void {
+  if (watching) return;
+  watching = true;
+  let last = location.pathname + location.search;
+  const changed = () => {
+    const now = location.pathname + location.search;
+    if (now !== last) {
+      last = now;
+      page();
+    }
+  };
+  for (const method of ["pushState", "replaceState"] as const) {
+    const original = history[method];
+    history[method] = function (this: History, ...args: Parameters<History["pushState"]>) {
+      const result = original.apply(this, args);
+      try {
+        changed();
+      } catch (e) {
+        report(e);
+      }
+      return result;
+    };
+  }
+  addEventListener("popstate", changed);
+}
+
+/** For tests: forget all state, as if the page had reloaded. */
+export function _resetForTests(): void {
+  state = undefined;
+  early = [];
+  watching = false;
+  listeners.clear();
+}

@@ -1,0 +1,54 @@
+/** Options of `nudge('init', …)`. */
+export interface InitOptions {
+  /** The site's public key (pk_…). */
+  key: string;
+  /** Where the Nudge Worker runs. Defaults to the origin the SDK script was loaded from. */
+  endpoint?: string;
+  /** Hold everything in memory — nothing stored, nothing sent — until `consent({ analytics: true })`. */
+  requireConsent?: boolean;
+  /** Honour Global Privacy Control and Do Not Track by sending nothing. Default true. */
+  respectPrivacySignals?: boolean;
+  /** Log every call, request and error to the console. */
+  debug?: boolean;
+  /** Track a page view on init and on single-page-app navigations. Default true. */
+  trackPages?: boolean;
+}
+
+export type Properties = Record<string, unknown>;
+
+/** What `identify` accepts besides a plain user id. */
+export interface Traits extends Properties {
+  userId?: string;
+  email?: string;
+  phone?: string;
+  name?: string;
+}
+
+export interface Consent {
+  analytics?: boolean;
+  marketing?: boolean;
+}
+
+/** Events the SDK emits to `on(…)` listeners. */
+export interface SdkEvents {
+  /** Something failed (storage, network, bad input); the page is never affected. */
+  error: Error;
+  /** A batch reached the server. */
+  sent: { count: number };
+  /** An event was dropped (queue full, rejected by the server). */
+  dropped: { count: number; reason: string };
+}
+
+/** An event as it travels: the shape of Segment's HTTP Tracking API. */
+export interface Envelope {
+  type: "track" | "identify" | "page" | "alias";
+  messageId: string;
+  anonymousId: string;
+  userId?: string;
+  event?: string;
+  name?: string;
+  properties?: Properties;
+  traits?: Properties;
+  context: Properties;
+  timestamp: string;
+}

@@ -1,0 +1,89 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { advance, mailbox, product, send, shopperWithCart, uid } from "./helpers";
+
+const HOUR = 3600_000;
+const DAY = 24 * HOUR;
+
+describe("abandoned cart", () => {
+  it("should email an identified shopper their cart a day later, once", async () => {
+    const email = `${uid("ada")}@example.com`;
+    await shopperWithCart(email, [product("E7247", 79, 2), product("H100", 25.5)]);
+
+    expect(await mailbox(email)).toHaveLength(0);
+    await advance(DAY);
+    const [mail, ...rest] = await mailbox(email);
+    expect(rest).toHaveLength(0);
+    expect(mail?.campaign).toBe("abandoned_cart");
+    expect(mail?.subject).toBe("You left 2 items in your cart");
+    expect(mail?.html).toContain("Product E7247 × 2");
+    expect(mail?.html).toContain("£158.00");
+    expect(mail?.text).toContain("Total: £183.50");
+    expect(mail?.text).toMatch(/Return to your cart: http:\/\/127\.0\.0\.1:8787\/v1\/links\/restore\?t=/);
+
+    await advance(7 * DAY);
+    expect(await mailbox(email)).toHaveLength(1);
+  });
+
+  it("should not remind a shopper who ordered", async () => {
+    const email = `${uid("bo")}@example.com`;
+    const anonymousId = await shopperWithCart(email);
+    await send([{ type: "track", anonymousId, event: "Order Completed", properties: { order_id: uid("o"), total: 79 } }]);
+
+    await advance(DAY);
+    expect(await mailbox(email)).toHaveLength(0);
+    const row = await env.DB.prepare(
+      `SELECT m.status, m.reason FROM messages m JOIN identities i ON i.contact_id = m.contact_id
+       WHERE i.kind = 'email' AND i.value = ?`,
+    )
+      .bind(email)
+      .first();
+    expect(row).toEqual({ status: "cancelled", reason: "ordered" });
+  });
+
+  it("should restart the timer when the shopper comes back to the cart", async () => {
+    const email = `${uid("cy")}@example.com`;
+    const anonymousId = await shopperWithCart(email);
+    await advance(50 * 60_000);
+    await send([{ type: "track", anonymousId, event: "Product Added", properties: product("C3") }]);
+    await advance(20 * 60_000); // 70 min after the first add, 20 after the second
+    expect(await mailbox(email)).toHaveLength(0);
+    await advance(HOUR);
+    const mails = await mailbox(email);
+    expect(mails).toHaveLength(1);
+    expect(mails[0]?.html).toContain("Product C3");
+  });
+
+  it("should not remind about a cart the shopper emptied", async () => {
+    const email = `${uid("di")}@example.com`;
+    const anonymousId = await shopperWithCart(email);
+    await send([{ type: "track", anonymousId, event: "Product Removed", properties: { product_id: "E7247" } }]);
+    await advance(DAY);
+    expect(await mailbox(email)).toHaveLength(0);
+  });
+
+  it("should not email anonymous shoppers, and should once they sign in", async () => {
+    const anonymousId = uid("anon");
+    const email = `${uid("ev")}@example.com`;
+    await send([{ type: "track", anonymousId, event: "Product Added", properties: product("E7247") }]);
+    await advance(DAY);
+    expect(await mailbox(email)).toHaveLength(0);
+
+    // Signing in later attaches the anonymous cart to the known contact.
+    await send([{ type: "identify", anonymousId, traits: { email } }]);
+    await advance(DAY);
+    expect(await mailbox(email)).toHaveLength(1);
+  });
+
+  it("should send each due message once when two sweeps overlap", async () => {
+    const emails = await Promise.all(
+      Array.from({ length: 5 }, async () => {
+        const email = `${uid("ov")}@example.com`;
+        await shopperWithCart(email);
+        return email;
+      }),
+    );
+    await Promise.all([advance(DAY), advance(DAY), advance(DAY)]);
+    for (const email of emails) expect(await mailbox(email)).toHaveLength(1);
+  });
+});

@@ -1,0 +1,78 @@
+import { SELF } from "cloudflare:test";
+
+export const BASE = "http://127.0.0.1:8787";
+export const SECRET = { authorization: "Bearer sk_demo" };
+
+let seq = 0;
+/** A fresh id per call, so tests sharing the database never see each other's shoppers. */
+export const uid = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${++seq}`;
+
+export function post(path: string, body: unknown, headers: Record<string, string> = {}) {
+  return SELF.fetch(`${BASE}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+}
+
+/** Sends events the way the SDK does (key in the body). */
+export async function send(batch: Record<string, unknown>[]) {
+  const res = await post("/v1/batch", {
+    writeKey: "pk_demo",
+    batch: batch.map((m) => ({ messageId: crypto.randomUUID(), ...m })),
+  });
+  if (res.status !== 200) throw new Error(`batch failed: ${res.status} ${await res.text()}`);
+  return res.json<{ accepted: number; duplicates: number; errors: unknown[] }>();
+}
+
+/** The dev clock's "now": other tests may already have moved it ahead of the real clock. */
+export async function clock(): Promise<number> {
+  const res = await SELF.fetch(`${BASE}/v1/dev/clock`, { headers: SECRET });
+  return Date.parse((await res.json<{ now: string }>()).now);
+}
+
+/** Moves the dev clock `ms` ahead of where it is and runs the scheduler there. */
+export async function advance(ms: number) {
+  return tick((await clock()) + ms);
+}
+
+export async function tick(at: number) {
+  const res = await post("/v1/dev/tick", { at: new Date(at).toISOString() }, SECRET);
+  if (res.status !== 200) throw new Error(`tick failed: ${res.status} ${await res.text()}`);
+  return res.json<{ now: string; claimed: number; sent: number; cancelled: number; failed: number }>();
+}
+
+export interface MailboxMessage {
+  id: number;
+  campaign: string;
+  to: string;
+  subject: string;
+  html: string;
+  text: string;
+  status: string;
+}
+
+export async function mailbox(to: string): Promise<MailboxMessage[]> {
+  const res = await SELF.fetch(`${BASE}/v1/admin/outbox?limit=200`, { headers: SECRET });
+  const { messages } = await res.json<{ messages: MailboxMessage[] }>();
+  return messages.filter((m) => m.to === to);
+}
+
+export const product = (id: string, price = 79, quantity = 1) => ({
+  product_id: id,
+  name: `Product ${id}`,
+  price,
+  quantity,
+  currency: "GBP",
+  image_url: `https://shop.example/img/${id}.svg`,
+});
+
+/** A shopper who browses anonymously, signs in with `email`, and adds `items` to the cart. */
+export async function shopperWithCart(email: string, items = [product("E7247")]) {
+  const anonymousId = uid("anon");
+  await send([
+    { type: "identify", anonymousId, traits: { email, name: "Ada" } },
+    ...items.map((p) => ({ type: "track", anonymousId, event: "Product Added", properties: p })),
+  ]);
+  return anonymousId;
+}

@@ -1,0 +1,10 @@
+/** Bindings and settings of the Worker (see worker/wrangler.jsonc and demo-store/wrangler.jsonc). */
+export interface Env {
+  DB: D1Database;
+  /** "development" turns on the demo site, `/v1/dev/*` and the dev clock. Never set in a deployment. */
+  NUDGE_ENV?: string;
+  /** HMAC key for signed links. A Worker secret in production (`wrangler secret put LINK_SECRET`). */
+  LINK_SECRET?: string;
+}
+
+export const isDev = (env: Env): boolean => env.NUDGE_ENV === "development";

@@ -1,0 +1,51 @@
+import { Hono } from "hono";
+import { cors } from "hono/cors";
+import { HTTPException } from "hono/http-exception";
+import type { Env } from "./env";
+import { isDev } from "./env";
+import { sweep } from "./jobs/sweep";
+import { now } from "./lib/clock";
+import { createSite, DEMO_SITE } from "./model/sites";
+import { admin } from "./routes/admin";
+import { dev } from "./routes/dev";
+import { ingest } from "./routes/ingest";
+import { links } from "./routes/links";
+
+const app = new Hono<{ Bindings: Env }>();
+
+// Development: the demo site (pk_demo / sk_demo) exists from the first request, with links
+// pointing back at wherever the demo is served.
+let demoSeeded = false;
+app.use("*", async (c, next) => {
+  if (!demoSeeded && isDev(c.env)) {
+    await createSite(c.env.DB, { ...DEMO_SITE, url: new URL(c.req.url).origin }, Date.now());
+    demoSeeded = true;
+  }
+  await next();
+});
+
+// Browsers send events from the store's origin; per-site origin rules are checked in ingest.
+app.use("/v1/*", cors({ origin: (origin) => origin, allowHeaders: ["content-type", "authorization"], maxAge: 86400 }));
+
+app.route("/v1", ingest);
+app.route("/v1/admin", admin);
+app.route("/v1/dev", dev);
+app.route("/v1/links", links);
+
+app.notFound((c) =>
+  c.json({ error: { code: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` } }, 404),
+);
+
+app.onError((err, c) => {
+  if (err instanceof HTTPException) return err.getResponse();
+  console.error("unhandled", err);
+  return c.json({ error: { code: "internal", message: "Something went wrong on our side." } }, 500);
+});
+
+async function scheduled(controller: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void> {
+  // now() is the real time in a deployment and the simulated one in development.
+  ctx.waitUntil(now(env).then((at) => sweep(env, Math.max(at, controller.scheduledTime))));
+}
+
+export { app };
+export default { fetch: app.fetch, scheduled } satisfies ExportedHandler<Env>;

@@ -1,0 +1,137 @@
+/**
+ * Validation of Segment-shaped messages (HTTP Tracking API), before anything touches storage.
+ * Input is `unknown` and is narrowed field by field, with bounded lengths — never cast.
+ */
+
+export const LIMITS = {
+  /** Segment's own limits: 32 KB per message, 500 KB per request. */
+  messageBytes: 32 * 1024,
+  requestBytes: 500 * 1024,
+  batchMessages: 2500,
+  idLength: 200,
+  eventName: 200,
+  /** Events stamped further in the future than this are clamped to the receive time. */
+  futureSkewMs: 24 * 3600 * 1000,
+} as const;
+
+export const MESSAGE_TYPES = ["track", "identify", "page", "screen", "alias", "group"] as const;
+export type MessageType = (typeof MESSAGE_TYPES)[number];
+
+export interface Message {
+  type: MessageType;
+  messageId: string;
+  anonymousId: string | null;
+  userId: string | null;
+  previousId: string | null;
+  event: string | null;
+  properties: Record<string, unknown>;
+  traits: Record<string, unknown>;
+  context: Record<string, unknown>;
+  /** When it happened, in ms since the epoch, corrected for the sender's clock skew. */
+  timestamp: number;
+}
+
+export interface MessageError {
+  index: number;
+  messageId?: string;
+  code: string;
+  message: string;
+}
+
+type Dict = Record<string, unknown>;
+
+const isDict = (v: unknown): v is Dict => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function optionalString(v: unknown, max: number, field: string): string | null {
+  if (v === undefined || v === null || v === "") return null;
+  if (typeof v === "number" && Number.isFinite(v)) return String(v); // Segment allows numeric ids
+  if (typeof v !== "string") throw new InvalidField(field, `${field} must be a string.`);
+  if (v.length > max) throw new InvalidField(field, `${field} is longer than ${max} characters.`);
+  return v;
+}
+
+function optionalDict(v: unknown, field: string): Dict {
+  if (v === undefined || v === null) return {};
+  if (!isDict(v)) throw new InvalidField(field, `${field} must be an object.`);
+  return v;
+}
+
+function parseTime(v: unknown, field: string): number | null {
+  if (v === undefined || v === null) return null;
+  const t = typeof v === "string" && v.length <= 64 ? Date.parse(v) : typeof v === "number" ? v : Number.NaN;
+  if (!Number.isFinite(t)) throw new InvalidField(field, `${field} must be an ISO 8601 date.`);
+  return t;
+}
+
+const isMessageType = (v: unknown): v is MessageType =>
+  typeof v === "string" && (MESSAGE_TYPES as readonly string[]).includes(v);
+
+class InvalidField extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Checks one message. `receivedAt` and the envelope's `sentAt` correct the client's clock the way
+ * Segment does: timestamp + (receivedAt - sentAt).
+ */
+export function validateMessage(
+  raw: unknown,
+  index: number,
+  receivedAt: number,
+  sentAt: number | null,
+  defaultType?: MessageType,
+): Message | MessageError {
+  const messageId = isDict(raw) && typeof raw.messageId === "string" ? raw.messageId.slice(0, 200) : undefined;
+  const error = (code: string, message: string): MessageError => ({ index, messageId, code, message });
+  if (!isDict(raw)) return error("invalid_message", "Each message must be a JSON object.");
+  if (JSON.stringify(raw).length > LIMITS.messageBytes)
+    return error("message_too_large", `A message must be at most ${LIMITS.messageBytes} bytes.`);
+  try {
+    const type = raw.type ?? defaultType;
+    if (!isMessageType(type)) return error("invalid_type", `type must be one of ${MESSAGE_TYPES.join(", ")}.`);
+    const id = optionalString(raw.messageId, LIMITS.idLength, "messageId");
+    if (!id) return error("missing_message_id", "messageId is required: it is how retries are deduplicated.");
+    const anonymousId = optionalString(raw.anonymousId, LIMITS.idLength, "anonymousId");
+    const userId = optionalString(raw.userId, LIMITS.idLength, "userId");
+    if (!anonymousId && !userId) return error("missing_identity", "Either anonymousId or userId is required.");
+    const previousId = optionalString(raw.previousId, LIMITS.idLength, "previousId");
+    if (type === "alias" && !previousId) return error("missing_previous_id", "alias needs previousId.");
+    const event = optionalString(raw.event ?? (type === "track" ? undefined : raw.name), LIMITS.eventName, "event");
+    if (type === "track" && !event) return error("missing_event", "track needs an event name.");
+    const clientTime = parseTime(raw.timestamp, "timestamp");
+    const skew = sentAt === null ? 0 : receivedAt - sentAt;
+    let timestamp = clientTime === null ? receivedAt : clientTime + skew;
+    if (timestamp > receivedAt + LIMITS.futureSkewMs) timestamp = receivedAt;
+    return {
+      type,
+      messageId: id,
+      anonymousId,
+      userId,
+      previousId,
+      event,
+      properties: optionalDict(raw.properties, "properties"),
+      traits: optionalDict(raw.traits ?? (isDict(raw.context) ? raw.context.traits : undefined), "traits"),
+      context: optionalDict(raw.context, "context"),
+      timestamp,
+    };
+  } catch (e) {
+    if (e instanceof InvalidField) return error("invalid_field", e.message);
+    throw e;
+  }
+}
+
+/** The envelope of `/v1/batch`: `{ batch: [...], sentAt?, writeKey?, context? }`. */
+export function parseSentAt(body: Dict): number | null {
+  try {
+    return parseTime(body.sentAt, "sentAt");
+  } catch {
+    return null;
+  }
+}
+
+export { isDict };

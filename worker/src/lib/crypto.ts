@@ -1,0 +1,44 @@
+const encoder = new TextEncoder();
+
+const hex = (buf: ArrayBuffer): string =>
+  Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0")).join("");
+
+export async function sha256Hex(text: string): Promise<string> {
+  return hex(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
+}
+
+const toBase64Url = (bytes: Uint8Array): string =>
+  btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
+
+const fromBase64Url = (text: string): Uint8Array =>
+  Uint8Array.from(atob(text.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+
+async function hmacKey(secret: string): Promise<CryptoKey> {
+  return crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
+    "sign",
+    "verify",
+  ]);
+}
+
+/** `payload.signature`, both base64url: a compact token for links in messages. */
+export async function signToken(secret: string, payload: unknown): Promise<string> {
+  const body = toBase64Url(encoder.encode(JSON.stringify(payload)));
+  const sig = await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(body));
+  return `${body}.${toBase64Url(new Uint8Array(sig))}`;
+}
+
+/** The payload of a token signed with `secret`, or null when it was altered or is malformed. */
+export async function verifyToken(secret: string, token: string): Promise<unknown> {
+  const [body, sig] = token.split(".");
+  if (!body || !sig || token.length > 4096) return null;
+  try {
+    // crypto.subtle.verify compares in constant time.
+    const ok = await crypto.subtle.verify("HMAC", await hmacKey(secret), fromBase64Url(sig), encoder.encode(body));
+    return ok ? JSON.parse(new TextDecoder().decode(fromBase64Url(body))) : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,50 @@
+import type { Env } from "../env";
+import { isDev } from "../env";
+import { signToken, verifyToken } from "./crypto";
+import { isDict } from "../ingest/validate";
+
+/**
+ * Signed, expiring links in messages: restore a cart, unsubscribe. The token names the site, the
+ * contact and the purpose, so a link cannot be edited to act on someone else.
+ */
+
+export type LinkPurpose = "restore" | "unsubscribe";
+
+export interface LinkClaims {
+  p: LinkPurpose;
+  s: string; // site id
+  c: string; // contact id
+  e: number; // expires, ms since epoch
+}
+
+const LIFETIME_MS: Record<LinkPurpose, number> = {
+  restore: 30 * 24 * 3600 * 1000,
+  // RFC 8058 asks that unsubscribe keeps working for a long time after the mail was sent.
+  unsubscribe: 365 * 24 * 3600 * 1000,
+};
+
+function secret(env: Env): string {
+  if (env.LINK_SECRET) return env.LINK_SECRET;
+  if (isDev(env)) return "nudge-development-link-secret";
+  throw new Error("LINK_SECRET is not set: run `wrangler secret put LINK_SECRET`.");
+}
+
+export async function linkUrl(
+  env: Env,
+  base: string,
+  purpose: LinkPurpose,
+  siteId: string,
+  contactId: string,
+  now: number,
+) {
+  const claims: LinkClaims = { p: purpose, s: siteId, c: contactId, e: now + LIFETIME_MS[purpose] };
+  return `${base}/v1/links/${purpose}?t=${await signToken(secret(env), claims)}`;
+}
+
+/** The claims of a valid, unexpired token for `purpose`, else null. */
+export async function readLink(env: Env, token: string, purpose: LinkPurpose, now: number): Promise<LinkClaims | null> {
+  const c = await verifyToken(secret(env), token);
+  if (!isDict(c) || c.p !== purpose || typeof c.s !== "string" || typeof c.c !== "string" || typeof c.e !== "number")
+    return null;
+  return c.e >= now ? { p: purpose, s: c.s, c: c.c, e: c.e } : null;
+}

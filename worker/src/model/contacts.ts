@@ -1,0 +1,177 @@
+import type { Message } from "../ingest/validate";
+
+/**
+ * Contacts and their identities. A browser's anonymous id, the store's user id and an email each
+ * point at one contact; when an event shows two of them belong together, they are linked, and an
+ * anonymous contact is merged into the known one (its history, cart and messages move with it).
+ */
+
+export type IdentityKind = "anonymous" | "user" | "email";
+
+interface Identity {
+  kind: IdentityKind;
+  value: string;
+}
+
+interface IdentityRow extends Identity {
+  contact_id: string;
+  email: string | null;
+  user_id: string | null;
+}
+
+const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,189}\.[^\s@]{1,63}$/;
+
+/** A normalised email, or null when the value is not one. */
+export function normaliseEmail(value: unknown): string | null {
+  if (typeof value !== "string") return null;
+  const email = value.trim().toLowerCase();
+  return email.length <= 254 && EMAIL.test(email) ? email : null;
+}
+
+/** The identities an event names: anonymous id, user id, and (for identify) the email trait. */
+export function identitiesOf(m: Message): Identity[] {
+  const ids: Identity[] = [];
+  if (m.anonymousId) ids.push({ kind: "anonymous", value: m.anonymousId });
+  if (m.userId) ids.push({ kind: "user", value: m.userId });
+  const email = normaliseEmail(m.traits.email);
+  if (email) ids.push({ kind: "email", value: email });
+  // alias(previousId -> userId): the previous id may have been anonymous or a user id.
+  if (m.type === "alias" && m.previousId) {
+    ids.push({ kind: "anonymous", value: m.previousId }, { kind: "user", value: m.previousId });
+  }
+  return ids;
+}
+
+export interface Resolution {
+  contactId: string;
+  /** Statements that create the contact, link identities and merge duplicates; run them first. */
+  statements: D1PreparedStatement[];
+}
+
+/**
+ * Finds (or creates) the contact an event belongs to. Reads once; every write is returned as a
+ * statement so the caller can commit it atomically with the event's other effects.
+ */
+export async function resolveContact(
+  db: D1Database,
+  siteId: string,
+  m: Message,
+  newId: () => string = () => crypto.randomUUID(),
+): Promise<Resolution> {
+  const wanted = identitiesOf(m);
+  const found = wanted.length
+    ? ((
+        await db
+          .prepare(
+            `SELECT i.kind, i.value, i.contact_id, c.email, c.user_id
+             FROM identities i JOIN contacts c ON c.site_id = i.site_id AND c.id = i.contact_id
+             WHERE i.site_id = ?1 AND (i.kind, i.value) IN (SELECT value ->> '$[0]', value ->> '$[1]' FROM json_each(?2))`,
+          )
+          .bind(siteId, JSON.stringify(wanted.map((i) => [i.kind, i.value])))
+          .all<IdentityRow>()
+      ).results ?? [])
+    : [];
+
+  const row = (kind: IdentityKind) => found.find((r) => r.kind === kind);
+  const strong = row("user") ?? row("email");
+  const contactId = strong?.contact_id ?? row("anonymous")?.contact_id ?? newId();
+  const statements: D1PreparedStatement[] = [];
+
+  if (!found.some((r) => r.contact_id === contactId)) {
+    statements.push(
+      db
+        .prepare(`INSERT INTO contacts (site_id, id, first_seen, last_seen) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+        .bind(siteId, contactId, m.timestamp, m.timestamp),
+    );
+  }
+
+  const merged = new Set<string>();
+  for (const r of found) {
+    if (r.contact_id === contactId || merged.has(r.contact_id)) continue;
+    if (r.email === null && r.user_id === null) {
+      // An anonymous contact that turns out to be this person: fold it in.
+      merged.add(r.contact_id);
+      statements.push(...mergeContacts(db, siteId, r.contact_id, contactId));
+    } else if (r.kind === "anonymous") {
+      // A shared browser now used by someone else: the device moves, the other person stays whole.
+      statements.push(linkIdentity(db, siteId, r, contactId));
+    }
+    // A user id or email already owned by another known contact is left with them.
+  }
+  for (const id of wanted) {
+    if (!found.some((r) => r.kind === id.kind && r.value === id.value)) {
+      // alias names previousId under both kinds; only link the kind that exists or is anonymous.
+      if (m.type === "alias" && id.value === m.previousId && id.kind === "user") continue;
+      statements.push(linkIdentity(db, siteId, id, contactId));
+    }
+  }
+  return { contactId, statements };
+}
+
+function linkIdentity(db: D1Database, siteId: string, id: Identity, contactId: string): D1PreparedStatement {
+  return db
+    .prepare(
+      `INSERT INTO identities (site_id, kind, value, contact_id) VALUES (?, ?, ?, ?)
+       ON CONFLICT (site_id, kind, value) DO UPDATE SET contact_id = excluded.contact_id`,
+    )
+    .bind(siteId, id.kind, id.value, contactId);
+}
+
+/** Moves everything of contact `from` onto contact `into`, then deletes `from`. */
+export function mergeContacts(db: D1Database, siteId: string, from: string, into: string): D1PreparedStatement[] {
+  const move = (sql: string) => db.prepare(sql).bind(siteId, from, into);
+  const drop = (sql: string) => db.prepare(sql).bind(siteId, from);
+  return [
+    move(`UPDATE identities SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
+    move(`UPDATE events SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
+    move(`UPDATE messages SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
+    // Cart lines: the larger quantity wins when both carts hold the product.
+    move(
+      `INSERT INTO cart_items (site_id, contact_id, product_id, name, price, quantity, url, image_url)
+       SELECT site_id, ?3, product_id, name, price, quantity, url, image_url
+       FROM cart_items WHERE site_id = ?1 AND contact_id = ?2
+       ON CONFLICT DO UPDATE SET quantity = max(quantity, excluded.quantity)`,
+    ),
+    move(
+      `INSERT INTO carts (site_id, contact_id, cart_id, currency, updated_at)
+       SELECT site_id, ?3, cart_id, currency, updated_at FROM carts WHERE site_id = ?1 AND contact_id = ?2
+       ON CONFLICT DO UPDATE SET updated_at = max(updated_at, excluded.updated_at)`,
+    ),
+    drop(`DELETE FROM cart_items WHERE site_id = ?1 AND contact_id = ?2`),
+    drop(`DELETE FROM carts WHERE site_id = ?1 AND contact_id = ?2`),
+    move(
+      `UPDATE contacts SET
+         first_seen = min(first_seen, f.first_seen), last_seen = max(last_seen, f.last_seen),
+         orders_count = orders_count + f.orders_count, total_spent = total_spent + f.total_spent,
+         last_order_at = max(coalesce(last_order_at, 0), coalesce(f.last_order_at, 0)),
+         unsubscribed = max(unsubscribed, f.unsubscribed)
+       FROM (SELECT * FROM contacts WHERE site_id = ?1 AND id = ?2) AS f
+       WHERE contacts.site_id = ?1 AND contacts.id = ?3`,
+    ),
+    drop(`DELETE FROM contacts WHERE site_id = ?1 AND id = ?2`),
+  ];
+}
+
+/** identify: store the traits we use as columns, the rest as JSON. */
+export function applyTraits(db: D1Database, siteId: string, contactId: string, m: Message): D1PreparedStatement {
+  const t = m.traits;
+  const text = (v: unknown, max: number) => (typeof v === "string" && v.trim() ? v.trim().slice(0, max) : null);
+  const name =
+    text(t.name, 200) ?? text([t.firstName ?? t.first_name, t.lastName ?? t.last_name].filter(Boolean).join(" "), 200);
+  return db
+    .prepare(
+      `UPDATE contacts SET
+         email = coalesce(?3, email), user_id = coalesce(?4, user_id), phone = coalesce(?5, phone),
+         name = coalesce(?6, name), traits = json_patch(traits, ?7)
+       WHERE site_id = ?1 AND id = ?2`,
+    )
+    .bind(
+      siteId,
+      contactId,
+      normaliseEmail(t.email),
+      m.userId,
+      text(t.phone, 32),
+      name,
+      JSON.stringify(t).length <= 16_384 ? JSON.stringify(t) : "{}",
+    );
+}

@@ -1,0 +1,49 @@
+import { Hono } from "hono";
+import { requireSecretKey } from "./auth";
+import type { SecretEnv } from "./auth";
+
+/** The secret-key API for merchants and their tools. */
+export const admin = new Hono<SecretEnv>();
+admin.use("*", requireSecretKey);
+
+interface OutboxRow {
+  id: number;
+  campaign: string;
+  step: number;
+  channel: string;
+  to: string;
+  subject: string;
+  html: string;
+  text: string;
+  status: string;
+  created_at: number;
+  sent_at: number | null;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** What the local outbox channel "sent", newest first: the demo mailbox reads this. */
+admin.get("/outbox", async (c) => {
+  const limit = Math.min(Math.max(Number(c.req.query("limit") ?? 50) || 50, 1), 200);
+  const { results } = await c.env.DB.prepare(
+    `SELECT m.id, m.campaign, m.step, o.channel, o.recipient AS "to", o.subject, o.html, o.text, m.status,
+            o.created_at, m.sent_at
+     FROM outbox o JOIN messages m ON m.id = o.message_id
+     WHERE o.site_id = ? ORDER BY o.created_at DESC, o.message_id DESC LIMIT ?`,
+  )
+    .bind(c.get("site").id, limit)
+    .all<OutboxRow>();
+  const messages = (results ?? []).map((r) => ({ ...r, created_at: iso(r.created_at), sent_at: iso(r.sent_at) }));
+  return c.json({ messages });
+});
+
+/** Scheduled and past messages with their status: what a merchant checks when a mail is missing. */
+admin.get("/messages", async (c) => {
+  const { results } = await c.env.DB.prepare(
+    `SELECT id, contact_id, campaign, step, channel, status, attempts, reason, due_at, sent_at, created_at
+     FROM messages WHERE site_id = ? ORDER BY id DESC LIMIT 200`,
+  )
+    .bind(c.get("site").id)
+    .all();
+  return c.json({ messages: results ?? [] });
+});

@@ -1,0 +1,66 @@
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { html } from "hono/html";
+import type { Env } from "../env";
+import { now } from "../lib/clock";
+import { readLink } from "../lib/links";
+import { cartLines } from "../model/carts";
+import { siteById } from "../model/sites";
+
+/** Landing points of the signed links in messages. */
+export const links = new Hono<{ Bindings: Env }>();
+
+const page = (title: string, body: unknown) =>
+  html`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>${title}</title><style>body{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#1f2933}
+button{font:inherit;padding:.6rem 1rem;border-radius:6px;border:0;background:#2457d6;color:#fff;cursor:pointer}</style></head>
+<body><main><h1>${title}</h1>${body}</main></body></html>`;
+
+const invalid = (c: Context) =>
+  c.html(page("This link has expired", html`<p>The link is invalid or has expired.</p>`), 400);
+
+/** Cart restore: sends the shopper to their cart with its lines, which the store refills. */
+links.get("/restore", async (c) => {
+  const claims = await readLink(c.env, c.req.query("t") ?? "", "restore", await now(c.env));
+  const site = claims && (await siteById(c.env.DB, claims.s));
+  if (!claims || !site) return invalid(c);
+  const lines = await cartLines(c.env.DB, site.id, claims.c);
+  const cart = btoa(JSON.stringify(lines.map((l) => ({ product_id: l.productId, quantity: l.quantity }))))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
+  return c.redirect(`${site.url}/cart?restore=${cart}`, 302);
+});
+
+async function unsubscribe(env: Env, siteId: string, contactId: string) {
+  await env.DB.batch([
+    env.DB.prepare(`UPDATE contacts SET unsubscribed = 1 WHERE site_id = ? AND id = ?`).bind(siteId, contactId),
+    env.DB.prepare(
+      `UPDATE messages SET status = 'cancelled', reason = 'unsubscribed'
+       WHERE site_id = ? AND contact_id = ? AND status = 'pending'`,
+    ).bind(siteId, contactId),
+  ]);
+}
+
+/** A GET only asks: mail scanners follow links, and must not unsubscribe anyone. */
+links.get("/unsubscribe", async (c) => {
+  const token = c.req.query("t") ?? "";
+  if (!(await readLink(c.env, token, "unsubscribe", await now(c.env)))) return invalid(c);
+  return c.html(
+    page(
+      "Unsubscribe",
+      html`<p>Stop all marketing messages from this store?</p>
+<form method="post"><input type="hidden" name="t" value="${token}"><button type="submit">Unsubscribe</button></form>`,
+    ),
+  );
+});
+
+/** The form's POST and RFC 8058 one-click (`List-Unsubscribe=One-Click`) both land here. */
+links.post("/unsubscribe", async (c) => {
+  const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
+  const token = c.req.query("t") ?? (typeof form.t === "string" ? form.t : "");
+  const claims = await readLink(c.env, token, "unsubscribe", await now(c.env));
+  if (!claims) return invalid(c);
+  await unsubscribe(c.env, claims.s, claims.c);
+  return c.html(page("You are unsubscribed", html`<p>You will not receive marketing messages from this store.</p>`));
+});
