@@ -46,6 +46,12 @@ export function createQueue(o: QueueOptions): Queue {
   // The key rides in the body: sendBeacon cannot set an Authorization header.
   const body = (batch: Envelope[]) => JSON.stringify({ batch, sentAt: new Date().toISOString(), writeKey: o._key });
 
+  // Outbox keys sort in the order events were made, across tabs and reloads: time, then a
+  // counter; the messageId keeps two tabs writing in the same millisecond from colliding.
+  let seq = 0;
+  const key = (e: Envelope) =>
+    `e:${Date.now().toString(36).padStart(9, "0")}${(seq++ % 1e6).toString(36).padStart(4, "0")}:${e.messageId}`;
+
   const schedule = (ms: number) => {
     if (timer === undefined) timer = setTimeout(run, ms);
   };
@@ -62,7 +68,7 @@ export function createQueue(o: QueueOptions): Queue {
     if (!fresh.length) return;
     const items = fresh;
     fresh = [];
-    await o._outbox._put(items.map((e) => [`e:${e.messageId}`, e]));
+    await o._outbox._put(items.map((e) => [key(e), e]));
   }
 
   async function drain() {
@@ -79,7 +85,7 @@ export function createQueue(o: QueueOptions): Queue {
   }
 
   async function sendAll() {
-    let stored = (await o._outbox._all()).sort((a, b) => (a[1].timestamp < b[1].timestamp ? -1 : 1));
+    let stored = (await o._outbox._all()).sort((a, b) => (a[0] < b[0] ? -1 : 1));
     if (stored.length > MAX_QUEUE) {
       const drop = stored.slice(0, stored.length - MAX_QUEUE);
       await o._outbox._remove(drop.map((d) => d[0]));

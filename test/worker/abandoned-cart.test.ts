@@ -1,12 +1,12 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { advance, mailbox, product, send, shopperWithCart, uid } from "./helpers";
+import { advance, clock, mailbox, product, send, shopperWithCart, tick, uid } from "./helpers";
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
 
 describe("abandoned cart", () => {
-  it("should email an identified shopper their cart a day later, once", async () => {
+  it("should email an identified shopper their cart, then once more a day later, then stop", async () => {
     const email = `${uid("ada")}@example.com`;
     await shopperWithCart(email, [product("E7247", 79, 2), product("H100", 25.5)]);
 
@@ -21,6 +21,23 @@ describe("abandoned cart", () => {
     expect(mail?.text).toContain("Total: £183.50");
     expect(mail?.text).toMatch(/Return to your cart: http:\/\/127\.0\.0\.1:8787\/v1\/links\/restore\?t=/);
 
+    // The second reminder is due a day after the first was sent.
+    await advance(DAY - HOUR);
+    expect(await mailbox(email)).toHaveLength(1);
+    await advance(2 * HOUR);
+    const [second] = await mailbox(email);
+    expect(second?.subject).toBe("Still thinking it over? Your cart is saved");
+
+    await advance(30 * DAY);
+    expect(await mailbox(email)).toHaveLength(2);
+  });
+
+  it("should cancel the second reminder when the shopper orders after the first", async () => {
+    const email = `${uid("fi")}@example.com`;
+    const anonymousId = await shopperWithCart(email);
+    await advance(2 * HOUR);
+    expect(await mailbox(email)).toHaveLength(1);
+    await send([{ type: "track", anonymousId, event: "Order Completed", properties: { order_id: uid("o"), total: 79 } }]);
     await advance(7 * DAY);
     expect(await mailbox(email)).toHaveLength(1);
   });
@@ -28,7 +45,9 @@ describe("abandoned cart", () => {
   it("should not remind a shopper who ordered", async () => {
     const email = `${uid("bo")}@example.com`;
     const anonymousId = await shopperWithCart(email);
-    await send([{ type: "track", anonymousId, event: "Order Completed", properties: { order_id: uid("o"), total: 79 } }]);
+    await send([
+      { type: "track", anonymousId, event: "Order Completed", properties: { order_id: uid("o"), total: 79 } },
+    ]);
 
     await advance(DAY);
     expect(await mailbox(email)).toHaveLength(0);
@@ -52,6 +71,7 @@ describe("abandoned cart", () => {
     const mails = await mailbox(email);
     expect(mails).toHaveLength(1);
     expect(mails[0]?.html).toContain("Product C3");
+    expect(mails[0]?.subject).toBe("You left 2 items in your cart");
   });
 
   it("should not remind about a cart the shopper emptied", async () => {
@@ -71,7 +91,7 @@ describe("abandoned cart", () => {
 
     // Signing in later attaches the anonymous cart to the known contact.
     await send([{ type: "identify", anonymousId, traits: { email } }]);
-    await advance(DAY);
+    await advance(2 * HOUR);
     expect(await mailbox(email)).toHaveLength(1);
   });
 
@@ -83,7 +103,9 @@ describe("abandoned cart", () => {
         return email;
       }),
     );
-    await Promise.all([advance(DAY), advance(DAY), advance(DAY)]);
+    const at = (await clock()) + 2 * HOUR;
+    const runs = await Promise.all([tick(at), tick(at), tick(at)]);
+    expect(runs.reduce((n, r) => n + r.sent, 0)).toBeGreaterThanOrEqual(5);
     for (const email of emails) expect(await mailbox(email)).toHaveLength(1);
   });
 });

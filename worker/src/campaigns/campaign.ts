@@ -9,6 +9,7 @@ export interface Recipient {
 }
 
 export interface SendContext {
+  step: number;
   site: Site;
   contact: Recipient;
   lines: CartLine[];
@@ -26,6 +27,8 @@ export interface Campaign {
   name: string;
   /** Statements run with every processed event of the contact (schedule, reset or cancel). */
   schedule(db: D1Database, siteId: string, contactId: string, now: number): D1PreparedStatement[];
+  /** Statements run once step `m.step` was sent, e.g. to schedule the next step. */
+  followUp(db: D1Database, m: { siteId: string; contactId: string; step: number }, now: number): D1PreparedStatement[];
   /** Checked again right before sending: a reason not to send, or null. */
   exitReason(ctx: SendContext): string | null;
   render(ctx: SendContext): Promise<Rendered>;

@@ -32,6 +32,7 @@ interface Claimed {
   site_id: string;
   contact_id: string;
   campaign: string;
+  step: number;
   channel: string;
   attempts: number;
 }
@@ -55,7 +56,7 @@ export async function sweep(env: Env, now: number, publicUrl?: string): Promise<
          SELECT id FROM (SELECT id FROM messages WHERE status = 'pending' AND due_at <= ?1 ORDER BY due_at LIMIT ?2)
          UNION ALL
          SELECT id FROM (SELECT id FROM messages WHERE status = 'sending' AND claimed_at < ?1 - ?3 LIMIT ?2))
-       RETURNING id, site_id, contact_id, campaign, channel, attempts`,
+       RETURNING id, site_id, contact_id, campaign, step, channel, attempts`,
     )
     .bind(now, BATCH, CLAIM_TIMEOUT_MS)
     .all<Claimed>();
@@ -75,10 +76,10 @@ async function deliver(
   publicUrl?: string,
 ): Promise<"sent" | "cancelled" | "failed"> {
   const db = env.DB;
-  const finish = (status: string, reason: string | null) =>
+  const finish = (status: "cancelled", reason: string) =>
     db
-      .prepare(`UPDATE messages SET status = ?2, reason = ?3, sent_at = ?4 WHERE id = ?1 AND status = 'sending'`)
-      .bind(m.id, status, reason, status === "sent" ? now : null)
+      .prepare(`UPDATE messages SET status = ?2, reason = ?3 WHERE id = ?1 AND status = 'sending'`)
+      .bind(m.id, status, reason)
       .run();
   try {
     const campaign = CAMPAIGNS.get(m.campaign);
@@ -99,6 +100,7 @@ async function deliver(
     }
     const base = publicUrl ?? site.url;
     const ctx = {
+      step: m.step,
       site,
       contact,
       lines: await cartLines(db, site.id, contact.id),
@@ -128,7 +130,11 @@ async function deliver(
       },
       now,
     );
-    await finish("sent", null);
+    // Marking it sent and scheduling what follows commit together.
+    await db.batch([
+      db.prepare(`UPDATE messages SET status = 'sent', reason = NULL, sent_at = ?2 WHERE id = ?1`).bind(m.id, now),
+      ...campaign.followUp(db, { siteId: site.id, contactId: contact.id, step: m.step }, now),
+    ]);
     return "sent";
   } catch (e) {
     const reason = e instanceof Error ? e.message.slice(0, 500) : "send failed";

@@ -141,10 +141,10 @@ export function mergeContacts(db: D1Database, siteId: string, from: string, into
     drop(`DELETE FROM carts WHERE site_id = ?1 AND contact_id = ?2`),
     move(
       `UPDATE contacts SET
-         first_seen = min(first_seen, f.first_seen), last_seen = max(last_seen, f.last_seen),
-         orders_count = orders_count + f.orders_count, total_spent = total_spent + f.total_spent,
-         last_order_at = max(coalesce(last_order_at, 0), coalesce(f.last_order_at, 0)),
-         unsubscribed = max(unsubscribed, f.unsubscribed)
+         first_seen = min(contacts.first_seen, f.first_seen), last_seen = max(contacts.last_seen, f.last_seen),
+         orders_count = contacts.orders_count + f.orders_count, total_spent = contacts.total_spent + f.total_spent,
+         last_order_at = nullif(max(coalesce(contacts.last_order_at, 0), coalesce(f.last_order_at, 0)), 0),
+         unsubscribed = max(contacts.unsubscribed, f.unsubscribed)
        FROM (SELECT * FROM contacts WHERE site_id = ?1 AND id = ?2) AS f
        WHERE contacts.site_id = ?1 AND contacts.id = ?3`,
     ),

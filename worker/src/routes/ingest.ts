@@ -64,7 +64,13 @@ async function accept(
   if (valid.length === 0) fail(400, "invalid_messages", "No message in the request is valid.", { errors });
 
   const fresh = await storeEvents(c.env.DB, site.id, valid, receivedAt);
-  await processEvents(c.env.DB, site, fresh, receivedAt);
+  try {
+    await processEvents(c.env.DB, site, fresh, receivedAt);
+  } catch (e) {
+    // The events are stored: the scheduled sweep processes what is left (recoverEvents), so the
+    // sender must not retry — a 500 here would only make it resend what we already have.
+    console.error("processing deferred to the sweep", e);
+  }
   return { success: true, accepted: valid.length, duplicates: valid.length - fresh.length, errors };
 }
 

@@ -1,0 +1,609 @@
+/**
+ * The demo shop: one script for every shop page (catalogue, product, cart, checkout), chosen by
+ * `<body data-page>`. It talks to Nudge only through `window.nudge`, exactly as a merchant would,
+ * and keeps working when the SDK is blocked: every call goes through `nudge()` below.
+ */
+import { CATEGORIES, findProduct, PRODUCTS, type Product } from "./catalogue";
+
+declare global {
+  interface Window {
+    nudge: (command: string, ...args: unknown[]) => void;
+  }
+}
+
+type CartLine = { id: string; quantity: number };
+type User = { email: string; name?: string };
+type Checkout = { cart_id: string; order_id: string; checkout_id: string };
+
+const KEYS = { cart: "demo:cart", cartId: "demo:cart_id", user: "demo:user", checkout: "demo:checkout" };
+const MAX_QUANTITY = 10;
+const gbp = new Intl.NumberFormat("en-GB", { style: "currency", currency: "GBP" });
+
+// ---------------------------------------------------------------------------------------------
+// Nudge, storage and small helpers
+
+/** Forwards to the snippet's queue. A blocked or broken SDK must never break the shop. */
+function nudge(command: string, ...args: unknown[]): void {
+  try {
+    if (typeof window.nudge === "function") window.nudge(command, ...args);
+  } catch (error) {
+    console.warn("[demo-store] nudge call failed:", error);
+  }
+}
+
+// Storage can throw (Safari private mode, quota, disabled cookies); fall back to memory so the
+// current page still works.
+const memory = new Map<string, string>();
+
+function load(key: string): unknown {
+  let raw: string | null | undefined;
+  try {
+    raw = localStorage.getItem(key);
+  } catch {
+    raw = memory.get(key);
+  }
+  if (raw == null) return null;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return null;
+  }
+}
+
+function save(key: string, value: unknown): void {
+  const raw = JSON.stringify(value);
+  memory.set(key, raw);
+  try {
+    localStorage.setItem(key, raw);
+  } catch {
+    // Kept in memory only.
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Random id such as `ORD-K3J9X0Q2ZL`; base36 keeps it short and readable in emails. */
+function randomId(prefix: string, length = 10): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(length));
+  return (
+    prefix +
+    Array.from(bytes, (b) => (b % 36).toString(36))
+      .join("")
+      .toUpperCase()
+  );
+}
+
+const money = (pence: number): string => gbp.format(pence / 100);
+const absolute = (path: string): string => location.origin + path;
+const productPath = (id: string): string => `/product?id=${encodeURIComponent(id)}`;
+
+type Child = Node | string | null | undefined | false;
+
+/** createElement with attributes and children; strings become text nodes, so data is always escaped. */
+function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string | undefined> = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) if (value !== undefined) el.setAttribute(name, value);
+  for (const child of children) if (child) el.append(child);
+  return el;
+}
+
+function byId<T extends HTMLElement = HTMLElement>(id: string): T | null {
+  return document.getElementById(id) as T | null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cart and user state
+
+/** Validates cart lines from storage or a restore link: known ids, whole quantities, merged. */
+function parseLines(raw: unknown, idKey: "id" | "product_id"): CartLine[] {
+  if (!Array.isArray(raw)) return [];
+  const lines = new Map<string, number>();
+  for (const item of raw) {
+    if (!isRecord(item)) continue;
+    const id = item[idKey];
+    const quantity = item.quantity ?? 1;
+    if (typeof id !== "string" || !findProduct(id)) continue;
+    if (typeof quantity !== "number" || !Number.isInteger(quantity) || quantity < 1) continue;
+    lines.set(id, Math.min(MAX_QUANTITY, (lines.get(id) ?? 0) + quantity));
+  }
+  return Array.from(lines, ([id, quantity]) => ({ id, quantity }));
+}
+
+const readCart = (): CartLine[] => parseLines(load(KEYS.cart), "id");
+
+function writeCart(lines: CartLine[]): void {
+  save(KEYS.cart, lines);
+  renderCartCount();
+}
+
+function cartId(): string {
+  const stored = load(KEYS.cartId);
+  if (typeof stored === "string" && stored) return stored;
+  const id = randomId("cart_").toLowerCase();
+  save(KEYS.cartId, id);
+  return id;
+}
+
+/** Each line joined with its product; lines whose product vanished from the catalogue are dropped. */
+function cartItems(lines = readCart()): { product: Product; quantity: number }[] {
+  return lines.flatMap(({ id, quantity }) => {
+    const product = findProduct(id);
+    return product ? [{ product, quantity }] : [];
+  });
+}
+
+const subtotalOf = (items: { product: Product; quantity: number }[]): number =>
+  items.reduce((sum, { product, quantity }) => sum + product.price * quantity, 0);
+
+function readUser(): User | null {
+  const raw = load(KEYS.user);
+  if (!isRecord(raw) || typeof raw.email !== "string" || !raw.email) return null;
+  return typeof raw.name === "string" && raw.name ? { email: raw.email, name: raw.name } : { email: raw.email };
+}
+
+/** Identifies the shopper to Nudge and remembers them for the header. */
+function signIn(email: string, name: string): void {
+  const user: User = name ? { email, name } : { email };
+  nudge("identify", user);
+  save(KEYS.user, user);
+  renderUser();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Event payloads (Segment e-commerce spec v2: prices in major units)
+
+function eventProduct(product: Product, quantity: number) {
+  return {
+    product_id: product.id,
+    sku: product.id,
+    name: product.name,
+    category: product.category,
+    price: product.price / 100,
+    quantity,
+    url: absolute(productPath(product.id)),
+    image_url: absolute(product.image),
+  };
+}
+
+const withCurrency = (product: Product, quantity: number) => ({
+  ...eventProduct(product, quantity),
+  currency: product.currency,
+});
+
+function changeQuantity(product: Product, delta: number): void {
+  if (delta === 0) return;
+  const lines = readCart();
+  const line = lines.find((l) => l.id === product.id);
+  const current = line?.quantity ?? 0;
+  const next = Math.max(0, Math.min(MAX_QUANTITY, current + delta));
+  if (next === current) return;
+  if (line) line.quantity = next;
+  else lines.push({ id: product.id, quantity: next });
+  writeCart(lines.filter((l) => l.quantity > 0));
+  const event = next > current ? "Product Added" : "Product Removed";
+  nudge("track", event, { cart_id: cartId(), ...withCurrency(product, Math.abs(next - current)) });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Header: cart count, sign-in, notices
+
+function renderCartCount(): void {
+  const count = readCart().reduce((sum, l) => sum + l.quantity, 0);
+  const badge = byId("cart-count");
+  if (badge) badge.textContent = String(count);
+  byId("cart-link")?.setAttribute("aria-label", `Cart, ${count} ${count === 1 ? "item" : "items"}`);
+}
+
+function renderUser(): void {
+  const user = readUser();
+  const form = byId<HTMLFormElement>("signin");
+  const signedIn = byId("signed-in");
+  if (form) form.hidden = user !== null;
+  if (!signedIn) return;
+  signedIn.hidden = user === null;
+  signedIn.replaceChildren();
+  if (!user) return;
+  const signOut = h("button", { type: "button", class: "link-button" }, "Sign out");
+  // Logging out: the SDK forgets the shopper too, so the next person on this browser starts fresh.
+  signOut.addEventListener("click", () => {
+    save(KEYS.user, null);
+    nudge("reset");
+    renderUser();
+  });
+  signedIn.append("Signed in as ", h("strong", {}, user.email), " ", signOut);
+}
+
+function setupHeader(): void {
+  const form = byId<HTMLFormElement>("signin");
+  form?.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    const email = String(data.get("email") ?? "").trim();
+    if (!email || !form.checkValidity()) {
+      form.reportValidity();
+      return;
+    }
+    signIn(email, String(data.get("name") ?? "").trim());
+    form.reset();
+  });
+  // Keep the badge right when the cart changes in another tab.
+  addEventListener("storage", (event) => {
+    if (event.key === KEYS.cart) renderCartCount();
+  });
+  renderCartCount();
+  renderUser();
+}
+
+function notify(message: string): void {
+  const region = byId("toast");
+  if (!region) return;
+  region.textContent = message;
+  region.classList.add("show");
+  clearTimeout(Number(region.dataset.timer));
+  region.dataset.timer = String(setTimeout(() => region.classList.remove("show"), 3000));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cart restore links: ?restore=<base64url JSON [{ product_id, quantity }]>
+
+function decodeRestore(value: string): CartLine[] | null {
+  try {
+    const base64 = value.replace(/-/g, "+").replace(/_/g, "/");
+    const binary = atob(base64 + "=".repeat((4 - (base64.length % 4)) % 4));
+    const json = new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
+    const parsed: unknown = JSON.parse(json);
+    return Array.isArray(parsed) ? parseLines(parsed, "product_id") : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Applies a restore link. Returns false when the page is navigating to the cart instead. */
+function handleRestore(page: string): boolean {
+  const url = new URL(location.href);
+  const value = url.searchParams.get("restore");
+  if (value === null) return true;
+  url.searchParams.delete("restore");
+  const lines = decodeRestore(value);
+  if (lines && lines.length > 0) {
+    writeCart(lines);
+    if (page !== "cart") {
+      // Other params (e.g. campaign attribution) travel along to the cart page.
+      location.replace(`/cart${url.search}${url.hash}`);
+      return false;
+    }
+  }
+  history.replaceState(history.state, "", url.pathname + url.search + url.hash);
+  if (!lines) notify("Sorry, that cart link could not be read.");
+  else if (lines.length === 0) notify("The products in that cart link are no longer available.");
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pages
+
+function productCard(product: Product): HTMLElement {
+  const add = h("button", { type: "button", class: "quick-add", "aria-label": `Add ${product.name} to cart` }, "Add");
+  add.addEventListener("click", () => {
+    changeQuantity(product, 1);
+    notify(`Added ${product.name} to your cart.`);
+  });
+  return h(
+    "article",
+    { class: "card", "data-category": product.category },
+    h(
+      "a",
+      { href: productPath(product.id), "data-product": product.id },
+      h("img", { src: product.image, alt: "", width: "240", height: "240", loading: "lazy" }),
+      h("span", { class: "card-category" }, product.category),
+      h("span", { class: "card-name" }, product.name),
+    ),
+    h("div", { class: "card-foot" }, h("span", { class: "price" }, money(product.price)), add),
+  );
+}
+
+function renderCatalogue(app: HTMLElement): void {
+  const grid = h("div", { class: "grid" }, ...PRODUCTS.map(productCard));
+  const filters = h("div", { class: "filters", role: "group", "aria-label": "Filter by category" });
+  for (const category of ["All", ...CATEGORIES]) {
+    const button = h("button", { type: "button", "aria-pressed": String(category === "All") }, category);
+    button.addEventListener("click", () => {
+      for (const b of filters.querySelectorAll("button")) b.setAttribute("aria-pressed", String(b === button));
+      for (const card of grid.querySelectorAll<HTMLElement>(".card")) {
+        card.hidden = category !== "All" && card.dataset.category !== category;
+      }
+    });
+    filters.append(button);
+  }
+  app.replaceChildren(h("h2", { class: "section-title" }, "All products"), filters, grid);
+}
+
+function renderProduct(app: HTMLElement): void {
+  const product = findProduct(new URLSearchParams(location.search).get("id") ?? "");
+  if (!product) {
+    app.replaceChildren(
+      h("h1", {}, "Product not found"),
+      h("p", {}, "We couldn't find that product. ", h("a", { href: "/" }, "Back to the shop")),
+    );
+    return;
+  }
+  document.title = `${product.name} · Wavelength`;
+  nudge("track", "Product Viewed", withCurrency(product, 1));
+
+  const quantity = h("select", { id: "quantity", name: "quantity" });
+  for (let n = 1; n <= MAX_QUANTITY; n++) quantity.append(h("option", { value: String(n) }, String(n)));
+  const add = h("button", { type: "submit", id: "add-to-cart", class: "button primary" }, "Add to cart");
+  const status = h("p", { class: "add-status", role: "status" });
+  const form = h("form", { class: "buy" }, h("label", { for: "quantity" }, "Quantity"), quantity, add);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    changeQuantity(product, Number(quantity.value) || 1);
+    status.replaceChildren("Added to your cart. ", h("a", { href: "/cart" }, "View cart"));
+  });
+
+  const related = PRODUCTS.filter((p) => p.category === product.category && p.id !== product.id).slice(0, 3);
+  app.replaceChildren(
+    h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "/" }, "Shop"), " / ", product.category),
+    h(
+      "div",
+      { class: "product" },
+      h("img", { src: product.image, alt: product.name, width: "480", height: "480" }),
+      h(
+        "div",
+        { class: "product-info" },
+        h("p", { class: "card-category" }, product.category),
+        h("h1", {}, product.name),
+        h("p", { class: "product-price" }, money(product.price)),
+        h("p", {}, product.description),
+        form,
+        status,
+        h("p", { class: "muted" }, "Free UK delivery · 30-day returns"),
+      ),
+    ),
+    ...(related.length
+      ? [
+          h("h2", { class: "section-title" }, "You might also like"),
+          h("div", { class: "grid" }, ...related.map(productCard)),
+        ]
+      : []),
+  );
+}
+
+function emptyState(title: string): HTMLElement {
+  return h(
+    "div",
+    { class: "empty" },
+    h("h1", {}, title),
+    h("p", {}, h("a", { href: "/", class: "button primary" }, "Browse the shop")),
+  );
+}
+
+function summaryRows(subtotal: number): HTMLElement {
+  return h(
+    "dl",
+    { class: "totals" },
+    h("dt", {}, "Subtotal"),
+    h("dd", {}, money(subtotal)),
+    h("dt", {}, "Delivery"),
+    h("dd", {}, "Free"),
+    h("dt", { class: "total" }, "Total"),
+    h("dd", { class: "total" }, money(subtotal)),
+  );
+}
+
+function renderCart(app: HTMLElement): void {
+  const items = cartItems();
+  if (items.length === 0) {
+    app.replaceChildren(emptyState("Your cart is empty"));
+    return;
+  }
+  const list = h("ul", { class: "cart-lines" });
+  for (const { product, quantity } of items) {
+    const select = h("select", { id: `qty-${product.id}`, "aria-label": `Quantity of ${product.name}` });
+    for (let n = 1; n <= Math.max(MAX_QUANTITY, quantity); n++) {
+      select.append(h("option", { value: String(n), selected: n === quantity ? "" : undefined }, String(n)));
+    }
+    select.addEventListener("change", () => {
+      changeQuantity(product, Number(select.value) - quantity);
+      renderCart(app);
+      byId(`qty-${product.id}`)?.focus();
+    });
+    const remove = h("button", { type: "button", class: "remove", "aria-label": `Remove ${product.name}` }, "Remove");
+    remove.addEventListener("click", () => {
+      changeQuantity(product, -quantity);
+      notify(`Removed ${product.name} from your cart.`);
+      renderCart(app);
+      byId("cart-title")?.focus();
+    });
+    list.append(
+      h(
+        "li",
+        { class: "cart-line", "data-product-id": product.id },
+        h("img", { src: product.image, alt: "", width: "72", height: "72" }),
+        h(
+          "div",
+          { class: "line-info" },
+          h("a", { href: productPath(product.id) }, product.name),
+          h("span", { class: "muted" }, `${money(product.price)} each`),
+        ),
+        select,
+        h("span", { class: "line-total" }, money(product.price * quantity)),
+        remove,
+      ),
+    );
+  }
+  app.replaceChildren(
+    h("h1", { id: "cart-title", tabindex: "-1" }, "Your cart"),
+    h(
+      "div",
+      { class: "columns" },
+      list,
+      h(
+        "aside",
+        { class: "summary", "aria-label": "Order summary" },
+        h("h2", {}, "Summary"),
+        summaryRows(subtotalOf(items)),
+        h("a", { href: "/checkout", id: "checkout", class: "button primary block" }, "Checkout"),
+        h("a", { href: "/", class: "button block" }, "Continue shopping"),
+      ),
+    ),
+  );
+}
+
+function trackCartViewed(): void {
+  const items = cartItems();
+  nudge("track", "Cart Viewed", {
+    cart_id: cartId(),
+    products: items.map(({ product, quantity }) => eventProduct(product, quantity)),
+    value: subtotalOf(items) / 100,
+    currency: "GBP",
+  });
+}
+
+/** The ids of the checkout in progress, kept while the cart is unchanged so a reload reuses them. */
+function currentCheckout(): Checkout {
+  const stored = load(KEYS.checkout);
+  const cart_id = cartId();
+  if (
+    isRecord(stored) &&
+    stored.cart_id === cart_id &&
+    typeof stored.order_id === "string" &&
+    typeof stored.checkout_id === "string"
+  ) {
+    return { cart_id, order_id: stored.order_id, checkout_id: stored.checkout_id };
+  }
+  const checkout = { cart_id, order_id: randomId("ORD-"), checkout_id: randomId("chk_").toLowerCase() };
+  save(KEYS.checkout, checkout);
+  return checkout;
+}
+
+function field(label: string, attrs: Record<string, string | undefined>): HTMLElement {
+  return h("div", { class: "field" }, h("label", { for: attrs.id }, label), h("input", attrs));
+}
+
+function renderCheckout(app: HTMLElement): void {
+  const items = cartItems();
+  if (items.length === 0) {
+    app.replaceChildren(emptyState("Nothing to check out yet"));
+    return;
+  }
+  const subtotal = subtotalOf(items);
+  const products = items.map(({ product, quantity }) => eventProduct(product, quantity));
+  const { order_id, checkout_id, cart_id } = currentCheckout();
+  nudge("track", "Checkout Started", { cart_id, order_id, value: subtotal / 100, currency: "GBP", products });
+
+  const user = readUser();
+  const error = h("p", { id: "checkout-error", class: "error", role: "alert" });
+  const form = h(
+    "form",
+    { id: "checkout-form", class: "checkout-form", novalidate: "" },
+    h(
+      "fieldset",
+      {},
+      h("legend", {}, "Contact"),
+      field("Email", { id: "co-email", name: "email", type: "email", autocomplete: "email", value: user?.email }),
+      field("Name", { id: "co-name", name: "name", autocomplete: "name", value: user?.name }),
+    ),
+    h(
+      "fieldset",
+      {},
+      h("legend", {}, "Delivery"),
+      field("Address", { id: "co-address", name: "address", autocomplete: "street-address" }),
+      field("Postcode", { id: "co-postcode", name: "postcode", autocomplete: "postal-code" }),
+    ),
+    h("p", { class: "muted" }, "Demo shop: no payment is taken and nothing is shipped."),
+    error,
+    h(
+      "button",
+      { type: "submit", id: "place-order", class: "button primary block" },
+      `Place order · ${money(subtotal)}`,
+    ),
+  );
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    // Read now, not at render: the shopper may have signed in from the header meanwhile.
+    const current = readUser();
+    const data = new FormData(form);
+    const typed = String(data.get("email") ?? "").trim();
+    const emailInput = form.querySelector<HTMLInputElement>("[name=email]");
+    if (typed ? !emailInput?.checkValidity() : !current) {
+      error.textContent = typed
+        ? "Please enter a valid email address."
+        : "Enter your email address or sign in to place your order.";
+      emailInput?.focus();
+      return;
+    }
+    // Identify before the order so Nudge attributes it to the right person.
+    if (typed && typed !== current?.email) signIn(typed, String(data.get("name") ?? "").trim());
+    nudge("track", "Order Completed", {
+      order_id,
+      checkout_id,
+      total: subtotal / 100,
+      subtotal: subtotal / 100,
+      currency: "GBP",
+      products,
+    });
+    nudge("flush");
+    writeCart([]);
+    save(KEYS.cartId, randomId("cart_").toLowerCase());
+    save(KEYS.checkout, null);
+    const email = typed || current?.email || "";
+    app.replaceChildren(
+      h(
+        "section",
+        { id: "order-confirmation", class: "confirmation" },
+        h("h1", { tabindex: "-1" }, "Thank you for your order!"),
+        h("p", {}, "Your order number is ", h("strong", { class: "order-id" }, order_id), "."),
+        h("p", {}, `We've sent a confirmation to ${email}.`),
+        h("p", {}, h("a", { href: "/", class: "button primary" }, "Continue shopping")),
+      ),
+    );
+    app.querySelector("h1")?.focus();
+  });
+
+  app.replaceChildren(
+    h("h1", {}, "Checkout"),
+    h(
+      "div",
+      { class: "columns" },
+      form,
+      h(
+        "aside",
+        { class: "summary", "aria-label": "Order summary" },
+        h("h2", {}, "Your order"),
+        h(
+          "ul",
+          { class: "summary-lines" },
+          ...items.map(({ product, quantity }) =>
+            h("li", {}, h("span", {}, `${quantity} × ${product.name}`), h("span", {}, money(product.price * quantity))),
+          ),
+        ),
+        summaryRows(subtotal),
+      ),
+    ),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function main(): void {
+  const page = document.body.dataset.page ?? "";
+  const app = byId("app");
+  setupHeader();
+  if (!handleRestore(page) || !app) return;
+  if (page === "catalogue") renderCatalogue(app);
+  else if (page === "product") renderProduct(app);
+  else if (page === "cart") {
+    renderCart(app);
+    trackCartViewed();
+  } else if (page === "checkout") renderCheckout(app);
+}
+
+main();

@@ -1,0 +1,190 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { _resetForTests, consent, flush, identify, init, on, page, reset, track } from "../../sdk/client";
+import { fakeServer, freshPage } from "./helpers";
+
+beforeEach(freshPage);
+afterEach(() => vi.unstubAllGlobals());
+
+const ENDPOINT = "https://nudge.example";
+
+describe("tracking", () => {
+  it("should send events in one batch with ids, context and the write key", async () => {
+    const server = fakeServer(200);
+    init({ key: "pk_test", endpoint: ENDPOINT, trackPages: false });
+    track("Product Viewed", { product_id: "E7247" });
+    track("Product Added", { product_id: "E7247", quantity: 2 });
+    await flush();
+
+    expect(server.requests).toHaveLength(1);
+    const [req] = server.requests;
+    expect(req?.url).toBe(`${ENDPOINT}/v1/batch`);
+    expect(req?.body.writeKey).toBe("pk_test");
+    const [a, b] = req?.body.batch ?? [];
+    expect(a).toMatchObject({ type: "track", event: "Product Viewed", properties: { product_id: "E7247" } });
+    expect(b).toMatchObject({ event: "Product Added" });
+    expect(a?.messageId).not.toBe(b?.messageId);
+    expect(a?.anonymousId).toBe(b?.anonymousId);
+    expect(a?.context).toMatchObject({ library: { name: "nudge" }, page: { path: "/" } });
+  });
+
+  it("should queue calls made before init and send them after", async () => {
+    const server = fakeServer(200);
+    track("Early");
+    identify({ email: "ada@example.com" });
+    init({ key: "pk_test", endpoint: ENDPOINT, trackPages: false });
+    await flush();
+    expect(server.events().map((e) => e.event ?? e.type)).toEqual(["Early", "identify"]);
+  });
+
+  it("should keep the anonymous id across page loads and renew it on reset", async () => {
+    fakeServer(200);
+    init({ key: "pk_test", endpoint: ENDPOINT, trackPages: false });
+    const first = localStorage.getItem("nudge_aid");
+    _resetForTests();
+    init({ key: "pk_test", endpoint: ENDPOINT, trackPages: false });
+    expect(localStorage.getItem("nudge_aid")).toBe(first);
+    reset();
+    expect(localStorage.getItem("nudge_aid")).not.toBe(first);
+  });
+
+  it("should carry the user id of identify on later events", async () => {
+    const server = fakeServer(200);
+    init({ key: "pk_test", endpoint: ENDPOINT, trackPages: false });
+    identify("user-42", { email: "ada@example.com" });
+    track("Checkout Started");
+    await flush();
+    const [id, checkout] = server.events();
+    expect(id).toMatchObject({ type: "identify", userId: "user-42", traits: { email: "ada@example.com" } });
+    expect(checkout).toMatchObject({ userId: "user-42" });
+  });
+});
+
+describe("delivery", () => {
+  it("should retry after a server error and deliver each event once", async () => {
+    const server = fakeServer(503, 200);
+    init({ key: "pk_test", endpoint: ENDPOINT, trackPages: false });
+    track("A");
+    track("B");
+    await flush(); // 503: kept in the outbox
+    await flush(); // 200
+    expect(server.requests).toHaveLength(2);
+    expect(server.requests[1]?.body.batch.map((e) => e.event)).toEqual(["A", "B"]);
+    await flush();
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it("should keep events through a network failure and a reload", async () => {
+    const offline = vi.fn(async () => {
+      throw new TypeError("Failed to fetch");
+    });
+    vi.stubGlobal("fetch", offline);
+    init({ key: "pk_test", endpoint: ENDPOINT, trackPages: false });
+    track("Offline 1");
+    track("Offline 2");
+    await flush();
+    expect(offline).toHaveBeenCalled();
+
+    // The page reloads while offline; the next page load sends what was stored.
+    _resetForTests();
+    const server = fakeServer(200);
+    init({ key: "pk_test", endpoint: ENDPOINT, trackPages: false });
+    await flush();
+    expect(server.events().map((e) => e.event)).toEqual(["Offline 1", "Offline 2"]);
+  });
+
+  it("should drop a batch the server rejects as invalid instead of retrying it forever", async () => {
+    const server = fakeServer(400, 200);
+    const dropped = vi.fn();
+    on("dropped", dropped);
+    init({ key: "pk_test", endpoint: ENDPOINT, trackPages: false });
+    track("Bad");
+    await flush();
+    await flush();
+    expect(server.requests).toHaveLength(1);
+    expect(dropped).toHaveBeenCalledWith({ count: 1, reason: "rejected (400)" });
+  });
+
+  it("should send in batches of at most 100 events", async () => {
+    const server = fakeServer(200);
+    init({ key: "pk_test", endpoint: ENDPOINT, trackPages: false });
+    for (let i = 0; i < 250; i++) track("Bulk", { i });
+    await flush();
+    expect(server.requests.map((r) => r.body.batch.length)).toEqual([100, 100, 50]);
+    expect(new Set(server.events().map((e) => e.messageId)).size).toBe(250);
+  });
+});
+
+describe("privacy", () => {
+  it("should send nothing when Global Privacy Control is on", async () => {
+    const server = fakeServer(200);
+    Object.defineProperty(navigator, "globalPrivacyControl", { value: true, configurable: true });
+    try {
+      init({ key: "pk_test", endpoint: ENDPOINT });
+      track("Nope");
+      await flush();
+      expect(server.requests).toHaveLength(0);
+      expect(localStorage.getItem("nudge_aid")).toBeNull();
+    } finally {
+      Object.defineProperty(navigator, "globalPrivacyControl", { value: undefined, configurable: true });
+    }
+  });
+
+  it("should store and send nothing before consent, then send what was held", async () => {
+    const server = fakeServer(200);
+    init({ key: "pk_test", endpoint: ENDPOINT, requireConsent: true, trackPages: false });
+    track("Before consent");
+    await flush();
+    expect(server.requests).toHaveLength(0);
+    expect(localStorage.getItem("nudge_aid")).toBeNull();
+
+    consent({ analytics: true });
+    await flush();
+    expect(server.events().map((e) => e.event)).toEqual(["Before consent"]);
+    expect(localStorage.getItem("nudge_aid")).not.toBeNull();
+  });
+
+  it("should discard held events when consent is refused", async () => {
+    const server = fakeServer(200);
+    init({ key: "pk_test", endpoint: ENDPOINT, requireConsent: true, trackPages: false });
+    track("Held");
+    consent({ analytics: false });
+    await flush();
+    expect(server.requests).toHaveLength(0);
+  });
+});
+
+describe("single-page apps", () => {
+  it("should track a page view on load and on pushState, not on a same-path replaceState", async () => {
+    const server = fakeServer(200);
+    init({ key: "pk_test", endpoint: ENDPOINT });
+    history.pushState({}, "", "/product?id=E7247");
+    history.replaceState({ scrolled: true }, "", "/product?id=E7247");
+    history.pushState({}, "", "/cart");
+    page("Manual");
+    await flush();
+    const pages = server.events().filter((e) => e.type === "page");
+    expect(pages.map((p) => (p.context as { page: { path: string } }).page.path)).toEqual([
+      "/",
+      "/product",
+      "/cart",
+      "/cart",
+    ]);
+    history.replaceState({}, "", "/");
+  });
+});
+
+describe("robustness", () => {
+  it("should never throw into the page on bad input", async () => {
+    fakeServer(200);
+    expect(() => init({} as never)).toThrow(/needs \{ key/);
+    init({ key: "pk_test", endpoint: ENDPOINT, trackPages: false });
+    const errors = vi.fn();
+    on("error", errors);
+    expect(() => track(undefined as never)).not.toThrow();
+    expect(() => identify(42 as never)).not.toThrow();
+    expect(() => identify({ userId: 42 } as never)).not.toThrow();
+    expect(() => track("Circular", { self: globalThis })).not.toThrow();
+    await expect(flush()).resolves.toBeUndefined();
+    expect(errors).toHaveBeenCalled();
+  });
+});

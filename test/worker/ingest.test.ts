@@ -1,0 +1,166 @@
+import { SELF } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { BASE, post, send, uid } from "./helpers";
+
+const count = async (sql: string, ...args: unknown[]) =>
+  (
+    await env.DB.prepare(sql)
+      .bind(...args)
+      .first<{ n: number }>()
+  )?.n;
+
+const track = (anonymousId: string, extra: Record<string, unknown> = {}) => ({
+  type: "track",
+  messageId: crypto.randomUUID(),
+  anonymousId,
+  event: "Product Viewed",
+  properties: { product_id: "E7247" },
+  ...extra,
+});
+
+describe("POST /v1/batch", () => {
+  it("should store every event of a batch and say how many it accepted", async () => {
+    const a = uid("a");
+    const res = await post("/v1/batch", { writeKey: "pk_demo", batch: [track(a), track(a), track(a)] });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ accepted: 3, duplicates: 0, errors: [] });
+    expect(await count("SELECT count(*) AS n FROM events WHERE anonymous_id = ?", a)).toBe(3);
+  });
+
+  it("should store a retried messageId once", async () => {
+    const a = uid("a");
+    const event = track(a);
+    await post("/v1/batch", { writeKey: "pk_demo", batch: [event] });
+    const res = await post("/v1/batch", { writeKey: "pk_demo", batch: [event, event] });
+    expect(await res.json()).toMatchObject({ accepted: 2, duplicates: 2 });
+    expect(await count("SELECT count(*) AS n FROM events WHERE anonymous_id = ?", a)).toBe(1);
+  });
+
+  it("should take the write key as the HTTP Basic username, as Segment libraries send it", async () => {
+    const a = uid("a");
+    const res = await post("/v1/batch", { batch: [track(a)] }, { authorization: `Basic ${btoa("pk_demo:")}` });
+    expect(res.status).toBe(200);
+    expect(await count("SELECT count(*) AS n FROM events WHERE anonymous_id = ?", a)).toBe(1);
+  });
+
+  it("should accept single calls on /v1/track and /v1/identify", async () => {
+    const a = uid("a");
+    const { type: _, ...single } = track(a);
+    expect((await post("/v1/track", { writeKey: "pk_demo", ...single })).status).toBe(200);
+    const identify = {
+      writeKey: "pk_demo",
+      messageId: crypto.randomUUID(),
+      anonymousId: a,
+      traits: { email: "x@y.io" },
+    };
+    expect((await post("/v1/identify", identify)).status).toBe(200);
+    expect(await count("SELECT count(*) AS n FROM events WHERE anonymous_id = ?", a)).toBe(2);
+  });
+
+  it("should store the valid messages of a batch and name each rejected one", async () => {
+    const a = uid("a");
+    const res = await post("/v1/batch", {
+      writeKey: "pk_demo",
+      batch: [track(a), { type: "track", anonymousId: a, event: "No id" }, track(a, { event: "" }), "nope"],
+    });
+    expect(res.status).toBe(200);
+    const body = await res.json<{ accepted: number; errors: { index: number; code: string }[] }>();
+    expect(body.accepted).toBe(1);
+    expect(body.errors.map((e) => [e.index, e.code])).toEqual([
+      [1, "missing_message_id"],
+      [2, "missing_event"],
+      [3, "invalid_message"],
+    ]);
+  });
+
+  it.each([
+    ["no key", { batch: [] }, {}, 401, "missing_key"],
+    ["an unknown key", { writeKey: "pk_nope", batch: [] }, {}, 401, "invalid_key"],
+    ["a batch that is not an array", { writeKey: "pk_demo", batch: {} }, {}, 400, "invalid_batch"],
+    ["an empty batch", { writeKey: "pk_demo", batch: [] }, {}, 400, "empty_batch"],
+    ["only invalid messages", { writeKey: "pk_demo", batch: [{ type: "fly" }] }, {}, 400, "invalid_messages"],
+    ["a body that is not an object", [1, 2], {}, 400, "invalid_body"],
+    ["broken JSON", '{"batch": [', {}, 400, "invalid_json"],
+  ])("should answer %s with a clear 4xx", async (_name, body, headers, status, code) => {
+    const res = await post("/v1/batch", body, headers);
+    expect(res.status).toBe(status);
+    const json = await res.json<{ error: { code: string; message: string } }>();
+    expect(json.error.code).toBe(code);
+    expect(json.error.message.length).toBeGreaterThan(5);
+  });
+
+  it("should refuse a request over 500 KB with 413 and store nothing", async () => {
+    const a = uid("a");
+    const big = "x".repeat(20_000);
+    const batch = Array.from({ length: 30 }, () => track(a, { properties: { big } }));
+    const res = await post("/v1/batch", { writeKey: "pk_demo", batch });
+    expect(res.status).toBe(413);
+    expect(await count("SELECT count(*) AS n FROM events WHERE anonymous_id = ?", a)).toBe(0);
+  });
+
+  it("should reject a single message over 32 KB", async () => {
+    const a = uid("a");
+    const res = await post("/v1/batch", {
+      writeKey: "pk_demo",
+      batch: [track(a, { properties: { big: "y".repeat(40_000) } }), track(a)],
+    });
+    const body = await res.json<{ errors: { code: string }[] }>();
+    expect(body.errors[0]?.code).toBe("message_too_large");
+    expect(await count("SELECT count(*) AS n FROM events WHERE anonymous_id = ?", a)).toBe(1);
+  });
+
+  it("should keep SQL in event data as plain data", async () => {
+    const a = uid("a'); DROP TABLE events; --");
+    await send([{ type: "track", anonymousId: a, event: "x'); DELETE FROM sites; --", properties: {} }]);
+    expect(await count("SELECT count(*) AS n FROM events WHERE anonymous_id = ?", a)).toBe(1);
+    expect(await count("SELECT count(*) AS n FROM sites")).toBeGreaterThan(0);
+  });
+
+  it("should answer unknown routes with the error shape, not a 500", async () => {
+    const res = await SELF.fetch(`${BASE}/v1/nothing`);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error: { code: "not_found" } });
+  });
+});
+
+describe("identity", () => {
+  it("should attach an anonymous cart to the contact who signs in", async () => {
+    const a = uid("anon");
+    const email = `${uid("m")}@example.com`;
+    // The shopper is known from an earlier visit on another device.
+    await send([{ type: "identify", anonymousId: uid("old-device"), traits: { email } }]);
+    await send([
+      { type: "track", anonymousId: a, event: "Product Added", properties: { product_id: "E7247", price: 79 } },
+    ]);
+    await send([{ type: "identify", anonymousId: a, traits: { email } }]);
+
+    const contacts = await env.DB.prepare(
+      `SELECT DISTINCT contact_id FROM identities WHERE (kind = 'email' AND value = ?) OR (kind = 'anonymous' AND value = ?)`,
+    )
+      .bind(email, a)
+      .all();
+    expect(contacts.results).toHaveLength(1);
+    const contactId = contacts.results[0]?.contact_id;
+    expect(await count("SELECT count(*) AS n FROM cart_items WHERE contact_id = ?", contactId)).toBe(1);
+    expect(
+      await count("SELECT count(*) AS n FROM events WHERE contact_id = ? AND anonymous_id = ?", contactId, a),
+    ).toBe(2);
+  });
+
+  it("should count orders and spend on the contact", async () => {
+    const a = uid("anon");
+    await send([
+      { type: "identify", anonymousId: a, traits: { email: `${uid("s")}@example.com` } },
+      { type: "track", anonymousId: a, event: "Order Completed", properties: { order_id: "1", total: 19.99 } },
+      { type: "track", anonymousId: a, event: "Order Completed", properties: { order_id: "2", total: 5 } },
+    ]);
+    const row = await env.DB.prepare(
+      `SELECT orders_count, total_spent FROM contacts c JOIN identities i ON i.contact_id = c.id
+       WHERE i.kind = 'anonymous' AND i.value = ?`,
+    )
+      .bind(a)
+      .first();
+    expect(row).toEqual({ orders_count: 2, total_spent: 2499 });
+  });
+});
