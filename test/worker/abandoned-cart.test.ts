@@ -37,7 +37,9 @@ describe("abandoned cart", () => {
     const anonymousId = await shopperWithCart(email);
     await advance(2 * HOUR);
     expect(await mailbox(email)).toHaveLength(1);
-    await send([{ type: "track", anonymousId, event: "Order Completed", properties: { order_id: uid("o"), total: 79 } }]);
+    await send([
+      { type: "track", anonymousId, event: "Order Completed", properties: { order_id: uid("o"), total: 79 } },
+    ]);
     await advance(7 * DAY);
     expect(await mailbox(email)).toHaveLength(1);
   });
