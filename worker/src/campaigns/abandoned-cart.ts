@@ -38,7 +38,8 @@ function scheduleStep(db: D1Database, siteId: string, contactId: string, step: n
 export const abandonedCart: Campaign = {
   name: "abandoned_cart",
 
-  schedule(db, siteId, contactId, now) {
+  onEvent(db, { site, contactId, now }) {
+    const siteId = site.id;
     return [
       scheduleStep(db, siteId, contactId, 1, "c.updated_at", now),
       db

@@ -26,7 +26,8 @@ export async function processEvents(db: D1Database, site: Site, events: Message[
       statements.push(...cartStatements(db, site.id, contactId, m, site.currency));
       if (m.event === "Order Completed") statements.push(...orderStatements(db, site, contactId, m));
     }
-    for (const campaign of CAMPAIGNS.values()) statements.push(...campaign.schedule(db, site.id, contactId, now));
+    for (const campaign of CAMPAIGNS.values())
+      statements.push(...campaign.onEvent(db, { site, contactId, event: m, now }));
     statements.push(
       db
         .prepare(`UPDATE events SET contact_id = ?3, processed = 1 WHERE site_id = ?1 AND message_id = ?2`)
