@@ -164,3 +164,43 @@ describe("identity", () => {
     expect(row).toEqual({ orders_count: 2, total_spent: 2499 });
   });
 });
+
+describe("orders and products", () => {
+  const contactOf = async (anonymousId: string) =>
+    env.DB.prepare(
+      `SELECT c.id, c.orders_count, c.total_spent FROM contacts c JOIN identities i ON i.contact_id = c.id
+       WHERE i.kind = 'anonymous' AND i.value = ?`,
+    )
+      .bind(anonymousId)
+      .first<{ id: string; orders_count: number; total_spent: number }>();
+
+  it("should count an order resent with a new messageId once, and take it back when cancelled", async () => {
+    const a = uid("anon");
+    const order = { order_id: uid("ord"), total: 40, products: [{ product_id: "E7247", price: 40, quantity: 1 }] };
+    await send([{ type: "track", anonymousId: a, event: "Order Completed", properties: order }]);
+    await send([{ type: "track", anonymousId: a, event: "Order Completed", properties: order }]);
+    expect(await contactOf(a)).toMatchObject({ orders_count: 1, total_spent: 4000 });
+
+    await send([{ type: "track", anonymousId: a, event: "Order Cancelled", properties: { order_id: order.order_id } }]);
+    expect(await contactOf(a)).toMatchObject({ orders_count: 0, total_spent: 0 });
+  });
+
+  it("should learn the catalogue and each contact's viewed products from product events", async () => {
+    const a = uid("anon");
+    const id = uid("P");
+    const viewed = { product_id: id, name: "Speaker", price: 79, category: "Speakers", url: "https://shop.example/p" };
+    await send([
+      { type: "track", anonymousId: a, event: "Product Viewed", properties: viewed },
+      { type: "track", anonymousId: a, event: "Product Viewed", properties: { ...viewed, price: 69 } },
+    ]);
+    const product = await env.DB.prepare(`SELECT name, price, category FROM products WHERE product_id = ?`)
+      .bind(id)
+      .first();
+    expect(product).toEqual({ name: "Speaker", price: 6900, category: "Speakers" });
+    const contact = await contactOf(a);
+    const views = await env.DB.prepare(`SELECT views FROM product_views WHERE contact_id = ? AND product_id = ?`)
+      .bind(contact?.id, id)
+      .first();
+    expect(views).toEqual({ views: 2 });
+  });
+});

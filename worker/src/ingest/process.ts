@@ -1,8 +1,9 @@
 import { CAMPAIGNS } from "../campaigns";
 import { applyTraits, resolveContact } from "../model/contacts";
-import { cartStatements } from "../model/carts";
+import { cartStatements, toLine } from "../model/carts";
 import type { Site } from "../model/sites";
 import { toMinor } from "../lib/money";
+import { text } from "../lib/values";
 import { isDict } from "./validate";
 import type { Message } from "./validate";
 
@@ -24,7 +25,7 @@ export async function processEvents(db: D1Database, site: Site, events: Message[
       statements.push(applyTraits(db, site.id, contactId, m));
     if (m.type === "track") {
       statements.push(...cartStatements(db, site.id, contactId, m, site.currency));
-      if (m.event === "Order Completed") statements.push(...orderStatements(db, site, contactId, m));
+      statements.push(...productStatements(db, site, contactId, m), ...orderStatements(db, site, contactId, m));
     }
     for (const campaign of CAMPAIGNS.values())
       statements.push(...campaign.onEvent(db, { site, contactId, event: m, now }));
@@ -37,26 +38,121 @@ export async function processEvents(db: D1Database, site: Site, events: Message[
   }
 }
 
+const ORDER_STATUS: Record<string, "cancelled" | "refunded"> = {
+  "Order Cancelled": "cancelled",
+  "Order Refunded": "refunded",
+};
+
+/** Orders are rows keyed by order id; the contact's aggregates are recomputed from them, so a
+ * resent Order Completed (same order, new messageId) or a cancel/refund keeps them exact. */
 function orderStatements(db: D1Database, site: Site, contactId: string, m: Message): D1PreparedStatement[] {
   const p = m.properties;
   const currency = typeof p.currency === "string" ? p.currency.slice(0, 3).toUpperCase() : site.currency;
-  const total = toMinor(p.total ?? p.revenue ?? p.value ?? 0, currency);
-  return [
+  const orderId = text(p.order_id ?? p.orderId ?? p.checkout_id, 200);
+  const statements: D1PreparedStatement[] = [];
+  if (m.event === "Order Completed") {
+    const total = toMinor(p.total ?? p.revenue ?? p.value ?? 0, currency);
+    const products = (Array.isArray(p.products) ? p.products.slice(0, 200) : [])
+      .map((x) => toLine(x, currency))
+      .filter((l) => l !== null)
+      .map((l) => ({ product_id: l.productId, quantity: l.quantity, price: l.price }));
+    const coupons = [p.coupon, ...(Array.isArray(p.coupons) ? p.coupons : [])]
+      .map((c) => text(c, 64)?.toUpperCase())
+      .filter((c) => !!c)
+      .slice(0, 10);
+    statements.push(
+      db
+        .prepare(
+          `INSERT INTO orders (site_id, order_id, contact_id, total, currency, placed_at, coupons, products)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+        )
+        .bind(
+          site.id,
+          orderId ?? m.messageId,
+          contactId,
+          total,
+          currency,
+          m.timestamp,
+          JSON.stringify(coupons),
+          JSON.stringify(products),
+        ),
+      // The shopper bought: nothing still waiting to remind them of this cart may go out.
+      db
+        .prepare(
+          `UPDATE messages SET status = 'cancelled', reason = 'ordered'
+           WHERE site_id = ?1 AND contact_id = ?2 AND status = 'pending' AND campaign = 'abandoned_cart'`,
+        )
+        .bind(site.id, contactId),
+    );
+  } else {
+    const status = m.event ? ORDER_STATUS[m.event] : undefined;
+    if (!status || !orderId) return [];
+    statements.push(
+      db.prepare(`UPDATE orders SET status = ? WHERE site_id = ? AND order_id = ?`).bind(status, site.id, orderId),
+    );
+  }
+  statements.push(
     db
       .prepare(
-        `UPDATE contacts SET orders_count = orders_count + 1, total_spent = total_spent + ?3,
-           last_order_at = max(coalesce(last_order_at, 0), ?4)
+        `UPDATE contacts SET
+           orders_count = (SELECT count(*) FROM orders o WHERE o.site_id = ?1 AND o.contact_id = ?2 AND o.status = 'placed'),
+           total_spent = (SELECT coalesce(sum(total), 0) FROM orders o WHERE o.site_id = ?1 AND o.contact_id = ?2 AND o.status = 'placed'),
+           last_order_at = (SELECT max(placed_at) FROM orders o WHERE o.site_id = ?1 AND o.contact_id = ?2 AND o.status = 'placed')
          WHERE site_id = ?1 AND id = ?2`,
       )
-      .bind(site.id, contactId, total, m.timestamp),
-    // The shopper bought: nothing still waiting to remind them of this cart may go out.
+      .bind(site.id, contactId),
+  );
+  return statements;
+}
+
+const PRODUCT_EVENTS = new Set([
+  "Product Viewed",
+  "Product Added",
+  "Product Removed",
+  "Product Clicked",
+  "Product Shared",
+]);
+
+/** The catalogue learns products from product events; views are kept per contact and product. */
+function productStatements(db: D1Database, site: Site, contactId: string, m: Message): D1PreparedStatement[] {
+  if (!m.event || !PRODUCT_EVENTS.has(m.event)) return [];
+  const currency =
+    typeof m.properties.currency === "string" ? m.properties.currency.slice(0, 3).toUpperCase() : site.currency;
+  const line = toLine(m.properties, currency);
+  if (!line) return [];
+  const statements = [
     db
       .prepare(
-        `UPDATE messages SET status = 'cancelled', reason = 'ordered'
-         WHERE site_id = ?1 AND contact_id = ?2 AND status = 'pending' AND campaign = 'abandoned_cart'`,
+        `INSERT INTO products (site_id, product_id, name, price, currency, category, url, image_url, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT DO UPDATE SET name = excluded.name, price = excluded.price, currency = excluded.currency,
+           category = coalesce(excluded.category, category), url = coalesce(excluded.url, url),
+           image_url = coalesce(excluded.image_url, image_url), updated_at = excluded.updated_at
+         WHERE excluded.updated_at >= updated_at`,
       )
-      .bind(site.id, contactId),
+      .bind(
+        site.id,
+        line.productId,
+        line.name,
+        line.price,
+        currency,
+        text(m.properties.category, 200),
+        line.url,
+        line.imageUrl,
+        m.timestamp,
+      ),
   ];
+  if (m.event === "Product Viewed") {
+    statements.push(
+      db
+        .prepare(
+          `INSERT INTO product_views (site_id, contact_id, product_id, viewed_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT DO UPDATE SET viewed_at = max(viewed_at, excluded.viewed_at), views = views + 1`,
+        )
+        .bind(site.id, contactId, line.productId, m.timestamp),
+    );
+  }
+  return statements;
 }
 
 interface EventRow {

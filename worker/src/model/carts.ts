@@ -1,6 +1,7 @@
 import { isDict } from "../ingest/validate";
 import type { Message } from "../ingest/validate";
 import { toMinor } from "../lib/money";
+import { text } from "../lib/values";
 
 /**
  * The open cart of each contact, kept from Segment e-commerce events:
@@ -17,18 +18,15 @@ export interface CartLine {
   imageUrl: string | null;
 }
 
-const str = (v: unknown, max: number): string | null =>
-  typeof v === "string" && v.length > 0 ? v.slice(0, max) : typeof v === "number" ? String(v) : null;
-
 /** A product object of the e-commerce spec as a cart line, or null when it names no product. */
 export function toLine(p: unknown, currency: string): CartLine | null {
   if (!isDict(p)) return null;
-  const productId = str(p.product_id ?? p.productId ?? p.sku ?? p.id, 200);
+  const productId = text(p.product_id ?? p.productId ?? p.sku ?? p.id, 200);
   if (!productId) return null;
   const quantity = Number(p.quantity ?? 1);
   return {
     productId,
-    name: str(p.name, 200) ?? productId,
+    name: text(p.name, 200) ?? productId,
     price: toMinor(p.price, currency),
     quantity: Number.isInteger(quantity) && quantity > 0 ? Math.min(quantity, 10_000) : 1,
     url: safeUrl(p.url),

@@ -125,6 +125,14 @@ export function mergeContacts(db: D1Database, siteId: string, from: string, into
     move(`UPDATE identities SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
     move(`UPDATE events SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
     move(`UPDATE messages SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
+    move(`UPDATE orders SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
+    move(`UPDATE coupons SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
+    move(
+      `INSERT INTO product_views (site_id, contact_id, product_id, viewed_at, views)
+       SELECT site_id, ?3, product_id, viewed_at, views FROM product_views WHERE site_id = ?1 AND contact_id = ?2
+       ON CONFLICT DO UPDATE SET viewed_at = max(viewed_at, excluded.viewed_at), views = views + excluded.views`,
+    ),
+    drop(`DELETE FROM product_views WHERE site_id = ?1 AND contact_id = ?2`),
     // Cart lines: the larger quantity wins when both carts hold the product.
     move(
       `INSERT INTO cart_items (site_id, contact_id, product_id, name, price, quantity, url, image_url)
