@@ -10,6 +10,7 @@ import { admin } from "./routes/admin";
 import { dev } from "./routes/dev";
 import { ingest } from "./routes/ingest";
 import { links } from "./routes/links";
+import { onsite, onsiteAdmin } from "./routes/onsite";
 
 const app = new Hono<{ Bindings: Env }>();
 
@@ -31,6 +32,8 @@ app.route("/v1", ingest);
 app.route("/v1/admin", admin);
 app.route("/v1/dev", dev);
 app.route("/v1/links", links);
+app.route("/v1", onsite);
+app.route("/v1/admin", onsiteAdmin);
 
 app.notFound((c) =>
   c.json({ error: { code: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` } }, 404),

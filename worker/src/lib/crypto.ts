@@ -42,3 +42,8 @@ export async function verifyToken(secret: string, token: string): Promise<unknow
     return null;
   }
 }
+
+/** Hex HMAC-SHA-256 of `text`: the signature of outgoing webhooks (`x-nudge-signature`). */
+export async function hmacHex(secret: string, text: string): Promise<string> {
+  return hex(await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(text)));
+}

@@ -1,0 +1,256 @@
+import { SELF } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { hmacHex } from "../../worker/src/lib/crypto";
+import { DEMO_CONFIG } from "../../worker/src/onsite/schema";
+import { BASE, post, SECRET, uid } from "./helpers";
+
+const KEY = "pk_demo";
+const consent = { consent: true, consentText: "I agree to be contacted." };
+
+const events = async (anonymousId: string, event: string) =>
+  (
+    await env.DB.prepare(`SELECT properties FROM events WHERE anonymous_id = ? AND event = ?`)
+      .bind(anonymousId, event)
+      .all<{ properties: string }>()
+  ).results.map((r) => JSON.parse(r.properties) as Record<string, unknown>);
+
+const admin = (path: string, method = "GET", body?: unknown) =>
+  SELF.fetch(`${BASE}/v1/admin${path}`, {
+    method,
+    headers: { ...SECRET, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+
+afterEach(() => vi.restoreAllMocks());
+
+describe("GET /v1/sdk/config", () => {
+  it("should serve the demo site's widgets with an ETag and answer 304 when unchanged", async () => {
+    const res = await SELF.fetch(`${BASE}/v1/sdk/config?key=${KEY}`);
+    expect(res.status).toBe(200);
+    const config = await res.json<{ widgets: { type: string }[] }>();
+    expect(config.widgets.map((w) => w.type)).toEqual(["coupon", "friend", "callback", "newsletter"]);
+    const etag = res.headers.get("etag") ?? "";
+    expect(etag).toMatch(/^".+"$/);
+    expect(res.headers.get("cache-control")).toContain("max-age");
+    const again = await SELF.fetch(`${BASE}/v1/sdk/config?key=${KEY}`, { headers: { "if-none-match": etag } });
+    expect(again.status).toBe(304);
+  });
+
+  it("should refuse an unknown key with a clear 401", async () => {
+    const res = await SELF.fetch(`${BASE}/v1/sdk/config?key=pk_nope`);
+    expect(res.status).toBe(401);
+    expect(await res.json()).toMatchObject({ error: { code: "invalid_key" } });
+  });
+});
+
+describe("POST /v1/onsite/coupon", () => {
+  it("should mint one exit-intent code per visitor and hand the same one out again", async () => {
+    const anonymousId = uid("aid");
+    const ask = () => post("/v1/onsite/coupon", { key: KEY, anonymousId, requestId: uid("r"), widget: "exit-coupon" });
+    const [a, b] = await Promise.all([ask(), ask()]);
+    const first = await a.json<{ code: string }>();
+    const second = await b.json<{ code: string }>();
+    expect(first.code).toMatch(/^[2-9A-Z]{4}(-[2-9A-Z]{4}){3}$/);
+    expect(second.code).toBe(first.code);
+    const row = await env.DB.prepare(`SELECT promotion_id, source, max_uses, expires_at FROM coupons WHERE code = ?`)
+      .bind(first.code)
+      .first();
+    expect(row).toMatchObject({ promotion_id: "exit-intent-10", source: "exit_intent", max_uses: 1 });
+    expect(
+      await (
+        await post("/v1/onsite/coupon", { key: KEY, anonymousId: uid("other"), requestId: "x", widget: "exit-coupon" })
+      ).json(),
+    ).not.toMatchObject({ code: first.code });
+  });
+
+  it("should 404 a widget that is not a configured coupon", async () => {
+    const res = await post("/v1/onsite/coupon", {
+      key: KEY,
+      anonymousId: uid("aid"),
+      requestId: "r",
+      widget: "callback",
+    });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error: { code: "unknown_widget" } });
+  });
+});
+
+describe("POST /v1/onsite/friend", () => {
+  it("should store a Product Shared event with the friend and the sender, once per request", async () => {
+    const anonymousId = uid("aid");
+    const body = {
+      key: KEY,
+      anonymousId,
+      requestId: uid("r"),
+      productId: "E7247",
+      friendEmail: " Bob@Example.com ",
+      senderName: "Ada",
+      ...consent,
+    };
+    expect((await post("/v1/onsite/friend", body)).status).toBe(200);
+    expect((await post("/v1/onsite/friend", body)).status).toBe(200); // a retry
+    expect(await events(anonymousId, "Product Shared")).toEqual([
+      expect.objectContaining({
+        product_id: "E7247",
+        recipient_email: "bob@example.com",
+        share_via: "email",
+        sender_name: "Ada",
+      }),
+    ]);
+    const consents = await env.DB.prepare(`SELECT purpose, wording FROM consents WHERE anonymous_id = ?`)
+      .bind(anonymousId)
+      .all();
+    expect(consents.results[0]).toEqual({ purpose: "send_to_friend", wording: consent.consentText });
+  });
+
+  it("should cap a sender at five friends a day", async () => {
+    const anonymousId = uid("aid");
+    const share = (n: number) =>
+      post("/v1/onsite/friend", {
+        key: KEY,
+        anonymousId,
+        requestId: uid("r"),
+        productId: "E7247",
+        friendEmail: `f${n}@example.com`,
+        senderName: "Ada",
+        ...consent,
+      });
+    for (let n = 0; n < 5; n++) expect((await share(n)).status).toBe(200);
+    const sixth = await share(5);
+    expect(sixth.status).toBe(429);
+    expect(await sixth.json()).toMatchObject({ error: { code: "rate_limited", retryAfter: expect.any(Number) } });
+  });
+
+  it.each([
+    [{ friendEmail: "not-an-email" }, "invalid_email"],
+    [{ consent: false }, "consent_required"],
+    [{ senderName: "" }, "invalid_field"],
+  ])("should reject %o with %s", async (override, code) => {
+    const res = await post("/v1/onsite/friend", {
+      key: KEY,
+      anonymousId: uid("aid"),
+      requestId: uid("r"),
+      productId: "E7247",
+      friendEmail: "f@example.com",
+      senderName: "Ada",
+      ...consent,
+      ...override,
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { code } });
+  });
+});
+
+describe("POST /v1/onsite/subscribe", () => {
+  it("should identify the visitor with their consent and track Newsletter Subscribed", async () => {
+    const anonymousId = uid("aid");
+    const res = await post("/v1/onsite/subscribe", {
+      key: KEY,
+      anonymousId,
+      requestId: uid("r"),
+      email: "Nina@Example.com",
+      ...consent,
+    });
+    expect(res.status).toBe(200);
+    expect(await events(anonymousId, "Newsletter Subscribed")).toEqual([
+      expect.objectContaining({ email: "nina@example.com" }),
+    ]);
+    const contact = await env.DB.prepare(
+      `SELECT c.email, c.traits FROM identities i JOIN contacts c ON c.site_id = i.site_id AND c.id = i.contact_id
+       WHERE i.kind = 'anonymous' AND i.value = ?`,
+    )
+      .bind(anonymousId)
+      .first<{ email: string; traits: string }>();
+    expect(contact?.email).toBe("nina@example.com");
+    expect(JSON.parse(contact?.traits ?? "{}")).toMatchObject({ email_marketing: true });
+  });
+});
+
+describe("callback requests", () => {
+  it("should validate the phone as E.164 and the time window", async () => {
+    const base = { key: KEY, anonymousId: uid("aid"), requestId: uid("r"), window: "morning", ...consent };
+    const bad = await post("/v1/onsite/callback", { ...base, phone: "020 7946 0958" });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ error: { code: "invalid_phone", field: "phone" } });
+    const badWindow = await post("/v1/onsite/callback", { ...base, phone: "+442079460958", window: "midnight" });
+    expect(await badWindow.json()).toMatchObject({ error: { code: "invalid_field", field: "window" } });
+  });
+
+  it("should create a task the admin API lists, notify the merchant's signed webhook, and track Callback Requested", async () => {
+    const secret = "whsec_0123456789abcdef";
+    const put = await admin("/onsite", "PUT", {
+      config: DEMO_CONFIG,
+      webhook: { url: "https://crm.example/hooks/nudge", secret },
+    });
+    expect(put.status).toBe(200);
+    const hook = vi.spyOn(globalThis, "fetch").mockResolvedValue(new Response("ok"));
+
+    const anonymousId = uid("aid");
+    const requestId = uid("r");
+    const body = {
+      key: KEY,
+      anonymousId,
+      requestId,
+      phone: "+44 20 7946 0958",
+      window: "afternoon",
+      name: "Ada",
+      ...consent,
+    };
+    const res = await post("/v1/onsite/callback", body);
+    expect(res.status).toBe(200);
+    const { id } = await res.json<{ id: number }>();
+    expect((await (await post("/v1/onsite/callback", body)).json<{ id: number }>()).id).toBe(id); // a retry
+
+    const { callbacks } = await (await admin("/callbacks?status=open")).json<{
+      callbacks: Record<string, unknown>[];
+    }>();
+    expect(callbacks.filter((c) => c.anonymous_id === anonymousId)).toEqual([
+      expect.objectContaining({ id, phone: "+442079460958", time_window: "afternoon", name: "Ada", status: "open" }),
+    ]);
+    expect(await events(anonymousId, "Callback Requested")).toEqual([
+      expect.objectContaining({ phone: "+442079460958", window: "afternoon" }),
+    ]);
+
+    await vi.waitFor(() => expect(hook).toHaveBeenCalledTimes(1));
+    const [url, init] = hook.mock.calls[0] as [string, RequestInit];
+    expect(url).toBe("https://crm.example/hooks/nudge");
+    const sent = String(init.body);
+    expect(JSON.parse(sent)).toMatchObject({ type: "callback.requested", callback: { id, phone: "+442079460958" } });
+    const signature = new Headers(init.headers).get("x-nudge-signature") ?? "";
+    const [, t, v1] = signature.match(/^t=(\d+),v1=([0-9a-f]{64})$/) ?? [];
+    expect(v1).toBe(await hmacHex(secret, `${t}.${sent}`));
+
+    const done = await admin(`/callbacks/${id}`, "PATCH", { status: "done" });
+    expect(await done.json()).toMatchObject({ callback: { id, status: "done" } });
+  });
+});
+
+describe("admin onsite config", () => {
+  it("should need the secret key", async () => {
+    const res = await SELF.fetch(`${BASE}/v1/admin/onsite`);
+    expect(res.status).toBe(401);
+  });
+
+  it("should reject an invalid config with the field at fault, and change the ETag on a valid one", async () => {
+    const bad = await admin("/onsite", "PUT", {
+      config: { widgets: [{ id: "x", type: "popup", trigger: { on: "load" } }] },
+    });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({
+      error: { code: "invalid_config", message: expect.stringContaining("widgets[0].type") },
+    });
+    const unsafe = await admin("/onsite", "PUT", {
+      config: { theme: { "--nudge-accent": "red;background:url(x)" }, widgets: [] },
+    });
+    expect(unsafe.status).toBe(400);
+
+    const before = (await SELF.fetch(`${BASE}/v1/sdk/config?key=${KEY}`)).headers.get("etag");
+    const config = { ...DEMO_CONFIG, locale: "fr", text: { fr: { coupon_title: "Attendez !" } } };
+    expect((await admin("/onsite", "PUT", { config })).status).toBe(200);
+    const after = await SELF.fetch(`${BASE}/v1/sdk/config?key=${KEY}`);
+    expect(after.headers.get("etag")).not.toBe(before);
+    expect(await after.json()).toMatchObject({ locale: "fr", text: { fr: { coupon_title: "Attendez !" } } });
+    expect(await (await admin("/onsite")).json()).toMatchObject({ config: { locale: "fr" } });
+  });
+});

@@ -1,0 +1,153 @@
+import type { OnsiteConfig } from "../onsite/schema";
+
+/** Onsite data: the widget configuration, callback tasks and consent records. */
+
+export interface StoredConfig {
+  config: OnsiteConfig;
+  webhookUrl: string | null;
+  webhookSecret: string | null;
+}
+
+export async function onsiteConfig(db: D1Database, siteId: string, fallback: OnsiteConfig): Promise<StoredConfig> {
+  const row = await db
+    .prepare(`SELECT config, webhook_url, webhook_secret FROM onsite_configs WHERE site_id = ?`)
+    .bind(siteId)
+    .first<{ config: string; webhook_url: string | null; webhook_secret: string | null }>();
+  if (!row) return { config: fallback, webhookUrl: null, webhookSecret: null };
+  return {
+    config: JSON.parse(row.config) as OnsiteConfig,
+    webhookUrl: row.webhook_url,
+    webhookSecret: row.webhook_secret,
+  };
+}
+
+export async function saveOnsiteConfig(db: D1Database, siteId: string, c: StoredConfig, now: number): Promise<void> {
+  await db
+    .prepare(
+      `INSERT INTO onsite_configs (site_id, config, webhook_url, webhook_secret, updated_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (site_id) DO UPDATE SET config = excluded.config, webhook_url = excluded.webhook_url,
+         webhook_secret = excluded.webhook_secret, updated_at = excluded.updated_at`,
+    )
+    .bind(siteId, JSON.stringify(c.config), c.webhookUrl, c.webhookSecret, now)
+    .run();
+}
+
+/** The contact an anonymous browser id belongs to, once any event has named it. */
+export async function contactOfAnonymous(db: D1Database, siteId: string, anonymousId: string): Promise<string | null> {
+  const row = await db
+    .prepare(`SELECT contact_id FROM identities WHERE site_id = ? AND kind = 'anonymous' AND value = ?`)
+    .bind(siteId, anonymousId)
+    .first<{ contact_id: string }>();
+  return row?.contact_id ?? null;
+}
+
+export const consentStatement = (
+  db: D1Database,
+  r: { siteId: string; anonymousId: string; subject: string; purpose: string; wording: string; now: number },
+): D1PreparedStatement =>
+  db
+    .prepare(
+      `INSERT INTO consents (site_id, anonymous_id, subject, purpose, wording, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+    )
+    .bind(r.siteId, r.anonymousId, r.subject, r.purpose, r.wording, r.now);
+
+export interface NewCallback {
+  siteId: string;
+  requestId: string;
+  contactId: string | null;
+  anonymousId: string;
+  name: string | null;
+  phone: string;
+  window: string;
+  note: string | null;
+  pageUrl: string | null;
+  now: number;
+}
+
+export interface Callback {
+  id: number;
+  contact_id: string | null;
+  anonymous_id: string;
+  name: string | null;
+  phone: string;
+  time_window: string;
+  note: string | null;
+  page_url: string | null;
+  status: string;
+  notified_at: number | null;
+  created_at: number;
+}
+
+const CALLBACK_COLUMNS = `id, contact_id, anonymous_id, name, phone, time_window, note, page_url, status, notified_at, created_at`;
+
+/** Creates the task once per request id; a retried request returns the first one (`created: false`). */
+export async function createCallback(
+  db: D1Database,
+  c: NewCallback,
+  consent: D1PreparedStatement,
+): Promise<{ callback: Callback; created: boolean }> {
+  const [inserted] = await db.batch<Callback>([
+    db
+      .prepare(
+        `INSERT INTO callbacks (site_id, request_id, contact_id, anonymous_id, name, phone, time_window, note, page_url, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (site_id, request_id) DO NOTHING RETURNING ${CALLBACK_COLUMNS}`,
+      )
+      .bind(c.siteId, c.requestId, c.contactId, c.anonymousId, c.name, c.phone, c.window, c.note, c.pageUrl, c.now),
+    consent,
+  ]);
+  const fresh = inserted?.results?.[0];
+  if (fresh) return { callback: fresh, created: true };
+  const existing = await db
+    .prepare(`SELECT ${CALLBACK_COLUMNS} FROM callbacks WHERE site_id = ? AND request_id = ?`)
+    .bind(c.siteId, c.requestId)
+    .first<Callback>();
+  if (!existing) throw new Error("callback vanished");
+  return { callback: existing, created: false };
+}
+
+export async function listCallbacks(db: D1Database, siteId: string, status: string | null): Promise<Callback[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT ${CALLBACK_COLUMNS} FROM callbacks WHERE site_id = ?1 AND (?2 IS NULL OR status = ?2)
+       ORDER BY created_at DESC, id DESC LIMIT 200`,
+    )
+    .bind(siteId, status)
+    .all<Callback>();
+  return results ?? [];
+}
+
+export async function setCallbackStatus(db: D1Database, siteId: string, id: number, status: string) {
+  return db
+    .prepare(`UPDATE callbacks SET status = ? WHERE site_id = ? AND id = ? RETURNING ${CALLBACK_COLUMNS}`)
+    .bind(status, siteId, id)
+    .first<Callback>();
+}
+
+export async function markNotified(db: D1Database, id: number, now: number): Promise<void> {
+  await db.prepare(`UPDATE callbacks SET notified_at = ? WHERE id = ?`).bind(now, id).run();
+}
+
+/** The exit-intent code already minted for this visitor, if any. */
+export async function exitCoupon(db: D1Database, siteId: string, anonymousId: string) {
+  return db
+    .prepare(`SELECT code, expires_at FROM coupons WHERE site_id = ? AND anonymous_id = ? AND source = 'exit_intent'`)
+    .bind(siteId, anonymousId)
+    .first<{ code: string; expires_at: number | null }>();
+}
+
+/** What onsite audience rules need to know about a visitor: known? cart? bought before? */
+export async function visitorState(db: D1Database, siteId: string, anonymousId: string) {
+  const row = await db
+    .prepare(
+      `SELECT c.email IS NOT NULL OR c.user_id IS NOT NULL AS identified, c.orders_count AS orders,
+         (SELECT count(*) FROM cart_items i WHERE i.site_id = c.site_id AND i.contact_id = c.id) AS items,
+         (SELECT coalesce(sum(i.price * i.quantity), 0) FROM cart_items i WHERE i.site_id = c.site_id AND i.contact_id = c.id) AS value
+       FROM identities d JOIN contacts c ON c.site_id = d.site_id AND c.id = d.contact_id
+       WHERE d.site_id = ? AND d.kind = 'anonymous' AND d.value = ?`,
+    )
+    .bind(siteId, anonymousId)
+    .first<{ identified: number; orders: number; items: number; value: number }>();
+  const items = row?.items ?? 0;
+  const segments = [...(row && row.orders > 0 ? ["customer"] : []), ...(items > 0 ? ["has_cart"] : [])];
+  return { identified: row?.identified === 1, cart: { items, value: row?.value ?? 0 }, segments };
+}
