@@ -21,6 +21,9 @@ const pkg = JSON.parse(readFileSync("package.json", "utf8")) as { version: strin
 const BUDGETS: Record<string, number> = {
   "snippet.js": 700,
   "nudge.js": 5 * 1024,
+  // Onsite: triggers load when a site has widgets; preact + the widgets only when one shows.
+  "onsite.js": 3 * 1024,
+  "widgets.js": 14 * 1024,
 };
 
 const DEMO_SDK_SRC = "/sdk/nudge.js";
@@ -80,6 +83,7 @@ function demoAssets(): Plugin {
       }
       mkdirSync(join(out, "sdk"), { recursive: true });
       cpSync("dist/cdn/sdk/nudge.js", join(out, "sdk/nudge.js"));
+      for (const chunk of ["onsite.js", "widgets.js"]) cpSync(`dist/cdn/sdk/${chunk}`, join(out, "sdk", chunk));
     },
   };
 }
@@ -93,6 +97,12 @@ const config: RollupOptions[] = [
   {
     input: "sdk/global.ts",
     output: { file: "dist/cdn/sdk/nudge.js", format: "iife" },
+    plugins: [nodeResolve(), ts(), minify(), sizeBudget()],
+  },
+  {
+    // The onsite chunks, ES modules the core import()s by URL; onsite.js import()s widgets.js.
+    input: { onsite: "sdk/triggers/index.ts", widgets: "sdk/widgets/index.tsx" },
+    output: { dir: "dist/cdn/sdk", format: "es", entryFileNames: "[name].js", chunkFileNames: "[name].js" },
     plugins: [nodeResolve(), ts(), minify(), sizeBudget()],
   },
   {

@@ -1,4 +1,5 @@
 import { deviceContext, pageContext } from "./context";
+import { startOnsite } from "./onsite";
 import { createQueue } from "./queue";
 import type { Queue } from "./queue";
 import { idbOutbox, local, memoryOutbox } from "./storage";
@@ -156,6 +157,8 @@ export function init(options: InitOptions): void {
     page();
     watchNavigation();
   }
+  // Onsite widgets (sdk/onsite.ts): config first, triggers and widgets load lazily.
+  if (opts.onsite !== false) startOnsite({ endpoint: opts.endpoint ?? "", key: opts.key, aid: () => s._aid, track }, report);
 }
 
 /**

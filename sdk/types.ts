@@ -12,6 +12,8 @@ export interface InitOptions {
   debug?: boolean;
   /** Track a page view on init and on single-page-app navigations. Default true. */
   trackPages?: boolean;
+  /** Show the site's onsite widgets (configured on the Worker). Default true. */
+  onsite?: boolean;
 }
 
 export type Properties = Record<string, unknown>;

@@ -240,6 +240,32 @@ function setupHeader(): void {
   renderUser();
 }
 
+/**
+ * Nudge's onsite widgets open from these launchers (the demo's onsite config maps
+ * `[data-nudge-open=…]` clicks to the callback and newsletter widgets); exit intent needs none.
+ */
+function onsiteLaunchers(): void {
+  const footer = document.querySelector(".site-footer .wrap");
+  footer?.append(
+    h(
+      "p",
+      { class: "launchers" },
+      h("button", { type: "button", class: "button", "data-nudge-open": "callback" }, "Request a callback"),
+      " ",
+      h("button", { type: "button", class: "button", "data-nudge-open": "newsletter" }, "Get our newsletter"),
+    ),
+  );
+}
+
+/** The exit-intent code Nudge minted for this shopper (README "Onsite widgets"), if any. */
+const nudgeCoupon = (): string => {
+  try {
+    return localStorage.getItem("nudge:coupon") ?? "";
+  } catch {
+    return "";
+  }
+};
+
 function notify(message: string): void {
   const region = byId("toast");
   if (!region) return;
@@ -363,6 +389,11 @@ function renderProduct(app: HTMLElement): void {
         h("p", {}, product.description),
         form,
         status,
+        h(
+          "button",
+          { type: "button", class: "button", "data-nudge-open": "friend", "data-product-id": product.id, "data-product-name": product.name },
+          "Send to a friend",
+        ),
         h("p", { class: "muted" }, "Free UK delivery · 30-day returns"),
       ),
     ),
@@ -517,6 +548,12 @@ function renderCheckout(app: HTMLElement): void {
       field("Address", { id: "co-address", name: "address", autocomplete: "street-address" }),
       field("Postcode", { id: "co-postcode", name: "postcode", autocomplete: "postal-code" }),
     ),
+    h(
+      "fieldset",
+      {},
+      h("legend", {}, "Discount"),
+      field("Discount code", { id: "co-coupon", name: "coupon", autocomplete: "off", value: nudgeCoupon() || undefined }),
+    ),
     h("p", { class: "muted" }, "Demo shop: no payment is taken and nothing is shipped."),
     error,
     h(
@@ -526,6 +563,12 @@ function renderCheckout(app: HTMLElement): void {
     ),
   );
 
+  // A code minted while the checkout is open (exit intent) is applied right away.
+  addEventListener("nudge:coupon", (event) => {
+    const input = form.querySelector<HTMLInputElement>("[name=coupon]");
+    const code = (event as CustomEvent<{ code?: unknown }>).detail?.code;
+    if (input && typeof code === "string") input.value = code;
+  });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     // Read now, not at render: the shopper may have signed in from the header meanwhile.
@@ -542,15 +585,18 @@ function renderCheckout(app: HTMLElement): void {
     }
     // Identify before the order so Nudge attributes it to the right person.
     if (typed && typed !== current?.email) signIn(typed, String(data.get("name") ?? "").trim());
+    const coupon = String(data.get("coupon") ?? "").trim().toUpperCase();
     nudge("track", "Order Completed", {
       order_id,
       checkout_id,
+      ...(coupon ? { coupon } : {}),
       total: subtotal / 100,
       subtotal: subtotal / 100,
       currency: "GBP",
       products,
     });
     nudge("flush");
+    if (coupon) localStorage.removeItem("nudge:coupon"); // single use: it is spent now
     writeCart([]);
     save(KEYS.cartId, randomId("cart_").toLowerCase());
     save(KEYS.checkout, null);
@@ -597,6 +643,7 @@ function main(): void {
   const page = document.body.dataset.page ?? "";
   const app = byId("app");
   setupHeader();
+  onsiteLaunchers();
   if (!handleRestore(page) || !app) return;
   if (page === "catalogue") renderCatalogue(app);
   else if (page === "product") renderProduct(app);

@@ -10,7 +10,9 @@ export interface Sent {
 /** A stand-in for the Worker: records each request and answers with the given statuses in turn. */
 export function fakeServer(...statuses: number[]) {
   const requests: Sent[] = [];
-  const fetchMock = vi.fn(async (url: string, init: RequestInit) => {
+  const fetchMock = vi.fn(async (url: string, init: RequestInit = {}) => {
+    // The onsite hook's config request (GET /v1/sdk/config): no widgets, and not an event batch.
+    if (!init.body) return new Response('{"widgets":[]}', { status: 200 });
     requests.push({ url, body: JSON.parse(String(init.body)) });
     const status = statuses.length > 1 ? (statuses.shift() ?? 200) : (statuses[0] ?? 200);
     return new Response("{}", { status });
