@@ -158,7 +158,8 @@ export function init(options: InitOptions): void {
     watchNavigation();
   }
   // Onsite widgets (sdk/onsite.ts): config first, triggers and widgets load lazily.
-  if (opts.onsite !== false) startOnsite({ endpoint: opts.endpoint ?? "", key: opts.key, aid: () => s._aid, track }, report);
+  if (opts.onsite !== false)
+    startOnsite({ endpoint: opts.endpoint ?? "", key: opts.key, aid: () => s._aid, track }, report);
 }
 
 /**

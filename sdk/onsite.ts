@@ -12,6 +12,10 @@ export const onsiteChunk = { load: (url: string) => import(/* @vite-ignore */ ur
 export function startOnsite(host: Host, onError: (e: unknown) => void): void {
   fetch(`${host.endpoint}/v1/sdk/config?key=${encodeURIComponent(host.key)}`)
     .then((r) => (r.ok ? r.json() : null))
-    .then((config) => config?.widgets?.length && onsiteChunk.load(`${host.endpoint}/sdk/onsite.js`).then((m) => m.start(config, host)))
+    .then(
+      (config) =>
+        config?.widgets?.length &&
+        onsiteChunk.load(`${host.endpoint}/sdk/onsite.js`).then((m) => m.start(config, host)),
+    )
     .catch(onError);
 }

@@ -391,7 +391,13 @@ function renderProduct(app: HTMLElement): void {
         status,
         h(
           "button",
-          { type: "button", class: "button", "data-nudge-open": "friend", "data-product-id": product.id, "data-product-name": product.name },
+          {
+            type: "button",
+            class: "button",
+            "data-nudge-open": "friend",
+            "data-product-id": product.id,
+            "data-product-name": product.name,
+          },
           "Send to a friend",
         ),
         h("p", { class: "muted" }, "Free UK delivery · 30-day returns"),
@@ -552,7 +558,12 @@ function renderCheckout(app: HTMLElement): void {
       "fieldset",
       {},
       h("legend", {}, "Discount"),
-      field("Discount code", { id: "co-coupon", name: "coupon", autocomplete: "off", value: nudgeCoupon() || undefined }),
+      field("Discount code", {
+        id: "co-coupon",
+        name: "coupon",
+        autocomplete: "off",
+        value: nudgeCoupon() || undefined,
+      }),
     ),
     h("p", { class: "muted" }, "Demo shop: no payment is taken and nothing is shipped."),
     error,
@@ -585,7 +596,9 @@ function renderCheckout(app: HTMLElement): void {
     }
     // Identify before the order so Nudge attributes it to the right person.
     if (typed && typed !== current?.email) signIn(typed, String(data.get("name") ?? "").trim());
-    const coupon = String(data.get("coupon") ?? "").trim().toUpperCase();
+    const coupon = String(data.get("coupon") ?? "")
+      .trim()
+      .toUpperCase();
     nudge("track", "Order Completed", {
       order_id,
       checkout_id,

@@ -84,10 +84,15 @@ export async function start(config: OnsiteConfig, host: Host, win: Window = wind
   const stops = live
     .filter((w) => inAudience(w, visitor, history))
     .map((w) =>
-      watch(w.trigger, touch, (launcher) => {
-        fired.push([w, launcher]);
-        if (fired.length === 1) win.setTimeout(decide, 0);
-      }, win),
+      watch(
+        w.trigger,
+        touch,
+        (launcher) => {
+          fired.push([w, launcher]);
+          if (fired.length === 1) win.setTimeout(decide, 0);
+        },
+        win,
+      ),
     );
   return () => {
     for (const s of stops) s();

@@ -84,7 +84,9 @@ function watchIdle(seconds: number, fire: Fire, win: Window): Stop {
     win.clearTimeout(timer);
     timer = win.setTimeout(fire, seconds * 1000);
   };
-  const stops = ["pointerdown", "pointermove", "keydown", "scroll", "touchstart"].map((type) => listen(win, type, reset));
+  const stops = ["pointerdown", "pointermove", "keydown", "scroll", "touchstart"].map((type) =>
+    listen(win, type, reset),
+  );
   reset();
   return () => {
     win.clearTimeout(timer);

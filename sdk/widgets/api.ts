@@ -20,4 +20,6 @@ export async function post<T>(host: Host, path: string, body: Record<string, unk
 }
 
 export const requestId = (): string =>
-  typeof crypto.randomUUID === "function" ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(36).slice(2)}`;
+  typeof crypto.randomUUID === "function"
+    ? crypto.randomUUID()
+    : `${Date.now()}-${Math.random().toString(36).slice(2)}`;

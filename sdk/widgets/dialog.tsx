@@ -1,5 +1,5 @@
 import type { ComponentChildren } from "preact";
-import { useEffect, useRef } from "preact/hooks";
+import { useLayoutEffect, useRef } from "preact/hooks";
 
 const FOCUSABLE = "button,[href],input,select,textarea,[tabindex]:not([tabindex='-1'])";
 
@@ -8,9 +8,15 @@ const FOCUSABLE = "button,[href],input,select,textarea,[tabindex]:not([tabindex=
  * paragraph, focus moved in on open, kept in with Tab/Shift+Tab, Escape and the backdrop close it,
  * and focus goes back where it was (the launcher, or the page) on close.
  */
-export function Dialog(props: { id: string; label: string; close: () => void; closeLabel: string; children: ComponentChildren }) {
+export function Dialog(props: {
+  id: string;
+  label: string;
+  close: () => void;
+  closeLabel: string;
+  children: ComponentChildren;
+}) {
   const ref = useRef<HTMLDivElement>(null);
-  useEffect(() => {
+  useLayoutEffect(() => {
     const before = document.activeElement as HTMLElement | null;
     const first = ref.current?.querySelector<HTMLElement>("input,select,output+button,.primary") ?? ref.current;
     first?.focus();
@@ -23,7 +29,9 @@ export function Dialog(props: { id: string; label: string; close: () => void; cl
       props.close();
     }
     if (e.key !== "Tab" || !ref.current) return;
-    const items = [...ref.current.querySelectorAll<HTMLElement>(FOCUSABLE)].filter((el) => !el.hasAttribute("disabled"));
+    const items = [...ref.current.querySelectorAll<HTMLElement>(FOCUSABLE)].filter(
+      (el) => !el.hasAttribute("disabled"),
+    );
     const root = ref.current.getRootNode() as ShadowRoot;
     const i = items.indexOf(root.activeElement as HTMLElement);
     const next = e.shiftKey ? (i <= 0 ? items.length - 1 : i - 1) : i === items.length - 1 ? 0 : i + 1;

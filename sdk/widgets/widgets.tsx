@@ -46,18 +46,31 @@ function Coupon({ widget, host, t, finish }: Props) {
     );
   const close = () => finish(code !== null);
   return (
-    <Dialog id="nudge-coupon" label={t("coupon_title", { offer: widget.offer ?? "" })} close={close} closeLabel={t("close")}>
+    <Dialog
+      id="nudge-coupon"
+      label={t("coupon_title", { offer: widget.offer ?? "" })}
+      close={close}
+      closeLabel={t("close")}
+    >
       <p id="nudge-coupon-desc">{t("coupon_body")}</p>
-      {error ? <p class="error" role="alert">{error}</p> : null}
+      {error ? (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      ) : null}
       {code ? (
         <div class="code">
           <output aria-label={t("coupon_code")}>{code}</output>
-          <button type="button" onClick={copy}>{copied ? t("coupon_copied") : t("coupon_copy")}</button>
+          <button type="button" onClick={copy}>
+            {copied ? t("coupon_copied") : t("coupon_copy")}
+          </button>
         </div>
       ) : error ? null : (
         <p role="status">{t("loading")}</p>
       )}
-      <button type="button" class="primary" onClick={close}>{t("coupon_continue")}</button>
+      <button type="button" class="primary" onClick={close}>
+        {t("coupon_continue")}
+      </button>
     </Dialog>
   );
 }
@@ -83,7 +96,9 @@ const emailField = (name: string, label: Key): Field => ({
 const consentField: Field = { name: "consent", label: "required", type: "checkbox" };
 
 /** A form widget: client-side checks first, then the server's verdict shown next to the field. */
-function FormWidget(props: Props & { kind: "friend" | "callback" | "newsletter"; fields: Field[]; extra: () => Record<string, unknown> }) {
+function FormWidget(
+  props: Props & { kind: "friend" | "callback" | "newsletter"; fields: Field[]; extra: () => Record<string, unknown> },
+) {
   const { kind, t, fields } = props;
   const id = `nudge-${kind}`;
   const rid = useMemo(requestId, []);
@@ -132,8 +147,17 @@ function FormWidget(props: Props & { kind: "friend" | "callback" | "newsletter";
         <form onSubmit={submit} noValidate>
           {fields.map((f) => {
             const err = errors[f.name];
-            const a11y = { id: `${id}-${f.name}`, name: f.name, "aria-invalid": err ? (true as const) : undefined, "aria-describedby": err ? `${id}-${f.name}-err` : undefined };
-            const message = err ? <p class="field-error" id={`${id}-${f.name}-err`}>{err}</p> : null;
+            const a11y = {
+              id: `${id}-${f.name}`,
+              name: f.name,
+              "aria-invalid": err ? (true as const) : undefined,
+              "aria-describedby": err ? `${id}-${f.name}-err` : undefined,
+            };
+            const message = err ? (
+              <p class="field-error" id={`${id}-${f.name}-err`}>
+                {err}
+              </p>
+            ) : null;
             if (f.type === "checkbox")
               return (
                 <div key={f.name}>
@@ -149,17 +173,30 @@ function FormWidget(props: Props & { kind: "friend" | "callback" | "newsletter";
                 <label for={a11y.id}>{t(f.label)}</label>
                 {f.type === "select" ? (
                   <select {...a11y}>
-                    {f.options?.map((o) => <option value={o.slice(7)}>{t(o)}</option>)}
+                    {f.options?.map((o) => (
+                      <option value={o.slice(7)}>{t(o)}</option>
+                    ))}
                   </select>
                 ) : (
-                  <input type={(f.type ?? "text") as "text"} autoComplete={f.autocomplete} required={!f.optional} {...a11y} />
+                  <input
+                    type={(f.type ?? "text") as "text"}
+                    autoComplete={f.autocomplete}
+                    required={!f.optional}
+                    {...a11y}
+                  />
                 )}
                 {message}
               </div>
             );
           })}
-          {errors.form ? <p class="error" role="alert">{errors.form}</p> : null}
-          <button type="submit" class="primary" disabled={busy}>{t(`${kind}_submit` as Key)}</button>
+          {errors.form ? (
+            <p class="error" role="alert">
+              {errors.form}
+            </p>
+          ) : null}
+          <button type="submit" class="primary" disabled={busy}>
+            {t(`${kind}_submit` as Key)}
+          </button>
         </form>
       )}
     </Dialog>
@@ -176,7 +213,11 @@ export const Friend = (p: Props) => (
   <FormWidget
     {...p}
     kind="friend"
-    fields={[emailField("friendEmail", "friend_email"), { name: "senderName", label: "friend_name", autocomplete: "name" }, consentField]}
+    fields={[
+      emailField("friendEmail", "friend_email"),
+      { name: "senderName", label: "friend_name", autocomplete: "name" },
+      consentField,
+    ]}
     extra={() => sharedProduct(p.launcher)}
   />
 );
@@ -194,7 +235,12 @@ export const Callback = (p: Props) => (
         autocomplete: "tel",
         check: (v) => (E164.test(v.replace(/[\s().-]/g, "")) ? null : "invalid_phone"),
       },
-      { name: "window", label: "callback_window", type: "select", options: ["window_asap", "window_morning", "window_afternoon", "window_evening"] },
+      {
+        name: "window",
+        label: "callback_window",
+        type: "select",
+        options: ["window_asap", "window_morning", "window_afternoon", "window_evening"],
+      },
       consentField,
     ]}
     extra={() => ({ url: location.href })}
@@ -202,7 +248,12 @@ export const Callback = (p: Props) => (
 );
 
 export const Newsletter = (p: Props) => (
-  <FormWidget {...p} kind="newsletter" fields={[emailField("email", "newsletter_email"), consentField]} extra={() => ({})} />
+  <FormWidget
+    {...p}
+    kind="newsletter"
+    fields={[emailField("email", "newsletter_email"), consentField]}
+    extra={() => ({})}
+  />
 );
 
 /** Not modal: a bar at the bottom for a returning visitor with items in their cart. */
@@ -215,7 +266,9 @@ function CartReminder({ widget, t, finish }: Props) {
   return (
     <div class="bar" role="region" aria-label={t("cart_title")}>
       <p>{t("cart_title")}</p>
-      <a class="link" href={widget.link ?? "/cart"} onClick={() => finish(true)}>{t("cart_link")}</a>
+      <a class="link" href={widget.link ?? "/cart"} onClick={() => finish(true)}>
+        {t("cart_link")}
+      </a>
       <button type="button" class="close" aria-label={t("close")} onClick={() => finish(false)}>
         <span aria-hidden="true">×</span>
       </button>
@@ -223,4 +276,10 @@ function CartReminder({ widget, t, finish }: Props) {
   );
 }
 
-export const WIDGETS = { coupon: Coupon, friend: Friend, callback: Callback, newsletter: Newsletter, cart_reminder: CartReminder };
+export const WIDGETS = {
+  coupon: Coupon,
+  friend: Friend,
+  callback: Callback,
+  newsletter: Newsletter,
+  cart_reminder: CartReminder,
+};

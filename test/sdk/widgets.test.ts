@@ -1,0 +1,189 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { Shown } from "../../sdk/triggers/index";
+import type { Host, OnsiteConfig, Widget } from "../../sdk/triggers/types";
+import { show } from "../../sdk/widgets/index";
+
+const host: Host = { endpoint: "https://nudge.example", key: "pk_test", aid: () => "aid-1", track: vi.fn() };
+const coupon: Widget = { id: "exit", type: "coupon", priority: 1, offer: "10%", trigger: { on: "exit_intent" } };
+const friend: Widget = { id: "share", type: "friend", priority: 1, trigger: { on: "click", selector: "[data-share]" } };
+const callback: Widget = { id: "call", type: "callback", priority: 1, trigger: { on: "load" } };
+
+/** The Worker's answers, keyed by path; records each request body. */
+function server(answers: Record<string, [number, unknown]>) {
+  const bodies: Record<string, Record<string, unknown>> = {};
+  vi.stubGlobal(
+    "fetch",
+    vi.fn(async (url: string, init: RequestInit) => {
+      const path = new URL(url).pathname;
+      bodies[path] = JSON.parse(String(init.body));
+      const [status, body] = answers[path] ?? [404, {}];
+      return new Response(JSON.stringify(body), { status });
+    }),
+  );
+  return bodies;
+}
+
+const closers: (() => void)[] = [];
+function open(widget: Widget, config: Partial<OnsiteConfig> = {}, launcher?: Element) {
+  const done = vi.fn<Shown["done"]>();
+  closers.push(show({ widget, config: { widgets: [widget], ...config }, host, launcher, done }));
+  const el = document.querySelector("nudge-widget") as HTMLElement;
+  const root = el.shadowRoot as ShadowRoot;
+  return { el, root, done, $: <T extends Element = HTMLElement>(sel: string) => root.querySelector<T>(sel) };
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 0));
+const key = (target: Element, k: string, shiftKey = false) =>
+  target.dispatchEvent(new KeyboardEvent("keydown", { key: k, shiftKey, bubbles: true, cancelable: true }));
+
+beforeEach(() => {
+  document.body.innerHTML = `<button id="launcher" data-share data-product-id="E7247" data-product-name="Speaker">Share</button>`;
+  document.documentElement.lang = "en";
+  localStorage.clear();
+});
+afterEach(() => {
+  for (const close of closers.splice(0)) close();
+  vi.unstubAllGlobals();
+});
+
+describe("exit-intent coupon", () => {
+  it("should show the minted code in a labelled modal dialog and auto-apply it", async () => {
+    const bodies = server({ "/v1/onsite/coupon": [200, { code: "ABCD-EFGH-JKMN-PQRS" }] });
+    const applied = vi.fn();
+    addEventListener("nudge:coupon", (e) => applied((e as CustomEvent).detail.code), { once: true });
+    const { $ } = open(coupon, { theme: { "--nudge-accent": "#0f6e68" } });
+
+    const dialog = $("[role=dialog]");
+    expect(dialog?.getAttribute("aria-modal")).toBe("true");
+    expect($(`#${dialog?.getAttribute("aria-labelledby")}`)?.textContent).toBe("Before you go: 10% off");
+    expect($(`#${dialog?.getAttribute("aria-describedby")}`)?.textContent).toContain("already applied");
+    await vi.waitFor(() => expect($("output")?.textContent).toBe("ABCD-EFGH-JKMN-PQRS"));
+    expect(bodies["/v1/onsite/coupon"]).toMatchObject({ key: "pk_test", anonymousId: "aid-1", widget: "exit" });
+    expect(localStorage.getItem("nudge:coupon")).toBe("ABCD-EFGH-JKMN-PQRS");
+    expect(applied).toHaveBeenCalledWith("ABCD-EFGH-JKMN-PQRS");
+  });
+
+  it("should be themed by custom properties on its host element", () => {
+    server({});
+    const { el } = open(coupon, { theme: { "--nudge-accent": "#0f6e68" } });
+    expect(el.style.getPropertyValue("--nudge-accent")).toBe("#0f6e68");
+  });
+
+  it("should show a clear error when the code cannot be minted", async () => {
+    server({ "/v1/onsite/coupon": [429, { error: { code: "rate_limited", message: "Too many" } }] });
+    const { $ } = open(coupon);
+    await vi.waitFor(() =>
+      expect($("[role=alert]")?.textContent).toBe("You've done that a few times already. Please try again later."),
+    );
+  });
+});
+
+describe("dialog behaviour", () => {
+  it("should take focus, trap Tab inside, close on Escape and give focus back to the launcher", async () => {
+    server({});
+    const launcher = document.getElementById("launcher") as HTMLElement;
+    launcher.focus();
+    const { root, done, $ } = open(friend, {}, launcher);
+    const dialog = $("[role=dialog]") as HTMLElement;
+    expect(root.activeElement).toBe($("input[name=friendEmail]"));
+
+    const focusable = [...dialog.querySelectorAll<HTMLElement>("button,input")];
+    focusable.at(-1)?.focus();
+    key(dialog, "Tab");
+    expect(root.activeElement).toBe(focusable[0]);
+    key(dialog, "Tab", true);
+    expect(root.activeElement).toBe(focusable.at(-1));
+
+    key(dialog, "Escape");
+    expect(document.querySelector("nudge-widget")).toBeNull();
+    expect(document.activeElement).toBe(launcher);
+    expect(done).toHaveBeenCalledWith("dismissed");
+    expect(host.track).toHaveBeenCalledWith("Widget Dismissed", { widget_id: "share", widget_type: "friend" });
+  });
+
+  it("should close when the backdrop is clicked, not when the dialog is", () => {
+    server({});
+    const { $, done } = open(callback);
+    ($("[role=dialog]") as HTMLElement).click();
+    expect(done).not.toHaveBeenCalled();
+    ($(".backdrop") as HTMLElement).click();
+    expect(done).toHaveBeenCalledWith("dismissed");
+  });
+});
+
+describe("send to friend", () => {
+  it("should check the fields before sending and mark what is wrong", async () => {
+    const bodies = server({});
+    const { root, $ } = open(friend);
+    ($("input[name=friendEmail]") as HTMLInputElement).value = "not an email";
+    ($("form") as HTMLFormElement).requestSubmit();
+    await settle();
+    expect(bodies).toEqual({});
+    const email = $("input[name=friendEmail]");
+    expect(email?.getAttribute("aria-invalid")).toBe("true");
+    expect($(`#${email?.getAttribute("aria-describedby")}`)?.textContent).toContain("valid email");
+    expect($("input[name=consent]")?.getAttribute("aria-invalid")).toBe("true");
+    expect(root.activeElement).toBe(email);
+  });
+
+  it("should send the product from the launcher, the consent wording and a request id", async () => {
+    const bodies = server({ "/v1/onsite/friend": [200, { ok: true }] });
+    const { $, done } = open(friend, {}, document.getElementById("launcher") as Element);
+    ($("input[name=friendEmail]") as HTMLInputElement).value = "bob@example.com";
+    ($("input[name=senderName]") as HTMLInputElement).value = "Ada";
+    ($("input[name=consent]") as HTMLInputElement).checked = true;
+    ($("form") as HTMLFormElement).requestSubmit();
+    await vi.waitFor(() => expect($("[role=status]")?.textContent).toBe("Sent. Thanks for sharing!"));
+    expect(bodies["/v1/onsite/friend"]).toMatchObject({
+      friendEmail: "bob@example.com",
+      senderName: "Ada",
+      consent: true,
+      consentText: "My friend knows me and is happy to get one email about this.",
+      productId: "E7247",
+      productName: "Speaker",
+      requestId: expect.any(String),
+    });
+    key($("[role=dialog]") as Element, "Escape");
+    expect(done).toHaveBeenCalledWith("converted");
+  });
+});
+
+describe("callback request, localised", () => {
+  it("should speak the page's language and use the merchant's own wording", () => {
+    server({});
+    document.documentElement.lang = "fr-FR";
+    const { $ } = open(callback, { text: { fr: { callback_title: "On vous rappelle" } } });
+    expect($("h2")?.textContent).toBe("On vous rappelle");
+    expect($("button[type=submit]")?.textContent).toBe("Rappelez-moi");
+  });
+
+  it("should speak Russian, and fall back to the site's locale for a language it does not know", () => {
+    server({});
+    document.documentElement.lang = "ru";
+    expect(open(callback).$("h2")?.textContent).toBe("Заказать обратный звонок");
+    closers.pop()?.();
+    document.documentElement.lang = "de";
+    expect(open(callback, { locale: "fr" }).$("h2")?.textContent).toBe("Être rappelé");
+  });
+
+  it("should refuse a phone number without its country code, and show the server's verdict", async () => {
+    const bodies = server({
+      "/v1/onsite/callback": [400, { error: { code: "invalid_phone", field: "phone", message: "bad" } }],
+    });
+    const { $ } = open(callback);
+    ($("input[name=phone]") as HTMLInputElement).value = "020 7946 0958";
+    ($("input[name=consent]") as HTMLInputElement).checked = true;
+    ($("form") as HTMLFormElement).requestSubmit();
+    await settle();
+    expect(bodies).toEqual({});
+    expect($("#nudge-callback-phone-err")?.textContent).toContain("country code");
+
+    ($("input[name=phone]") as HTMLInputElement).value = "+44 20 7946 0958";
+    ($("form") as HTMLFormElement).requestSubmit();
+    await vi.waitFor(() =>
+      expect(bodies["/v1/onsite/callback"]).toMatchObject({ phone: "+44 20 7946 0958", window: "asap" }),
+    );
+    await settle();
+    expect($("#nudge-callback-phone-err")?.textContent).toContain("country code");
+  });
+});
