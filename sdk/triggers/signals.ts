@@ -9,6 +9,12 @@ import type { Trigger } from "./types";
 type Stop = () => void;
 type Fire = (launcher?: Element) => void;
 
+const stopAll =
+  (stops: Stop[]): Stop =>
+  () => {
+    for (const s of stops) s();
+  };
+
 function listen(target: EventTarget, type: string, fn: (e: Event) => void, capture = false): Stop {
   const opts = { passive: !capture, capture };
   target.addEventListener(type, fn, opts);
@@ -48,7 +54,7 @@ function watchExit(t: Trigger, touch: boolean, fire: Fire, win: Window): Stop {
   const go = () => armed() && fire();
   if (!touch) {
     stops.push(listen(doc, "mouseout", (e) => isTopExit(e as MouseEvent, t.value ?? 20) && go()));
-    return () => stops.forEach((s) => s());
+    return stopAll(stops);
   }
   const m = t.mobile ?? { scrollUp: true, tabSwitch: true };
   if (m.scrollUp) {
@@ -75,7 +81,7 @@ function watchExit(t: Trigger, touch: boolean, fire: Fire, win: Window): Stop {
     win.history.pushState(state, "");
     stops.push(listen(win, "popstate", () => win.history.state?.nudgeExit !== 1 && fire()));
   }
-  return () => stops.forEach((s) => s());
+  return stopAll(stops);
 }
 
 function watchIdle(seconds: number, fire: Fire, win: Window): Stop {

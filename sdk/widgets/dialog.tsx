@@ -40,6 +40,8 @@ export function Dialog(props: {
   };
 
   return (
+    // biome-ignore lint/a11y/noStaticElementInteractions: a mouse shortcut; Escape and the close button are the keyboard way
+    // biome-ignore lint/a11y/useKeyWithClickEvents: as above
     <div class="backdrop" onClick={(e) => e.target === e.currentTarget && props.close()}>
       <div
         ref={ref}

@@ -264,7 +264,7 @@ function CartReminder({ widget, t, finish }: Props) {
     return () => removeEventListener("keydown", esc);
   }, []);
   return (
-    <div class="bar" role="region" aria-label={t("cart_title")}>
+    <section class="bar" aria-label={t("cart_title")}>
       <p>{t("cart_title")}</p>
       <a class="link" href={widget.link ?? "/cart"} onClick={() => finish(true)}>
         {t("cart_link")}
@@ -272,7 +272,7 @@ function CartReminder({ widget, t, finish }: Props) {
       <button type="button" class="close" aria-label={t("close")} onClick={() => finish(false)}>
         <span aria-hidden="true">×</span>
       </button>
-    </div>
+    </section>
   );
 }
 

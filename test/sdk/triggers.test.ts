@@ -177,7 +177,7 @@ describe("signal detectors", () => {
     expect(fast(480, 2100)).toBe(true); // 170 px up in 100 ms
 
     const slow = scrollUpDetector();
-    [0, 400, 800].forEach((y, i) => slow(y, i * 100));
+    for (const [i, y] of [0, 400, 800].entries()) slow(y, i * 100);
     const drift = [760, 720, 680, 640, 600, 560].map((y, i) => slow(y, 1000 + i * 400));
     expect(drift.some((x) => x)).toBe(false);
 

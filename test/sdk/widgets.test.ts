@@ -187,3 +187,22 @@ describe("callback request, localised", () => {
     expect($("#nudge-callback-phone-err")?.textContent).toContain("country code");
   });
 });
+
+describe("cart reminder bar", () => {
+  it("should be a labelled, non-modal region linking to the cart, closed by Escape", async () => {
+    server({});
+    const { $, done } = open({
+      id: "cart",
+      type: "cart_reminder",
+      priority: 0,
+      trigger: { on: "load" },
+      link: "/basket",
+    });
+    expect($("[role=dialog]")).toBeNull();
+    expect($("section")?.getAttribute("aria-label")).toBe("Welcome back! Your cart is waiting for you.");
+    expect($("a")?.getAttribute("href")).toBe("/basket");
+    await new Promise((r) => setTimeout(r, 50)); // effects run after paint
+    document.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
+    expect(done).toHaveBeenCalledWith("dismissed");
+  });
+});

@@ -29,7 +29,7 @@ describe("GET /v1/sdk/config", () => {
     const res = await SELF.fetch(`${BASE}/v1/sdk/config?key=${KEY}`);
     expect(res.status).toBe(200);
     const config = await res.json<{ widgets: { type: string }[] }>();
-    expect(config.widgets.map((w) => w.type)).toEqual(["coupon", "friend", "callback", "newsletter"]);
+    expect(config.widgets.map((w) => w.type)).toEqual(["coupon", "friend", "callback", "newsletter", "cart_reminder"]);
     const etag = res.headers.get("etag") ?? "";
     expect(etag).toMatch(/^".+"$/);
     expect(res.headers.get("cache-control")).toContain("max-age");

@@ -1,4 +1,7 @@
+import type { OnsiteConfig, Trigger, Widget } from "../../../sdk/triggers/types";
 import { isDict } from "../ingest/validate";
+
+export type { OnsiteConfig, Widget };
 
 /**
  * The onsite configuration: which widgets a site shows, when, to whom, how often, and in which
@@ -10,40 +13,6 @@ import { isDict } from "../ingest/validate";
 export const WIDGET_TYPES = ["coupon", "friend", "callback", "newsletter", "cart_reminder"] as const;
 export const TRIGGERS = ["exit_intent", "time", "scroll", "inactivity", "click", "load"] as const;
 export const LOCALES = ["en", "fr", "ru"] as const;
-
-export interface Trigger {
-  on: (typeof TRIGGERS)[number];
-  /** exit_intent: pixels from the top edge that count as leaving; time/inactivity: seconds; scroll: percent. */
-  value?: number;
-  /** exit_intent: ms on the page before it is armed. */
-  delay?: number;
-  /** exit_intent on touch devices: which signals count. */
-  mobile?: { scrollUp?: boolean; tabSwitch?: boolean; inactivity?: number; back?: boolean };
-  /** click: the launcher elements, e.g. `[data-nudge-open=friend]`. */
-  selector?: string;
-}
-
-export interface Widget {
-  id: string;
-  type: (typeof WIDGET_TYPES)[number];
-  priority: number;
-  trigger: Trigger;
-  pages?: { include?: string[]; exclude?: string[] };
-  cart?: { hasItems?: boolean; minValue?: number };
-  audience?: { visitor?: "new" | "returning"; identified?: boolean; segment?: string };
-  cap?: { session?: number; days?: number; dismiss?: boolean; convert?: boolean };
-  /** coupon: the promotion codes are minted for. */
-  promotion?: string;
-  /** coupon: the headline discount, shown in the text ("10%"). */
-  offer?: string;
-}
-
-export interface OnsiteConfig {
-  locale?: (typeof LOCALES)[number];
-  theme?: Record<string, string>;
-  text?: Partial<Record<(typeof LOCALES)[number], Record<string, string>>>;
-  widgets: Widget[];
-}
 
 export class ConfigError extends Error {}
 
@@ -145,6 +114,11 @@ function widget(raw: unknown, f: string): Widget {
       }),
     promotion: opt(w.promotion, (v) => str(v, 64, `${f}.promotion`)),
     offer: opt(w.offer, (v) => str(v, 32, `${f}.offer`)),
+    link: opt(w.link, (v) =>
+      /^(\/|https?:\/\/)/.test(str(v, 500, `${f}.link`))
+        ? (v as string)
+        : bad(`${f}.link must be a path or an http(s) URL.`),
+    ),
   });
 }
 
@@ -218,6 +192,17 @@ export const DEMO_CONFIG: OnsiteConfig = {
       priority: 5,
       trigger: { on: "click", selector: "[data-nudge-open=newsletter]" },
       cap: { convert: true },
+    },
+    {
+      id: "cart-reminder",
+      type: "cart_reminder",
+      priority: 1,
+      trigger: { on: "load" },
+      pages: { include: ["/", "/product*"] },
+      audience: { visitor: "returning" },
+      cart: { hasItems: true },
+      cap: { session: 1 },
+      link: "/cart",
     },
   ],
 };
