@@ -94,6 +94,8 @@ export async function start(config: OnsiteConfig, host: Host, win: Window = wind
         win,
       ),
     );
+  // Launchers work from now on; a store (or a test) can wait for this before offering them.
+  win.document.documentElement.setAttribute("data-nudge-onsite", "ready");
   return () => {
     for (const s of stops) s();
   };

@@ -142,7 +142,11 @@ function FormWidget(
     <Dialog id={id} label={t(`${kind}_title` as Key)} close={() => props.finish(done)} closeLabel={t("close")}>
       <p id={`${id}-desc`}>{t(`${kind}_body` as Key)}</p>
       {done ? (
-        <p role="status">{t(`${kind}_done` as Key)}</p>
+        // The form (and the focused button) is gone: focus the confirmation, so it is read out
+        // and Escape still reaches the dialog.
+        <p role="status" tabIndex={-1} ref={(el) => el?.focus()}>
+          {t(`${kind}_done` as Key)}
+        </p>
       ) : (
         <form onSubmit={submit} noValidate>
           {fields.map((f) => {

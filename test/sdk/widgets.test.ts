@@ -206,3 +206,15 @@ describe("cart reminder bar", () => {
     expect(done).toHaveBeenCalledWith("dismissed");
   });
 });
+
+describe("newsletter", () => {
+  it("should post the email and consent to the newsletter endpoint and thank the shopper", async () => {
+    const bodies = server({ "/v1/onsite/newsletter": [200, { ok: true }] });
+    const { $ } = open({ id: "news", type: "newsletter", priority: 0, trigger: { on: "load" } });
+    ($("input[name=email]") as HTMLInputElement).value = "nina@example.com";
+    ($("input[name=consent]") as HTMLInputElement).checked = true;
+    ($("form") as HTMLFormElement).requestSubmit();
+    await vi.waitFor(() => expect($("[role=status]")?.textContent).toContain("You're subscribed"));
+    expect(bodies["/v1/onsite/newsletter"]).toMatchObject({ email: "nina@example.com", consent: true });
+  });
+});

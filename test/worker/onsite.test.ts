@@ -142,10 +142,10 @@ describe("POST /v1/onsite/friend", () => {
   });
 });
 
-describe("POST /v1/onsite/subscribe", () => {
+describe("POST /v1/onsite/newsletter", () => {
   it("should identify the visitor with their consent and track Newsletter Subscribed", async () => {
     const anonymousId = uid("aid");
-    const res = await post("/v1/onsite/subscribe", {
+    const res = await post("/v1/onsite/newsletter", {
       key: KEY,
       anonymousId,
       requestId: uid("r"),

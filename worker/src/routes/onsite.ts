@@ -201,8 +201,8 @@ onsite.post("/onsite/friend", async (c) => {
   return c.json({ ok: true });
 });
 
-onsite.post("/onsite/subscribe", async (c) => {
-  const a = await action(c, "subscribe", 5, HOUR);
+onsite.post("/onsite/newsletter", async (c) => {
+  const a = await action(c, "newsletter", 5, HOUR);
   const email = normaliseEmail(a.body.email);
   if (!email) fail(400, "invalid_email", "Enter a valid email address.", { field: "email" });
   const wording = requireConsent(a.body);
@@ -223,7 +223,7 @@ onsite.post("/onsite/subscribe", async (c) => {
       { type: "identify", event: null, properties: {}, traits: { email, ...consent } },
       { type: "track", event: "Newsletter Subscribed", properties: { email, source: "widget" }, traits: {} },
     ],
-    "subscribe",
+    "newsletter",
   );
   return c.json({ ok: true });
 });
