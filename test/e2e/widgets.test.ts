@@ -265,3 +265,30 @@ describe("newsletter", () => {
     await context.close();
   });
 });
+
+describe("cart reminder", () => {
+  it("should greet a returning visitor with items in the cart with a bar that links to it", async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const errors = watchErrors(page);
+    await page.goto(`${baseUrl()}/product?id=E7247`);
+    await page.click("#add-to-cart");
+    await flush(page);
+    await ready(page);
+    expect(await page.locator("nudge-widget").count()).toBe(0); // first visit: nothing
+
+    // Two days later, the same browser comes back.
+    await page.evaluate(() => {
+      const twoDaysAgo = Date.now() - 2 * 86_400_000;
+      localStorage.setItem("nudge_onsite", JSON.stringify({ first: twoDaysAgo, session: twoDaysAgo, last: twoDaysAgo, seen: {} }));
+    });
+    await page.goto(`${baseUrl()}/`);
+    const bar = page.getByRole("region", { name: "Welcome back! Your cart is waiting for you." });
+    await expect.poll(() => bar.isVisible(), { timeout: 5000 }).toBe(true);
+    expect(await axe(page)).toEqual([]);
+    await bar.getByRole("link", { name: "View cart" }).click();
+    await page.waitForURL(/\/cart$/);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+});

@@ -2,8 +2,9 @@ import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { hmacHex } from "../../worker/src/lib/crypto";
+import { exitCouponForContact } from "../../worker/src/model/onsite";
 import { DEMO_CONFIG } from "../../worker/src/onsite/schema";
-import { BASE, post, SECRET, uid } from "./helpers";
+import { BASE, post, SECRET, send, shopperWithCart, uid } from "./helpers";
 
 const KEY = "pk_demo";
 const consent = { consent: true, consentText: "I agree to be contacted." };
@@ -44,6 +45,17 @@ describe("GET /v1/sdk/config", () => {
   });
 });
 
+describe("GET /v1/sdk/visitor", () => {
+  it("should tell audience rules whether the visitor is known and what their cart holds", async () => {
+    const unknown = await SELF.fetch(`${BASE}/v1/sdk/visitor?key=${KEY}&aid=${uid("nobody")}`);
+    expect(await unknown.json()).toEqual({ identified: false, cart: { items: 0, value: 0 }, segments: [] });
+    const anonymousId = await shopperWithCart(`${uid("cart")}@example.com`);
+    const known = await SELF.fetch(`${BASE}/v1/sdk/visitor?key=${KEY}&aid=${anonymousId}`);
+    expect(known.headers.get("cache-control")).toContain("no-store");
+    expect(await known.json()).toEqual({ identified: true, cart: { items: 1, value: 7900 }, segments: ["has_cart"] });
+  });
+});
+
 describe("POST /v1/onsite/coupon", () => {
   it("should mint one exit-intent code per visitor and hand the same one out again", async () => {
     const anonymousId = uid("aid");
@@ -62,6 +74,20 @@ describe("POST /v1/onsite/coupon", () => {
         await post("/v1/onsite/coupon", { key: KEY, anonymousId: uid("other"), requestId: "x", widget: "exit-coupon" })
       ).json(),
     ).not.toMatchObject({ code: first.code });
+  });
+
+  it("should let a follow-up message find the code once the visitor is known, even if minted before", async () => {
+    const anonymousId = uid("aid");
+    const res = await post("/v1/onsite/coupon", { key: KEY, anonymousId, requestId: "r", widget: "exit-coupon" });
+    const { code } = await res.json<{ code: string }>();
+    await send([{ type: "identify", anonymousId, traits: { email: `${uid("exit")}@example.com` } }]);
+    const contact = await env.DB.prepare(`SELECT contact_id FROM identities WHERE kind = 'anonymous' AND value = ?`)
+      .bind(anonymousId)
+      .first<{ contact_id: string }>();
+    const found = await exitCouponForContact(env.DB, "demo", contact?.contact_id ?? "", Date.now());
+    expect(found).toMatchObject({ code, promotion_id: "exit-intent-10" });
+    const expired = await exitCouponForContact(env.DB, "demo", contact?.contact_id ?? "", Date.now() + 8 * 86_400_000);
+    expect(expired).toBeNull();
   });
 
   it("should 404 a widget that is not a configured coupon", async () => {
