@@ -67,6 +67,19 @@ function sizeBudget(): Plugin {
   };
 }
 
+/**
+ * Stores load the SDK with a classic script tag, but the onsite chunks are ES modules imported
+ * from the Worker's origin, which needs CORS. Workers static assets read `_headers`.
+ */
+function chunkHeaders(): Plugin {
+  return {
+    name: "chunk-headers",
+    writeBundle() {
+      writeFileSync("dist/cdn/_headers", "/sdk/*\n  Access-Control-Allow-Origin: *\n");
+    },
+  };
+}
+
 /** Assembles dist/demo: the store's pages with the merchant snippet pasted in, plus the SDK. */
 function demoAssets(): Plugin {
   return {
@@ -103,7 +116,7 @@ const config: RollupOptions[] = [
     // The onsite chunks, ES modules the core import()s by URL; onsite.js import()s widgets.js.
     input: { onsite: "sdk/triggers/index.ts", widgets: "sdk/widgets/index.tsx" },
     output: { dir: "dist/cdn/sdk", format: "es", entryFileNames: "[name].js", chunkFileNames: "[name].js" },
-    plugins: [nodeResolve(), ts(), minify(), sizeBudget()],
+    plugins: [nodeResolve(), ts(), minify(), sizeBudget(), chunkHeaders()],
   },
   {
     input: "sdk/index.ts",
