@@ -78,6 +78,10 @@ function requireConsent(body: Record<string, unknown>): string {
   return requireString(body, "consentText", 500, "consentText (the consent wording shown)");
 }
 
+/** The record that this shopper agreed, in these words, to being contacted at `subject`. */
+const consentOf = (a: Action, subject: string, purpose: string, wording: string) =>
+  consentStatement(a.env.DB, { siteId: a.site.id, anonymousId: a.anonymousId, subject, purpose, wording, now: a.at });
+
 interface Action {
   env: Env;
   site: Site;
@@ -179,16 +183,7 @@ onsite.post("/onsite/friend", async (c) => {
   const senderName = requireString(a.body, "senderName", 100, "Your name");
   const productId = requireString(a.body, "productId", 200);
   const wording = requireConsent(a.body);
-  await a.env.DB.batch([
-    consentStatement(a.env.DB, {
-      siteId: a.site.id,
-      anonymousId: a.anonymousId,
-      subject: recipient,
-      purpose: "send_to_friend",
-      wording,
-      now: a.at,
-    }),
-  ]);
+  await consentOf(a, recipient, "send_to_friend", wording).run();
   const properties = {
     product_id: productId,
     product_name: optionalString(a.body, "productName", 200),
@@ -206,16 +201,7 @@ onsite.post("/onsite/newsletter", async (c) => {
   const email = normaliseEmail(a.body.email);
   if (!email) fail(400, "invalid_email", "Enter a valid email address.", { field: "email" });
   const wording = requireConsent(a.body);
-  await a.env.DB.batch([
-    consentStatement(a.env.DB, {
-      siteId: a.site.id,
-      anonymousId: a.anonymousId,
-      subject: email,
-      purpose: "newsletter",
-      wording,
-      now: a.at,
-    }),
-  ]);
+  await consentOf(a, email, "newsletter", wording).run();
   const consent = { email_marketing: true, email_marketing_at: new Date(a.at).toISOString() };
   await emit(
     a,
@@ -255,14 +241,7 @@ onsite.post("/onsite/callback", async (c) => {
       pageUrl: url,
       now: a.at,
     },
-    consentStatement(a.env.DB, {
-      siteId: a.site.id,
-      anonymousId: a.anonymousId,
-      subject: phone,
-      purpose: "callback",
-      wording,
-      now: a.at,
-    }),
+    consentOf(a, phone, "callback", wording),
   );
   await emit(
     a,
