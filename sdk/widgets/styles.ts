@@ -32,9 +32,10 @@ text-decoration:none;background:var(--nudge-bg,#fff);color:var(--nudge-accent,#1
 .close{position:absolute;top:.5rem;right:.5rem;min-height:44px;width:44px;padding:0;border:0;font-size:1.5rem;
 color:var(--nudge-text,#1b1f24);background:transparent}
 button:focus-visible,input:focus-visible,select:focus-visible,.link:focus-visible{outline:3px solid var(--nudge-focus,#f59e0b);outline-offset:2px}
-.code{display:flex;gap:.5rem;align-items:stretch;margin:0 0 1rem}
-.code output{flex:1;display:flex;align-items:center;justify-content:center;padding:.5rem;font:600 1.1rem/1.2 ui-monospace,Menlo,monospace;
-letter-spacing:.05em;border:2px dashed var(--nudge-accent,#1d4ed8);border-radius:8px;word-break:break-all}
+.code{display:flex;flex-wrap:wrap;gap:.5rem;align-items:stretch;margin:0 0 1rem}
+.code output{flex:1 1 13rem;display:flex;align-items:center;justify-content:center;padding:.5rem;
+font:600 1rem/1.2 ui-monospace,Menlo,monospace;white-space:nowrap;border:2px dashed var(--nudge-accent,#1d4ed8);border-radius:8px}
+.code button{flex:1 0 auto}
 .bar p{margin:0;flex:1 1 12rem}
 @keyframes in{from{opacity:0;transform:translateY(.5rem)}to{opacity:1;transform:none}}
 @media (prefers-reduced-motion:reduce){.dialog,.bar{animation:none}}

@@ -280,7 +280,10 @@ describe("cart reminder", () => {
     // Two days later, the same browser comes back.
     await page.evaluate(() => {
       const twoDaysAgo = Date.now() - 2 * 86_400_000;
-      localStorage.setItem("nudge_onsite", JSON.stringify({ first: twoDaysAgo, session: twoDaysAgo, last: twoDaysAgo, seen: {} }));
+      localStorage.setItem(
+        "nudge_onsite",
+        JSON.stringify({ first: twoDaysAgo, session: twoDaysAgo, last: twoDaysAgo, seen: {} }),
+      );
     });
     await page.goto(`${baseUrl()}/`);
     const bar = page.getByRole("region", { name: "Welcome back! Your cart is waiting for you." });
