@@ -7,7 +7,7 @@ import type { Host } from "./triggers/types";
  * on the Worker (`/sdk/onsite.js`, `/sdk/widgets.js`). The config answer carries an ETag, so the
  * browser revalidates it for a few bytes.
  */
-export const onsiteChunk = { load: (url: string) => import(/* @vite-ignore */ url) };
+export const onsiteChunk = { load: (url: string) => import(/* @vite-ignore */ /* webpackIgnore: true */ url) };
 
 export function startOnsite(host: Host, onError: (e: unknown) => void): void {
   fetch(`${host.endpoint}/v1/sdk/config?key=${encodeURIComponent(host.key)}`)

@@ -40,6 +40,9 @@ function batches(page: Page) {
   return events;
 }
 
+/** expect.poll with room for a busy machine (the default gives up after a second). */
+const until = <T>(fn: () => T | Promise<T>) => expect.poll(fn, { timeout: 15_000 });
+
 /** Launchers work once the onsite chunk has armed them. */
 const ready = (page: Page) => page.waitForSelector("html[data-nudge-onsite=ready]", { state: "attached" });
 
@@ -62,16 +65,16 @@ describe("exit-intent coupon", () => {
     await page.mouse.move(640, 5, { steps: 5 });
     await page.mouse.move(640, -20);
     const dialog = page.getByRole("dialog", { name: "Before you go: 10% off" });
-    await expect.poll(() => dialog.isVisible(), { timeout: 5000 }).toBe(true);
+    await until(() => dialog.isVisible()).toBe(true);
     const code = page.locator("nudge-widget output");
-    await expect.poll(() => code.textContent()).toMatch(/^[2-9A-Z]{4}(-[2-9A-Z]{4}){3}$/);
+    await until(() => code.textContent()).toMatch(/^[2-9A-Z]{4}(-[2-9A-Z]{4}){3}$/);
     const minted = (await code.textContent()) ?? "";
     expect(await page.evaluate(() => localStorage.getItem("nudge:coupon"))).toBe(minted);
     expect(await axe(page)).toEqual([]);
 
     // Escape closes it; leaving again in this session shows nothing (capped once per session).
     await page.keyboard.press("Escape");
-    await expect.poll(() => page.locator("nudge-widget").count()).toBe(0);
+    await until(() => page.locator("nudge-widget").count()).toBe(0);
     await page.mouse.move(640, 300);
     await page.mouse.move(640, -20, { steps: 3 });
     await page.waitForTimeout(500);
@@ -89,7 +92,7 @@ describe("exit-intent coupon", () => {
     expect(await page.inputValue("#co-coupon")).toBe(minted);
     await page.fill("#checkout-form input[name=email]", `exit-${Date.now()}@example.com`);
     await page.click("#place-order");
-    await expect.poll(() => page.isVisible("#order-confirmation")).toBe(true);
+    await until(() => page.isVisible("#order-confirmation")).toBe(true);
     await flush(page);
     expect(sent.find((e) => e.event === "Order Completed")?.properties).toMatchObject({ coupon: minted });
     expect(errors).toEqual([]);
@@ -126,8 +129,8 @@ describe("exit-intent coupon", () => {
     // Then flick back up towards the address bar.
     await scroll([1150, 1050, 950, 850]);
     const dialog = page.getByRole("dialog", { name: "Before you go: 10% off" });
-    await expect.poll(() => dialog.isVisible(), { timeout: 5000 }).toBe(true);
-    await expect.poll(() => page.locator("nudge-widget output").textContent()).toMatch(/^[2-9A-Z]{4}-/);
+    await until(() => dialog.isVisible()).toBe(true);
+    await until(() => page.locator("nudge-widget output").textContent()).toMatch(/^[2-9A-Z]{4}-/);
 
     const box = await dialog.boundingBox();
     expect(box?.x).toBeGreaterThanOrEqual(0);
@@ -135,7 +138,7 @@ describe("exit-intent coupon", () => {
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(320);
     expect(await axe(page)).toEqual([]);
     await page.getByRole("button", { name: "Continue shopping" }).tap();
-    await expect.poll(() => page.locator("nudge-widget").count()).toBe(0);
+    await until(() => page.locator("nudge-widget").count()).toBe(0);
     expect(errors).toEqual([]);
     await context.close();
   });
@@ -150,14 +153,14 @@ describe("send to a friend", () => {
     await ready(page);
     await page.getByRole("button", { name: "Send to a friend" }).click();
     const dialog = page.getByRole("dialog", { name: "Send to a friend" });
-    await expect.poll(() => dialog.isVisible()).toBe(true);
+    await until(() => dialog.isVisible()).toBe(true);
     expect(await axe(page)).toEqual([]);
 
     // A typo is caught before anything is sent, next to the field.
     await page.getByLabel("Your friend's email").fill("bob@");
     await page.getByLabel("Your name").fill("Ada");
     await page.getByRole("button", { name: "Send", exact: true }).click();
-    await expect.poll(() => dialog.textContent()).toContain("Enter a valid email address");
+    await until(() => dialog.textContent()).toContain("Enter a valid email address");
     expect(await axe(page)).toEqual([]); // the error state too
 
     const friend = `bob-${Date.now()}@example.com`;
@@ -174,7 +177,7 @@ describe("send to a friend", () => {
       senderName: "Ada",
       consent: true,
     });
-    await expect.poll(() => dialog.textContent()).toContain("Sent. Thanks for sharing!");
+    await until(() => dialog.textContent()).toContain("Sent. Thanks for sharing!");
     expect(errors).toEqual([]);
     await context.close();
   });
@@ -210,7 +213,7 @@ describe("callback request", () => {
     await ready(page);
     await page.getByRole("button", { name: "Request a callback" }).click();
     const dialog = page.getByRole("dialog", { name: "Request a callback" });
-    await expect.poll(() => dialog.isVisible()).toBe(true);
+    await until(() => dialog.isVisible()).toBe(true);
     expect(await axe(page)).toEqual([]);
     const phone = `+4479460${String(Date.now()).slice(-5)}`;
     await page.getByLabel("Your name (optional)").fill("Ada");
@@ -218,7 +221,7 @@ describe("callback request", () => {
     await page.getByLabel("Best time to call").selectOption("evening");
     await page.getByLabel("Call me about my request").check();
     await page.getByRole("button", { name: "Call me back" }).click();
-    await expect.poll(() => dialog.textContent()).toContain("We'll call you back");
+    await until(() => dialog.textContent()).toContain("We'll call you back");
     expect(errors).toEqual([]);
     await context.close();
 
@@ -226,7 +229,7 @@ describe("callback request", () => {
     const task = callbacks.find((c) => c.phone === phone);
     expect(task).toMatchObject({ name: "Ada", time_window: "evening", status: "open" });
 
-    await expect.poll(() => received.length, { timeout: 10_000 }).toBe(1);
+    await until(() => received.length).toBe(1);
     const [{ body, signature } = { body: "", signature: "" }] = received;
     expect(JSON.parse(body)).toMatchObject({ type: "callback.requested", callback: { phone, time_window: "evening" } });
     const [, t, v1] = signature.match(/^t=(\d+),v1=([0-9a-f]+)$/) ?? [];
@@ -245,20 +248,20 @@ describe("newsletter", () => {
     await ready(page);
     await launcher.click();
     const dialog = page.getByRole("dialog", { name: "Join our newsletter" });
-    await expect.poll(() => dialog.isVisible()).toBe(true);
+    await until(() => dialog.isVisible()).toBe(true);
     expect(await axe(page)).toEqual([]);
     await dialog.getByLabel("Email", { exact: true }).fill(`nina-${Date.now()}@example.com`);
     await page.getByRole("button", { name: "Subscribe" }).click();
-    await expect.poll(() => dialog.textContent()).toContain("Please tick the box to continue.");
+    await until(() => dialog.textContent()).toContain("Please tick the box to continue.");
     await page.getByLabel("Send me marketing emails").check();
     const [response] = await Promise.all([
       page.waitForResponse((r) => r.url().endsWith("/v1/onsite/newsletter")),
       page.getByRole("button", { name: "Subscribe" }).click(),
     ]);
     expect(response.status()).toBe(200);
-    await expect.poll(() => dialog.textContent()).toContain("You're subscribed");
+    await until(() => dialog.textContent()).toContain("You're subscribed");
     await page.keyboard.press("Escape");
-    await expect.poll(() => page.locator("nudge-widget").count()).toBe(0);
+    await until(() => page.locator("nudge-widget").count()).toBe(0);
     // Focus returns to the launcher.
     expect(await launcher.evaluate((el) => el === document.activeElement)).toBe(true);
     expect(errors).toEqual([]);
@@ -287,7 +290,7 @@ describe("cart reminder", () => {
     });
     await page.goto(`${baseUrl()}/`);
     const bar = page.getByRole("region", { name: "Welcome back! Your cart is waiting for you." });
-    await expect.poll(() => bar.isVisible(), { timeout: 5000 }).toBe(true);
+    await until(() => bar.isVisible()).toBe(true);
     expect(await axe(page)).toEqual([]);
     await bar.getByRole("link", { name: "View cart" }).click();
     await page.waitForURL(/\/cart$/);

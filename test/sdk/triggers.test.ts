@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { init } from "../../sdk/client";
 import { onsiteChunk } from "../../sdk/onsite";
@@ -46,6 +47,20 @@ describe("page URL rules", () => {
     ["/a.b", "/axb", false],
   ])("should match %s against %s: %s", (pattern, path, expected) => {
     expect(matchPath(pattern, path)).toBe(expected);
+  });
+
+  it("should treat every character but * literally: a path always matches itself, and only itself", () => {
+    const path = fc.string({
+      unit: fc.constantFrom("/", "a", ".", "?", "(", "[", "+", "$", "^", "|", "\\"),
+      maxLength: 12,
+    });
+    fc.assert(
+      fc.property(path, path, (a, b) => {
+        expect(matchPath(a, a)).toBe(true);
+        expect(matchPath(a, b)).toBe(a === b);
+        expect(matchPath(`${a}*`, a + b)).toBe(true);
+      }),
+    );
   });
 
   it("should need an include to match and no exclude to match", () => {
