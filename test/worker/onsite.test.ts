@@ -280,3 +280,17 @@ describe("admin onsite config", () => {
     expect(await (await admin("/onsite")).json()).toMatchObject({ config: { locale: "fr" } });
   });
 });
+
+describe("rate limits", () => {
+  it("should prune windows that ended long ago while counting new requests", async () => {
+    const old = Date.now() - 3 * 86_400_000;
+    await env.DB.prepare(`INSERT INTO rate_limits (bucket, window_start, count) VALUES ('stale:x', ?, 3)`)
+      .bind(old)
+      .run();
+    await post("/v1/onsite/coupon", { key: KEY, anonymousId: uid("aid"), requestId: "r", widget: "exit-coupon" });
+    const left = await env.DB.prepare(`SELECT count(*) AS n FROM rate_limits WHERE bucket = 'stale:x'`).first<{
+      n: number;
+    }>();
+    expect(left?.n).toBe(0);
+  });
+});

@@ -49,6 +49,7 @@ CREATE TABLE rate_limits (
   count        INTEGER NOT NULL,
   PRIMARY KEY (bucket, window_start)
 ) WITHOUT ROWID;
+CREATE INDEX rate_limits_old ON rate_limits (window_start);
 
 -- One exit-intent code per visitor, even when two tabs ask at once.
 CREATE UNIQUE INDEX coupons_exit_intent ON coupons (site_id, anonymous_id) WHERE source = 'exit_intent';
