@@ -42,9 +42,9 @@ export const chunk = { load: () => import("../widgets/index") };
 export async function start(config: OnsiteConfig, host: Host, win: Window = window): Promise<() => void> {
   let history = resume(read(), Date.now());
   write(history);
-  const live = config.widgets.filter((w) => onPage(w, win.location.pathname));
+  const live = config.widgets;
   let visitor: Visitor | null = null;
-  if (live.some(needsVisitor)) {
+  if (live.some((w) => needsVisitor(w) && onPage(w, win.location.pathname))) {
     try {
       const url = `${host.endpoint}/v1/sdk/visitor?key=${encodeURIComponent(host.key)}&aid=${encodeURIComponent(host.aid())}`;
       const res = await fetch(url);
@@ -53,7 +53,10 @@ export async function start(config: OnsiteConfig, host: Host, win: Window = wind
       // Offline or blocked: widgets that need the visitor stay hidden.
     }
   }
-  const allowed = (w: Widget) => inAudience(w, visitor, history) && capAllows(w, history, Date.now());
+  // Page rules are checked when a trigger fires, not at load: single-page stores change the URL
+  // without reloading, and a widget armed on one page may fire on the next.
+  const allowed = (w: Widget) =>
+    onPage(w, win.location.pathname) && inAudience(w, visitor, history) && capAllows(w, history, Date.now());
   const touch = win.matchMedia?.("(pointer: coarse)").matches ?? false;
   let open = false;
   let fired: [Widget, Element | undefined][] = [];

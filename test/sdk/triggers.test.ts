@@ -407,3 +407,36 @@ describe("the core's onsite hook", () => {
     expect(fetchMock).toHaveBeenCalledTimes(1);
   });
 });
+
+describe("start on a single-page store", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it("should check page rules when the trigger fires, so a URL change without reload counts", async () => {
+    localStorage.clear();
+    const shows: string[] = [];
+    vi.spyOn(chunk, "load").mockResolvedValue({
+      show: (s: Shown) => {
+        shows.push(s.widget.id);
+        s.done();
+        return () => {};
+      },
+    });
+    document.body.innerHTML = `<button data-share>Share</button>`;
+    window.history.pushState(null, "", "/");
+    const share = widget({
+      id: "share",
+      trigger: { on: "click", selector: "[data-share]" },
+      pages: { include: ["/product*"] },
+    });
+    const host: Host = { endpoint: "https://nudge.example", key: "pk", aid: () => "a", track: () => {} };
+    const stop = await start({ widgets: [share] }, host);
+    (document.querySelector("[data-share]") as HTMLElement).click();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(shows).toEqual([]); // not on a product page
+
+    window.history.pushState(null, "", "/product/e7247");
+    (document.querySelector("[data-share]") as HTMLElement).click();
+    await vi.waitFor(() => expect(shows).toEqual(["share"]));
+    stop();
+  });
+});
