@@ -39,11 +39,15 @@ function Coupon({ widget, host, t, finish }: Props) {
       dispatchEvent(new CustomEvent(COUPON_KEY, { detail: { code: a.data.code } }));
     });
   }, []);
-  const copy = () =>
-    navigator.clipboard?.writeText(code ?? "").then(
-      () => setCopied(true),
-      () => setCopied(false),
-    );
+  const copy = (e: Event) => {
+    // No clipboard API on plain http or when denied: select the code so the shopper can copy it.
+    const select = () => {
+      const output = (e.currentTarget as HTMLElement).previousElementSibling;
+      if (output) getSelection()?.selectAllChildren(output);
+    };
+    if (!navigator.clipboard) return select();
+    navigator.clipboard.writeText(code ?? "").then(() => setCopied(true), select);
+  };
   const close = () => finish(code !== null);
   return (
     <Dialog

@@ -218,3 +218,23 @@ describe("newsletter", () => {
     expect(bodies["/v1/onsite/newsletter"]).toMatchObject({ email: "nina@example.com", consent: true });
   });
 });
+
+describe("copying the code", () => {
+  it("should copy with the clipboard API, and select the code where there is none", async () => {
+    server({ "/v1/onsite/coupon": [200, { code: "ABCD-EFGH-JKMN-PQRS" }] });
+    const writeText = vi.fn(async () => {});
+    vi.stubGlobal("navigator", { ...navigator, clipboard: { writeText } });
+    const first = open(coupon);
+    await vi.waitFor(() => expect(first.$("output")).not.toBeNull());
+    (first.$(".code button") as HTMLElement).click();
+    expect(writeText).toHaveBeenCalledWith("ABCD-EFGH-JKMN-PQRS");
+    await vi.waitFor(() => expect(first.$(".code button")?.textContent).toBe("Copied"));
+    closers.pop()?.();
+
+    vi.stubGlobal("navigator", { ...navigator, clipboard: undefined });
+    const second = open(coupon);
+    await vi.waitFor(() => expect(second.$("output")).not.toBeNull());
+    (second.$(".code button") as HTMLElement).click();
+    expect(getSelection()?.toString()).toBe("ABCD-EFGH-JKMN-PQRS");
+  });
+});
