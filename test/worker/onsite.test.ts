@@ -148,6 +148,18 @@ describe("POST /v1/onsite/friend", () => {
     expect(await sixth.json()).toMatchObject({ error: { code: "rate_limited", retryAfter: expect.any(Number) } });
   });
 
+  it("should not count a rejected request against the sender's cap", async () => {
+    const anonymousId = uid("aid");
+    const base = { key: KEY, anonymousId, productId: "E7247", senderName: "Ada", ...consent };
+    for (let n = 0; n < 6; n++)
+      expect((await post("/v1/onsite/friend", { ...base, requestId: uid("r"), friendEmail: "typo@" })).status).toBe(
+        400,
+      );
+    expect(
+      (await post("/v1/onsite/friend", { ...base, requestId: uid("r"), friendEmail: "ok@example.com" })).status,
+    ).toBe(200);
+  });
+
   it.each([
     [{ friendEmail: "not-an-email" }, "invalid_email"],
     [{ consent: false }, "consent_required"],
@@ -213,6 +225,8 @@ describe("callback requests", () => {
     const hook = vi.spyOn(globalThis, "fetch").mockResolvedValue(new Response("ok"));
 
     const anonymousId = uid("aid");
+    const email = `${uid("ada")}@example.com`;
+    await send([{ type: "identify", anonymousId, traits: { email } }]); // a signed-in shopper
     const requestId = uid("r");
     const body = {
       key: KEY,
@@ -232,7 +246,7 @@ describe("callback requests", () => {
       callbacks: Record<string, unknown>[];
     }>();
     expect(callbacks.filter((c) => c.anonymous_id === anonymousId)).toEqual([
-      expect.objectContaining({ id, phone: "+442079460958", time_window: "afternoon", name: "Ada", status: "open" }),
+      expect.objectContaining({ id, email, phone: "+442079460958", time_window: "afternoon", status: "open" }),
     ]);
     expect(await events(anonymousId, "Callback Requested")).toEqual([
       expect.objectContaining({ phone: "+442079460958", window: "afternoon" }),
@@ -242,7 +256,10 @@ describe("callback requests", () => {
     const [url, init] = hook.mock.calls[0] as [string, RequestInit];
     expect(url).toBe("https://crm.example/hooks/nudge");
     const sent = String(init.body);
-    expect(JSON.parse(sent)).toMatchObject({ type: "callback.requested", callback: { id, phone: "+442079460958" } });
+    expect(JSON.parse(sent)).toMatchObject({
+      type: "callback.requested",
+      callback: { id, email, phone: "+442079460958" },
+    });
     const signature = new Headers(init.headers).get("x-nudge-signature") ?? "";
     const [, t, v1] = signature.match(/^t=(\d+),v1=([0-9a-f]{64})$/) ?? [];
     expect(v1).toBe(await hmacHex(secret, `${t}.${sent}`));

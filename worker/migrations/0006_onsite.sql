@@ -16,8 +16,7 @@ CREATE TABLE callbacks (
   id           INTEGER PRIMARY KEY,
   site_id      TEXT NOT NULL,
   request_id   TEXT NOT NULL,              -- the widget's id for the request: a retry is not a second task
-  contact_id   TEXT,
-  anonymous_id TEXT NOT NULL,
+  anonymous_id TEXT NOT NULL,              -- who asked; their contact is found through identities
   name         TEXT,
   phone        TEXT NOT NULL,              -- E.164
   time_window  TEXT NOT NULL,              -- 'asap' | 'morning' | 'afternoon' | 'evening'

@@ -54,7 +54,6 @@ export const consentStatement = (
 export interface NewCallback {
   siteId: string;
   requestId: string;
-  contactId: string | null;
   anonymousId: string;
   name: string | null;
   phone: string;
@@ -67,6 +66,7 @@ export interface NewCallback {
 export interface Callback {
   id: number;
   contact_id: string | null;
+  email: string | null;
   anonymous_id: string;
   name: string | null;
   phone: string;
@@ -78,38 +78,48 @@ export interface Callback {
   created_at: number;
 }
 
-const CALLBACK_COLUMNS = `id, contact_id, anonymous_id, name, phone, time_window, note, page_url, status, notified_at, created_at`;
+/** Callbacks with who asked: the contact is looked up through the browser's id when read, so a
+ * later sign-in or merge shows up without rewriting the task. */
+const CALLBACKS = `SELECT cb.id, i.contact_id, c.email, cb.anonymous_id, cb.name, cb.phone, cb.time_window, cb.note,
+    cb.page_url, cb.status, cb.notified_at, cb.created_at
+  FROM callbacks cb
+  LEFT JOIN identities i ON i.site_id = cb.site_id AND i.kind = 'anonymous' AND i.value = cb.anonymous_id
+  LEFT JOIN contacts c ON c.site_id = i.site_id AND c.id = i.contact_id`;
 
-/** Creates the task once per request id; a retried request returns the first one (`created: false`). */
+/** Creates the task once per request id (a retried request finds the first: `created: false`),
+ * in one transaction with the consent record. */
 export async function createCallback(
   db: D1Database,
   c: NewCallback,
   consent: D1PreparedStatement,
-): Promise<{ callback: Callback; created: boolean }> {
-  const [inserted] = await db.batch<Callback>([
+): Promise<{ id: number; created: boolean }> {
+  const [inserted] = await db.batch<{ id: number }>([
     db
       .prepare(
-        `INSERT INTO callbacks (site_id, request_id, contact_id, anonymous_id, name, phone, time_window, note, page_url, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (site_id, request_id) DO NOTHING RETURNING ${CALLBACK_COLUMNS}`,
+        `INSERT INTO callbacks (site_id, request_id, anonymous_id, name, phone, time_window, note, page_url, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (site_id, request_id) DO NOTHING RETURNING id`,
       )
-      .bind(c.siteId, c.requestId, c.contactId, c.anonymousId, c.name, c.phone, c.window, c.note, c.pageUrl, c.now),
+      .bind(c.siteId, c.requestId, c.anonymousId, c.name, c.phone, c.window, c.note, c.pageUrl, c.now),
     consent,
   ]);
   const fresh = inserted?.results?.[0];
-  if (fresh) return { callback: fresh, created: true };
+  if (fresh) return { id: fresh.id, created: true };
   const existing = await db
-    .prepare(`SELECT ${CALLBACK_COLUMNS} FROM callbacks WHERE site_id = ? AND request_id = ?`)
+    .prepare(`SELECT id FROM callbacks WHERE site_id = ? AND request_id = ?`)
     .bind(c.siteId, c.requestId)
-    .first<Callback>();
+    .first<{ id: number }>();
   if (!existing) throw new Error("callback vanished");
-  return { callback: existing, created: false };
+  return { id: existing.id, created: false };
+}
+
+export async function callbackById(db: D1Database, siteId: string, id: number): Promise<Callback | null> {
+  return db.prepare(`${CALLBACKS} WHERE cb.site_id = ? AND cb.id = ?`).bind(siteId, id).first<Callback>();
 }
 
 export async function listCallbacks(db: D1Database, siteId: string, status: string | null): Promise<Callback[]> {
   const { results } = await db
     .prepare(
-      `SELECT ${CALLBACK_COLUMNS} FROM callbacks WHERE site_id = ?1 AND (?2 IS NULL OR status = ?2)
-       ORDER BY created_at DESC, id DESC LIMIT 200`,
+      `${CALLBACKS} WHERE cb.site_id = ?1 AND (?2 IS NULL OR cb.status = ?2) ORDER BY cb.created_at DESC, cb.id DESC LIMIT 200`,
     )
     .bind(siteId, status)
     .all<Callback>();
@@ -117,10 +127,8 @@ export async function listCallbacks(db: D1Database, siteId: string, status: stri
 }
 
 export async function setCallbackStatus(db: D1Database, siteId: string, id: number, status: string) {
-  return db
-    .prepare(`UPDATE callbacks SET status = ? WHERE site_id = ? AND id = ? RETURNING ${CALLBACK_COLUMNS}`)
-    .bind(status, siteId, id)
-    .first<Callback>();
+  await db.prepare(`UPDATE callbacks SET status = ? WHERE site_id = ? AND id = ?`).bind(status, siteId, id).run();
+  return callbackById(db, siteId, id);
 }
 
 export async function markNotified(db: D1Database, id: number, now: number): Promise<void> {

@@ -13,6 +13,7 @@ import { rateLimit } from "../lib/rate-limit";
 import { normaliseEmail } from "../model/contacts";
 import { mintCoupon } from "../model/coupons";
 import {
+  callbackById,
   consentStatement,
   contactOfAnonymous,
   createCallback,
@@ -89,26 +90,24 @@ interface Action {
   anonymousId: string;
   requestId: string;
   at: number;
+  name: string;
 }
 
-/** Authenticates, parses and rate limits a widget action (per visitor and per IP address). */
-async function action(
-  c: Context<{ Bindings: Env }>,
-  name: string,
-  perVisitor: number,
-  perVisitorWindow: number,
-): Promise<Action> {
+/** Authenticates and parses a widget action, rate limited per IP address. */
+async function action(c: Context<{ Bindings: Env }>, name: string): Promise<Action> {
   const body = await readJson(c.req.raw, BODY_LIMIT);
   if (!isDict(body)) fail(400, "invalid_body", "Request body must be a JSON object.");
   const site = await authorise(c.env.DB, typeof body.key === "string" ? body.key : null, c.req.header("origin"));
   const anonymousId = requireString(body, "anonymousId", 200);
   const requestId = requireString(body, "requestId", 100);
   const at = await now(c.env);
-  const ip = c.req.header("cf-connecting-ip") ?? "local";
-  await rateLimit(c.env.DB, `${name}:${site.id}:ip:${ip}`, 60, HOUR, at);
-  await rateLimit(c.env.DB, `${name}:${site.id}:aid:${anonymousId}`, perVisitor, perVisitorWindow, at);
-  return { env: c.env, site, body, anonymousId, requestId, at };
+  await rateLimit(c.env.DB, `${name}:${site.id}:ip:${c.req.header("cf-connecting-ip") ?? "local"}`, 60, HOUR, at);
+  return { env: c.env, site, body, anonymousId, requestId, at, name };
 }
+
+/** The per-visitor cap, counted once the input is valid: a typo does not use up a share. */
+const perVisitor = (a: Action, limit: number, windowMs: number) =>
+  rateLimit(a.env.DB, `${a.name}:${a.site.id}:aid:${a.anonymousId}`, limit, windowMs, a.at);
 
 /** Stores the events through the ingest pipeline, so campaigns see them like any other. */
 async function emit(a: Action, messages: Pick<Message, "type" | "event" | "properties" | "traits">[], kind: string) {
@@ -148,8 +147,9 @@ onsite.get("/sdk/visitor", async (c) => {
 });
 
 onsite.post("/onsite/coupon", async (c) => {
-  const a = await action(c, "coupon", 10, HOUR);
+  const a = await action(c, "coupon");
   const widgetId = requireString(a.body, "widget", 64);
+  await perVisitor(a, 10, HOUR);
   const widget = (await configOf(a.env, a.site)).config.widgets.find((w) => w.id === widgetId && w.type === "coupon");
   if (!widget?.promotion) fail(404, "unknown_widget", `No coupon widget "${widgetId}" is configured.`);
   const existing = await exitCoupon(a.env.DB, a.site.id, a.anonymousId);
@@ -176,13 +176,13 @@ onsite.post("/onsite/coupon", async (c) => {
 });
 
 onsite.post("/onsite/friend", async (c) => {
-  // Capped per sender: five friends a day.
-  const a = await action(c, "friend", 5, DAY);
+  const a = await action(c, "friend");
   const recipient = normaliseEmail(a.body.friendEmail);
   if (!recipient) fail(400, "invalid_email", "Enter your friend's email address.", { field: "friendEmail" });
   const senderName = requireString(a.body, "senderName", 100, "Your name");
   const productId = requireString(a.body, "productId", 200);
   const wording = requireConsent(a.body);
+  await perVisitor(a, 5, DAY); // capped per sender: five friends a day
   await consentOf(a, recipient, "send_to_friend", wording).run();
   const properties = {
     product_id: productId,
@@ -197,10 +197,11 @@ onsite.post("/onsite/friend", async (c) => {
 });
 
 onsite.post("/onsite/newsletter", async (c) => {
-  const a = await action(c, "newsletter", 5, HOUR);
+  const a = await action(c, "newsletter");
   const email = normaliseEmail(a.body.email);
   if (!email) fail(400, "invalid_email", "Enter a valid email address.", { field: "email" });
   const wording = requireConsent(a.body);
+  await perVisitor(a, 5, HOUR);
   await consentOf(a, email, "newsletter", wording).run();
   const consent = { email_marketing: true, email_marketing_at: new Date(a.at).toISOString() };
   await emit(
@@ -215,7 +216,7 @@ onsite.post("/onsite/newsletter", async (c) => {
 });
 
 onsite.post("/onsite/callback", async (c) => {
-  const a = await action(c, "callback", 3, DAY);
+  const a = await action(c, "callback");
   const phone = requireString(a.body, "phone", 32, "Phone number").replace(/[\s().-]/g, "");
   if (!E164.test(phone))
     fail(400, "invalid_phone", "Enter the phone number with its country code, e.g. +44 20 7946 0958.", {
@@ -225,38 +226,29 @@ onsite.post("/onsite/callback", async (c) => {
   if (typeof window !== "string" || !(WINDOWS as readonly string[]).includes(window))
     fail(400, "invalid_field", `window must be one of ${WINDOWS.join(", ")}.`, { field: "window" });
   const wording = requireConsent(a.body);
+  await perVisitor(a, 5, DAY);
   const name = optionalString(a.body, "name", 100);
-  const url = optionalString(a.body, "url", 2000);
-  const { callback, created } = await createCallback(
+  const { id, created } = await createCallback(
     a.env.DB,
     {
       siteId: a.site.id,
       requestId: a.requestId,
-      contactId: await contactOfAnonymous(a.env.DB, a.site.id, a.anonymousId),
       anonymousId: a.anonymousId,
       name,
       phone,
       window,
       note: optionalString(a.body, "note", 500),
-      pageUrl: url,
+      pageUrl: optionalString(a.body, "url", 2000),
       now: a.at,
     },
     consentOf(a, phone, "callback", wording),
   );
-  await emit(
-    a,
-    [
-      {
-        type: "track",
-        event: "Callback Requested",
-        properties: { phone, window, name, callback_id: callback.id },
-        traits: {},
-      },
-    ],
-    "callback",
-  );
-  if (created) c.executionCtx.waitUntil(notifyMerchant(a, callback));
-  return c.json({ ok: true, id: callback.id });
+  const event = { phone, window, name, callback_id: id };
+  await emit(a, [{ type: "track", event: "Callback Requested", properties: event, traits: {} }], "callback");
+  // Read after the event is processed: the task then names the contact, if the visitor is known.
+  const callback = await callbackById(a.env.DB, a.site.id, id);
+  if (created && callback) c.executionCtx.waitUntil(notifyMerchant(a, callback));
+  return c.json({ ok: true, id });
 });
 
 /**
