@@ -85,7 +85,8 @@ interface Field {
   type?: "email" | "tel" | "text" | "select" | "checkbox";
   autocomplete?: string;
   optional?: boolean;
-  options?: Key[];
+  /** select: the values; each one's label is the text `${name}_${value}`. */
+  options?: string[];
   check?: (value: string) => Key | null;
 }
 
@@ -182,7 +183,9 @@ function FormWidget(
                 {f.type === "select" ? (
                   <select {...a11y}>
                     {f.options?.map((o) => (
-                      <option value={o.slice(7)}>{t(o)}</option>
+                      <option value={o} key={o}>
+                        {t(`${f.name}_${o}` as Key)}
+                      </option>
                     ))}
                   </select>
                 ) : (
@@ -247,7 +250,7 @@ export const Callback = (p: Props) => (
         name: "window",
         label: "callback_window",
         type: "select",
-        options: ["window_asap", "window_morning", "window_afternoon", "window_evening"],
+        options: ["asap", "morning", "afternoon", "evening"],
       },
       consentField,
     ]}
