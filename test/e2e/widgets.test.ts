@@ -112,6 +112,7 @@ describe("exit-intent coupon", () => {
       isMobile: true,
       hasTouch: true,
       deviceScaleFactor: 2,
+      reducedMotion: "reduce",
     });
     const page = await context.newPage();
     const errors = watchErrors(page);
@@ -143,6 +144,7 @@ describe("exit-intent coupon", () => {
     expect(box?.x).toBeGreaterThanOrEqual(0);
     expect((box?.x ?? 0) + (box?.width ?? 999)).toBeLessThanOrEqual(320);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(320);
+    expect(await dialog.evaluate((el) => getComputedStyle(el).animationName)).toBe("none"); // reduced motion
     expect(await axe(page)).toEqual([]);
     await page.getByRole("button", { name: "Continue shopping" }).tap();
     await until(() => page.locator("nudge-widget").count()).toBe(0);
@@ -257,6 +259,11 @@ describe("newsletter", () => {
     const dialog = page.getByRole("dialog", { name: "Join our newsletter" });
     await until(() => dialog.isVisible()).toBe(true);
     expect(await axe(page)).toEqual([]);
+    // Tab and Shift+Tab never leave the dialog.
+    for (const key of ["Tab", "Tab", "Tab", "Tab", "Tab", "Shift+Tab", "Shift+Tab", "Shift+Tab"]) {
+      await page.keyboard.press(key);
+      expect(await page.evaluate(() => document.activeElement?.tagName)).toBe("NUDGE-WIDGET");
+    }
     await dialog.getByLabel("Email", { exact: true }).fill(`nina-${Date.now()}@example.com`);
     await page.getByRole("button", { name: "Subscribe" }).click();
     await until(() => dialog.textContent()).toContain("Please tick the box to continue.");
