@@ -67,9 +67,6 @@ export async function start(config: OnsiteConfig, host: Host, win: Window = wind
     const w = pick(batch.map(([w]) => w));
     if (open || !w) return;
     open = true;
-    history = shown(history, w, Date.now());
-    write(history);
-    host.track("Widget Shown", { widget_id: w.id, widget_type: w.type });
     const done = (result?: "dismissed" | "converted") => {
       open = false;
       if (result) history = outcome(history, w, result);
@@ -77,7 +74,13 @@ export async function start(config: OnsiteConfig, host: Host, win: Window = wind
     };
     chunk
       .load()
-      .then((m) => m.show({ widget: w, config, host, launcher: batch.find(([b]) => b === w)?.[1], done }))
+      .then((m) => {
+        m.show({ widget: w, config, host, launcher: batch.find(([b]) => b === w)?.[1], done });
+        // Counted once it is on screen: a chunk that failed to load does not use up a cap.
+        history = shown(history, w, Date.now());
+        write(history);
+        host.track("Widget Shown", { widget_id: w.id, widget_type: w.type });
+      })
       .catch(() => {
         open = false;
       });

@@ -440,3 +440,29 @@ describe("start on a single-page store", () => {
     stop();
   });
 });
+
+describe("start when the widget chunk cannot load", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it("should not count the show against the caps, and try again on the next trigger", async () => {
+    localStorage.clear();
+    const load = vi.spyOn(chunk, "load").mockRejectedValueOnce(new Error("offline"));
+    const shows: string[] = [];
+    load.mockResolvedValue({
+      show: (s: Shown) => {
+        shows.push(s.widget.id);
+        return () => {};
+      },
+    });
+    const host: Host = { endpoint: "https://nudge.example", key: "pk", aid: () => "a", track: vi.fn() };
+    const exit = widget({ id: "exit", trigger: { on: "exit_intent", delay: 0 }, cap: { session: 1 } });
+    await start({ widgets: [exit] }, host);
+    const leave = () => document.dispatchEvent(new MouseEvent("mouseout", { clientY: 0, relatedTarget: null }));
+    leave();
+    await vi.waitFor(() => expect(load).toHaveBeenCalledTimes(1));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(host.track).not.toHaveBeenCalled();
+    leave();
+    await vi.waitFor(() => expect(shows).toEqual(["exit"]));
+  });
+});
