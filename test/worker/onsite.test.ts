@@ -110,6 +110,7 @@ describe("POST /v1/onsite/friend", () => {
       anonymousId,
       requestId: uid("r"),
       productId: "E7247",
+      productName: "E7247 speaker",
       friendEmail: " Bob@Example.com ",
       senderName: "Ada",
       ...consent,
@@ -119,6 +120,7 @@ describe("POST /v1/onsite/friend", () => {
     expect(await events(anonymousId, "Product Shared")).toEqual([
       expect.objectContaining({
         product_id: "E7247",
+        name: "E7247 speaker",
         recipient_email: "bob@example.com",
         share_via: "email",
         sender_name: "Ada",

@@ -186,7 +186,7 @@ onsite.post("/onsite/friend", async (c) => {
   await consentOf(a, recipient, "send_to_friend", wording).run();
   const properties = {
     product_id: productId,
-    product_name: optionalString(a.body, "productName", 200),
+    name: optionalString(a.body, "productName", 200), // Segment's Product Shared spec calls it `name`
     url: optionalString(a.body, "url", 2000),
     recipient_email: recipient,
     share_via: "email",
