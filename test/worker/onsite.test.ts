@@ -90,6 +90,32 @@ describe("POST /v1/onsite/coupon", () => {
     expect(expired).toBeNull();
   });
 
+  it("should give a fresh code once the visitor's code has expired or been used", async () => {
+    const anonymousId = uid("aid");
+    const ask = async () =>
+      (
+        await (
+          await post("/v1/onsite/coupon", { key: KEY, anonymousId, requestId: uid("r"), widget: "exit-coupon" })
+        ).json<{ code: string }>()
+      ).code;
+    const first = await ask();
+    await env.DB.prepare(`UPDATE coupons SET expires_at = 1 WHERE code = ?`).bind(first).run();
+    const second = await ask();
+    expect(second).not.toBe(first);
+    await env.DB.prepare(`UPDATE coupons SET uses = 1 WHERE code = ?`).bind(second).run();
+    const third = await ask();
+    expect(new Set([first, second, third]).size).toBe(3);
+    expect(await ask()).toBe(third);
+    const sources = await env.DB.prepare(`SELECT source FROM coupons WHERE anonymous_id = ? ORDER BY created_at`)
+      .bind(anonymousId)
+      .all<{ source: string }>();
+    expect(sources.results.map((r) => r.source).sort()).toEqual([
+      "exit_intent",
+      "exit_intent:retired",
+      "exit_intent:retired",
+    ]);
+  });
+
   it("should 404 a widget that is not a configured coupon", async () => {
     const res = await post("/v1/onsite/coupon", {
       key: KEY,

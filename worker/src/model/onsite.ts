@@ -135,12 +135,27 @@ export async function markNotified(db: D1Database, id: number, now: number): Pro
   await db.prepare(`UPDATE callbacks SET notified_at = ? WHERE id = ?`).bind(now, id).run();
 }
 
-/** The exit-intent code already minted for this visitor, if any. */
-export async function exitCoupon(db: D1Database, siteId: string, anonymousId: string) {
-  return db
-    .prepare(`SELECT code, expires_at FROM coupons WHERE site_id = ? AND anonymous_id = ? AND source = 'exit_intent'`)
+/**
+ * The exit-intent code already minted for this visitor, while it can still be used. One that
+ * expired or was spent is retired (its source marked), so the visitor's next exit intent gets a
+ * fresh code and the one-code-per-visitor index still holds.
+ */
+export async function exitCoupon(db: D1Database, siteId: string, anonymousId: string, now: number) {
+  const row = await db
+    .prepare(
+      `SELECT code, expires_at, uses, max_uses FROM coupons
+       WHERE site_id = ? AND anonymous_id = ? AND source = 'exit_intent'`,
+    )
     .bind(siteId, anonymousId)
-    .first<{ code: string; expires_at: number | null }>();
+    .first<{ code: string; expires_at: number | null; uses: number; max_uses: number | null }>();
+  if (!row) return null;
+  const spent = row.max_uses !== null && row.uses >= row.max_uses;
+  if (!spent && (row.expires_at === null || row.expires_at > now)) return row;
+  await db
+    .prepare(`UPDATE coupons SET source = 'exit_intent:retired' WHERE site_id = ? AND code = ?`)
+    .bind(siteId, row.code)
+    .run();
+  return null;
 }
 
 /**

@@ -152,7 +152,7 @@ onsite.post("/onsite/coupon", async (c) => {
   await perVisitor(a, 10, HOUR);
   const widget = (await configOf(a.env, a.site)).config.widgets.find((w) => w.id === widgetId && w.type === "coupon");
   if (!widget?.promotion) fail(404, "unknown_widget", `No coupon widget "${widgetId}" is configured.`);
-  const existing = await exitCoupon(a.env.DB, a.site.id, a.anonymousId);
+  const existing = await exitCoupon(a.env.DB, a.site.id, a.anonymousId, a.at);
   if (existing) return c.json({ code: existing.code, expiresAt: existing.expires_at, reused: true });
   const expiresAt = a.at + COUPON_DAYS * DAY;
   try {
@@ -169,7 +169,7 @@ onsite.post("/onsite/coupon", async (c) => {
     return c.json({ code, expiresAt, reused: false });
   } catch (e) {
     // Another tab minted one a moment ago (unique per visitor): hand out that one.
-    const raced = await exitCoupon(a.env.DB, a.site.id, a.anonymousId);
+    const raced = await exitCoupon(a.env.DB, a.site.id, a.anonymousId, a.at);
     if (!raced) throw e;
     return c.json({ code: raced.code, expiresAt: raced.expires_at, reused: true });
   }
