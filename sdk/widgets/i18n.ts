@@ -146,10 +146,11 @@ export function pickLocale(config: OnsiteConfig, pageLang: string): Locale {
   return lang in BUILT_IN ? (lang as Locale) : (config.locale ?? "en");
 }
 
+/** Texts by key; an unknown key (say, a new server error code) comes back as itself. */
 export type T = (key: Key, vars?: Record<string, string>) => string;
 
 export function translator(config: OnsiteConfig, locale: Locale): T {
   const own = config.text?.[locale] ?? {};
   return (key, vars = {}) =>
-    (own[key] ?? BUILT_IN[locale][key] ?? en[key]).replace(/\{(\w+)\}/g, (m, name: string) => vars[name] ?? m);
+    (own[key] ?? BUILT_IN[locale][key] ?? en[key] ?? key).replace(/\{(\w+)\}/g, (m, name: string) => vars[name] ?? m);
 }

@@ -238,3 +238,20 @@ describe("copying the code", () => {
     expect(getSelection()?.toString()).toBe("ABCD-EFGH-JKMN-PQRS");
   });
 });
+
+describe("server errors the widget has no words for", () => {
+  it("should show the server's message for an unknown error code, and a generic one for a coupon", async () => {
+    server({
+      "/v1/onsite/newsletter": [403, { error: { code: "origin_not_allowed", message: "Origin x is not allowed." } }],
+      "/v1/onsite/coupon": [404, { error: { code: "unknown_widget", message: "No coupon widget." } }],
+    });
+    const news = open({ id: "news", type: "newsletter", priority: 0, trigger: { on: "load" } });
+    (news.$("input[name=email]") as HTMLInputElement).value = "nina@example.com";
+    (news.$("input[name=consent]") as HTMLInputElement).checked = true;
+    (news.$("form") as HTMLFormElement).requestSubmit();
+    await vi.waitFor(() => expect(news.$("[role=alert]")?.textContent).toBe("Origin x is not allowed."));
+    closers.pop()?.();
+    const exit = open(coupon);
+    await vi.waitFor(() => expect(exit.$("[role=alert]")?.textContent).toBe("Something went wrong. Please try again."));
+  });
+});
