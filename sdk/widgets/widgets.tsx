@@ -41,10 +41,8 @@ function Coupon({ widget, host, t, finish }: Props) {
   }, []);
   const copy = (e: Event) => {
     // No clipboard API on plain http or when denied: select the code so the shopper can copy it.
-    const select = () => {
-      const output = (e.currentTarget as HTMLElement).previousElementSibling;
-      if (output) getSelection()?.selectAllChildren(output);
-    };
+    const output = (e.currentTarget as HTMLElement).previousElementSibling; // read now: reset after dispatch
+    const select = () => output && getSelection()?.selectAllChildren(output);
     if (!navigator.clipboard) return select();
     navigator.clipboard.writeText(code ?? "").then(() => setCopied(true), select);
   };
