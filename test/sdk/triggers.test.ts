@@ -252,6 +252,27 @@ describe("trigger watchers in a page", () => {
     stop();
   });
 
+  it("should fire mobile exit intent on a fast scroll back up, and after inactivity when asked", () => {
+    const fire = vi.fn();
+    let y = 0;
+    vi.spyOn(window, "scrollY", "get").mockImplementation(() => y);
+    const stop = watch({ on: "exit_intent", delay: 0, mobile: { scrollUp: true, inactivity: 20 } }, true, fire);
+    const scrollTo = (to: number, after: number) => {
+      vi.advanceTimersByTime(after);
+      y = to;
+      window.dispatchEvent(new Event("scroll"));
+    };
+    for (const to of [300, 600, 900]) scrollTo(to, 200); // reading down
+    scrollTo(850, 1000); // a small, slow correction
+    expect(fire).not.toHaveBeenCalled();
+    scrollTo(750, 50);
+    scrollTo(650, 50); // 200 px up in 100 ms
+    expect(fire).toHaveBeenCalledTimes(1);
+    vi.advanceTimersByTime(20_000); // then nothing happens for 20 s
+    expect(fire).toHaveBeenCalledTimes(2);
+    stop();
+  });
+
   it("should fire on inactivity, reset by activity", () => {
     const fire = vi.fn();
     const stop = watch({ on: "inactivity", value: 30 }, false, fire);
