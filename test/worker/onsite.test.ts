@@ -339,3 +339,21 @@ describe("rate limits", () => {
     expect(left?.n).toBe(0);
   });
 });
+
+describe("demo reset", () => {
+  it("should clear callbacks and consents but keep the site's onsite configuration", async () => {
+    const config = { ...DEMO_CONFIG, locale: "ru" };
+    expect((await admin("/onsite", "PUT", { config, webhook: null })).status).toBe(200);
+    await post("/v1/onsite/callback", {
+      key: KEY,
+      anonymousId: uid("aid"),
+      requestId: uid("r"),
+      phone: "+442079460958",
+      window: "asap",
+      ...consent,
+    });
+    expect((await post("/v1/dev/reset", {}, SECRET)).status).toBe(200);
+    expect(await (await admin("/callbacks")).json()).toEqual({ callbacks: [] });
+    expect(await (await SELF.fetch(`${BASE}/v1/sdk/config?key=${KEY}`)).json()).toMatchObject({ locale: "ru" });
+  });
+});
