@@ -1,41 +1,96 @@
 import { CAMPAIGNS } from "../campaigns";
-import { applyTraits, resolveContact } from "../model/contacts";
+import { applyTraits, identitiesOf, resolveContact } from "../model/contacts";
 import { cartStatements, toLine } from "../model/carts";
 import type { Site } from "../model/sites";
 import { toMinor } from "../lib/money";
 import { text } from "../lib/values";
+import { claim, expand } from "./inbox";
 import { isDict } from "./validate";
 import type { Message } from "./validate";
 
 /**
- * Applies new events to profiles, carts and campaigns. Each event's effects and its `processed`
- * mark commit in one D1 batch (a transaction), so an event is applied entirely or not at all;
- * events left unprocessed by a crash are picked up by the scheduled sweep (`recoverEvents`).
+ * Applies new events to profiles, carts and campaigns. Every event's effects — contact, traits,
+ * cart, catalogue, orders, each campaign's `onEvent` — and its `processed` mark commit in the same
+ * D1 batch (a transaction), so an event is applied entirely or not at all; events left unprocessed
+ * by a crash are picked up by the scheduled sweep (`recoverEvents`).
+ *
+ * Events are folded into as few round trips as possible: identities resolved earlier in the same
+ * call are remembered, so consecutive events of one shopper need no read and share one batch. A
+ * read is only needed for an identity not seen yet — and then what is pending is committed first,
+ * so the read sees it.
  */
 export async function processEvents(db: D1Database, site: Site, events: Message[], now: number): Promise<void> {
   const ordered = [...events].sort((a, b) => a.timestamp - b.timestamp);
+  const known = new Map<string, string>(); // "kind:value" → contact id, valid until the next read
+  let pending: D1PreparedStatement[] = [];
+  let marks: [string, string][] = [];
+  const flush = async () => {
+    if (pending.length === 0) return;
+    pending.push(
+      db
+        .prepare(
+          `UPDATE events SET contact_id = m.value ->> 1, processed = 1
+           FROM json_each(?2) m WHERE events.site_id = ?1 AND events.message_id = m.value ->> 0`,
+        )
+        .bind(site.id, JSON.stringify(marks)),
+    );
+    await db.batch(pending);
+    pending = [];
+    marks = [];
+  };
   for (const m of ordered) {
-    const { contactId, statements } = await resolveContact(db, site.id, m);
-    statements.push(
-      db
-        .prepare(`UPDATE contacts SET last_seen = max(last_seen, ?3) WHERE site_id = ?1 AND id = ?2`)
-        .bind(site.id, contactId, m.timestamp),
-    );
-    if (m.type === "identify" || Object.keys(m.traits).length > 0)
-      statements.push(applyTraits(db, site.id, contactId, m));
-    if (m.type === "track") {
-      statements.push(...cartStatements(db, site.id, contactId, m, site.currency));
-      statements.push(...productStatements(db, site, contactId, m), ...orderStatements(db, site, contactId, m));
+    const keys = identitiesOf(m).map((i) => `${i.kind}:${i.value}`);
+    let contactId = keys.length > 0 ? known.get(keys[0] ?? "") : undefined;
+    if (!contactId || !keys.every((k) => known.get(k) === contactId)) {
+      await flush();
+      const resolved = await resolveContact(db, site.id, m);
+      contactId = resolved.contactId;
+      pending.push(...resolved.statements);
+      // A merge folds other contacts into this one: forget them rather than point at a deleted row.
+      for (const [k, v] of known) if (v !== contactId) known.delete(k);
+      for (const k of keys) known.set(k, contactId);
     }
-    for (const campaign of CAMPAIGNS.values())
-      statements.push(...campaign.onEvent(db, { site, contactId, event: m, now }));
-    statements.push(
-      db
-        .prepare(`UPDATE events SET contact_id = ?3, processed = 1 WHERE site_id = ?1 AND message_id = ?2`)
-        .bind(site.id, m.messageId, contactId),
-    );
-    await db.batch(statements);
+    pending.push(...eventStatements(db, site, contactId, m, now));
+    marks.push([m.messageId, contactId]);
   }
+  await flush();
+}
+
+function eventStatements(db: D1Database, site: Site, contactId: string, m: Message, now: number) {
+  const statements = [
+    db
+      .prepare(`UPDATE contacts SET last_seen = max(last_seen, ?3) WHERE site_id = ?1 AND id = ?2`)
+      .bind(site.id, contactId, m.timestamp),
+  ];
+  if (m.type === "identify" || Object.keys(m.traits).length > 0)
+    statements.push(applyTraits(db, site.id, contactId, m));
+  if (m.type === "track") {
+    statements.push(...cartStatements(db, site.id, contactId, m, site.currency));
+    statements.push(...productStatements(db, site, contactId, m), ...orderStatements(db, site, contactId, m));
+  }
+  for (const campaign of CAMPAIGNS.values())
+    statements.push(...campaign.onEvent(db, { site, contactId, event: m, now }));
+  return statements;
+}
+
+/**
+ * Expands claimed inbox batches into events and applies the new ones. `id` drains one request's
+ * own batch; without it, whatever is unclaimed or stale (the sweep).
+ */
+export async function drainInbox(
+  db: D1Database,
+  siteById: (id: string) => Promise<Site | null>,
+  now: number,
+  id?: number,
+): Promise<number> {
+  let applied = 0;
+  for (const row of await claim(db, now, id)) {
+    const site = await siteById(row.siteId);
+    const fresh = await expand(db, row);
+    if (site) await processEvents(db, site, fresh, now);
+    applied += fresh.length;
+  }
+  return applied;
 }
 
 const ORDER_STATUS: Record<string, "cancelled" | "refunded"> = {
@@ -208,7 +263,8 @@ export async function recoverEvents(
           timestamp: r.timestamp,
         }),
       );
-    await processEvents(db, site, events, now);
+    // One event at a time here: an event that keeps failing must not hold back the others.
+    for (const event of events) await processEvents(db, site, [event], now);
   }
   return rows.length;
 }

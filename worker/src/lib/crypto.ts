@@ -42,3 +42,8 @@ export async function verifyToken(secret: string, token: string): Promise<unknow
     return null;
   }
 }
+
+/** Hex HMAC-SHA256 of `text` keyed with `secret` (identity verification hashes). */
+export async function hmacHex(secret: string, text: string): Promise<string> {
+  return hex(await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(text)));
+}
