@@ -7,6 +7,7 @@ import { sweep } from "./jobs/sweep";
 import { now } from "./lib/clock";
 import { createSite, DEMO_SITE } from "./model/sites";
 import { admin } from "./routes/admin";
+import { contacts } from "./routes/contacts";
 import { dev } from "./routes/dev";
 import { ingest } from "./routes/ingest";
 import { links } from "./routes/links";
@@ -29,6 +30,7 @@ app.use("/v1/*", cors({ origin: (origin) => origin, allowHeaders: ["content-type
 
 app.route("/v1", ingest);
 app.route("/v1/admin", admin);
+app.route("/v1/admin/contacts", contacts);
 app.route("/v1/dev", dev);
 app.route("/v1/links", links);
 

@@ -183,3 +183,92 @@ export function applyTraits(db: D1Database, siteId: string, contactId: string, m
       JSON.stringify(t).length <= 16_384 ? JSON.stringify(t) : "{}",
     );
 }
+
+const YEAR_MS = 365 * 24 * 3600 * 1000;
+
+/**
+ * Spend of a contact since `?3` (ms), for segments: an index-only range sum over orders_spend
+ * (migration 0003). Trailing windows are computed rather than stored, so they never go stale.
+ * Bind (site_id, contact_id, since).
+ */
+export const SPEND_SINCE_SQL = `SELECT coalesce(sum(total), 0) FROM orders
+  WHERE site_id = ?1 AND contact_id = ?2 AND status = 'placed' AND placed_at >= ?3`;
+
+export interface Profile {
+  id: string;
+  email: string | null;
+  userId: string | null;
+  phone: string | null;
+  name: string | null;
+  traits: Record<string, unknown>;
+  firstSeen: number;
+  lastSeen: number;
+  lastOrderAt: number | null;
+  ordersCount: number;
+  totalSpent: number;
+  spent365: number;
+  unsubscribed: boolean;
+  identities: { kind: IdentityKind; value: string }[];
+  cart: { cartId: string; currency: string; items: number; value: number; updatedAt: number } | null;
+  lastViewed: { productId: string; viewedAt: number; views: number }[];
+}
+
+interface ProfileRow {
+  id: string;
+  email: string | null;
+  user_id: string | null;
+  phone: string | null;
+  name: string | null;
+  traits: string;
+  first_seen: number;
+  last_seen: number;
+  last_order_at: number | null;
+  orders_count: number;
+  total_spent: number;
+  unsubscribed: number;
+  spent_365: number;
+}
+
+/** A contact with the aggregates segments use: one batch of index lookups. */
+export async function profile(db: D1Database, siteId: string, contactId: string, now: number): Promise<Profile | null> {
+  const [c, ids, cart, views] = await db.batch([
+    db
+      .prepare(`SELECT *, (${SPEND_SINCE_SQL}) AS spent_365 FROM contacts WHERE site_id = ?1 AND id = ?2`)
+      .bind(siteId, contactId, now - YEAR_MS),
+    db
+      .prepare(`SELECT kind, value FROM identities WHERE site_id = ? AND contact_id = ? ORDER BY kind, value`)
+      .bind(siteId, contactId),
+    db
+      .prepare(
+        `SELECT cart_id AS cartId, currency, items, value, updated_at AS updatedAt FROM open_carts
+         WHERE site_id = ? AND contact_id = ?`,
+      )
+      .bind(siteId, contactId),
+    db
+      .prepare(
+        `SELECT product_id AS productId, viewed_at AS viewedAt, views FROM product_views
+         WHERE site_id = ? AND contact_id = ? ORDER BY viewed_at DESC LIMIT 20`,
+      )
+      .bind(siteId, contactId),
+  ]);
+  const row = c?.results[0] as ProfileRow | undefined;
+  if (!row) return null;
+  return {
+    id: row.id,
+    email: row.email,
+    userId: row.user_id,
+    phone: row.phone,
+    name: row.name,
+    traits: JSON.parse(row.traits) as Record<string, unknown>,
+    firstSeen: row.first_seen,
+    lastSeen: row.last_seen,
+    lastOrderAt: row.last_order_at,
+    ordersCount: row.orders_count,
+    totalSpent: row.total_spent,
+    spent365: row.spent_365,
+    unsubscribed: row.unsubscribed === 1,
+    identities: (ids?.results ?? []) as Profile["identities"],
+    cart: (cart?.results[0] as Profile["cart"] | undefined) ?? null,
+    lastViewed: (views?.results ?? []) as Profile["lastViewed"],
+  };
+}
