@@ -8,12 +8,12 @@ import type { Message } from "../ingest/validate";
 
 export type IdentityKind = "anonymous" | "user" | "email";
 
-interface Identity {
+export interface Identity {
   kind: IdentityKind;
   value: string;
 }
 
-interface IdentityRow extends Identity {
+export interface IdentityRow extends Identity {
   contact_id: string;
   email: string | null;
   user_id: string | null;
@@ -57,20 +57,11 @@ export async function resolveContact(
   siteId: string,
   m: Message,
   newId: () => string = () => crypto.randomUUID(),
+  /** The event's identities as stored, when the caller already read them (none: a new shopper). */
+  known?: IdentityRow[],
 ): Promise<Resolution> {
   const wanted = identitiesOf(m);
-  const found = wanted.length
-    ? ((
-        await db
-          .prepare(
-            `SELECT i.kind, i.value, i.contact_id, c.email, c.user_id
-             FROM identities i JOIN contacts c ON c.site_id = i.site_id AND c.id = i.contact_id
-             WHERE i.site_id = ?1 AND (i.kind, i.value) IN (SELECT value ->> '$[0]', value ->> '$[1]' FROM json_each(?2))`,
-          )
-          .bind(siteId, JSON.stringify(wanted.map((i) => [i.kind, i.value])))
-          .all<IdentityRow>()
-      ).results ?? [])
-    : [];
+  const found = known ?? (await findIdentities(db, siteId, wanted));
 
   const row = (kind: IdentityKind) => found.find((r) => r.kind === kind);
   const strong = row("user") ?? row("email");
@@ -106,6 +97,20 @@ export async function resolveContact(
     }
   }
   return { contactId, statements };
+}
+
+/** The stored identities among `wanted`, with their contact's email and user id: one read. */
+export async function findIdentities(db: D1Database, siteId: string, wanted: Identity[]): Promise<IdentityRow[]> {
+  if (wanted.length === 0) return [];
+  const { results } = await db
+    .prepare(
+      `SELECT i.kind, i.value, i.contact_id, c.email, c.user_id
+       FROM identities i JOIN contacts c ON c.site_id = i.site_id AND c.id = i.contact_id
+       WHERE i.site_id = ?1 AND (i.kind, i.value) IN (SELECT value ->> '$[0]', value ->> '$[1]' FROM json_each(?2))`,
+    )
+    .bind(siteId, JSON.stringify(wanted.map((i) => [i.kind, i.value])))
+    .all<IdentityRow>();
+  return results ?? [];
 }
 
 function linkIdentity(db: D1Database, siteId: string, id: Identity, contactId: string): D1PreparedStatement {
