@@ -31,7 +31,9 @@ const { values: args } = parseArgs({
 });
 
 function usage(problem: string): never {
-  console.error(`site:create: ${problem}\nUsage: npm run site:create -- --name "My shop" --url https://shop.example [options]`);
+  console.error(
+    `site:create: ${problem}\nUsage: npm run site:create -- --name "My shop" --url https://shop.example [options]`,
+  );
   process.exit(2);
 }
 
@@ -98,7 +100,9 @@ try {
   });
 } catch (e) {
   const out = e as { stdout?: Buffer; stderr?: Buffer };
-  console.error(`site:create: wrangler d1 execute failed (are the migrations applied?)\n${out.stderr ?? ""}${out.stdout ?? ""}`);
+  console.error(
+    `site:create: wrangler d1 execute failed (are the migrations applied?)\n${out.stderr ?? ""}${out.stdout ?? ""}`,
+  );
   process.exit(1);
 }
 

@@ -37,7 +37,8 @@ function batch(size: number) {
       context: { page: { url: "https://shop.example/p/E7247", referrer: "" }, userAgent: "Mozilla/5.0 bench" },
     };
     const product = { product_id: `P${i % 50}`, name: `Product ${i % 50}`, price: 19.99, currency: "GBP" };
-    if (i % 10 === 9) return { ...base, type: "track", event: "Product Added", properties: { ...product, quantity: 1 } };
+    if (i % 10 === 9)
+      return { ...base, type: "track", event: "Product Added", properties: { ...product, quantity: 1 } };
     if (i % 5 === 0) return { ...base, type: "page", name: "Product", properties: { path: "/p/E7247" } };
     return { ...base, type: "track", event: "Product Viewed", properties: product };
   });
@@ -58,9 +59,15 @@ async function load(path: string, size: number): Promise<Result> {
   const bodies = Array.from({ length: 64 }, () => JSON.stringify({ writeKey: "pk_demo", batch: batch(size) }));
   // Fresh messageIds per request, so every event is new (no dedupe shortcut): patch the run id.
   let n = 0;
-  const body = () => bodies[n++ % bodies.length]?.replaceAll('"bench-', `"b${n}-`).replaceAll('"messageId":"', `"messageId":"${n}-`) ?? "";
+  const body = () =>
+    bodies[n++ % bodies.length]?.replaceAll('"bench-', `"b${n}-`).replaceAll('"messageId":"', `"messageId":"${n}-`) ??
+    "";
   const post = async () => {
-    const res = await fetch(`${BASE}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: body() });
+    const res = await fetch(`${BASE}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: body(),
+    });
     if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`);
     await res.arrayBuffer();
   };
@@ -91,8 +98,21 @@ let child: ChildProcess | undefined;
 async function startWorker(mode: string) {
   rmSync(PERSIST, { recursive: true, force: true });
   const config = ["-c", "demo-store/wrangler.jsonc", "--persist-to", PERSIST];
-  execFileSync(process.execPath, [WRANGLER, "d1", "migrations", "apply", "DB", "--local", ...config], { env, stdio: "pipe" });
-  const args = [WRANGLER, "dev", ...config, "--ip", "127.0.0.1", "--port", String(PORT), "--var", `INGEST_PROCESSING:${mode}`];
+  execFileSync(process.execPath, [WRANGLER, "d1", "migrations", "apply", "DB", "--local", ...config], {
+    env,
+    stdio: "pipe",
+  });
+  const args = [
+    WRANGLER,
+    "dev",
+    ...config,
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(PORT),
+    "--var",
+    `INGEST_PROCESSING:${mode}`,
+  ];
   child = spawn(process.execPath, args, { env, stdio: ["ignore", "ignore", "ignore"] });
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -123,8 +143,20 @@ function sqlite(size: number): Result {
     db.exec("BEGIN");
     for (const m of rows) {
       const p = m as Record<string, unknown>;
-      insert.run("demo", m.messageId, m.type, (p.event as string) ?? null, m.anonymousId, null, null,
-        JSON.stringify(m.properties), "{}", JSON.stringify(m.context), Date.parse(m.timestamp), Date.now());
+      insert.run(
+        "demo",
+        m.messageId,
+        m.type,
+        (p.event as string) ?? null,
+        m.anonymousId,
+        null,
+        null,
+        JSON.stringify(m.properties),
+        "{}",
+        JSON.stringify(m.context),
+        Date.parse(m.timestamp),
+        Date.now(),
+      );
     }
     db.exec("COMMIT");
     latencies.push(performance.now() - t);
@@ -147,7 +179,9 @@ async function main() {
         if (mode === "background") {
           const noop = await load("/v1/noop", size);
           ceiling.set(size, rate(noop));
-          rows.push(`| ${size} | no-op parse (ceiling) | ${fmt(rate(noop))} | ${ms(pct(noop.latencies, 50))} | ${ms(pct(noop.latencies, 99))} | 100 % | |`);
+          rows.push(
+            `| ${size} | no-op parse (ceiling) | ${fmt(rate(noop))} | ${ms(pct(noop.latencies, 50))} | ${ms(pct(noop.latencies, 99))} | 100 % | |`,
+          );
         }
         const t0 = performance.now();
         const r = await load("/v1/batch", size);
@@ -157,7 +191,9 @@ async function main() {
           applied = fmt(r.events / ((performance.now() - t0) / 1000));
         }
         const ratio = `${Math.round((100 * rate(r)) / (ceiling.get(size) ?? Number.NaN))} %`;
-        rows.push(`| ${size} | /v1/batch, ${mode} | ${fmt(rate(r))} | ${ms(pct(r.latencies, 50))} | ${ms(pct(r.latencies, 99))} | ${ratio} | ${applied} |`);
+        rows.push(
+          `| ${size} | /v1/batch, ${mode} | ${fmt(rate(r))} | ${ms(pct(r.latencies, 50))} | ${ms(pct(r.latencies, 99))} | ${ratio} | ${applied} |`,
+        );
         console.error(rows.at(-1));
       }
     } finally {
@@ -166,7 +202,9 @@ async function main() {
   }
   for (const size of sizes) {
     const r = sqlite(size);
-    rows.push(`| ${size} | raw node:sqlite, 1 tx/batch | ${fmt(rate(r))} | ${ms(pct(r.latencies, 50))} | ${ms(pct(r.latencies, 99))} | ${Math.round((100 * rate(r)) / (ceiling.get(size) ?? Number.NaN))} % | |`);
+    rows.push(
+      `| ${size} | raw node:sqlite, 1 tx/batch | ${fmt(rate(r))} | ${ms(pct(r.latencies, 50))} | ${ms(pct(r.latencies, 99))} | ${Math.round((100 * rate(r)) / (ceiling.get(size) ?? Number.NaN))} % | |`,
+    );
   }
   console.log(`\n${CLIENTS} clients, ${SECONDS} s per row, ${new Date().toISOString()}\n`);
   console.log("| batch | path | events/s | p50 ms | p99 ms | of ceiling | applied/s |");

@@ -82,9 +82,20 @@ describe("npm run site:create", () => {
 
     const sites = execFileSync(
       process.execPath,
-      ["node_modules/wrangler/bin/wrangler.js", "d1", "execute", "DB", "--local", "--json", "-c", "demo-store/wrangler.jsonc"]
-        .concat(["--persist-to", ".wrangler/e2e-state", "--command", "SELECT * FROM sites"]),
-      { encoding: "utf8", env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" } },
+      [
+        "node_modules/wrangler/bin/wrangler.js",
+        "d1",
+        "execute",
+        "DB",
+        "--local",
+        "--json",
+        "-c",
+        "demo-store/wrangler.jsonc",
+      ].concat(["--persist-to", ".wrangler/e2e-state", "--command", "SELECT * FROM sites"]),
+      {
+        encoding: "utf8",
+        env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+      },
     );
     expect(sites).toContain(createHash("sha256").update(keys.secretKey).digest("hex"));
     expect(sites).not.toContain(keys.secretKey);

@@ -128,7 +128,13 @@ describe("accepted batches applied off the request", () => {
   const messages = (anonymousId: string, n: number): Message[] =>
     Array.from({ length: n }, (_, i) => {
       const m = validateMessage(
-        { type: "track", messageId: `${anonymousId}-${i % 3}`, anonymousId, event: "Product Viewed", properties: product(`P${i}`) },
+        {
+          type: "track",
+          messageId: `${anonymousId}-${i % 3}`,
+          anonymousId,
+          event: "Product Viewed",
+          properties: product(`P${i}`),
+        },
         i,
         Date.now(),
         null,
@@ -165,7 +171,9 @@ describe("accepted batches applied off the request", () => {
     const anonymousId = uid("a");
     const id = await enqueue(env.DB, "demo", messages(anonymousId, 2), Date.now());
     // Claimed by an invocation that then died: the claim goes stale and the sweep takes it.
-    await env.DB.prepare(`UPDATE inbox SET claimed_at = ? WHERE id = ?`).bind(Date.now() - 5 * 60_000, id).run();
+    await env.DB.prepare(`UPDATE inbox SET claimed_at = ? WHERE id = ?`)
+      .bind(Date.now() - 5 * 60_000, id)
+      .run();
     const swept = await advance(0);
     expect(swept).toMatchObject({ now: expect.any(String) });
     expect((await eventsOf(anonymousId)).results.map((r) => r.processed)).toEqual([1, 1]);
@@ -190,26 +198,41 @@ describe("export and erasure", () => {
     await mintCoupon(env.DB, { siteId: "demo", promotionId: "p", anonymousId, source: "exit_intent", now });
     await advance(2 * 3600_000); // the abandoned-cart reminder goes out: a message and an outbox row
     // An event accepted but not applied yet is covered too.
-    await enqueue(env.DB, "demo", [
-      {
-        type: "track",
-        messageId: uid("late"),
-        anonymousId,
-        userId: null,
-        previousId: null,
-        event: "Page Left",
-        properties: {},
-        traits: {},
-        context: {},
-        timestamp: now,
-      },
-    ], now);
+    await enqueue(
+      env.DB,
+      "demo",
+      [
+        {
+          type: "track",
+          messageId: uid("late"),
+          anonymousId,
+          userId: null,
+          previousId: null,
+          event: "Page Left",
+          properties: {},
+          traits: {},
+          context: {},
+          timestamp: now,
+        },
+      ],
+      now,
+    );
 
     const exported = await SELF.fetch(`${BASE}/v1/admin/contacts/${contactId}/export`, { headers: SECRET });
     expect(exported.status).toBe(200);
     const dump = await exported.json<{ contact: { email: string }; data: Record<string, unknown[]> }>();
     expect(dump.contact.email).toBe(email);
-    for (const table of ["events", "identities", "orders", "carts", "cart_items", "product_views", "messages", "outbox", "coupons"])
+    for (const table of [
+      "events",
+      "identities",
+      "orders",
+      "carts",
+      "cart_items",
+      "product_views",
+      "messages",
+      "outbox",
+      "coupons",
+    ])
       expect(dump.data[table]?.length, table).toBeGreaterThan(0);
     expect(dump.data.events).toHaveLength(5);
     expect(dump.data.coupons).toHaveLength(2);
@@ -224,7 +247,8 @@ describe("export and erasure", () => {
     for (const { name } of tables.results) {
       const rows = await env.DB.prepare(`SELECT * FROM ${name}`).all();
       const text = JSON.stringify(rows.results);
-      for (const trace of [contactId, email, anonymousId, orderId]) expect(text.includes(trace), `${name}: ${trace}`).toBe(false);
+      for (const trace of [contactId, email, anonymousId, orderId])
+        expect(text.includes(trace), `${name}: ${trace}`).toBe(false);
     }
     expect((await lookup(`email=${encodeURIComponent(email)}`)).status).toBe(404);
     const again = await SELF.fetch(`${BASE}/v1/admin/contacts/${contactId}`, { method: "DELETE", headers: SECRET });
@@ -232,7 +256,9 @@ describe("export and erasure", () => {
   });
 
   it("should need the secret key", async () => {
-    const res = await SELF.fetch(`${BASE}/v1/admin/contacts/x/export`, { headers: { authorization: "Bearer pk_demo" } });
+    const res = await SELF.fetch(`${BASE}/v1/admin/contacts/x/export`, {
+      headers: { authorization: "Bearer pk_demo" },
+    });
     expect(res.status).toBe(401);
   });
 });

@@ -36,7 +36,11 @@ const track = (extra: Record<string, unknown> = {}) => ({
 describe("allowed origins", () => {
   it("should refuse a browser on another origin with 403 and store nothing", async () => {
     const s = await site({ allowedOrigins: ["https://shop.example"] });
-    const res = await post("/v1/batch", { writeKey: s.publicKey, batch: [track()] }, { origin: "https://evil.example" });
+    const res = await post(
+      "/v1/batch",
+      { writeKey: s.publicKey, batch: [track()] },
+      { origin: "https://evil.example" },
+    );
     expect(res.status).toBe(403);
     expect(await res.json()).toMatchObject({ error: { code: "origin_not_allowed" } });
     expect(await stored(s.id)).toBe(0);
@@ -44,7 +48,11 @@ describe("allowed origins", () => {
 
   it("should accept the store's own origin and answer it with CORS headers", async () => {
     const s = await site({ allowedOrigins: ["https://shop.example"] });
-    const res = await post("/v1/batch", { writeKey: s.publicKey, batch: [track()] }, { origin: "https://shop.example" });
+    const res = await post(
+      "/v1/batch",
+      { writeKey: s.publicKey, batch: [track()] },
+      { origin: "https://shop.example" },
+    );
     expect(res.status).toBe(200);
     expect(res.headers.get("access-control-allow-origin")).toBe("https://shop.example");
     expect(await stored(s.id)).toBeGreaterThan(0);
@@ -133,11 +141,17 @@ describe("rate limits", () => {
     expect(Number(limited?.headers.get("retry-after"))).toBeGreaterThan(0);
     expect(await limited?.json()).toMatchObject({ error: { code: "rate_limited" } });
     // Every 200 stored its event, every 429 stored nothing.
-    const events = await env.DB.prepare(`SELECT count(*) AS n FROM events WHERE site_id = ?`).bind(s.id).first<{ n: number }>();
+    const events = await env.DB.prepare(`SELECT count(*) AS n FROM events WHERE site_id = ?`)
+      .bind(s.id)
+      .first<{ n: number }>();
     expect(events?.n).toBe(answers.filter((r) => r.status === 200).length);
 
     // Another client of the same store is not affected.
-    const other = await post("/v1/batch", { writeKey: s.publicKey, batch: [track()] }, { "cf-connecting-ip": "10.9.9.9" });
+    const other = await post(
+      "/v1/batch",
+      { writeKey: s.publicKey, batch: [track()] },
+      { "cf-connecting-ip": "10.9.9.9" },
+    );
     expect(other.status).toBe(200);
   });
 });
@@ -151,7 +165,13 @@ describe("bad input", () => {
     ["properties that are a string", { batch: [track({ properties: "x" })] }, {}, 400, "invalid_messages"],
     ["an unknown type", { batch: [track({ type: "drop" })] }, {}, 400, "invalid_messages"],
     ["a timestamp that is not a date", { batch: [track({ timestamp: "yesterday" })] }, {}, 400, "invalid_messages"],
-    ["an alias without previousId", { batch: [{ type: "alias", messageId: "m", userId: "u" }] }, {}, 400, "invalid_messages"],
+    [
+      "an alias without previousId",
+      { batch: [{ type: "alias", messageId: "m", userId: "u" }] },
+      {},
+      400,
+      "invalid_messages",
+    ],
   ];
 
   it.each(cases)("should answer %s with a clear 4xx and store nothing", async (_name, body, headers, status, code) => {
@@ -182,7 +202,11 @@ describe("bad input", () => {
                   anonymousId: fc.oneof(fc.string(), fc.integer(), fc.object()),
                   userId: fc.oneof(fc.string(), fc.constant(null)),
                   event: fc.oneof(fc.string(), fc.constant("Order Completed"), fc.constant("Product Added")),
-                  timestamp: fc.oneof(fc.string(), fc.integer(), fc.date().map((d) => d.toISOString())),
+                  timestamp: fc.oneof(
+                    fc.string(),
+                    fc.integer(),
+                    fc.date().map((d) => d.toISOString()),
+                  ),
                   properties: fc.oneof(fc.object(), fc.jsonValue()),
                   traits: fc.oneof(fc.object(), fc.jsonValue()),
                   context: fc.oneof(fc.object(), fc.jsonValue()),

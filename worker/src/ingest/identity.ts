@@ -20,7 +20,8 @@ export async function unverified(site: Site, m: Message, index: number): Promise
     index,
     messageId: m.messageId,
     code: hash === null ? "missing_user_hash" : "invalid_user_hash",
-    message: "This site verifies identities: send context.nudge.userHash, the hex HMAC-SHA256 of the userId (or email) keyed with the site's identity secret.",
+    message:
+      "This site verifies identities: send context.nudge.userHash, the hex HMAC-SHA256 of the userId (or email) keyed with the site's identity secret.",
   };
 }
 

@@ -124,14 +124,20 @@ function foldedStatements(db: D1Database, siteId: string, chunk: Chunk): D1Prepa
         )
         .bind(siteId, JSON.stringify(chunk.views)),
     );
-  statements.push(
-    db
-      .prepare(
-        `UPDATE events SET contact_id = m.value ->> 1, processed = 1
-         FROM json_each(?2) m WHERE events.site_id = ?1 AND events.message_id = m.value ->> 0`,
-      )
-      .bind(siteId, JSON.stringify(chunk.marks)),
-  );
+  // One mark per contact, not one per event. (An UPDATE … FROM json_each would scan the site's
+  // events: SQLite drives it from the table, not from the list.)
+  const byContact = new Map<string, string[]>();
+  for (const [messageId, contactId] of chunk.marks)
+    byContact.set(contactId, [...(byContact.get(contactId) ?? []), messageId]);
+  for (const [contactId, ids] of byContact)
+    statements.push(
+      db
+        .prepare(
+          `UPDATE events SET contact_id = ?2, processed = 1
+           WHERE site_id = ?1 AND message_id IN (SELECT value FROM json_each(?3))`,
+        )
+        .bind(siteId, contactId, JSON.stringify(ids)),
+    );
   return statements;
 }
 
@@ -238,7 +244,16 @@ function productRows(site: Site, contactId: string, m: Message, chunk: Chunk) {
   const line = toLine(m.properties, currency);
   if (!line) return;
   const category = text(m.properties.category, 200);
-  chunk.products.push([line.productId, line.name, line.price, currency, category, line.url, line.imageUrl, m.timestamp]);
+  chunk.products.push([
+    line.productId,
+    line.name,
+    line.price,
+    currency,
+    category,
+    line.url,
+    line.imageUrl,
+    m.timestamp,
+  ]);
   if (m.event === "Product Viewed") chunk.views.push([contactId, line.productId, m.timestamp]);
 }
 

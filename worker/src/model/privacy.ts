@@ -48,7 +48,8 @@ export async function contactTables(db: D1Database): Promise<string[]> {
 }
 
 // Rows that name the person without a contact_id.
-const IDS = (kind: string) => `(SELECT value FROM identities WHERE site_id = ?1 AND contact_id = ?2 AND kind = '${kind}')`;
+const IDS = (kind: string) =>
+  `(SELECT value FROM identities WHERE site_id = ?1 AND contact_id = ?2 AND kind = '${kind}')`;
 const UNLINKED_EVENTS = `FROM events WHERE site_id = ?1 AND contact_id IS NULL
   AND (anonymous_id IN ${IDS("anonymous")} OR user_id IN ${IDS("user")} OR previous_id IN ${IDS("anonymous")})`;
 const ANONYMOUS_COUPONS = `FROM coupons WHERE site_id = ?1 AND contact_id IS NULL AND anonymous_id IN ${IDS("anonymous")}`;
@@ -56,13 +57,11 @@ const OUTBOX = `FROM outbox WHERE site_id = ?1 AND message_id IN (SELECT id FROM
 
 /** Every row stored about the contact, by table. */
 export async function exportContact(db: D1Database, siteId: string, contactId: string) {
-  const tables = await contactTables(db);
+  const others = (await contactTables(db)).filter((t) => t !== "identities");
   const queries = [
     db.prepare(`SELECT * FROM contacts WHERE site_id = ?1 AND id = ?2`),
     db.prepare(`SELECT * FROM identities WHERE site_id = ?1 AND contact_id = ?2`),
-    ...tables
-      .filter((t) => t !== "identities")
-      .map((t) => db.prepare(`SELECT * FROM ${t} WHERE site_id = ?1 AND contact_id = ?2`)),
+    ...others.map((t) => db.prepare(`SELECT * FROM ${t} WHERE site_id = ?1 AND contact_id = ?2`)),
     db.prepare(`SELECT * ${UNLINKED_EVENTS}`),
     db.prepare(`SELECT * ${ANONYMOUS_COUPONS}`),
     db.prepare(`SELECT * ${OUTBOX}`),
@@ -70,8 +69,8 @@ export async function exportContact(db: D1Database, siteId: string, contactId: s
   const results = await db.batch<Record<string, unknown>>(queries);
   const rows = (i: number) => results[i]?.results ?? [];
   const data: Record<string, Record<string, unknown>[]> = { identities: rows(1) };
-  tables.filter((t) => t !== "identities").forEach((t, i) => (data[t] = rows(2 + i)));
-  const extra = 2 + tables.filter((t) => t !== "identities").length;
+  for (const [i, t] of others.entries()) data[t] = rows(2 + i);
+  const extra = 2 + others.length;
   data.events = [...(data.events ?? []), ...rows(extra)];
   data.coupons = [...(data.coupons ?? []), ...rows(extra + 1)];
   data.outbox = rows(extra + 2);
@@ -92,6 +91,6 @@ export async function eraseContact(db: D1Database, siteId: string, contactId: st
   ];
   const results = await db.batch(steps.map(([, sql]) => db.prepare(sql).bind(siteId, contactId)));
   const deleted: Record<string, number> = {};
-  steps.forEach(([t], i) => (deleted[t] = (deleted[t] ?? 0) + (results[i]?.meta.changes ?? 0)));
+  for (const [i, [t]] of steps.entries()) deleted[t] = (deleted[t] ?? 0) + (results[i]?.meta.changes ?? 0);
   return deleted;
 }

@@ -22,7 +22,8 @@ const REF_FIELDS = ["email", "userId", "anonymousId"] as const;
 contacts.get("/", async (c) => {
   const field = REF_FIELDS.find((f) => c.req.query(f));
   const value = field ? (c.req.query(field) ?? "") : "";
-  if (!field || value.length > 254) fail(400, "invalid_query", "Look a contact up by one of email, userId or anonymousId.");
+  if (!field || value.length > 254)
+    fail(400, "invalid_query", "Look a contact up by one of email, userId or anonymousId.");
   const site = c.get("site");
   const id = await findContact(c.env.DB, site.id, { [field]: value });
   const found = id ? await profile(c.env.DB, site.id, id, await now(c.env)) : null;
@@ -30,7 +31,10 @@ contacts.get("/", async (c) => {
   return c.json({ contact: found });
 });
 
-async function contactOr404(c: { env: SecretEnv["Bindings"]; get(k: "site"): SecretEnv["Variables"]["site"] }, id: string) {
+async function contactOr404(
+  c: { env: SecretEnv["Bindings"]; get(k: "site"): SecretEnv["Variables"]["site"] },
+  id: string,
+) {
   if (id.length > 200) fail(404, "contact_not_found", "No such contact.");
   const db = c.env.DB;
   await drainInbox(db, (siteId) => siteById(db, siteId), await now(c.env));

@@ -75,7 +75,8 @@ async function accept(c: Context<{ Bindings: Env }>, type?: MessageType) {
   if (valid.length === 0) fail(400, "invalid_messages", "No message in the request is valid.", { errors });
 
   const id = await enqueue(c.env.DB, site.id, valid, receivedAt);
-  const apply = drainInbox(c.env.DB, (siteId) => siteById(c.env.DB, siteId), receivedAt, id).catch((e) =>
+  const sites = async (siteId: string) => (siteId === site.id ? site : siteById(c.env.DB, siteId));
+  const apply = drainInbox(c.env.DB, sites, receivedAt, id).catch((e) =>
     // Stored is stored: the sweep applies what is left, so the sender must not retry.
     console.error("processing deferred to the sweep", e),
   );
