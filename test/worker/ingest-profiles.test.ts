@@ -86,6 +86,30 @@ describe("identity merge", () => {
   });
 });
 
+describe("identity merge of two known contacts", () => {
+  it("should merge a contact known by email into the one known by user id once an event ties them", async () => {
+    const email = `${uid("m")}@example.com`;
+    const userId = uid("u");
+    const [newsletter, account] = [uid("nl"), uid("acct")];
+    await send([
+      { type: "identify", anonymousId: newsletter, traits: { email } },
+      {
+        type: "track",
+        anonymousId: newsletter,
+        event: "Order Completed",
+        properties: { order_id: uid("o"), total: 5 },
+      },
+      { type: "identify", anonymousId: account, userId },
+      { type: "track", anonymousId: account, event: "Order Completed", properties: { order_id: uid("o"), total: 7 } },
+    ]);
+    await send([{ type: "identify", anonymousId: account, userId, traits: { email } }]);
+    const byEmail = await lookup(`email=${encodeURIComponent(email)}`);
+    const byUser = await lookup(`userId=${userId}`);
+    expect(byEmail.body.contact.id).toBe(byUser.body.contact.id);
+    expect(byUser.body.contact).toMatchObject({ email, ordersCount: 2, totalSpent: 1200 });
+  });
+});
+
 describe("aggregates", () => {
   it("should keep orders, trailing 365-day spend, open cart and last viewed products", async () => {
     const anonymousId = uid("a");

@@ -83,11 +83,16 @@ export async function resolveContact(
       // An anonymous contact that turns out to be this person: fold it in.
       merged.add(r.contact_id);
       statements.push(...mergeContacts(db, siteId, r.contact_id, contactId));
+    } else if (r.kind !== "anonymous" && (r.user_id === null || r.user_id === m.userId)) {
+      // The event ties this user id and this email together, and they belong to two known contacts
+      // whose user ids do not conflict: one person, known twice. Merge, keeping both histories.
+      merged.add(r.contact_id);
+      statements.push(...mergeContacts(db, siteId, r.contact_id, contactId));
     } else if (r.kind === "anonymous") {
       // A shared browser now used by someone else: the device moves, the other person stays whole.
       statements.push(linkIdentity(db, siteId, r, contactId));
     }
-    // A user id or email already owned by another known contact is left with them.
+    // An identity of a known contact with a different user id is left with them.
   }
   for (const id of wanted) {
     if (!found.some((r) => r.kind === id.kind && r.value === id.value)) {
@@ -157,7 +162,10 @@ export function mergeContacts(db: D1Database, siteId: string, from: string, into
          first_seen = min(contacts.first_seen, f.first_seen), last_seen = max(contacts.last_seen, f.last_seen),
          orders_count = contacts.orders_count + f.orders_count, total_spent = contacts.total_spent + f.total_spent,
          last_order_at = nullif(max(coalesce(contacts.last_order_at, 0), coalesce(f.last_order_at, 0)), 0),
-         unsubscribed = max(contacts.unsubscribed, f.unsubscribed)
+         unsubscribed = max(contacts.unsubscribed, f.unsubscribed),
+         email = coalesce(contacts.email, f.email), user_id = coalesce(contacts.user_id, f.user_id),
+         phone = coalesce(contacts.phone, f.phone), name = coalesce(contacts.name, f.name),
+         traits = json_patch(f.traits, contacts.traits)
        FROM (SELECT * FROM contacts WHERE site_id = ?1 AND id = ?2) AS f
        WHERE contacts.site_id = ?1 AND contacts.id = ?3`,
     ),
