@@ -10,7 +10,8 @@ export interface Env {
   INGEST_KEY_LIMIT?: RateLimit;
   /**
    * "request" applies accepted events to profiles before answering (tests, the demo: what you see
-   * is already applied); anything else (the default) applies them right after, in ctx.waitUntil.
+   * is already applied); "sweep" leaves them to the scheduled sweep (cheapest request, profiles up
+   * to a minute behind); anything else (the default) applies them right after, in ctx.waitUntil.
    */
   INGEST_PROCESSING?: string;
 }

@@ -141,9 +141,12 @@ function foldedStatements(db: D1Database, siteId: string, chunk: Chunk): D1Prepa
   return statements;
 }
 
+/** How long one sweep keeps draining the inbox before leaving the rest to the next one. */
+export const DRAIN_BUDGET_MS = 20_000;
+
 /**
  * Expands claimed inbox batches into events and applies the new ones. `id` drains one request's
- * own batch; without it, whatever is unclaimed or stale (the sweep).
+ * own batch; without it, whatever is unclaimed or stale, for up to DRAIN_BUDGET_MS (the sweep).
  */
 export async function drainInbox(
   db: D1Database,
@@ -152,13 +155,17 @@ export async function drainInbox(
   id?: number,
 ): Promise<number> {
   let applied = 0;
-  for (const row of await claim(db, now, id)) {
-    const site = await siteById(row.siteId);
-    const fresh = await expand(db, row);
-    if (site) await processEvents(db, site, fresh, now);
-    applied += fresh.length;
+  const until = Date.now() + DRAIN_BUDGET_MS;
+  for (;;) {
+    const rows = await claim(db, now, id);
+    for (const row of rows) {
+      const site = await siteById(row.siteId);
+      const fresh = await expand(db, row);
+      if (site) await processEvents(db, site, fresh, now);
+      applied += fresh.length;
+    }
+    if (id !== undefined || rows.length === 0 || Date.now() > until) return applied;
   }
-  return applied;
 }
 
 const ORDER_STATUS: Record<string, "cancelled" | "refunded"> = {

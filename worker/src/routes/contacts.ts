@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import type { Context } from "hono";
 import { now } from "../lib/clock";
 import { fail } from "../lib/http";
 import { drainInbox } from "../ingest/process";
@@ -31,10 +32,7 @@ contacts.get("/", async (c) => {
   return c.json({ contact: found });
 });
 
-async function contactOr404(
-  c: { env: SecretEnv["Bindings"]; get(k: "site"): SecretEnv["Variables"]["site"] },
-  id: string,
-) {
+async function contactOr404(c: Context<SecretEnv>, id: string) {
   if (id.length > 200) fail(404, "contact_not_found", "No such contact.");
   const db = c.env.DB;
   await drainInbox(db, (siteId) => siteById(db, siteId), await now(c.env));

@@ -21,7 +21,8 @@ import type { Site } from "../model/sites";
  *
  * The request validates, stores the valid messages as one inbox row and answers; expanding them
  * into events (deduplicated) and applying them to profiles follows in ctx.waitUntil — or before
- * the answer when INGEST_PROCESSING is "request" (tests, the demo). See ingest/inbox.ts.
+ * the answer when INGEST_PROCESSING is "request" (tests, the demo), or only in the scheduled sweep
+ * when it is "sweep" (the cheapest request; profiles lag by up to a minute). See ingest/inbox.ts.
  */
 export const ingest = new Hono<{ Bindings: Env }>();
 
@@ -75,13 +76,16 @@ async function accept(c: Context<{ Bindings: Env }>, type?: MessageType) {
   if (valid.length === 0) fail(400, "invalid_messages", "No message in the request is valid.", { errors });
 
   const id = await enqueue(c.env.DB, site.id, valid, receivedAt);
-  const sites = async (siteId: string) => (siteId === site.id ? site : siteById(c.env.DB, siteId));
-  const apply = drainInbox(c.env.DB, sites, receivedAt, id).catch((e) =>
-    // Stored is stored: the sweep applies what is left, so the sender must not retry.
-    console.error("processing deferred to the sweep", e),
-  );
-  if (c.env.INGEST_PROCESSING === "request") await apply;
-  else c.executionCtx.waitUntil(apply);
+  const mode = c.env.INGEST_PROCESSING;
+  if (mode !== "sweep") {
+    const sites = async (siteId: string) => (siteId === site.id ? site : siteById(c.env.DB, siteId));
+    const apply = drainInbox(c.env.DB, sites, receivedAt, id).catch((e) =>
+      // Stored is stored: the sweep applies what is left, so the sender must not retry.
+      console.error("processing deferred to the sweep", e),
+    );
+    if (mode === "request") await apply;
+    else c.executionCtx.waitUntil(apply);
+  }
   return { success: true, accepted: valid.length, errors };
 }
 
