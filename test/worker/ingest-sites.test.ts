@@ -125,7 +125,10 @@ describe("identity verification", () => {
 describe("rate limits", () => {
   it("should answer 429 with Retry-After once a client goes over its limit, storing only what it accepted", async () => {
     const s = await site();
-    const client = { "cf-connecting-ip": `10.0.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}` };
+    const client = {
+      "cf-connecting-ip": `10.0.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`,
+      origin: "https://shop.example",
+    };
     // The test config allows 50 requests a minute per key and client (test/worker/wrangler.jsonc);
     // up to three windows' worth, in case a window rolls over mid-test.
     const answers: Response[] = [];
@@ -139,6 +142,7 @@ describe("rate limits", () => {
     const limited = answers.find((r) => r.status === 429);
     expect(limited?.status).toBe(429);
     expect(Number(limited?.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(limited?.headers.get("access-control-expose-headers")).toContain("retry-after");
     expect(await limited?.json()).toMatchObject({ error: { code: "rate_limited" } });
     // Every 200 stored its event, every 429 stored nothing.
     const events = await env.DB.prepare(`SELECT count(*) AS n FROM events WHERE site_id = ?`)

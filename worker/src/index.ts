@@ -26,7 +26,15 @@ app.use("*", async (c, next) => {
 });
 
 // Browsers send events from the store's origin; per-site origin rules are checked in ingest.
-app.use("/v1/*", cors({ origin: (origin) => origin, allowHeaders: ["content-type", "authorization"], maxAge: 86400 }));
+app.use(
+  "/v1/*",
+  cors({
+    origin: (origin) => origin,
+    allowHeaders: ["content-type", "authorization"],
+    exposeHeaders: ["retry-after"], // so a browser SDK can honour a 429
+    maxAge: 86400,
+  }),
+);
 
 app.route("/v1", ingest);
 app.route("/v1/admin", admin);
