@@ -69,9 +69,13 @@ async function accept(c: Context<{ Bindings: Env }>, type?: MessageType) {
   const errors: MessageError[] = [];
   for (const [i, m] of raw.entries()) {
     const r = validateMessage(m, i, receivedAt, sentAt, type);
-    const e = "code" in r ? r : await unverified(site, r, i);
+    if ("code" in r) {
+      errors.push(r);
+      continue;
+    }
+    const e = await unverified(site, r, i);
     if (e) errors.push(e);
-    else valid.push(r as Message);
+    else valid.push(r);
   }
   if (valid.length === 0) fail(400, "invalid_messages", "No message in the request is valid.", { errors });
 
