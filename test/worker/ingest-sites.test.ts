@@ -189,6 +189,24 @@ describe("bad input", () => {
     expect(await stored(s.id)).toBe(0);
   });
 
+  it("should store nothing at all for a wrong key, broken JSON or an oversized body", async () => {
+    const total = async () =>
+      (
+        await env.DB.prepare(`SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM inbox) AS n`).first<{
+          n: number;
+        }>()
+      )?.n;
+    const before = await total();
+    const answers = await Promise.all([
+      post("/v1/batch", { writeKey: "pk_unknown", batch: [track()] }),
+      post("/v1/batch", { batch: [track()] }, { authorization: `Basic ${btoa("pk_unknown:")}` }),
+      post("/v1/batch", `{"writeKey":"pk_demo","batch":[${JSON.stringify(track())}`),
+      post("/v1/batch", { writeKey: "pk_demo", batch: [track({ properties: { big: "z".repeat(600_000) } })] }),
+    ]);
+    expect(answers.map((r) => r.status)).toEqual([401, 401, 400, 413]);
+    expect(await total()).toBe(before);
+  });
+
   it("should never answer 500, whatever the body", async () => {
     const s = await site();
     await fc.assert(
