@@ -110,6 +110,31 @@ describe("identity merge of two known contacts", () => {
   });
 });
 
+describe("concurrent requests about one new shopper", () => {
+  it("should create one contact, as Segment's libraries send batches in parallel", async () => {
+    for (let round = 0; round < 5; round++) {
+      const userId = uid("par");
+      const email = `${userId}@example.com`;
+      await Promise.all([
+        send([
+          { type: "identify", userId, traits: { email } },
+          { type: "track", userId, event: "Order Completed", properties: { order_id: uid("o"), total: 3 } },
+        ]),
+        send([{ type: "alias", previousId: `${userId}-old`, userId }]),
+        send([{ type: "page", userId, name: "Home" }]),
+      ]);
+      const { body } = await lookup(`userId=${userId}`);
+      expect(body.contact).toMatchObject({ email, ordersCount: 1 });
+      const events = await env.DB.prepare(
+        `SELECT count(DISTINCT contact_id) AS n, count(*) AS e FROM events WHERE user_id = ?`,
+      )
+        .bind(userId)
+        .first<{ n: number; e: number }>();
+      expect(events).toEqual({ n: 1, e: 4 });
+    }
+  });
+});
+
 describe("aggregates", () => {
   it("should keep orders, trailing 365-day spend, open cart and last viewed products", async () => {
     const anonymousId = uid("a");

@@ -1,3 +1,4 @@
+import { sha256Hex } from "../lib/crypto";
 import type { Message } from "../ingest/validate";
 
 /**
@@ -56,7 +57,7 @@ export async function resolveContact(
   db: D1Database,
   siteId: string,
   m: Message,
-  newId: () => string = () => crypto.randomUUID(),
+  newId: () => Promise<string> = () => newContactId(siteId, m),
   /** The event's identities as stored, when the caller already read them (none: a new shopper). */
   known?: IdentityRow[],
 ): Promise<Resolution> {
@@ -65,7 +66,7 @@ export async function resolveContact(
 
   const row = (kind: IdentityKind) => found.find((r) => r.kind === kind);
   const strong = row("user") ?? row("email");
-  const contactId = strong?.contact_id ?? row("anonymous")?.contact_id ?? newId();
+  const contactId = strong?.contact_id ?? row("anonymous")?.contact_id ?? (await newId());
   const statements: D1PreparedStatement[] = [];
 
   if (!found.some((r) => r.contact_id === contactId)) {
@@ -116,6 +117,18 @@ export async function findIdentities(db: D1Database, siteId: string, wanted: Ide
     .bind(siteId, JSON.stringify(wanted.map((i) => [i.kind, i.value])))
     .all<IdentityRow>();
   return results ?? [];
+}
+
+/**
+ * The id of a contact created for a new shopper, derived from their strongest identity (user id,
+ * else email, else anonymous id). Two requests that meet the same new shopper at once — Segment's
+ * libraries send batches in parallel — then create the same contact instead of two, one of which
+ * would lose its identities to the other.
+ */
+async function newContactId(siteId: string, m: Message): Promise<string> {
+  const email = normaliseEmail(m.traits.email);
+  const [kind, value] = m.userId ? ["user", m.userId] : email ? ["email", email] : ["anonymous", m.anonymousId ?? ""];
+  return (await sha256Hex(`${siteId}\u0000${kind}\u0000${value}`)).slice(0, 32);
 }
 
 function linkIdentity(db: D1Database, siteId: string, id: Identity, contactId: string): D1PreparedStatement {
