@@ -229,6 +229,29 @@ describe("accepted batches applied off the request", () => {
   });
 });
 
+describe("benchmark endpoints (development only)", () => {
+  it("should parse a batch on /v1/noop and store nothing; /v1/dev/backlog counts what is not applied", async () => {
+    const anonymousId = uid("noop");
+    const res = await post("/v1/noop", {
+      writeKey: "pk_demo",
+      batch: [{ type: "track", messageId: uid("m"), anonymousId, event: "X" }],
+    });
+    expect(await res.json()).toMatchObject({ success: true, accepted: 1 });
+    const stored = await env.DB.prepare(`SELECT count(*) AS n FROM events WHERE anonymous_id = ?`)
+      .bind(anonymousId)
+      .first<{ n: number }>();
+    expect(stored?.n).toBe(0);
+
+    const backlog = async () =>
+      (await SELF.fetch(`${BASE}/v1/dev/backlog`, { headers: SECRET })).json<{ batches: number }>();
+    const before = await backlog();
+    await enqueue(env.DB, "demo", [], Date.now());
+    expect((await backlog()).batches).toBe(before.batches + 1);
+    await drainInbox(env.DB, (id) => siteById(env.DB, id), Date.now());
+    expect((await backlog()).batches).toBe(0);
+  });
+});
+
 describe("export and erasure", () => {
   it("should export everything about a contact and erase it leaving nothing behind", async () => {
     const anonymousId = uid("erase-anon");
