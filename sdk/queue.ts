@@ -1,18 +1,25 @@
-import type { Envelope } from "./types";
 import type { Outbox } from "./storage";
+import { local, memoryOutbox } from "./storage";
+import type { Envelope } from "./types";
 
 /**
- * The durable queue. `push` is a cheap, synchronous array push; a timer then writes what was
- * pushed to the outbox (IndexedDB) and sends it in batches. An event leaves the outbox only when
- * the server acknowledged it, so a reload, a crash or an offline hour loses nothing; the server
- * deduplicates by messageId, so a resend (beacon on page hide, a second tab, a retry after a lost
- * response) doubles nothing. One tab sends at a time (Web Locks), so tabs do not race.
+ * The durable queue. `push` is a cheap, synchronous array push; the same task's microtask writes
+ * what was pushed to the outbox (IndexedDB, keyed by messageId), and a timer sends it in batches.
+ * An event leaves the outbox only when the server acknowledged it, so a reload, a crash or an
+ * offline hour loses nothing; the server deduplicates by messageId, so a resend (beacon on page
+ * hide, a retry after a lost response) doubles nothing. One tab sends at a time (Web Locks).
+ *
+ * The one window where an event lives only in memory — between `push` and the outbox write
+ * committing, a few milliseconds — is closed on page hide: those events are written synchronously
+ * to localStorage ("spill") and picked up by the next page load. Their key is their messageId, so
+ * an event both committed and spilled is stored once.
  */
 
 export interface QueueOptions {
   _url: string;
   _key: string;
-  _outbox: Outbox<Envelope>;
+  /** Where events wait; without one (no IndexedDB) they wait in memory and spill on page hide. */
+  _outbox?: Outbox<Envelope>;
   _onSent(count: number): void;
   _onDrop(count: number, reason: string): void;
   _onError(error: unknown): void;
@@ -22,96 +29,126 @@ export interface QueueOptions {
 
 export interface Queue {
   _push(event: Envelope): void;
+  /** Writes and sends everything now; resolves once sent or safely stored for a retry. */
   _flush(): Promise<void>;
-  /** Page is going away: hand everything unacknowledged to sendBeacon. */
-  _beacon(): void;
+  /** The page is being hidden or unloaded: spill, beacon, and try a last send. */
+  _hide(): void;
 }
 
 export const BATCH_SIZE = 100;
 /** Stay under the 64 KB keepalive/beacon budget and the server's 500 KB request limit. */
 const BATCH_BYTES = 60_000;
+/** The bound: past it the oldest events are dropped, and counted. */
 export const MAX_QUEUE = 10_000;
+/** Events kept for the page-hide beacon; older ones are safe in the outbox anyway. */
+const MAX_UNACKED = 1_000;
 const MAX_BACKOFF = 60_000;
+export const SPILL = "nudge_spill";
 
 export function createQueue(o: QueueOptions): Queue {
-  // Pushed but not yet written to the outbox.
+  let outbox = o._outbox ?? memoryOutbox<Envelope>();
+  let durable = !!o._outbox;
+  // Pushed, not yet handed to the outbox.
   let fresh: Envelope[] = [];
-  // Everything this page has not seen acknowledged, for the page-hide beacon.
+  // Not yet committed to the outbox (fresh or being written): what page hide must spill.
+  const pending = new Map<string, Envelope>();
+  // Made by this page and not seen acknowledged: what page hide beacons.
   const unacked = new Map<string, Envelope>();
+  let writes: Promise<void> = Promise.resolve();
   let timer: ReturnType<typeof setTimeout> | undefined;
-  let failures = 0;
   let running: Promise<void> | undefined;
+  let again = false;
+  let failures = 0;
   let retryAfter: number | undefined;
 
   // The key rides in the body: sendBeacon cannot set an Authorization header.
   const body = (batch: Envelope[]) => JSON.stringify({ batch, sentAt: new Date().toISOString(), writeKey: o._key });
 
-  // Outbox keys sort in the order events were made, across tabs and reloads: time, then a
-  // counter; the messageId keeps two tabs writing in the same millisecond from colliding.
-  let seq = 0;
-  const key = (e: Envelope) =>
-    `e:${Date.now().toString(36).padStart(9, "0")}${(seq++ % 1e6).toString(36).padStart(4, "0")}:${e.messageId}`;
-
   const schedule = (ms: number) => {
     if (timer === undefined) timer = setTimeout(run, ms);
   };
 
-  const run = () => {
+  function run(): Promise<void> {
+    if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
-    running ??= drain().finally(() => {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      do {
+        again = false;
+        await drain();
+      } while (again && timer === undefined);
+    })().finally(() => {
       running = undefined;
     });
     return running;
-  };
+  }
 
-  async function persist() {
-    if (!fresh.length) return;
-    const items = fresh;
-    fresh = [];
-    await o._outbox._put(items.map((e) => [key(e), e]));
+  /** Chains outbox writes, so `await persist()` means everything pushed so far is stored. */
+  function persist(): Promise<void> {
+    if (fresh.length) {
+      const items = fresh;
+      fresh = [];
+      writes = writes.then(() => write(items));
+    }
+    return writes;
+  }
+
+  async function write(items: Envelope[]) {
+    const entries = items.map((e): [string, Envelope] => [e.messageId, e]);
+    try {
+      await outbox._put(entries);
+    } catch (e) {
+      // Storage full or broken: keep going in memory (bounded like the outbox), and say so.
+      o._onError(e);
+      if (durable) {
+        durable = false;
+        outbox = memoryOutbox();
+      }
+      await outbox._put(entries);
+    }
+    // In memory, an event stays "pending" (spilled on page hide) until the server has it.
+    if (durable) for (const e of items) pending.delete(e.messageId);
   }
 
   async function drain() {
     try {
       await persist();
-      const send = () => sendAll();
       // Web Locks keep two tabs from sending the same stored events at once.
       const locks = typeof navigator !== "undefined" ? navigator.locks : undefined;
-      if (locks) await locks.request("nudge-send", send);
-      else await send();
+      if (locks) await locks.request("nudge-send", sendAll);
+      else await sendAll();
     } catch (e) {
       o._onError(e);
     }
   }
 
   async function sendAll() {
-    let stored = (await o._outbox._all()).sort((a, b) => (a[0] < b[0] ? -1 : 1));
-    if (stored.length > MAX_QUEUE) {
-      const drop = stored.slice(0, stored.length - MAX_QUEUE);
-      await o._outbox._remove(drop.map((d) => d[0]));
-      o._onDrop(drop.length, "queue full");
-      stored = stored.slice(-MAX_QUEUE);
+    const excess = (await outbox._count()) - MAX_QUEUE;
+    if (excess > 0) {
+      await outbox._remove((await outbox._take(excess)).map((d) => d[0]));
+      o._onDrop(excess, "queue full");
     }
-    while (stored.length) {
-      const batch = take(stored);
-      stored = stored.slice(batch.length);
+    for (;;) {
+      const batch = fitting(await outbox._take(BATCH_SIZE));
+      if (!batch.length) return;
       const result = await post(batch.map((b) => b[1]));
       if (result === "retry") {
         failures++;
-        return backoff(retryAfter);
+        // Exponential with full jitter, so a server coming back is not hit by every shopper at once.
+        return schedule(retryAfter ?? Math.random() * Math.min(MAX_BACKOFF, 1000 * 2 ** failures));
       }
       failures = 0;
-      await o._outbox._remove(batch.map((b) => b[0]));
-      for (const [, e] of batch) unacked.delete(e.messageId);
+      await outbox._remove(batch.map((b) => b[0]));
+      for (const [k] of batch) {
+        unacked.delete(k);
+        pending.delete(k);
+      }
       if (result === "ok") o._onSent(batch.length);
       else o._onDrop(batch.length, result);
     }
-  }
-
-  function backoff(retryAfter?: number) {
-    // Exponential with full jitter, so a server coming back is not hit by every shopper at once.
-    const ms = retryAfter ?? Math.random() * Math.min(MAX_BACKOFF, 1000 * 2 ** failures);
-    schedule(ms);
   }
 
   async function post(batch: Envelope[]): Promise<"ok" | "retry" | string> {
@@ -121,6 +158,7 @@ export function createQueue(o: QueueOptions): Queue {
         // text/plain keeps this a "simple" request: no CORS preflight round trip.
         headers: { "content-type": "text/plain" },
         body: body(batch),
+        // Lets the request finish if the page goes away meanwhile.
         keepalive: true,
         credentials: "omit",
       });
@@ -139,10 +177,11 @@ export function createQueue(o: QueueOptions): Queue {
     }
   }
 
-  function take(stored: [string, Envelope][]) {
+  /** The leading entries that fit one request. */
+  function fitting<T>(stored: [string, T][]) {
     let bytes = 0;
     let n = 0;
-    while (n < stored.length && n < BATCH_SIZE) {
+    while (n < stored.length) {
       bytes += JSON.stringify(stored[n]?.[1]).length;
       if (n > 0 && bytes > BATCH_BYTES) break;
       n++;
@@ -150,29 +189,50 @@ export function createQueue(o: QueueOptions): Queue {
     return stored.slice(0, n);
   }
 
+  function push(event: Envelope) {
+    if (!fresh.length) queueMicrotask(() => persist().catch(o._onError));
+    fresh.push(event);
+    pending.set(event.messageId, event);
+    unacked.set(event.messageId, event);
+    if (unacked.size > MAX_UNACKED) unacked.delete(unacked.keys().next().value as string);
+    schedule(o._delay ?? 250);
+  }
+
+  // What a previous page spilled on its way out joins this page's queue (and is removed from
+  // localStorage at once, so a page hiding meanwhile can spill its own without a race).
+  try {
+    const spilled = local._get(SPILL);
+    if (spilled) {
+      local._set(SPILL, null);
+      for (const e of JSON.parse(spilled) as Envelope[]) push(e);
+    }
+  } catch (e) {
+    o._onError(e);
+  }
   if (typeof addEventListener === "function") addEventListener("online", () => run());
 
   return {
-    _push(event) {
-      fresh.push(event);
-      unacked.set(event.messageId, event);
-      schedule(o._delay ?? 250);
-    },
-    async _flush() {
-      if (timer !== undefined) clearTimeout(timer);
-      timer = undefined;
-      await running;
-      await run();
-    },
-    _beacon() {
-      const all = [...unacked.values()];
-      if (!all.length || typeof navigator.sendBeacon !== "function") return;
-      // Also write what was not yet persisted, so the next page load retries it if the beacon is lost.
-      persist().catch(o._onError);
-      for (let i = 0; i < all.length; i += BATCH_SIZE) {
-        const data = body(all.slice(i, i + BATCH_SIZE));
-        if (data.length < BATCH_BYTES) navigator.sendBeacon(o._url, data);
+    _push: push,
+    _flush: run,
+    _hide() {
+      try {
+        if (pending.size) {
+          const prior = JSON.parse(local._get(SPILL) ?? "[]") as Envelope[];
+          local._set(SPILL, JSON.stringify(prior.concat([...pending.values()]).slice(-MAX_UNACKED)));
+        }
+        // Uncommitted first: they are the ones at risk. Stop when the browser's quota is used up.
+        const all = [...new Set([...pending.values(), ...unacked.values()])];
+        for (let i = 0; i < all.length; ) {
+          const batch = fitting(all.slice(i, i + BATCH_SIZE).map((e): [string, Envelope] => [e.messageId, e]));
+          if (typeof navigator.sendBeacon !== "function" || !navigator.sendBeacon(o._url, body(batch.map((b) => b[1]))))
+            break;
+          i += batch.length;
+        }
+      } catch (e) {
+        o._onError(e);
       }
+      // If the page lives on (a hidden tab), store and send the normal way.
+      run();
     },
   };
 }

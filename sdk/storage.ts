@@ -1,15 +1,18 @@
-import { createStore, delMany, entries, setMany } from "idb-keyval";
+import { createStore, delMany, promisifyRequest, setMany } from "idb-keyval";
 
 /**
  * The persistent outbox: IndexedDB through idb-keyval, in Nudge's own database (never the
- * default store, which the merchant's code may use). When IndexedDB is missing or broken
- * (private modes, old browsers, blocked storage) it falls back to memory: events then survive
- * offline periods but not reloads.
+ * default store, which the merchant's code may use). Keys sort in the order events were made
+ * (they are UUIDv7 message ids), so the oldest go first. When IndexedDB is missing or broken
+ * (private modes, old browsers, blocked storage) the queue falls back to memory.
  */
 export interface Outbox<T> {
+  /** Writes (or overwrites: same key, same event) entries. */
   _put(items: [string, T][]): Promise<void>;
-  _all(): Promise<[string, T][]>;
+  /** The `n` oldest entries. */
+  _take(n: number): Promise<[string, T][]>;
   _remove(keys: string[]): Promise<void>;
+  _count(): Promise<number>;
 }
 
 export function memoryOutbox<T>(): Outbox<T> {
@@ -18,10 +21,11 @@ export function memoryOutbox<T>(): Outbox<T> {
     _put: async (items) => {
       for (const [k, v] of items) map.set(k, v);
     },
-    _all: async () => [...map],
+    _take: async (n) => [...map].sort((a, b) => (a[0] < b[0] ? -1 : 1)).slice(0, n),
     _remove: async (keys) => {
       for (const k of keys) map.delete(k);
     },
+    _count: async () => map.size,
   };
 }
 
@@ -29,8 +33,14 @@ export function idbOutbox<T>(): Outbox<T> {
   const store = createStore("nudge", "kv");
   return {
     _put: (items) => setMany(items, store),
-    _all: () => entries<string, T>(store),
+    // One read transaction for keys and values, so they line up; bounded so a long offline
+    // backlog is read a batch at a time rather than all at once on the main thread.
+    _take: (n) =>
+      store("readonly", (s) =>
+        Promise.all([promisifyRequest(s.getAllKeys(null, n)), promisifyRequest(s.getAll(null, n))]),
+      ).then(([keys, values]) => keys.map((k, i) => [k as string, values[i] as T])),
     _remove: (keys) => delMany(keys, store),
+    _count: () => store("readonly", (s) => promisifyRequest(s.count())),
   };
 }
 
