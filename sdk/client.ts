@@ -1,6 +1,7 @@
 import { watchEmails } from "./capture";
-import { deviceContext, pageContext } from "./context";
+import { deviceContext, pageContext, timeZone } from "./context";
 import { checkEventName, warn } from "./dev";
+import { uuid7 } from "./id";
 import { createQueue } from "./queue";
 import type { Queue } from "./queue";
 import { idbOutbox, local } from "./storage";
@@ -40,32 +41,6 @@ const listeners = new Map<keyof SdkEvents, ((payload: never) => void)[]>();
 /** Where the SDK script came from: the default endpoint (set by the script-tag entry). */
 export const loadedFrom: { _origin?: string } = {};
 
-/** The random tail of a UUID: "-8xxx-xxxxxxxxxxxx". */
-const randomTail = (): string => {
-  if (typeof crypto.randomUUID === "function") return crypto.randomUUID().slice(18);
-  // Insecure contexts (http:// on a LAN) lack randomUUID; getRandomValues is still there.
-  const h = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, "0")).join("");
-  return `-8${h.slice(1, 4)}-${h.slice(4)}`;
-};
-
-let lastMs = 0;
-let tick = 0;
-/**
- * A UUIDv7 (RFC 9562): milliseconds, then a counter, then randomness. Ids sort in the order
- * events were made, so the outbox can use them as keys and send the oldest first.
- */
-export function uuid7(now = Date.now()): string {
-  if (now > lastMs) {
-    lastMs = now;
-    tick = 0;
-  } else if (++tick > 0xfff) {
-    lastMs++;
-    tick = 0;
-  }
-  const t = lastMs.toString(16).padStart(12, "0");
-  return `${t.slice(0, 8)}-${t.slice(8)}-7${tick.toString(16).padStart(3, "0")}${randomTail()}`;
-}
-
 function emit<K extends keyof SdkEvents>(name: K, payload: SdkEvents[K]): void {
   for (const cb of (listeners.get(name) ?? []) as ((payload: SdkEvents[K]) => void)[]) {
     try {
@@ -94,9 +69,9 @@ function privacySignal(): boolean {
 
 function start(s: State): void {
   if (s._queue) return;
-  let outbox: ReturnType<typeof idbOutbox<Envelope>> | undefined;
+  let outbox: ReturnType<typeof idbOutbox<string>> | undefined;
   try {
-    if (typeof indexedDB !== "undefined") outbox = idbOutbox<Envelope>();
+    if (typeof indexedDB !== "undefined") outbox = idbOutbox<string>();
   } catch (e) {
     report(e);
   }
@@ -118,8 +93,9 @@ function start(s: State): void {
   const bye = () => s._queue?._hide();
   addEventListener("pagehide", bye);
   addEventListener("visibilitychange", () => document.visibilityState === "hidden" && bye());
-  // Anything a previous page left in the outbox goes out now.
-  s._queue._flush().catch(report);
+  // Anything a previous page left in the outbox goes out soon — in its own task, since opening
+  // IndexedDB blocks the main thread for milliseconds.
+  setTimeout(() => s._queue?._flush().catch(report));
 }
 
 function send(partial: Omit<Envelope, "messageId" | "anonymousId" | "context" | "timestamp">): void {
@@ -129,13 +105,13 @@ function send(partial: Omit<Envelope, "messageId" | "anonymousId" | "context" | 
     return;
   }
   if (s._off) return;
-  const now = Date.now();
+  // The hot path: only what must be captured now. The queue stamps the messageId and formats
+  // the time when it writes the event, off the caller's time (see queue.ts `stamp`).
   const event = partial as Envelope;
-  event.messageId = uuid7(now);
   event.anonymousId = s._aid;
   if (s._uid) event.userId = s._uid;
   event.context = s._ctx;
-  event.timestamp = new Date(now).toISOString();
+  event.timestamp = Date.now();
   log(event.type, event.event ?? event.name ?? "", event);
   if (!s._consented) {
     if (s._held.length < 1000) s._held.push(event);
@@ -179,6 +155,10 @@ export function init(options: InitOptions): void {
   };
   contextOf(s);
   state = s;
+  // Before the queue's first write (timers run in order), so the first events carry it too.
+  setTimeout(() => {
+    s._device.timezone = s._ctx.timezone = timeZone();
+  });
   log("init", opts, off ? "(off: privacy signal)" : "");
   if (off) return;
   if (consented) {

@@ -1,4 +1,4 @@
-import { createStore, delMany, promisifyRequest, setMany } from "idb-keyval";
+import { delMany, promisifyRequest, setMany, type UseStore } from "idb-keyval";
 
 /**
  * The persistent outbox: IndexedDB through idb-keyval, in Nudge's own database (never the
@@ -29,8 +29,38 @@ export function memoryOutbox<T>(): Outbox<T> {
   };
 }
 
+/**
+ * idb-keyval's `createStore("nudge", "kv")`, but writes use relaxed durability: the browser hands
+ * the commit to the OS without waiting for a disk flush (~60 ms per transaction here). The data
+ * still survives closed tabs and browser crashes, which is what the outbox is for; only a power
+ * cut right after a write could lose it.
+ */
+function relaxedStore(dbName: string, storeName: string): UseStore {
+  let dbp: Promise<IDBDatabase> | undefined;
+  const db = () => {
+    if (!dbp) {
+      const request = indexedDB.open(dbName);
+      request.onupgradeneeded = () => request.result.createObjectStore(storeName);
+      dbp = promisifyRequest(request);
+      dbp.then(
+        (d) => {
+          d.onclose = () => {
+            dbp = undefined;
+          };
+        },
+        () => {
+          dbp = undefined;
+        },
+      );
+    }
+    return dbp;
+  };
+  return (mode, callback) =>
+    db().then((d) => callback(d.transaction(storeName, mode, { durability: "relaxed" }).objectStore(storeName)));
+}
+
 export function idbOutbox<T>(): Outbox<T> {
-  const store = createStore("nudge", "kv");
+  const store = relaxedStore("nudge", "kv");
   return {
     _put: (items) => setMany(items, store),
     // One read transaction for keys and values, so they line up; bounded so a long offline

@@ -61,5 +61,6 @@ export interface Envelope {
   properties?: Properties;
   traits?: Properties;
   context: Properties;
-  timestamp: string;
+  /** ISO 8601 once stamped by the queue; the call's `Date.now()` until then. */
+  timestamp: string | number;
 }

@@ -78,7 +78,9 @@ describe("delivery", () => {
       throw new TypeError("Failed to fetch");
     });
     vi.stubGlobal("fetch", offline);
-    init({ key: "pk_test", endpoint: ENDPOINT, trackPages: false });
+    // The first page talks to an endpoint that stays unreachable: once "reloaded" it is dead,
+    // although its timers still run in this test's single window.
+    init({ key: "pk_test", endpoint: "https://unreachable.example", trackPages: false });
     track("Offline 1");
     track("Offline 2");
     await flush();
