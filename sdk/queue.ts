@@ -128,18 +128,32 @@ export function createQueue(o: QueueOptions): Queue {
 
   /** Chains outbox writes, so `await persist()` means everything pushed so far is stored. */
   function persist(): Promise<void> {
-    if (fresh.length || stamped.length) writes = writes.then(writeAll);
+    // A failed write is reported, not kept: it must not poison every later write.
+    if (fresh.length || stamped.length) writes = writes.then(writeAll).catch(o._onError);
     return writes;
   }
 
   async function writeAll() {
     writing = true;
+    try {
+      await writeChunks();
+    } finally {
+      writing = false;
+    }
+  }
+
+  async function writeChunks() {
     while (stamped.length || fresh.length) {
       await write(stamped.length ? stamped.splice(0) : stamp(fresh.splice(0, CHUNK)));
       // Yield between chunks, so a burst of thousands of calls never makes a long task.
       if (fresh.length) await new Promise((r) => setTimeout(r));
     }
-    writing = false;
+    // The bound, applied where the outbox grows: past it the oldest go, counted.
+    const excess = (await outbox._count()) - MAX_QUEUE;
+    if (excess > 0) {
+      await outbox._remove((await outbox._take(excess)).map((d) => d[0]));
+      o._onDrop(excess, "queue full");
+    }
   }
 
   async function write(items: Stamped[]) {
@@ -172,11 +186,6 @@ export function createQueue(o: QueueOptions): Queue {
   }
 
   async function sendAll() {
-    const excess = (await outbox._count()) - MAX_QUEUE;
-    if (excess > 0) {
-      await outbox._remove((await outbox._take(excess)).map((d) => d[0]));
-      o._onDrop(excess, "queue full");
-    }
     for (;;) {
       // Several batches per read: fewer IndexedDB round trips on a long backlog.
       let stored = await outbox._take(BATCH_SIZE * 5);

@@ -87,7 +87,10 @@ describe("SDK durability, in Chromium", () => {
         tabs.splice(tabs.indexOf(tab), 1);
         await tab.close();
         if (!tabs.length) {
-          if (offline) await context.setOffline((offline = false));
+          if (offline) {
+            offline = false;
+            await context.setOffline(false);
+          }
           await open();
         }
       } else if (r < 0.9 && !offline) {
