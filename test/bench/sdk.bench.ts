@@ -261,6 +261,7 @@ const browser = await chromium.launch({
 });
 const only = process.argv.slice(2);
 const rows = [];
+const failed: string[] = [];
 try {
   for (const sdk of SDKS.filter((s) => !only.length || only.some((o) => s.name.includes(o)))) {
     const context = await browser.newContext();
@@ -268,7 +269,7 @@ try {
     try {
       rows.push(await measure(page, origin, sdk));
     } catch (e) {
-      console.error(`${sdk.name}: ${(e as Error).message}`);
+      failed.push(`${sdk.name}: ${(e as Error).message.split("\n")[0]}`);
     }
     await context.close();
   }
@@ -289,3 +290,4 @@ for (const r of rows)
   console.log(
     `| ${r.sdk} | ${f(r.ready)} | ${f(r.perCall, 2)} | ${f(r.p95, 2)} | ${r.longTasks}${r.longTasks ? ` (${f(r.longest, 0)})` : ""} | ${r.delivered} | ${r.requests} | ${r.deliverMs === undefined ? `— (> ${WAIT_MS / 1000} s)` : f(r.deliverMs, 0)} |`,
   );
+for (const line of failed) console.log(`| ${line} | | | | | | | |`);

@@ -60,7 +60,9 @@ describe("durable queue", () => {
       "fetch",
       vi.fn(async (_url: string, init: RequestInit) => {
         bodies.push(String(init.body));
-        return ++calls === 1 ? new Response("{}", { status: 429, headers: { "retry-after": "7" } }) : new Response("{}");
+        return ++calls === 1
+          ? new Response("{}", { status: 429, headers: { "retry-after": "7" } })
+          : new Response("{}");
       }),
     );
     const timers = vi.spyOn(globalThis, "setTimeout");
