@@ -339,26 +339,27 @@ function watchNavigation(): void {
   if (watching) return;
   watching = true;
   let last = location.pathname + location.search;
-  const changed = () => {
+  // A replaceState that keeps the path (scroll state, filters written into the query) is the same
+  // view; pushState, popstate, and a replaceState to another path (a redirect) are new ones.
+  const changed = (replace?: boolean) => {
     const now = location.pathname + location.search;
-    if (now !== last) {
-      last = now;
-      page();
-    }
+    const same = replace ? location.pathname === last.split("?")[0] : now === last;
+    last = now;
+    if (!same) page();
   };
   for (const method of ["pushState", "replaceState"] as const) {
     const original = history[method];
     history[method] = function (this: History, ...args: Parameters<History["pushState"]>) {
       const result = original.apply(this, args);
       try {
-        changed();
+        changed(method === "replaceState");
       } catch (e) {
         report(e);
       }
       return result;
     };
   }
-  addEventListener("popstate", changed);
+  addEventListener("popstate", () => changed());
 }
 
 /** For tests: forget all state, as if the page had reloaded. */

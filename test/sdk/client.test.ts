@@ -161,7 +161,9 @@ describe("single-page apps", () => {
     init({ key: "pk_test", endpoint: ENDPOINT });
     history.pushState({}, "", "/product?id=E7247");
     history.replaceState({ scrolled: true }, "", "/product?id=E7247");
+    history.replaceState({}, "", "/product?id=E7247&colour=black"); // a filter written into the URL
     history.pushState({}, "", "/cart");
+    history.replaceState({}, "", "/basket"); // a redirect: a new page
     page("Manual");
     await flush();
     const pages = server.events().filter((e) => e.type === "page");
@@ -169,7 +171,8 @@ describe("single-page apps", () => {
       "/",
       "/product",
       "/cart",
-      "/cart",
+      "/basket",
+      "/basket",
     ]);
     history.replaceState({}, "", "/");
   });
