@@ -13,6 +13,7 @@ export function fakeServer(...statuses: number[]) {
   const fetchMock = vi.fn(async (url: string, init: RequestInit = {}) => {
     // The onsite hook's config request (GET /v1/sdk/config): no widgets, and not an event batch.
     if (!init.body) return new Response('{"widgets":[]}', { status: 200 });
+    if (!url.startsWith("https://nudge.example/")) throw new TypeError("Failed to fetch");
     requests.push({ url, body: JSON.parse(String(init.body)) });
     const status = statuses.length > 1 ? (statuses.shift() ?? 200) : (statuses[0] ?? 200);
     return new Response("{}", { status });

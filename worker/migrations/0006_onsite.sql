@@ -16,7 +16,8 @@ CREATE TABLE callbacks (
   id           INTEGER PRIMARY KEY,
   site_id      TEXT NOT NULL,
   request_id   TEXT NOT NULL,              -- the widget's id for the request: a retry is not a second task
-  anonymous_id TEXT NOT NULL,              -- who asked; their contact is found through identities
+  contact_id   TEXT,                       -- who asked, once known (export, erasure and merges follow it)
+  anonymous_id TEXT NOT NULL,              -- the browser that asked
   name         TEXT,
   phone        TEXT NOT NULL,              -- E.164
   time_window  TEXT NOT NULL,              -- 'asap' | 'morning' | 'afternoon' | 'evening'
@@ -33,6 +34,7 @@ CREATE INDEX callbacks_open ON callbacks (site_id, status, created_at);
 CREATE TABLE consents (
   id           INTEGER PRIMARY KEY,
   site_id      TEXT NOT NULL,
+  contact_id   TEXT,                       -- export, erasure and merges follow it
   anonymous_id TEXT NOT NULL,
   subject      TEXT NOT NULL,              -- the email or phone the consent is about
   purpose      TEXT NOT NULL,              -- 'newsletter' | 'callback' | 'send_to_friend'

@@ -1,7 +1,7 @@
 import { CAMPAIGNS } from "../campaigns";
 import { CHANNELS } from "../channels";
 import type { Env } from "../env";
-import { recoverEvents } from "../ingest/process";
+import { drainInbox, recoverEvents } from "../ingest/process";
 import { linkUrl } from "../lib/links";
 import { cartLines } from "../model/carts";
 import { siteById } from "../model/sites";
@@ -47,7 +47,9 @@ interface ContactRow {
 export async function sweep(env: Env, now: number, publicUrl?: string): Promise<SweepResult> {
   const db = env.DB;
   const result: SweepResult = { recovered: 0, claimed: 0, sent: 0, cancelled: 0, failed: 0 };
-  result.recovered = await recoverEvents(db, (id) => siteById(db, id), now);
+  // Batches accepted but not yet applied (their request's waitUntil has not run or died).
+  result.recovered = await drainInbox(db, (id) => siteById(db, id), now);
+  result.recovered += await recoverEvents(db, (id) => siteById(db, id), now);
   // The index on due_at (pending rows only) keeps this proportional to what is due.
   const { results } = await db
     .prepare(

@@ -43,7 +43,7 @@ export async function verifyToken(secret: string, token: string): Promise<unknow
   }
 }
 
-/** Hex HMAC-SHA-256 of `text`: the signature of outgoing webhooks (`x-nudge-signature`). */
+/** Hex HMAC-SHA256 of `text` keyed with `secret`: identity verification hashes, webhook signatures. */
 export async function hmacHex(secret: string, text: string): Promise<string> {
   return hex(await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(text)));
 }

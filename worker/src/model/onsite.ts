@@ -41,13 +41,18 @@ export async function contactOfAnonymous(db: D1Database, siteId: string, anonymo
   return row?.contact_id ?? null;
 }
 
+/** SQL for the contact of browser ?2 on site ?1 (NULL while unknown); the caller applies the
+ * browser's events first, so a visitor seen before has one. */
+const CONTACT_OF_BROWSER = `(SELECT contact_id FROM identities WHERE site_id = ?1 AND kind = 'anonymous' AND value = ?2)`;
+
 export const consentStatement = (
   db: D1Database,
   r: { siteId: string; anonymousId: string; subject: string; purpose: string; wording: string; now: number },
 ): D1PreparedStatement =>
   db
     .prepare(
-      `INSERT INTO consents (site_id, anonymous_id, subject, purpose, wording, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO consents (site_id, contact_id, anonymous_id, subject, purpose, wording, created_at)
+       VALUES (?1, ${CONTACT_OF_BROWSER}, ?2, ?3, ?4, ?5, ?6)`,
     )
     .bind(r.siteId, r.anonymousId, r.subject, r.purpose, r.wording, r.now);
 
@@ -80,11 +85,11 @@ export interface Callback {
 
 /** Callbacks with who asked: the contact is looked up through the browser's id when read, so a
  * later sign-in or merge shows up without rewriting the task. */
-const CALLBACKS = `SELECT cb.id, i.contact_id, c.email, cb.anonymous_id, cb.name, cb.phone, cb.time_window, cb.note,
+const CALLBACKS = `SELECT cb.id, coalesce(cb.contact_id, i.contact_id) AS contact_id, c.email, cb.anonymous_id, cb.name, cb.phone, cb.time_window, cb.note,
     cb.page_url, cb.status, cb.notified_at, cb.created_at
   FROM callbacks cb
   LEFT JOIN identities i ON i.site_id = cb.site_id AND i.kind = 'anonymous' AND i.value = cb.anonymous_id
-  LEFT JOIN contacts c ON c.site_id = i.site_id AND c.id = i.contact_id`;
+  LEFT JOIN contacts c ON c.site_id = cb.site_id AND c.id = coalesce(cb.contact_id, i.contact_id)`;
 
 /** Creates the task once per request id (a retried request finds the first: `created: false`),
  * in one transaction with the consent record. */
@@ -96,10 +101,11 @@ export async function createCallback(
   const [inserted] = await db.batch<{ id: number }>([
     db
       .prepare(
-        `INSERT INTO callbacks (site_id, request_id, anonymous_id, name, phone, time_window, note, page_url, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (site_id, request_id) DO NOTHING RETURNING id`,
+        `INSERT INTO callbacks (site_id, request_id, contact_id, anonymous_id, name, phone, time_window, note, page_url, created_at)
+         VALUES (?1, ?3, ${CONTACT_OF_BROWSER}, ?2, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (site_id, request_id) DO NOTHING RETURNING id`,
       )
-      .bind(c.siteId, c.requestId, c.anonymousId, c.name, c.phone, c.window, c.note, c.pageUrl, c.now),
+      .bind(c.siteId, c.anonymousId, c.requestId, c.name, c.phone, c.window, c.note, c.pageUrl, c.now),
     consent,
   ]);
   const fresh = inserted?.results?.[0];
@@ -110,6 +116,20 @@ export async function createCallback(
     .first<{ id: number }>();
   if (!existing) throw new Error("callback vanished");
   return { id: existing.id, created: false };
+}
+
+/** Fills in the contact of a browser's callbacks and consents once its events made one. */
+export async function linkBrowser(db: D1Database, siteId: string, anonymousId: string): Promise<void> {
+  await db.batch(
+    ["callbacks", "consents"].map((t) =>
+      db
+        .prepare(
+          `UPDATE ${t} SET contact_id = ${CONTACT_OF_BROWSER}
+           WHERE site_id = ?1 AND anonymous_id = ?2 AND contact_id IS NULL`,
+        )
+        .bind(siteId, anonymousId),
+    ),
+  );
 }
 
 export async function callbackById(db: D1Database, siteId: string, id: number): Promise<Callback | null> {

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { isDev } from "../env";
 import { advanceDevClock, now } from "../lib/clock";
 import { fail, readJson } from "../lib/http";
+import { backlog } from "../ingest/inbox";
 import { isDict } from "../ingest/validate";
 import { sweep } from "../jobs/sweep";
 import { requireSecretKey } from "./auth";
@@ -33,6 +34,9 @@ dev.post("/tick", async (c) => {
 /** `GET /v1/dev/clock`: the simulated time the demo panel shows. */
 dev.get("/clock", async (c) => c.json({ now: new Date(await now(c.env)).toISOString() }));
 
+/** `GET /v1/dev/backlog`: accepted batches and events not yet applied (the benchmark waits on it). */
+dev.get("/backlog", async (c) => c.json(await backlog(c.env.DB)));
+
 /**
  * `POST /v1/dev/reset`: deletes everything the site has gathered (shoppers, events, messages…)
  * and rewinds the dev clock; the site and its configuration stay. Table names come from the
@@ -54,4 +58,24 @@ dev.post("/reset", async (c) => {
     db.prepare(`DELETE FROM dev_clock`),
   ]);
   return c.json({ now: new Date(await now(c.env)).toISOString(), cleared: tables });
+});
+
+/**
+ * `GET /v1/dev/events?anonymousId=…&event=…`: the stored events of one visitor (message id and
+ * properties), so a browser test can check that what the SDK sent arrived exactly once.
+ */
+dev.get("/events", async (c) => {
+  const anonymousId = c.req.query("anonymousId") ?? "";
+  const event = c.req.query("event") ?? "";
+  if (!anonymousId || anonymousId.length > 200 || event.length > 200)
+    fail(400, "invalid_query", "Pass ?anonymousId=<id> (and optionally &event=<name>), each ≤ 200 characters.");
+  const { results } = await c.env.DB.prepare(
+    `SELECT message_id, properties FROM events
+     WHERE site_id = ? AND anonymous_id = ? AND (? = '' OR event = ?) ORDER BY timestamp LIMIT 10000`,
+  )
+    .bind(c.get("site").id, anonymousId, event, event)
+    .all<{ message_id: string; properties: string }>();
+  return c.json({
+    events: results.map((r) => ({ messageId: r.message_id, properties: JSON.parse(r.properties) as unknown })),
+  });
 });

@@ -2,8 +2,8 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import type { Env } from "../env";
 import { isDev } from "../env";
-import { processEvents } from "../ingest/process";
-import { storeEvents } from "../ingest/store";
+import { enqueue } from "../ingest/inbox";
+import { drainInbox } from "../ingest/process";
 import { isDict } from "../ingest/validate";
 import type { Message } from "../ingest/validate";
 import { now } from "../lib/clock";
@@ -18,6 +18,7 @@ import {
   contactOfAnonymous,
   createCallback,
   exitCoupon,
+  linkBrowser,
   listCallbacks,
   markNotified,
   onsiteConfig,
@@ -26,6 +27,7 @@ import {
   visitorState,
 } from "../model/onsite";
 import type { Callback } from "../model/onsite";
+import { siteById } from "../model/sites";
 import type { Site } from "../model/sites";
 import { ConfigError, DEMO_CONFIG, parseConfig } from "../onsite/schema";
 import type { OnsiteConfig } from "../onsite/schema";
@@ -120,11 +122,17 @@ async function emit(a: Action, messages: Pick<Message, "type" | "event" | "prope
     context: { library: { name: "nudge-onsite" } },
     timestamp: a.at + i,
   }));
-  const fresh = await storeEvents(a.env.DB, a.site.id, full, a.at);
+  const id = await enqueue(a.env.DB, a.site.id, full, a.at);
   try {
-    await processEvents(a.env.DB, a.site, fresh, a.at);
+    // Applied before answering: the callback task is then read with the visitor's contact.
+    await drainInbox(
+      a.env.DB,
+      async (siteId) => (siteId === a.site.id ? a.site : siteById(a.env.DB, siteId)),
+      a.at,
+      id,
+    );
   } catch (e) {
-    console.error("processing deferred to the sweep", e);
+    console.error("processing deferred to the sweep", e); // stored is stored: the sweep applies it
   }
 }
 
@@ -183,7 +191,7 @@ onsite.post("/onsite/friend", async (c) => {
   const productId = requireString(a.body, "productId", 200);
   const wording = requireConsent(a.body);
   await perVisitor(a, 5, DAY); // capped per sender: five friends a day
-  await consentOf(a, recipient, "send_to_friend", wording).run();
+
   const properties = {
     product_id: productId,
     name: optionalString(a.body, "productName", 200), // Segment's Product Shared spec calls it `name`
@@ -193,6 +201,7 @@ onsite.post("/onsite/friend", async (c) => {
     sender_name: senderName,
   };
   await emit(a, [{ type: "track", event: "Product Shared", properties, traits: {} }], "friend");
+  await consentOf(a, recipient, "send_to_friend", wording).run(); // after: the browser's contact exists
   return c.json({ ok: true });
 });
 
@@ -202,7 +211,7 @@ onsite.post("/onsite/newsletter", async (c) => {
   if (!email) fail(400, "invalid_email", "Enter a valid email address.", { field: "email" });
   const wording = requireConsent(a.body);
   await perVisitor(a, 5, HOUR);
-  await consentOf(a, email, "newsletter", wording).run();
+
   const consent = { email_marketing: true, email_marketing_at: new Date(a.at).toISOString() };
   await emit(
     a,
@@ -212,6 +221,7 @@ onsite.post("/onsite/newsletter", async (c) => {
     ],
     "newsletter",
   );
+  await consentOf(a, email, "newsletter", wording).run();
   return c.json({ ok: true });
 });
 
@@ -245,7 +255,8 @@ onsite.post("/onsite/callback", async (c) => {
   );
   const event = { phone, window, name, callback_id: id };
   await emit(a, [{ type: "track", event: "Callback Requested", properties: event, traits: {} }], "callback");
-  // Read after the event is processed: the task then names the contact, if the visitor is known.
+  // After the event is applied the browser has a contact: the task (and its consent) name it.
+  await linkBrowser(a.env.DB, a.site.id, a.anonymousId);
   const callback = await callbackById(a.env.DB, a.site.id, id);
   if (created && callback) c.executionCtx.waitUntil(notifyMerchant(a, callback));
   return c.json({ ok: true, id });
