@@ -357,3 +357,34 @@ describe("demo reset", () => {
     expect(await (await SELF.fetch(`${BASE}/v1/sdk/config?key=${KEY}`)).json()).toMatchObject({ locale: "ru" });
   });
 });
+
+describe("privacy", () => {
+  it("should export and erase a contact's callbacks and consents, even if asked before they were known", async () => {
+    const anonymousId = uid("aid");
+    const phone = "+442079460123";
+    await post("/v1/onsite/callback", {
+      key: KEY,
+      anonymousId,
+      requestId: uid("r"),
+      phone,
+      window: "asap",
+      ...consent,
+    });
+    const email = `${uid("gdpr")}@example.com`;
+    await send([{ type: "identify", anonymousId, traits: { email } }]);
+    const contact = await env.DB.prepare(`SELECT contact_id FROM identities WHERE kind = 'anonymous' AND value = ?`)
+      .bind(anonymousId)
+      .first<{ contact_id: string }>();
+    const id = contact?.contact_id ?? "";
+    const exported = await (await admin(`/contacts/${id}/export`)).json<{
+      data: Record<string, Record<string, unknown>[]>;
+    }>();
+    expect(exported.data.callbacks).toEqual([expect.objectContaining({ phone })]);
+    expect(exported.data.consents).toEqual([expect.objectContaining({ subject: phone, purpose: "callback" })]);
+    expect((await admin(`/contacts/${id}`, "DELETE")).status).toBe(200);
+    const left = await env.DB.prepare(`SELECT count(*) AS n FROM callbacks WHERE anonymous_id = ?`)
+      .bind(anonymousId)
+      .first();
+    expect(left).toEqual({ n: 0 });
+  });
+});
