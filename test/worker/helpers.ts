@@ -52,10 +52,18 @@ export interface MailboxMessage {
   status: string;
 }
 
-export async function mailbox(to: string): Promise<MailboxMessage[]> {
+/** What the outbox sent to `to`, newest first; only `campaign`'s when given. */
+export async function mailbox(to: string, campaign?: string): Promise<MailboxMessage[]> {
   const res = await SELF.fetch(`${BASE}/v1/admin/outbox?limit=200`, { headers: SECRET });
   const { messages } = await res.json<{ messages: MailboxMessage[] }>();
-  return messages.filter((m) => m.to === to);
+  return messages.filter((m) => m.to === to && (!campaign || m.campaign === campaign));
+}
+
+/** Follows a tracked link (`/v1/links/click`) to where it leads, recording the click. */
+export async function unwrap(url: string): Promise<string> {
+  const res = await SELF.fetch(url, { redirect: "manual" });
+  if (res.status !== 302) throw new Error(`click link answered ${res.status}`);
+  return res.headers.get("location") ?? "";
 }
 
 export const product = (id: string, price = 79, quantity = 1) => ({

@@ -6,7 +6,9 @@ import { isDev } from "./env";
 import { sweep } from "./jobs/sweep";
 import { now } from "./lib/clock";
 import { createSite, DEMO_SITE } from "./model/sites";
+import { seedTemplates } from "./campaigns/store";
 import { admin } from "./routes/admin";
+import { campaigns } from "./routes/campaigns";
 import { dev } from "./routes/dev";
 import { ingest } from "./routes/ingest";
 import { links } from "./routes/links";
@@ -19,6 +21,7 @@ let demoSeeded = false;
 app.use("*", async (c, next) => {
   if (!demoSeeded && isDev(c.env)) {
     await createSite(c.env.DB, { ...DEMO_SITE, url: new URL(c.req.url).origin }, Date.now());
+    await seedTemplates(c.env.DB, DEMO_SITE.id, Date.now());
     demoSeeded = true;
   }
   await next();
@@ -28,6 +31,7 @@ app.use("*", async (c, next) => {
 app.use("/v1/*", cors({ origin: (origin) => origin, allowHeaders: ["content-type", "authorization"], maxAge: 86400 }));
 
 app.route("/v1", ingest);
+app.route("/v1/admin/campaigns", campaigns);
 app.route("/v1/admin", admin);
 app.route("/v1/dev", dev);
 app.route("/v1/links", links);

@@ -28,7 +28,7 @@ export async function processEvents(db: D1Database, site: Site, events: Message[
       statements.push(...productStatements(db, site, contactId, m), ...orderStatements(db, site, contactId, m));
     }
     for (const campaign of CAMPAIGNS.values())
-      statements.push(...campaign.onEvent(db, { site, contactId, event: m, now }));
+      statements.push(...(await campaign.onEvent(db, { site, contactId, event: m, now })));
     statements.push(
       db
         .prepare(`UPDATE events SET contact_id = ?3, processed = 1 WHERE site_id = ?1 AND message_id = ?2`)

@@ -42,3 +42,8 @@ export async function verifyToken(secret: string, token: string): Promise<unknow
     return null;
   }
 }
+
+/** HMAC-SHA256 of `message` as hex: webhook signatures that receivers check with any HMAC library. */
+export async function hmacHex(secret: string, message: string): Promise<string> {
+  return hex(await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(message)));
+}
