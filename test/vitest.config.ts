@@ -27,6 +27,8 @@ export default defineConfig({
           name: "worker",
           include: ["test/worker/**/*.test.ts"],
           setupFiles: ["./test/worker/setup.ts"],
+          // Loopback stand-ins for email/SMS providers (channels tests).
+          globalSetup: ["./test/worker/provider-fakes.ts"],
         },
       },
     ],
