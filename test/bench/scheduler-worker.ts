@@ -105,6 +105,14 @@ export default {
         .all();
       return Response.json({ ms: performance.now() - t0, sent, runs, outcomes: results });
     }
+    if (url.pathname === "/ping") {
+      const t0 = performance.now();
+      for (let i = 0; i < 1000; i++) await db.prepare("SELECT 1").first();
+      const t1 = performance.now();
+      const { signToken } = await import("../../worker/src/lib/crypto");
+      for (let i = 0; i < 1000; i++) await signToken("k", { a: i });
+      return Response.json({ query: t1 - t0, sign: performance.now() - t1 });
+    }
     if (url.pathname === "/seed-contacts") {
       await seedContacts(db, n);
       return Response.json({ ok: true });

@@ -62,6 +62,12 @@ async function fresh() {
 const fmt = (n: number) => n.toLocaleString("en-GB");
 const results: string[] = [];
 
+if (process.argv.includes("--ping")) {
+  const { mf, call } = await fresh();
+  console.log(await call("/ping"));
+  await mf.dispose();
+  process.exit(0);
+}
 const sweeps: Record<number, number> = {};
 for (const total of process.argv.includes("--quick") ? [1_000] : [1_000, 1_000_000]) {
   const { mf, call } = await fresh();

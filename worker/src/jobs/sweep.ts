@@ -29,6 +29,7 @@ import { deferUntil, validTimeZone } from "./quiet-hours";
 export const MAX_ATTEMPTS = 5;
 export const CLAIM_TIMEOUT_MS = 5 * 60 * 1000;
 const BATCH = 100;
+const CONCURRENCY = 8;
 
 export interface SweepResult {
   recovered: number;
@@ -99,7 +100,21 @@ export async function sweep(env: Env, now: number, publicUrl?: string): Promise<
   // Higher priority first: when a frequency cap leaves room for one message, it is theirs.
   const claimed = (results ?? []).sort((a, b) => b.priority - a.priority || a.id - b.id);
   result.claimed = claimed.length;
-  for (const m of claimed) result[await deliver(env, m, now, publicUrl)]++;
+  // One contact's messages go one after another (the cap counts what was just sent); different
+  // contacts in parallel, so a sweep waits on the network once per round, not once per message.
+  const byContact = new Map<string, Claimed[]>();
+  for (const m of claimed) {
+    const key = `${m.site_id}\u0000${m.contact_id}`;
+    byContact.set(key, [...(byContact.get(key) ?? []), m]);
+  }
+  const queues = [...byContact.values()];
+  const sites = new Map<string, Promise<Site | null>>();
+  const site = (id: string) => sites.get(id) ?? sites.set(id, siteById(db, id)).get(id) ?? siteById(db, id);
+  const worker = async () => {
+    for (let q = queues.shift(); q; q = queues.shift())
+      for (const m of q) result[await deliver(env, m, now, site, publicUrl)]++;
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   return result;
 }
 
@@ -112,7 +127,13 @@ const parseData = (text: string): Record<string, unknown> => {
   }
 };
 
-async function deliver(env: Env, m: Claimed, now: number, publicUrl?: string): Promise<Outcome> {
+async function deliver(
+  env: Env,
+  m: Claimed,
+  now: number,
+  siteOf: (id: string) => Promise<Site | null>,
+  publicUrl?: string,
+): Promise<Outcome> {
   const db = env.DB;
   const finish = async (reason: string): Promise<Outcome> => {
     await db
@@ -122,7 +143,7 @@ async function deliver(env: Env, m: Claimed, now: number, publicUrl?: string): P
     return "cancelled";
   };
   try {
-    const site = await siteById(db, m.site_id);
+    const site = await siteOf(m.site_id);
     const def = site && (await campaignById(db, site.id, m.campaign));
     const step = def?.steps[m.step - 1];
     const template = step && MESSAGE_TEMPLATES.get(variantOf(step, m)?.template ?? step.template);
@@ -339,7 +360,7 @@ async function context(
     site,
     locale: localeOf(traits.locale ?? traits.language),
     name: row.name,
-    lines: await cartLines(env.DB, site.id, row.id),
+    lines: template.block === "cart" ? await cartLines(env.DB, site.id, row.id) : [],
     products: shown,
     coupon,
     sender: typeof data.sender === "string" ? data.sender : null,
