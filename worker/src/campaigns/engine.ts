@@ -116,6 +116,16 @@ function insertStep(db: D1Database, x: Insert): D1PreparedStatement {
 
 const CONTACT = "FROM contacts c WHERE c.site_id = ? AND c.id = ?";
 
+/** insertStep with a dedupe key and due time known up front (everything but cart journeys). */
+function keyedStep(
+  db: D1Database,
+  x: Pick<Insert, "def" | "stepIndex" | "siteId" | "from" | "fromParams" | "data" | "holdout" | "now" | "reset">,
+  key: string,
+  due: number,
+): D1PreparedStatement {
+  return insertStep(db, { ...x, keySql: "?", keyParams: [key], dueSql: "?", dueParams: [due], variantKey: "" });
+}
+
 /** The statements for one processed event, across all of the site's enabled campaigns. */
 export async function campaignStatements(db: D1Database, e: CampaignEvent): Promise<D1PreparedStatement[]> {
   const defs = await enabledCampaigns(db, e.site.id);
@@ -197,43 +207,24 @@ export async function campaignStatements(db: D1Database, e: CampaignEvent): Prom
         who = email;
       }
       const key = `${def.id}:${siteId}:${who}:${journeyKey(t.journey, data)}:1`;
-      out.push(
-        insertStep(db, {
-          def,
-          stepIndex: 0,
-          siteId,
-          from,
-          fromParams,
-          keySql: "?",
-          keyParams: [key],
-          dueSql: "?",
-          dueParams: [e.now + (def.steps[0]?.delay_ms ?? 0)],
-          data,
-          holdout,
-          variantKey: "",
-          now: e.now,
-          reset: t.reset,
-        }),
-      );
+      const first = { def, stepIndex: 0, siteId, from, fromParams, data, holdout, now: e.now, reset: t.reset };
+      out.push(keyedStep(db, first, key, e.now + (def.steps[0]?.delay_ms ?? 0)));
     } else if (t.type === "segment_entry") {
       const segment = compileRule(t.segment, e.now);
+      const from = `${CONTACT} AND ${segment.sql}`;
+      const first = {
+        def,
+        stepIndex: 0,
+        siteId,
+        from,
+        fromParams: [siteId, e.contactId, ...segment.params],
+        data,
+        holdout,
+        now: e.now,
+        reset: false,
+      };
       out.push(
-        insertStep(db, {
-          def,
-          stepIndex: 0,
-          siteId,
-          from: `${CONTACT} AND ${segment.sql}`,
-          fromParams: [siteId, e.contactId, ...segment.params],
-          keySql: "?",
-          keyParams: [`${def.id}:${siteId}:${e.contactId}:entry:1`],
-          dueSql: "?",
-          dueParams: [e.now + (def.steps[0]?.delay_ms ?? 0)],
-          data,
-          holdout,
-          variantKey: "",
-          now: e.now,
-          reset: false,
-        }),
+        keyedStep(db, first, `${def.id}:${siteId}:${e.contactId}:entry:1`, e.now + (def.steps[0]?.delay_ms ?? 0)),
       );
     }
   }
@@ -276,24 +267,18 @@ export function nextStep(
   if (!step) return [];
   const data = JSON.parse(m.data) as Record<string, string | number>;
   const key = `${m.dedupeKey.replace(/:\d+$/, "")}:${m.step + 1}`;
-  return [
-    insertStep(db, {
-      def,
-      stepIndex: m.step,
-      siteId: m.siteId,
-      from: CONTACT,
-      fromParams: [m.siteId, m.contactId],
-      keySql: "?",
-      keyParams: [key],
-      dueSql: "?",
-      dueParams: [now + step.delay_ms],
-      data,
-      holdout: m.holdout === 1,
-      variantKey: "",
-      now,
-      reset: false,
-    }),
-  ];
+  const next = {
+    def,
+    stepIndex: m.step,
+    siteId: m.siteId,
+    from: CONTACT,
+    fromParams: [m.siteId, m.contactId],
+    data,
+    holdout: m.holdout === 1,
+    now,
+    reset: false,
+  };
+  return [keyedStep(db, next, key, now + step.delay_ms)];
 }
 
 /** Date-triggered campaigns whose time has come: one bulk INSERT … SELECT over the audience. */
