@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { mintCoupon } from "../../worker/src/model/coupons";
 import {
   advance,
   advanceToLocal,
@@ -55,6 +56,28 @@ describe("campaign scenarios", () => {
       await messagesOf("abandoned_cart").then((r) => r.filter((m) => m.email === email).map((m) => m.status)),
     ).toEqual(["sent", "sent", "sent", "sent"]);
     void anonymousId;
+  });
+
+  it("should put the shopper's unused exit-intent code in the coupon reminder instead of a new one", async () => {
+    const email = `${uid("exit")}@example.com`;
+    const anonymousId = uid("anon");
+    // The exit-intent popup minted a code for this browser before the shopper was known.
+    const code = await mintCoupon(env.DB, {
+      siteId: "demo",
+      promotionId: "exit-intent-10",
+      anonymousId,
+      source: "exit_intent",
+      now: Date.now(),
+    });
+    await send([
+      { type: "track", anonymousId, event: "Product Added", properties: product("E7247") },
+      { type: "identify", anonymousId, traits: { email } },
+    ]);
+    await advance(2 * HOUR);
+    await advance(DAY);
+    const [second] = await mailbox(email, "abandoned_cart");
+    expect(second?.step).toBe(2);
+    expect(second?.text).toContain(`Your code: ${code}`);
   });
 
   it("should send browse abandonment the next day with the viewed product, unless they added it", async () => {

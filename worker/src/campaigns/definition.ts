@@ -42,7 +42,8 @@ export interface Step {
   channel: ChannelName;
   template: string;
   subject?: string;
-  coupon?: { promotion_id: string; expires_days: number };
+  /** `reuse`: hand out the contact's unused code from this source (e.g. "exit_intent") instead of a new one. */
+  coupon?: { promotion_id: string; expires_days: number; reuse?: string };
   variants?: Variant[];
   /** Webhook steps: where to POST (https, or loopback http in development). */
   url?: string;
@@ -169,6 +170,7 @@ function step(v: unknown, i: number): Step {
       promotion_id: str(v.coupon.promotion_id, `${at}.coupon.promotion_id`, 64),
       expires_days: num(v.coupon.expires_days, `${at}.coupon.expires_days`, 1, 365, 14),
     };
+    if (v.coupon.reuse !== undefined) s.coupon.reuse = str(v.coupon.reuse, `${at}.coupon.reuse`, 64);
   }
   if (v.variants !== undefined) {
     if (!Array.isArray(v.variants) || v.variants.length < 2 || v.variants.length > 5)

@@ -15,7 +15,8 @@ export const CAMPAIGN_TEMPLATES: Readonly<Record<string, Record<string, unknown>
         delay: "1d",
         channel: "email",
         template: "cart_last_call",
-        coupon: { promotion_id: "cart-reminder-10", expires_days: 7 },
+        // The code the exit-intent popup gave this shopper, if still unused; else a new one.
+        coupon: { promotion_id: "cart-reminder-10", expires_days: 7, reuse: "exit_intent" },
       },
       { delay: "1d", channel: "sms", template: "cart_sms" },
       { delay: "1d", channel: "call", template: "cart_call" },

@@ -282,14 +282,29 @@ async function exitReason(db: D1Database, def: CampaignDef, m: Claimed, data: Re
 async function couponFor(db: D1Database, site: Site, def: CampaignDef, step: Step, m: Claimed, now: number) {
   const c = step.coupon;
   if (!c) return null;
-  const code = await mintCoupon(db, {
-    siteId: site.id,
-    promotionId: c.promotion_id,
-    contactId: m.contact_id,
-    source: `campaign:${def.id}`,
-    expiresAt: now + c.expires_days * 86400_000,
-    now,
-  });
+  // A code this shopper already holds (bound to them, or to one of their browsers) and has not used.
+  const reused = c.reuse
+    ? await db
+        .prepare(
+          `SELECT code FROM coupons WHERE site_id = ?1 AND source = ?3
+             AND (contact_id = ?2 OR anonymous_id IN
+                  (SELECT value FROM identities WHERE site_id = ?1 AND kind = 'anonymous' AND contact_id = ?2))
+             AND (expires_at IS NULL OR expires_at > ?4) AND (max_uses IS NULL OR uses < max_uses)
+           ORDER BY created_at DESC LIMIT 1`,
+        )
+        .bind(site.id, m.contact_id, c.reuse, now)
+        .first<{ code: string }>()
+    : null;
+  const code =
+    reused?.code ??
+    (await mintCoupon(db, {
+      siteId: site.id,
+      promotionId: c.promotion_id,
+      contactId: m.contact_id,
+      source: `campaign:${def.id}`,
+      expiresAt: now + c.expires_days * 86400_000,
+      now,
+    }));
   await db.prepare(`UPDATE messages SET coupon = ? WHERE id = ? AND coupon IS NULL`).bind(code, m.id).run();
   const row = await db.prepare(`SELECT coupon FROM messages WHERE id = ?`).bind(m.id).first<{ coupon: string }>();
   return row?.coupon ?? code;

@@ -49,8 +49,7 @@ campaigns.post("/templates/:id/enable", async (c) => {
   const id = c.req.param("id");
   if (!CAMPAIGN_TEMPLATES[id])
     fail(404, "unknown_template", `No template "${id}".`, { templates: Object.keys(CAMPAIGN_TEMPLATES) });
-  const text = await c.req.raw.clone().text();
-  const body = text.trim() ? await readJson(c.req.raw, LIMIT) : {};
+  const body = c.req.raw.body === null ? {} : await readJson(c.req.raw, LIMIT);
   if (!isDict(body)) fail(400, "invalid_body", "Send a JSON object of fields to override, or nothing.");
   let def: Awaited<ReturnType<typeof enableTemplate>>;
   try {
