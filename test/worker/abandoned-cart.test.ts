@@ -79,6 +79,20 @@ describe("abandoned cart", () => {
     expect(mails[0]?.subject).toBe("You left 2 items in your cart");
   });
 
+  it("should wait the full delay again when the shopper comes back without changing the cart", async () => {
+    const email = `${uid("back")}@example.com`;
+    const anonymousId = await shopperWithCart(email);
+    await advance(2 * HOUR);
+    expect(await mailbox(email, "abandoned_cart")).toHaveLength(1);
+    // 23 hours later they look around the store again: the second reminder moves to a day after that.
+    await advance(23 * HOUR);
+    await send([{ type: "page", anonymousId, properties: { path: "/" } }]);
+    await advance(2 * HOUR);
+    expect(await mailbox(email, "abandoned_cart")).toHaveLength(1);
+    await advance(DAY);
+    expect(await mailbox(email, "abandoned_cart")).toHaveLength(2);
+  });
+
   it("should not remind about a cart the shopper emptied", async () => {
     const email = `${uid("di")}@example.com`;
     const anonymousId = await shopperWithCart(email);

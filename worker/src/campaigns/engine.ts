@@ -171,6 +171,13 @@ export async function campaignStatements(db: D1Database, e: CampaignEvent): Prom
           now: e.now,
           reset: true,
         }),
+        // The shopper came back (any event of theirs): the pending reminder waits its full delay again.
+        db
+          .prepare(
+            `UPDATE messages SET due_at = max(due_at, ? + CASE step ${def.steps.map(() => "WHEN ? THEN ?").join(" ")} ELSE 0 END)
+             WHERE site_id = ? AND contact_id = ? AND campaign = ? AND status = 'pending'`,
+          )
+          .bind(e.now, ...def.steps.flatMap((st, i) => [i + 1, st.delay_ms]), siteId, e.contactId, def.id),
         // Emptied cart: nothing to remind about.
         cancel(
           def,
