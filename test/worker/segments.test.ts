@@ -1,7 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { compileRule, parseRule, RuleError } from "../../worker/src/segments/rules";
+import { compileRule, contactMatches, parseRule, RuleError } from "../../worker/src/segments/rules";
 import { BASE, post, SECRET } from "./helpers";
 
 const NOW = Date.UTC(2027, 0, 15, 12);
@@ -105,12 +105,8 @@ async function matches(input: unknown) {
     .bind(SITE, ...params)
     .all<{ id: string }>();
   const single: string[] = [];
-  for (const id of Object.keys(PEOPLE)) {
-    const hit = await env.DB.prepare(`SELECT 1 FROM contacts c WHERE c.site_id = ? AND c.id = ? AND ${sql}`)
-      .bind(SITE, id, ...params)
-      .first();
-    if (hit) single.push(id);
-  }
+  for (const id of Object.keys(PEOPLE))
+    if (await contactMatches(env.DB, SITE, id, parseRule(input), NOW)) single.push(id);
   const ids = (bulk.results ?? []).map((r) => r.id);
   expect(single).toEqual(ids);
   return ids;

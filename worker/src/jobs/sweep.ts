@@ -14,7 +14,7 @@ import { cartLines } from "../model/carts";
 import { mintCoupon } from "../model/coupons";
 import { siteById } from "../model/sites";
 import type { Site } from "../model/sites";
-import { compileRule } from "../segments/rules";
+import { contactMatches } from "../segments/rules";
 import { deferUntil, validTimeZone } from "./quiet-hours";
 
 /**
@@ -267,14 +267,8 @@ async function exitReason(db: D1Database, def: CampaignDef, m: Claimed, data: Re
       .first();
     if (hit) return `goal reached: ${event}`;
   }
-  if (def.audience) {
-    const rule = compileRule(def.audience, now);
-    const inside = await db
-      .prepare(`SELECT 1 FROM contacts c WHERE c.site_id = ? AND c.id = ? AND ${rule.sql}`)
-      .bind(m.site_id, m.contact_id, ...rule.params)
-      .first();
-    if (!inside) return "no longer in the audience";
-  }
+  if (def.audience && !(await contactMatches(db, m.site_id, m.contact_id, def.audience, now)))
+    return "no longer in the audience";
   return null;
 }
 

@@ -200,3 +200,19 @@ export function compileRule(rule: Rule, now: number): Compiled {
   };
   return { sql: walk(rule), params };
 }
+
+/** Is this contact in the segment now? (The per-contact use of the compiled rule.) */
+export async function contactMatches(
+  db: D1Database,
+  siteId: string,
+  contactId: string,
+  rule: Rule,
+  now: number,
+): Promise<boolean> {
+  const { sql, params } = compileRule(rule, now);
+  const row = await db
+    .prepare(`SELECT 1 FROM contacts c WHERE c.site_id = ? AND c.id = ? AND ${sql}`)
+    .bind(siteId, contactId, ...params)
+    .first();
+  return row !== null;
+}
