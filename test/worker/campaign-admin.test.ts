@@ -2,7 +2,7 @@ import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createSite } from "../../worker/src/model/sites";
-import { advance, BASE, product, uid } from "./helpers";
+import { advance, BASE, mailbox, post, product, SECRET, shopperWithCart, uid } from "./helpers";
 
 const AUTH = { authorization: "Bearer sk_shop2" };
 
@@ -158,5 +158,14 @@ describe("campaign admin API", () => {
     expect(
       (await SELF.fetch(`${BASE}/v1/admin/campaigns`, { headers: { authorization: "Bearer sk_wrong" } })).status,
     ).toBe(401);
+  });
+
+  it("should keep the demo's campaigns through a demo reset", async () => {
+    const res = await post("/v1/dev/reset", {}, SECRET);
+    expect((await res.json<{ cleared: string[] }>()).cleared).not.toContain("campaigns");
+    const email = `${uid("reset")}@example.com`;
+    await shopperWithCart(email);
+    await advance(2 * 3600_000);
+    expect(await mailbox(email, "abandoned_cart")).toHaveLength(1);
   });
 });

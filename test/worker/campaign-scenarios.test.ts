@@ -50,7 +50,7 @@ describe("campaign scenarios", () => {
     const call = (await mailbox("+447700900123", "abandoned_cart"))[0];
     expect(call?.channel).toBe("call");
     expect(call?.html).toMatch(
-      /^<\?xml version="1.0" encoding="UTF-8"\?><Response><Say language="en-GB">Hello Ada, this is Nudge demo store\./,
+      /^<\?xml version="1.0" encoding="UTF-8"\?><Response><Say language="en-GB">Hello Ada, this is Wavelength\./,
     );
     expect(
       await messagesOf("abandoned_cart").then((r) => r.filter((m) => m.email === email).map((m) => m.status)),
@@ -152,7 +152,7 @@ describe("campaign scenarios", () => {
     await advance(60_000);
     const mails = await mailbox(email, "welcome");
     expect(mails).toHaveLength(1);
-    expect(mails[0]?.subject).toBe("Bienvenue chez Nudge demo store");
+    expect(mails[0]?.subject).toBe("Bienvenue chez Wavelength");
     expect(mails[0]?.html).toContain('<html lang="fr">');
     const code = mails[0]?.text.match(/Votre code: (\S+)/)?.[1] ?? "";
     const row = await env.DB.prepare(`SELECT promotion_id FROM coupons WHERE code = ?`).bind(code).first();
@@ -177,7 +177,7 @@ describe("campaign scenarios", () => {
     await advance(60_000);
     const mails = await mailbox(email, "loyalty");
     expect(mails).toHaveLength(1);
-    expect(mails[0]?.subject).toBe("A personal thank-you from Nudge demo store");
+    expect(mails[0]?.subject).toBe("A personal thank-you from Wavelength");
   });
 
   it("should send the referral offer to the friend, not the sharer, and only once per friend", async () => {
@@ -216,7 +216,7 @@ describe("campaign scenarios", () => {
     await advance(60_000);
     const [sms] = await mailbox("+33612345678", "callback_confirmation");
     expect(sms?.channel).toBe("sms");
-    expect(sms?.text).toBe("Nudge demo store: thank you, we will call you back tomorrow 10:00–12:00.");
+    expect(sms?.text).toBe("Wavelength: thank you, we will call you back tomorrow 10:00–12:00.");
   });
 
   it("should greet a segment on a date and win back the inactive at night", async () => {
