@@ -156,4 +156,30 @@ describe("channels against the providers' documented request shapes", () => {
     // Every retry carried the same idempotency key, so a provider that did accept one delivers once.
     expect(new Set(tries.map((t) => t.headers["idempotency-key"])).size).toBe(1);
   });
+
+  it("should notify the merchant's team of a callback request through a signed webhook step", async () => {
+    await putCampaign("callback-team", {
+      trigger: { type: "event", events: ["Callback Requested"] },
+      steps: [{ delay: 0, channel: "webhook", url: `${fakes}/webhook/team`, template: "callback_sms" }],
+    });
+    await send([
+      {
+        type: "track",
+        anonymousId: uid("anon"),
+        event: "Callback Requested",
+        properties: { phone: "+33612345678", preferred_time: "9–11" },
+      },
+    ]);
+    await sweep(providerEnv(), (await clock()) + 1000);
+    const hook = (await requests())
+      .filter((r) => r.provider === "webhook" && String(r.body).includes("callback-team"))
+      .at(-1);
+    expect(hook?.status).toBe(200);
+    expect(JSON.parse(String(hook?.body))).toMatchObject({
+      campaign: "callback-team",
+      step: 1,
+      data: { phone: "+33612345678", window: "9–11" },
+    });
+    expect((await messagesOf("callback-team"))[0]?.status).toBe("sent");
+  });
 });
