@@ -27,7 +27,7 @@ export type Trigger =
   | { type: "cart" }
   /** The contact enters the segment (checked after every event of theirs); once per contact. */
   | { type: "segment_entry"; segment: Rule }
-  /** A bulk run over the audience at a date (ISO time; without an offset, in the site's zone). */
+  /** A bulk run over the audience at a date (ISO 8601; UTC unless it carries an offset). */
   | { type: "date"; at: string };
 
 export interface Variant {
