@@ -195,4 +195,22 @@ describe("scheduler guarantees", () => {
     const bad = await SELF.fetch(pixel.replace(/t=.{12}/, "t=AAAAAAAAAAAA"));
     expect(bad.status).toBe(200);
   });
+
+  it("should run a repeating date campaign once per occurrence, however often the cron runs", async () => {
+    const start = await clock();
+    await putCampaign("anniversary", {
+      trigger: { type: "date", at: new Date(start + 3600_000).toISOString(), every: "year" },
+      audience: { attr: "vip", op: "eq", value: true },
+      steps: [{ delay: 0, template: "holiday", subject: "Happy anniversary" }],
+    });
+    const { email } = await contactWith("Anything", { vip: true });
+    await advance(30 * 60_000);
+    expect(await mailbox(email, "anniversary")).toHaveLength(0);
+    const at = (await clock()) + HOUR;
+    await Promise.all([tick(at), tick(at), tick(at)]);
+    await advance(DAY);
+    expect(await mailbox(email, "anniversary")).toHaveLength(1);
+    await advance(365 * DAY);
+    expect(await mailbox(email, "anniversary")).toHaveLength(2);
+  });
 });

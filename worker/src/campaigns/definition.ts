@@ -28,7 +28,7 @@ export type Trigger =
   /** The contact enters the segment (checked after every event of theirs); once per contact. */
   | { type: "segment_entry"; segment: Rule }
   /** A bulk run over the audience at a date (ISO 8601; UTC unless it carries an offset). */
-  | { type: "date"; at: string };
+  | { type: "date"; at: string; every?: "day" | "week" | "month" | "year" };
 
 export interface Variant {
   id: string;
@@ -144,7 +144,11 @@ function trigger(v: unknown): Trigger {
       const at = str(v.at, "trigger.at", 40);
       if (!Number.isFinite(Date.parse(at)))
         throw new DefinitionError('trigger.at must be an ISO 8601 time, e.g. "2027-03-06T10:00:00Z".');
-      return { type: "date", at };
+      if (v.every !== undefined && !["day", "week", "month", "year"].includes(String(v.every)))
+        throw new DefinitionError('trigger.every must be "day", "week", "month" or "year".');
+      return v.every === undefined
+        ? { type: "date", at }
+        : { type: "date", at, every: v.every as "day" | "week" | "month" | "year" };
     }
     default:
       throw new DefinitionError('trigger.type must be "event", "cart", "segment_entry" or "date".');

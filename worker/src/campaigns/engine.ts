@@ -288,21 +288,50 @@ export function nextStep(
   return [keyedStep(db, next, key, now + step.delay_ms)];
 }
 
-/** Date-triggered campaigns whose time has come: one bulk INSERT … SELECT over the audience. */
+/** The latest occurrence of a (possibly repeating) date at or before `now`, or null before the first. */
+export function latestOccurrence(
+  at: string,
+  every: "day" | "week" | "month" | "year" | undefined,
+  now: number,
+): number | null {
+  const first = Date.parse(at);
+  if (!(first <= now)) return null;
+  if (!every) return first;
+  let latest = first;
+  // Calendar steps from the first date (months and years vary in length); bounded for safety.
+  for (let k = 1; k < 100_000; k++) {
+    const d = new Date(first);
+    if (every === "day") d.setUTCDate(d.getUTCDate() + k);
+    else if (every === "week") d.setUTCDate(d.getUTCDate() + 7 * k);
+    else if (every === "month") d.setUTCMonth(d.getUTCMonth() + k);
+    else d.setUTCFullYear(d.getUTCFullYear() + k);
+    if (d.getTime() > now) break;
+    latest = d.getTime();
+  }
+  return latest;
+}
+
+/**
+ * Date-triggered campaigns whose time has come: one bulk INSERT … SELECT over the audience per
+ * occurrence. The dedupe key names the occurrence, so overlapping sweeps launch it once.
+ */
 export async function launchDueCampaigns(db: D1Database, now: number): Promise<number> {
   const { results } = await db
     .prepare(
-      `SELECT site_id, id FROM campaigns WHERE enabled = 1 AND launched_at IS NULL
+      `SELECT site_id, id, launched_at FROM campaigns WHERE enabled = 1
          AND json_extract(definition, '$.trigger.type') = 'date'
-         AND unixepoch(json_extract(definition, '$.trigger.at')) * 1000 <= ?`,
+         AND unixepoch(json_extract(definition, '$.trigger.at')) * 1000 <= ?
+         AND (launched_at IS NULL OR json_extract(definition, '$.trigger.every') IS NOT NULL)`,
     )
     .bind(now)
-    .all<{ site_id: string; id: string }>();
+    .all<{ site_id: string; id: string; launched_at: number | null }>();
   let launched = 0;
   for (const row of results ?? []) {
     const def = (await enabledCampaigns(db, row.site_id)).find((d) => d.id === row.id);
     const step = def?.steps[0];
     if (!def?.audience || !step || def.trigger.type !== "date") continue;
+    const occurrence = latestOccurrence(def.trigger.at, def.trigger.every, now);
+    if (occurrence === null || (row.launched_at !== null && row.launched_at >= occurrence)) continue;
     const audience = compileRule(def.audience, now);
     const data = JSON.stringify({ started_at: now, event: "date" });
     const prefix = `${def.id}:${row.site_id}:`;
@@ -319,7 +348,7 @@ export async function launchDueCampaigns(db: D1Database, now: number): Promise<n
           def.id,
           step.channel,
           prefix,
-          `:${def.trigger.at}:1`,
+          `:${new Date(occurrence).toISOString()}:1`,
           now + step.delay_ms,
           now,
           def.holdout_percent,
@@ -329,8 +358,8 @@ export async function launchDueCampaigns(db: D1Database, now: number): Promise<n
           ...audience.params,
         ),
       db
-        .prepare(`UPDATE campaigns SET launched_at = ? WHERE site_id = ? AND id = ? AND launched_at IS NULL`)
-        .bind(now, row.site_id, row.id),
+        .prepare(`UPDATE campaigns SET launched_at = ? WHERE site_id = ? AND id = ? AND launched_at IS ?`)
+        .bind(now, row.site_id, row.id, row.launched_at),
     ]);
     launched++;
   }
