@@ -1,5 +1,6 @@
 import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { compileRule, contactMatches, parseRule, RuleError } from "../../worker/src/segments/rules";
 import { BASE, post, SECRET } from "./helpers";
@@ -176,5 +177,40 @@ describe("segments", () => {
       error: { code: "invalid_segment", message: expect.stringContaining("segment.metric") },
     });
     expect((await SELF.fetch(`${BASE}/v1/admin/campaigns/audience`, { method: "POST" })).status).toBe(401);
+  });
+
+  it("should obey boolean algebra for any rule: a segment and its negation split everyone", async () => {
+    const leaves = [
+      { attr: "gender", op: "eq", value: "female" },
+      { attr: "gender", op: "ne", value: "male" },
+      { attr: "shoe", op: "exists" },
+      { metric: "spend_365d", op: "gte", value: 500_00 },
+      { metric: "days_since_last_order", op: "lt", value: 100 },
+      { viewed_product: "*", within_days: 7 },
+      { open_cart: true },
+      { opted_in: true },
+      { inactive_days: 180 },
+    ];
+    const rule: fc.Arbitrary<unknown> = fc.letrec<{ rule: unknown }>((tie) => ({
+      rule: fc.oneof(
+        { maxDepth: 3, withCrossShrink: true },
+        fc.constantFrom(...leaves),
+        fc.record({ all: fc.array(tie("rule"), { minLength: 1, maxLength: 3 }) }),
+        fc.record({ any: fc.array(tie("rule"), { minLength: 1, maxLength: 3 }) }),
+        fc.record({ not: tie("rule") }),
+      ),
+    })).rule;
+    const everyone = Object.keys(PEOPLE).sort();
+    await fc.assert(
+      fc.asyncProperty(rule, rule, async (a, b) => {
+        const inA = await matches(a);
+        const notA = await matches({ not: a });
+        expect([...inA, ...notA].sort()).toEqual(everyone);
+        const inB = await matches(b);
+        expect(await matches({ all: [a, b] })).toEqual(inA.filter((id) => inB.includes(id)));
+        expect(await matches({ any: [a, b] })).toEqual(everyone.filter((id) => inA.includes(id) || inB.includes(id)));
+      }),
+      { numRuns: 25 },
+    );
   });
 });
