@@ -108,8 +108,16 @@ export async function sweep(env: Env, now: number, publicUrl?: string): Promise<
     byContact.set(key, [...(byContact.get(key) ?? []), m]);
   }
   const queues = [...byContact.values()];
+  // Each site is read once per sweep, however many of its messages are due.
   const sites = new Map<string, Promise<Site | null>>();
-  const site = (id: string) => sites.get(id) ?? sites.set(id, siteById(db, id)).get(id) ?? siteById(db, id);
+  const site = (id: string) => {
+    let found = sites.get(id);
+    if (!found) {
+      found = siteById(db, id);
+      sites.set(id, found);
+    }
+    return found;
+  };
   const worker = async () => {
     for (let q = queues.shift(); q; q = queues.shift())
       for (const m of q) result[await deliver(env, m, now, site, publicUrl)]++;
