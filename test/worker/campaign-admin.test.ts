@@ -155,6 +155,8 @@ describe("campaign admin API", () => {
       (await call("PUT", "/Bad Id!", { trigger: { type: "cart" }, steps: [{ template: "welcome" }] })).status,
     ).toBe(400);
     expect((await call("POST", "/templates/nope/enable")).status).toBe(404);
+    expect((await call("POST", "/templates/welcome/enable")).status).toBe(201); // no body: as it is
+    expect((await call("POST", "/templates/welcome/enable", "[1]")).status).toBe(400);
     expect(
       (await SELF.fetch(`${BASE}/v1/admin/campaigns`, { headers: { authorization: "Bearer sk_wrong" } })).status,
     ).toBe(401);

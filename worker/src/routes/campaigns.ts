@@ -49,7 +49,9 @@ campaigns.post("/templates/:id/enable", async (c) => {
   const id = c.req.param("id");
   if (!CAMPAIGN_TEMPLATES[id])
     fail(404, "unknown_template", `No template "${id}".`, { templates: Object.keys(CAMPAIGN_TEMPLATES) });
-  const body = c.req.raw.body === null ? {} : await readJson(c.req.raw, LIMIT);
+  // The body (overrides) is optional: `curl -X POST …/enable` alone enables the template as it is.
+  const empty = c.req.raw.body === null || c.req.header("content-length") === "0";
+  const body = empty ? {} : await readJson(c.req.raw, LIMIT);
   if (!isDict(body)) fail(400, "invalid_body", "Send a JSON object of fields to override, or nothing.");
   let def: Awaited<ReturnType<typeof enableTemplate>>;
   try {
