@@ -87,6 +87,14 @@ export default {
       await seedMessages(db, n, Number(url.searchParams.get("due")));
       return Response.json({ ok: true });
     }
+    if (url.pathname === "/rearm") {
+      // The same 1 000 due again, for another timed run on the same database.
+      await db.batch([
+        db.prepare(`UPDATE messages SET status = 'pending', attempts = 0, sent_at = NULL WHERE due_at <= ?`).bind(NOW),
+        db.prepare(`DELETE FROM outbox`),
+      ]);
+      return Response.json({ ok: true });
+    }
     if (url.pathname === "/sweep") {
       // Every due message, as many sweeps as it takes (each claims up to 100).
       const t0 = performance.now();
@@ -104,14 +112,6 @@ export default {
         .bind(NOW)
         .all();
       return Response.json({ ms: performance.now() - t0, sent, runs, outcomes: results });
-    }
-    if (url.pathname === "/ping") {
-      const t0 = performance.now();
-      for (let i = 0; i < 1000; i++) await db.prepare("SELECT 1").first();
-      const t1 = performance.now();
-      const { signToken } = await import("../../worker/src/lib/crypto");
-      for (let i = 0; i < 1000; i++) await signToken("k", { a: i });
-      return Response.json({ query: t1 - t0, sign: performance.now() - t1 });
     }
     if (url.pathname === "/seed-contacts") {
       await seedContacts(db, n);
