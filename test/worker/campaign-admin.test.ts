@@ -132,6 +132,22 @@ describe("campaign admin API", () => {
     [{ trigger: { type: "cart" }, steps: [{ template: "welcome" }], holdout_percent: 100 }, /holdout_percent/],
     [{ trigger: { type: "date", at: "2027-03-06" }, steps: [{ template: "holiday" }] }, /needs an audience/],
     [{ trigger: { type: "cart" }, steps: [{ template: "welcome" }], audience: { attr: "a b" } }, /audience.attr/],
+    [
+      {
+        trigger: {
+          type: "segment_entry",
+          segment: { any: Array.from({ length: 19 }, () => ({ attr: "tier", op: "eq", value: "gold" })) },
+        },
+        audience: {
+          all: [
+            { all: Array.from({ length: 20 }, () => ({ metric: "spend_365d", op: "gt", value: 1 })) },
+            { all: Array.from({ length: 5 }, () => ({ metric: "orders_count", op: "gt", value: 1 })) },
+          ],
+        },
+        steps: [{ template: "welcome" }],
+      },
+      /too large/,
+    ],
   ])("should reject %j with a 400 that says what to fix", async (def, message) => {
     const res = await call("PUT", "/bad", def);
     expect(res.status).toBe(400);

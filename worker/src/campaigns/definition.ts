@@ -1,5 +1,5 @@
 import { isDict } from "../ingest/validate";
-import { parseRule, RuleError } from "../segments/rules";
+import { compileRule, parseRule, RuleError } from "../segments/rules";
 import type { Rule } from "../segments/rules";
 import { MESSAGE_TEMPLATES } from "./messages";
 
@@ -245,6 +245,11 @@ export function parseDefinition(input: unknown, id?: string): CampaignDef {
       hours: num(input.frequency_cap.hours, "frequency_cap.hours", 1, 24 * 90),
     };
   }
+  // D1 binds at most 100 parameters per statement; the scheduling INSERT needs about 15 of its own.
+  const bound = [def.audience, def.trigger.type === "segment_entry" ? def.trigger.segment : undefined]
+    .map((r) => (r ? compileRule(r, 0).params.length : 0))
+    .reduce((a, b) => a + b, 0);
+  if (bound > 80) throw new DefinitionError("The trigger segment and audience together are too large; simplify them.");
   if (def.trigger.type === "date" && !def.audience)
     throw new DefinitionError("A date-triggered campaign needs an audience (a segment).");
   return def;

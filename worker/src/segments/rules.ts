@@ -41,7 +41,8 @@ type Metric =
 
 const DAY = 24 * 3600 * 1000;
 const MAX_DEPTH = 6;
-const MAX_NODES = 50;
+// Each rule binds at most two values; D1 allows 100 per statement.
+const MAX_NODES = 40;
 const ATTR_OPS = new Set<string>(["eq", "ne", "in", "exists", "contains"]);
 const COMPARE: Record<CompareOp, string> = { eq: "=", gt: ">", gte: ">=", lt: "<", lte: "<=" };
 const METRICS = new Set<string>([
