@@ -44,6 +44,7 @@ describe("campaign scenarios", () => {
     const sms = (await mailbox("+447700900123", "abandoned_cart"))[0];
     expect(sms?.channel).toBe("sms");
     expect(sms?.text).toContain("you left something in your cart");
+    expect(sms?.text.length).toBeLessThanOrEqual(306); // two concatenated GSM-7 segments
     expect(await unwrap(sms?.text.match(/(http\S+click\S+)/)?.[1] ?? "")).toContain("/v1/links/restore");
 
     await advance(DAY);

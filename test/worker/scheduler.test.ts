@@ -213,4 +213,25 @@ describe("scheduler guarantees", () => {
     await advance(365 * DAY);
     expect(await mailbox(email, "anniversary")).toHaveLength(2);
   });
+
+  it("should record the first click and refuse an edited click link", async () => {
+    const { email } = await contactWith("Newsletter Subscribed");
+    await advance(60_000);
+    const [mail] = await mailbox(email, "welcome");
+    const link = mail?.text.match(/Start shopping: (\S+)/)?.[1] ?? "";
+    const row = () =>
+      env.DB.prepare(
+        `SELECT m.clicked_at FROM messages m JOIN contacts k ON k.id = m.contact_id WHERE k.email = ? AND m.campaign = 'welcome'`,
+      )
+        .bind(email)
+        .first<{ clicked_at: number | null }>();
+    const edited = link.replace(/t=(.{20})./, (_, head: string) => `t=${head}${head.endsWith("A") ? "B" : "A"}`);
+    expect((await SELF.fetch(edited, { redirect: "manual" })).status).toBe(400);
+    expect((await row())?.clicked_at).toBeNull();
+    expect(await unwrap(link)).toBe("http://127.0.0.1:8787"); // the store
+    const first = (await row())?.clicked_at;
+    expect(first).toBeGreaterThan(0);
+    await unwrap(link);
+    expect((await row())?.clicked_at).toBe(first);
+  });
 });

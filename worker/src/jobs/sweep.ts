@@ -365,14 +365,13 @@ async function context(
 ): Promise<MessageContext> {
   const base = publicUrl ?? site.url;
   const shown = await products(env.DB, site, template, data);
-  const link = (purpose: "restore" | "unsubscribe" | "open", extra = {}) =>
+  const link = (purpose: "unsubscribe" | "open", extra = {}) =>
     linkUrl(env, base, purpose, site.id, row.id, now, extra);
-  const target =
+  // A cart button names no URL: the click link mints the restore link when followed, so it stays short.
+  const click =
     template.cta === "restore"
-      ? await link("restore")
-      : template.cta === "product" && shown[0]?.url
-        ? shown[0].url
-        : site.url;
+      ? { m: m.id, r: "restore" as const }
+      : { m: m.id, u: template.cta === "product" && shown[0]?.url ? shown[0].url : site.url };
   return {
     site,
     locale: localeOf(traits.locale ?? traits.language),
@@ -383,7 +382,7 @@ async function context(
     sender: typeof data.sender === "string" ? data.sender : null,
     window: typeof data.window === "string" ? data.window : null,
     links: {
-      cta: await linkUrl(env, base, "click", site.id, row.id, now, { m: m.id, u: target }),
+      cta: await linkUrl(env, base, "click", site.id, row.id, now, click),
       unsubscribe: await link("unsubscribe"),
       open: await link("open", { m: m.id }),
     },

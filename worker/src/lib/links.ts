@@ -18,6 +18,7 @@ export interface LinkClaims {
   e: number; // expires, ms since epoch
   m?: number; // message id (click, open)
   u?: string; // destination (click)
+  r?: "restore"; // click that ends at a fresh restore link (keeps the link short enough for SMS)
 }
 
 const LIFETIME_MS: Record<LinkPurpose, number> = {
@@ -41,7 +42,7 @@ export async function linkUrl(
   siteId: string,
   contactId: string,
   now: number,
-  extra: { m?: number; u?: string } = {},
+  extra: { m?: number; u?: string; r?: "restore" } = {},
 ) {
   const claims: LinkClaims = { p: purpose, s: siteId, c: contactId, e: now + LIFETIME_MS[purpose], ...extra };
   return `${base}/v1/links/${purpose}?t=${await signToken(secret(env), claims)}`;
@@ -56,5 +57,6 @@ export async function readLink(env: Env, token: string, purpose: LinkPurpose, no
   const claims: LinkClaims = { p: purpose, s: c.s, c: c.c, e: c.e };
   if (typeof c.m === "number") claims.m = c.m;
   if (typeof c.u === "string") claims.u = c.u;
+  if (c.r === "restore") claims.r = "restore";
   return claims;
 }

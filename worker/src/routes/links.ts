@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import { html } from "hono/html";
 import type { Env } from "../env";
 import { now } from "../lib/clock";
-import { readLink } from "../lib/links";
+import { linkUrl, readLink } from "../lib/links";
 import { cartLines } from "../model/carts";
 import { siteById } from "../model/sites";
 
@@ -69,13 +69,18 @@ links.post("/unsubscribe", async (c) => {
 links.get("/click", async (c) => {
   const at = await now(c.env);
   const claims = await readLink(c.env, c.req.query("t") ?? "", "click", at);
-  if (!claims?.u || claims.m === undefined || !/^https?:\/\//.test(claims.u)) return invalid(c);
+  if (!claims || claims.m === undefined) return invalid(c);
+  const to =
+    claims.r === "restore"
+      ? await linkUrl(c.env, new URL(c.req.url).origin, "restore", claims.s, claims.c, at)
+      : claims.u;
+  if (!to || !/^https?:\/\//.test(to)) return invalid(c);
   await c.env.DB.prepare(
     `UPDATE messages SET clicked_at = coalesce(clicked_at, ?) WHERE id = ? AND site_id = ? AND contact_id = ?`,
   )
     .bind(at, claims.m, claims.s, claims.c)
     .run();
-  return c.redirect(claims.u, 302);
+  return c.redirect(to, 302);
 });
 
 // The smallest transparent GIF.
