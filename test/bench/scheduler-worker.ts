@@ -4,7 +4,7 @@ import { sweep } from "../../worker/src/jobs/sweep";
 import { compileRule, parseRule } from "../../worker/src/segments/rules";
 
 /**
- * The Worker side of the scheduler benchmark, run in workerd by scheduler.ts: seeds a database
+ * The Worker side of the scheduler benchmark, run in workerd by scheduler.bench.ts: seeds a database
  * of a given size with SQL (recursive CTEs, so a million rows take seconds) and times the real
  * sweep and the real segment compiler inside the runtime, where D1 calls cost what they cost.
  */

@@ -1,5 +1,5 @@
 /**
- * Scheduler and segment benchmark: `npm run bench`.
+ * Scheduler and segment benchmark: `npm run bench` (or `node test/bench/run.ts scheduler`).
  *
  *  1. Sweep time for 1 000 due messages among 1 000 vs 1 000 000 scheduled rows (goal: within 2×).
  *  2. Segment compile-and-count over 1 000 000 contacts (goal: ≤ 2 s).
