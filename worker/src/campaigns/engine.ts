@@ -115,6 +115,8 @@ function insertStep(db: D1Database, x: Insert): D1PreparedStatement {
 }
 
 const CONTACT = "FROM contacts c WHERE c.site_id = ? AND c.id = ?";
+const HAS_ITEMS =
+  "EXISTS (SELECT 1 FROM cart_items i WHERE i.site_id = messages.site_id AND i.contact_id = messages.contact_id)";
 
 /** insertStep with a dedupe key and due time known up front (everything but cart journeys). */
 function keyedStep(
@@ -133,11 +135,11 @@ export async function campaignStatements(db: D1Database, e: CampaignEvent): Prom
   const siteId = e.site.id;
   const name = e.event.event;
   const out: D1PreparedStatement[] = [];
-  const cancel = (def: CampaignDef, reason: string, extra = "") =>
+  const cancel = (def: CampaignDef, reason: string) =>
     db
       .prepare(
         `UPDATE messages SET status = 'cancelled', reason = ?
-         WHERE site_id = ? AND contact_id = ? AND campaign = ? AND status = 'pending'${extra}`,
+         WHERE site_id = ? AND contact_id = ? AND campaign = ? AND status = 'pending'`,
       )
       .bind(reason, siteId, e.contactId, def.id);
 
@@ -171,19 +173,18 @@ export async function campaignStatements(db: D1Database, e: CampaignEvent): Prom
           now: e.now,
           reset: true,
         }),
-        // The shopper came back (any event of theirs): the pending reminder waits its full delay again.
+        // One statement per event for the rest (ingest runs it for every event): an emptied cart
+        // ends the journey; otherwise the shopper came back, and the pending reminder waits its
+        // full delay again.
         db
           .prepare(
-            `UPDATE messages SET due_at = max(due_at, ? + CASE step ${def.steps.map(() => "WHEN ? THEN ?").join(" ")} ELSE 0 END)
+            `UPDATE messages SET
+               status = CASE WHEN ${HAS_ITEMS} THEN status ELSE 'cancelled' END,
+               reason = CASE WHEN ${HAS_ITEMS} THEN reason ELSE 'cart emptied or ordered' END,
+               due_at = max(due_at, ? + CASE step ${def.steps.map(() => "WHEN ? THEN ?").join(" ")} ELSE 0 END)
              WHERE site_id = ? AND contact_id = ? AND campaign = ? AND status = 'pending'`,
           )
           .bind(e.now, ...def.steps.flatMap((st, i) => [i + 1, st.delay_ms]), siteId, e.contactId, def.id),
-        // Emptied cart: nothing to remind about.
-        cancel(
-          def,
-          "cart emptied or ordered",
-          " AND NOT EXISTS (SELECT 1 FROM cart_items i WHERE i.site_id = messages.site_id AND i.contact_id = messages.contact_id)",
-        ),
       );
     } else if (t.type === "event" && name && t.events.includes(name)) {
       if (t.match && !Object.entries(t.match).every(([k, v]) => String(e.event.properties[k] ?? "") === v)) continue;
