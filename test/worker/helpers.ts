@@ -23,7 +23,7 @@ export async function send(batch: Record<string, unknown>[]) {
     batch: batch.map((m) => ({ messageId: crypto.randomUUID(), ...m })),
   });
   if (res.status !== 200) throw new Error(`batch failed: ${res.status} ${await res.text()}`);
-  return res.json<{ accepted: number; duplicates: number; errors: unknown[] }>();
+  return res.json<{ accepted: number; errors: unknown[] }>();
 }
 
 /** The dev clock's "now": other tests may already have moved it ahead of the real clock. */

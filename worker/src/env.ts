@@ -21,6 +21,15 @@ export interface Env {
   TWILIO_API_URL?: string;
   /** HMAC key for webhook signatures (`X-Nudge-Signature`). */
   WEBHOOK_SECRET?: string;
+  /** Ingest rate limits (Rate Limiting bindings): per write key + client address, and per write key. */
+  INGEST_CLIENT_LIMIT?: RateLimit;
+  INGEST_KEY_LIMIT?: RateLimit;
+  /**
+   * "request" applies accepted events to profiles before answering (tests, the demo: what you see
+   * is already applied); "sweep" leaves them to the scheduled sweep (cheapest request, profiles up
+   * to a minute behind); anything else (the default) applies them right after, in ctx.waitUntil.
+   */
+  INGEST_PROCESSING?: string;
 }
 
 export const isDev = (env: Env): boolean => env.NUDGE_ENV === "development";

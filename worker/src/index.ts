@@ -9,6 +9,7 @@ import { createSite, DEMO_SITE } from "./model/sites";
 import { seedTemplates } from "./campaigns/store";
 import { admin } from "./routes/admin";
 import { campaigns } from "./routes/campaigns";
+import { contacts } from "./routes/contacts";
 import { dev } from "./routes/dev";
 import { ingest } from "./routes/ingest";
 import { links } from "./routes/links";
@@ -28,11 +29,20 @@ app.use("*", async (c, next) => {
 });
 
 // Browsers send events from the store's origin; per-site origin rules are checked in ingest.
-app.use("/v1/*", cors({ origin: (origin) => origin, allowHeaders: ["content-type", "authorization"], maxAge: 86400 }));
+app.use(
+  "/v1/*",
+  cors({
+    origin: (origin) => origin,
+    allowHeaders: ["content-type", "authorization"],
+    exposeHeaders: ["retry-after"], // so a browser SDK can honour a 429
+    maxAge: 86400,
+  }),
+);
 
 app.route("/v1", ingest);
 app.route("/v1/admin/campaigns", campaigns);
 app.route("/v1/admin", admin);
+app.route("/v1/admin/contacts", contacts);
 app.route("/v1/dev", dev);
 app.route("/v1/links", links);
 

@@ -1,40 +1,170 @@
 import { CAMPAIGNS } from "../campaigns";
-import { applyTraits, resolveContact } from "../model/contacts";
+import { applyTraits, findIdentities, identitiesOf, resolveContact } from "../model/contacts";
+import type { Identity } from "../model/contacts";
 import { cartStatements, toLine } from "../model/carts";
 import type { Site } from "../model/sites";
 import { toMinor } from "../lib/money";
 import { text } from "../lib/values";
+import { claim, expand } from "./inbox";
 import { isDict } from "./validate";
 import type { Message } from "./validate";
 
 /**
- * Applies new events to profiles, carts and campaigns. Each event's effects and its `processed`
- * mark commit in one D1 batch (a transaction), so an event is applied entirely or not at all;
- * events left unprocessed by a crash are picked up by the scheduled sweep (`recoverEvents`).
+ * Applies new events to profiles, carts and campaigns. Every event's effects — contact, traits,
+ * cart, catalogue, orders, each campaign's `onEvent` — and its `processed` mark commit in the same
+ * D1 batch (a transaction), so an event is applied entirely or not at all; events left unprocessed
+ * by a crash are picked up by the scheduled sweep (`recoverEvents`).
+ *
+ * Built for batches: the cost follows the number of statements, so
+ *  - identities of the whole batch are read once up front; a shopper seen before in the batch, or
+ *    entirely new, needs no further read. Only an event that could merge contacts (a known identity
+ *    meets another) reads again — after committing what is pending, so the read sees it;
+ *  - commutative updates (last seen, catalogue, product views, processed marks) are folded into one
+ *    statement each over json_each, however many events the chunk holds;
+ *  - order-sensitive effects (cart lines, orders, traits) stay one set per event, in event order.
+ * Campaigns' statements run after the chunk's effects, in the same transaction, so they see the
+ * profile and cart as of the chunk's last event.
  */
 export async function processEvents(db: D1Database, site: Site, events: Message[], now: number): Promise<void> {
   const ordered = [...events].sort((a, b) => a.timestamp - b.timestamp);
+  const key = (i: Identity) => `${i.kind}:${i.value}`;
+  const known = new Map<string, string>(); // identity → contact, as of the pending statements
+  const inDb = new Set<string>(); // identities that existed before this call
+  for (const r of await findIdentities(db, site.id, ordered.flatMap(identitiesOf))) {
+    known.set(key(r), r.contact_id);
+    inDb.add(key(r));
+  }
+  let chunk = newChunk();
+  const flush = async () => {
+    if (chunk.marks.length === 0) return;
+    await db.batch([...chunk.statements, ...foldedStatements(db, site.id, chunk), ...chunk.campaigns]);
+    chunk = newChunk();
+  };
   for (const m of ordered) {
-    const { contactId, statements } = await resolveContact(db, site.id, m);
-    statements.push(
-      db
-        .prepare(`UPDATE contacts SET last_seen = max(last_seen, ?3) WHERE site_id = ?1 AND id = ?2`)
-        .bind(site.id, contactId, m.timestamp),
-    );
-    if (m.type === "identify" || Object.keys(m.traits).length > 0)
-      statements.push(applyTraits(db, site.id, contactId, m));
-    if (m.type === "track") {
-      statements.push(...cartStatements(db, site.id, contactId, m, site.currency));
-      statements.push(...productStatements(db, site, contactId, m), ...orderStatements(db, site, contactId, m));
+    const ids = identitiesOf(m);
+    const keys = ids.map(key);
+    let contactId = keys.length > 0 ? known.get(keys[0] ?? "") : undefined;
+    if (!contactId || !keys.every((k) => known.get(k) === contactId)) {
+      const fresh = keys.every((k) => !known.has(k) && !inDb.has(k));
+      // Nothing of this shopper exists yet: creating them needs no read. Anything else may merge.
+      if (!fresh) await flush();
+      const resolved = await resolveContact(db, site.id, m, undefined, fresh ? [] : undefined);
+      contactId = resolved.contactId;
+      chunk.statements.push(...resolved.statements);
+      if (!fresh) {
+        // A merge folds other contacts into this one: forget them rather than point at a deleted row.
+        for (const [k, v] of known) if (v !== contactId) known.delete(k);
+      }
+      for (const k of keys) known.set(k, contactId);
     }
+    applyEvent(db, site, contactId, m, chunk);
     for (const campaign of CAMPAIGNS.values())
-      statements.push(...(await campaign.onEvent(db, { site, contactId, event: m, now })));
+      chunk.campaigns.push(...(await campaign.onEvent(db, { site, contactId, event: m, now })));
+    chunk.marks.push([m.messageId, contactId]);
+  }
+  await flush();
+}
+
+interface Chunk {
+  /** Order-sensitive statements, in event order. */
+  statements: D1PreparedStatement[];
+  campaigns: D1PreparedStatement[];
+  seen: [string, number][];
+  products: unknown[][];
+  views: [string, string, number][];
+  marks: [string, string][];
+}
+
+const newChunk = (): Chunk => ({ statements: [], campaigns: [], seen: [], products: [], views: [], marks: [] });
+
+function applyEvent(db: D1Database, site: Site, contactId: string, m: Message, chunk: Chunk) {
+  chunk.seen.push([contactId, m.timestamp]);
+  if (m.type === "identify" || Object.keys(m.traits).length > 0)
+    chunk.statements.push(applyTraits(db, site.id, contactId, m));
+  if (m.type === "track") {
+    chunk.statements.push(...cartStatements(db, site.id, contactId, m, site.currency));
+    chunk.statements.push(...orderStatements(db, site, contactId, m));
+    productRows(site, contactId, m, chunk);
+  }
+}
+
+/** One statement per kind of commutative update, whatever the number of events. */
+function foldedStatements(db: D1Database, siteId: string, chunk: Chunk): D1PreparedStatement[] {
+  const statements = [
+    db
+      .prepare(
+        `UPDATE contacts SET last_seen = max(last_seen, v.at)
+         FROM (SELECT value ->> 0 AS id, max(value ->> 1) AS at FROM json_each(?2) GROUP BY 1) v
+         WHERE contacts.site_id = ?1 AND contacts.id = v.id`,
+      )
+      .bind(siteId, JSON.stringify(chunk.seen)),
+  ];
+  if (chunk.products.length > 0)
     statements.push(
       db
-        .prepare(`UPDATE events SET contact_id = ?3, processed = 1 WHERE site_id = ?1 AND message_id = ?2`)
-        .bind(site.id, m.messageId, contactId),
+        .prepare(
+          `INSERT INTO products (site_id, product_id, name, price, currency, category, url, image_url, updated_at)
+           SELECT ?1, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6,
+             value ->> 7
+           FROM json_each(?2) WHERE true
+           ON CONFLICT DO UPDATE SET name = excluded.name, price = excluded.price, currency = excluded.currency,
+             category = coalesce(excluded.category, category), url = coalesce(excluded.url, url),
+             image_url = coalesce(excluded.image_url, image_url), updated_at = excluded.updated_at
+           WHERE excluded.updated_at >= updated_at`,
+        )
+        .bind(siteId, JSON.stringify(chunk.products)),
     );
-    await db.batch(statements);
+  if (chunk.views.length > 0)
+    statements.push(
+      db
+        .prepare(
+          `INSERT INTO product_views (site_id, contact_id, product_id, viewed_at)
+           SELECT ?1, value ->> 0, value ->> 1, value ->> 2 FROM json_each(?2) WHERE true
+           ON CONFLICT DO UPDATE SET viewed_at = max(viewed_at, excluded.viewed_at), views = views + 1`,
+        )
+        .bind(siteId, JSON.stringify(chunk.views)),
+    );
+  // One mark per contact, not one per event. (An UPDATE … FROM json_each would scan the site's
+  // events: SQLite drives it from the table, not from the list.)
+  const byContact = new Map<string, string[]>();
+  for (const [messageId, contactId] of chunk.marks)
+    byContact.set(contactId, [...(byContact.get(contactId) ?? []), messageId]);
+  for (const [contactId, ids] of byContact)
+    statements.push(
+      db
+        .prepare(
+          `UPDATE events SET contact_id = ?2, processed = 1
+           WHERE site_id = ?1 AND message_id IN (SELECT value FROM json_each(?3))`,
+        )
+        .bind(siteId, contactId, JSON.stringify(ids)),
+    );
+  return statements;
+}
+
+/** How long one sweep keeps draining the inbox before leaving the rest to the next one. */
+export const DRAIN_BUDGET_MS = 20_000;
+
+/**
+ * Expands claimed inbox batches into events and applies the new ones. `id` drains one request's
+ * own batch; without it, whatever is unclaimed or stale, for up to DRAIN_BUDGET_MS (the sweep).
+ */
+export async function drainInbox(
+  db: D1Database,
+  siteById: (id: string) => Promise<Site | null>,
+  now: number,
+  id?: number,
+): Promise<number> {
+  let applied = 0;
+  const until = Date.now() + DRAIN_BUDGET_MS;
+  for (;;) {
+    const rows = await claim(db, now, id);
+    for (const row of rows) {
+      const site = await siteById(row.siteId);
+      const fresh = await expand(db, row);
+      if (site) await processEvents(db, site, fresh, now);
+      applied += fresh.length;
+    }
+    if (id !== undefined || rows.length === 0 || Date.now() > until) return applied;
   }
 }
 
@@ -114,45 +244,24 @@ const PRODUCT_EVENTS = new Set([
 ]);
 
 /** The catalogue learns products from product events; views are kept per contact and product. */
-function productStatements(db: D1Database, site: Site, contactId: string, m: Message): D1PreparedStatement[] {
-  if (!m.event || !PRODUCT_EVENTS.has(m.event)) return [];
+function productRows(site: Site, contactId: string, m: Message, chunk: Chunk) {
+  if (!m.event || !PRODUCT_EVENTS.has(m.event)) return;
   const currency =
     typeof m.properties.currency === "string" ? m.properties.currency.slice(0, 3).toUpperCase() : site.currency;
   const line = toLine(m.properties, currency);
-  if (!line) return [];
-  const statements = [
-    db
-      .prepare(
-        `INSERT INTO products (site_id, product_id, name, price, currency, category, url, image_url, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT DO UPDATE SET name = excluded.name, price = excluded.price, currency = excluded.currency,
-           category = coalesce(excluded.category, category), url = coalesce(excluded.url, url),
-           image_url = coalesce(excluded.image_url, image_url), updated_at = excluded.updated_at
-         WHERE excluded.updated_at >= updated_at`,
-      )
-      .bind(
-        site.id,
-        line.productId,
-        line.name,
-        line.price,
-        currency,
-        text(m.properties.category, 200),
-        line.url,
-        line.imageUrl,
-        m.timestamp,
-      ),
-  ];
-  if (m.event === "Product Viewed") {
-    statements.push(
-      db
-        .prepare(
-          `INSERT INTO product_views (site_id, contact_id, product_id, viewed_at) VALUES (?, ?, ?, ?)
-           ON CONFLICT DO UPDATE SET viewed_at = max(viewed_at, excluded.viewed_at), views = views + 1`,
-        )
-        .bind(site.id, contactId, line.productId, m.timestamp),
-    );
-  }
-  return statements;
+  if (!line) return;
+  const category = text(m.properties.category, 200);
+  chunk.products.push([
+    line.productId,
+    line.name,
+    line.price,
+    currency,
+    category,
+    line.url,
+    line.imageUrl,
+    m.timestamp,
+  ]);
+  if (m.event === "Product Viewed") chunk.views.push([contactId, line.productId, m.timestamp]);
 }
 
 interface EventRow {
@@ -208,7 +317,8 @@ export async function recoverEvents(
           timestamp: r.timestamp,
         }),
       );
-    await processEvents(db, site, events, now);
+    // One event at a time here: an event that keeps failing must not hold back the others.
+    for (const event of events) await processEvents(db, site, [event], now);
   }
   return rows.length;
 }

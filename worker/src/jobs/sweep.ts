@@ -7,7 +7,7 @@ import type { Outgoing } from "../channels/channel";
 import { transportFor } from "../channels";
 import { twiml } from "../channels/twilio";
 import type { Env } from "../env";
-import { recoverEvents } from "../ingest/process";
+import { drainInbox, recoverEvents } from "../ingest/process";
 import { isDict } from "../ingest/validate";
 import { linkUrl } from "../lib/links";
 import { cartLines } from "../model/carts";
@@ -82,7 +82,9 @@ export async function sweep(env: Env, now: number, publicUrl?: string): Promise<
     held: 0,
     failed: 0,
   };
-  result.recovered = await recoverEvents(db, (id) => siteById(db, id), now);
+  // Batches accepted but not yet applied (their request's waitUntil has not run or died).
+  result.recovered = await drainInbox(db, (id) => siteById(db, id), now);
+  result.recovered += await recoverEvents(db, (id) => siteById(db, id), now);
   result.launched = await launchDueCampaigns(db, now);
   // The index on due_at (pending rows only) keeps this proportional to what is due.
   const { results } = await db

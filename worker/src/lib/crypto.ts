@@ -43,7 +43,7 @@ export async function verifyToken(secret: string, token: string): Promise<unknow
   }
 }
 
-/** HMAC-SHA256 of `message` as hex: webhook signatures that receivers check with any HMAC library. */
-export async function hmacHex(secret: string, message: string): Promise<string> {
-  return hex(await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(message)));
+/** Hex HMAC-SHA256 of `text` keyed with `secret` (identity verification hashes). */
+export async function hmacHex(secret: string, text: string): Promise<string> {
+  return hex(await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(text)));
 }

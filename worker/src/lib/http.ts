@@ -7,10 +7,11 @@ export function fail(
   code: string,
   message: string,
   details: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
 ): never {
   const body = JSON.stringify({ error: { code, message, ...details } });
   throw new HTTPException(status, {
-    res: new Response(body, { status, headers: { "content-type": "application/json" } }),
+    res: new Response(body, { status, headers: { ...headers, "content-type": "application/json" } }),
   });
 }
 

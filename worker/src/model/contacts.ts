@@ -1,3 +1,4 @@
+import { sha256Hex } from "../lib/crypto";
 import type { Message } from "../ingest/validate";
 
 /**
@@ -8,12 +9,12 @@ import type { Message } from "../ingest/validate";
 
 export type IdentityKind = "anonymous" | "user" | "email";
 
-interface Identity {
+export interface Identity {
   kind: IdentityKind;
   value: string;
 }
 
-interface IdentityRow extends Identity {
+export interface IdentityRow extends Identity {
   contact_id: string;
   email: string | null;
   user_id: string | null;
@@ -56,25 +57,16 @@ export async function resolveContact(
   db: D1Database,
   siteId: string,
   m: Message,
-  newId: () => string = () => crypto.randomUUID(),
+  newId: () => Promise<string> = () => newContactId(siteId, m),
+  /** The event's identities as stored, when the caller already read them (none: a new shopper). */
+  known?: IdentityRow[],
 ): Promise<Resolution> {
   const wanted = identitiesOf(m);
-  const found = wanted.length
-    ? ((
-        await db
-          .prepare(
-            `SELECT i.kind, i.value, i.contact_id, c.email, c.user_id
-             FROM identities i JOIN contacts c ON c.site_id = i.site_id AND c.id = i.contact_id
-             WHERE i.site_id = ?1 AND (i.kind, i.value) IN (SELECT value ->> '$[0]', value ->> '$[1]' FROM json_each(?2))`,
-          )
-          .bind(siteId, JSON.stringify(wanted.map((i) => [i.kind, i.value])))
-          .all<IdentityRow>()
-      ).results ?? [])
-    : [];
+  const found = known ?? (await findIdentities(db, siteId, wanted));
 
   const row = (kind: IdentityKind) => found.find((r) => r.kind === kind);
   const strong = row("user") ?? row("email");
-  const contactId = strong?.contact_id ?? row("anonymous")?.contact_id ?? newId();
+  const contactId = strong?.contact_id ?? row("anonymous")?.contact_id ?? (await newId());
   const statements: D1PreparedStatement[] = [];
 
   if (!found.some((r) => r.contact_id === contactId)) {
@@ -92,11 +84,16 @@ export async function resolveContact(
       // An anonymous contact that turns out to be this person: fold it in.
       merged.add(r.contact_id);
       statements.push(...mergeContacts(db, siteId, r.contact_id, contactId));
+    } else if (r.kind !== "anonymous" && (r.user_id === null || r.user_id === m.userId)) {
+      // The event ties this user id and this email together, and they belong to two known contacts
+      // whose user ids do not conflict: one person, known twice. Merge, keeping both histories.
+      merged.add(r.contact_id);
+      statements.push(...mergeContacts(db, siteId, r.contact_id, contactId));
     } else if (r.kind === "anonymous") {
       // A shared browser now used by someone else: the device moves, the other person stays whole.
       statements.push(linkIdentity(db, siteId, r, contactId));
     }
-    // A user id or email already owned by another known contact is left with them.
+    // An identity of a known contact with a different user id is left with them.
   }
   for (const id of wanted) {
     if (!found.some((r) => r.kind === id.kind && r.value === id.value)) {
@@ -106,6 +103,32 @@ export async function resolveContact(
     }
   }
   return { contactId, statements };
+}
+
+/** The stored identities among `wanted`, with their contact's email and user id: one read. */
+export async function findIdentities(db: D1Database, siteId: string, wanted: Identity[]): Promise<IdentityRow[]> {
+  if (wanted.length === 0) return [];
+  const { results } = await db
+    .prepare(
+      `SELECT i.kind, i.value, i.contact_id, c.email, c.user_id
+       FROM identities i JOIN contacts c ON c.site_id = i.site_id AND c.id = i.contact_id
+       WHERE i.site_id = ?1 AND (i.kind, i.value) IN (SELECT value ->> '$[0]', value ->> '$[1]' FROM json_each(?2))`,
+    )
+    .bind(siteId, JSON.stringify(wanted.map((i) => [i.kind, i.value])))
+    .all<IdentityRow>();
+  return results ?? [];
+}
+
+/**
+ * The id of a contact created for a new shopper, derived from their strongest identity (user id,
+ * else email, else anonymous id). Two requests that meet the same new shopper at once — Segment's
+ * libraries send batches in parallel — then create the same contact instead of two, one of which
+ * would lose its identities to the other.
+ */
+async function newContactId(siteId: string, m: Message): Promise<string> {
+  const email = normaliseEmail(m.traits.email);
+  const [kind, value] = m.userId ? ["user", m.userId] : email ? ["email", email] : ["anonymous", m.anonymousId ?? ""];
+  return (await sha256Hex(`${siteId}\u0000${kind}\u0000${value}`)).slice(0, 32);
 }
 
 function linkIdentity(db: D1Database, siteId: string, id: Identity, contactId: string): D1PreparedStatement {
@@ -152,7 +175,10 @@ export function mergeContacts(db: D1Database, siteId: string, from: string, into
          first_seen = min(contacts.first_seen, f.first_seen), last_seen = max(contacts.last_seen, f.last_seen),
          orders_count = contacts.orders_count + f.orders_count, total_spent = contacts.total_spent + f.total_spent,
          last_order_at = nullif(max(coalesce(contacts.last_order_at, 0), coalesce(f.last_order_at, 0)), 0),
-         unsubscribed = max(contacts.unsubscribed, f.unsubscribed)
+         unsubscribed = max(contacts.unsubscribed, f.unsubscribed),
+         email = coalesce(contacts.email, f.email), user_id = coalesce(contacts.user_id, f.user_id),
+         phone = coalesce(contacts.phone, f.phone), name = coalesce(contacts.name, f.name),
+         traits = json_patch(f.traits, contacts.traits)
        FROM (SELECT * FROM contacts WHERE site_id = ?1 AND id = ?2) AS f
        WHERE contacts.site_id = ?1 AND contacts.id = ?3`,
     ),
@@ -182,4 +208,93 @@ export function applyTraits(db: D1Database, siteId: string, contactId: string, m
       name,
       JSON.stringify(t).length <= 16_384 ? JSON.stringify(t) : "{}",
     );
+}
+
+const YEAR_MS = 365 * 24 * 3600 * 1000;
+
+/**
+ * Spend of a contact since `?3` (ms), for segments: an index-only range sum over orders_spend
+ * (migration 0003). Trailing windows are computed rather than stored, so they never go stale.
+ * Bind (site_id, contact_id, since).
+ */
+export const SPEND_SINCE_SQL = `SELECT coalesce(sum(total), 0) FROM orders
+  WHERE site_id = ?1 AND contact_id = ?2 AND status = 'placed' AND placed_at >= ?3`;
+
+export interface Profile {
+  id: string;
+  email: string | null;
+  userId: string | null;
+  phone: string | null;
+  name: string | null;
+  traits: Record<string, unknown>;
+  firstSeen: number;
+  lastSeen: number;
+  lastOrderAt: number | null;
+  ordersCount: number;
+  totalSpent: number;
+  spent365: number;
+  unsubscribed: boolean;
+  identities: { kind: IdentityKind; value: string }[];
+  cart: { cartId: string; currency: string; items: number; value: number; updatedAt: number } | null;
+  lastViewed: { productId: string; viewedAt: number; views: number }[];
+}
+
+interface ProfileRow {
+  id: string;
+  email: string | null;
+  user_id: string | null;
+  phone: string | null;
+  name: string | null;
+  traits: string;
+  first_seen: number;
+  last_seen: number;
+  last_order_at: number | null;
+  orders_count: number;
+  total_spent: number;
+  unsubscribed: number;
+  spent_365: number;
+}
+
+/** A contact with the aggregates segments use: one batch of index lookups. */
+export async function profile(db: D1Database, siteId: string, contactId: string, now: number): Promise<Profile | null> {
+  const [c, ids, cart, views] = await db.batch([
+    db
+      .prepare(`SELECT *, (${SPEND_SINCE_SQL}) AS spent_365 FROM contacts WHERE site_id = ?1 AND id = ?2`)
+      .bind(siteId, contactId, now - YEAR_MS),
+    db
+      .prepare(`SELECT kind, value FROM identities WHERE site_id = ? AND contact_id = ? ORDER BY kind, value`)
+      .bind(siteId, contactId),
+    db
+      .prepare(
+        `SELECT cart_id AS cartId, currency, items, value, updated_at AS updatedAt FROM open_carts
+         WHERE site_id = ? AND contact_id = ?`,
+      )
+      .bind(siteId, contactId),
+    db
+      .prepare(
+        `SELECT product_id AS productId, viewed_at AS viewedAt, views FROM product_views
+         WHERE site_id = ? AND contact_id = ? ORDER BY viewed_at DESC LIMIT 20`,
+      )
+      .bind(siteId, contactId),
+  ]);
+  const row = c?.results[0] as ProfileRow | undefined;
+  if (!row) return null;
+  return {
+    id: row.id,
+    email: row.email,
+    userId: row.user_id,
+    phone: row.phone,
+    name: row.name,
+    traits: JSON.parse(row.traits) as Record<string, unknown>,
+    firstSeen: row.first_seen,
+    lastSeen: row.last_seen,
+    lastOrderAt: row.last_order_at,
+    ordersCount: row.orders_count,
+    totalSpent: row.total_spent,
+    spent365: row.spent_365,
+    unsubscribed: row.unsubscribed === 1,
+    identities: (ids?.results ?? []) as Profile["identities"],
+    cart: (cart?.results[0] as Profile["cart"] | undefined) ?? null,
+    lastViewed: (views?.results ?? []) as Profile["lastViewed"],
+  };
 }

@@ -7,6 +7,8 @@ export interface Site {
   allowedOrigins: string[];
   timeZone: string;
   currency: string;
+  /** Set when identity verification is enforced (see migration 0003); never sent to browsers. */
+  identitySecret?: string | null;
 }
 
 interface SiteRow {
@@ -16,9 +18,10 @@ interface SiteRow {
   allowed_origins: string;
   time_zone: string;
   currency: string;
+  identity_secret: string | null;
 }
 
-const COLUMNS = "id, name, url, allowed_origins, time_zone, currency";
+const COLUMNS = "id, name, url, allowed_origins, time_zone, currency, identity_secret";
 
 const toSite = (row: SiteRow): Site => ({
   id: row.id,
@@ -27,11 +30,29 @@ const toSite = (row: SiteRow): Site => ({
   allowedOrigins: JSON.parse(row.allowed_origins) as string[],
   timeZone: row.time_zone,
   currency: row.currency,
+  identitySecret: row.identity_secret,
 });
 
 export async function siteByPublicKey(db: D1Database, key: string): Promise<Site | null> {
   const row = await db.prepare(`SELECT ${COLUMNS} FROM sites WHERE public_key = ?`).bind(key).first<SiteRow>();
   return row ? toSite(row) : null;
+}
+
+/**
+ * Ingest looks the site up on every request; an isolate keeps what it read for a few seconds, so
+ * a busy store costs one D1 read per isolate per TTL instead of one per batch. A changed or revoked
+ * key takes effect within SITE_CACHE_MS.
+ */
+export const SITE_CACHE_MS = 10_000;
+const byPublicKey = new Map<string, { site: Site | null; until: number }>();
+
+export async function cachedSiteByPublicKey(db: D1Database, key: string, now = Date.now()): Promise<Site | null> {
+  const hit = byPublicKey.get(key);
+  if (hit && hit.until > now) return hit.site;
+  const site = await siteByPublicKey(db, key);
+  if (byPublicKey.size > 1000) byPublicKey.clear(); // bounded: unknown keys must not grow it forever
+  byPublicKey.set(key, { site, until: now + SITE_CACHE_MS });
+  return site;
 }
 
 export async function siteById(db: D1Database, id: string): Promise<Site | null> {
@@ -54,14 +75,16 @@ export interface NewSite {
   allowedOrigins?: string[];
   timeZone?: string;
   currency?: string;
+  identitySecret?: string | null;
 }
 
 /** Creates the site unless one with the same id exists (so seeding is idempotent). */
 export async function createSite(db: D1Database, site: NewSite, now: number): Promise<void> {
   await db
     .prepare(
-      `INSERT INTO sites (id, name, public_key, secret_hash, url, allowed_origins, time_zone, currency, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+      `INSERT INTO sites (id, name, public_key, secret_hash, url, allowed_origins, time_zone, currency, created_at,
+         identity_secret)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
     )
     .bind(
       site.id,
@@ -73,6 +96,7 @@ export async function createSite(db: D1Database, site: NewSite, now: number): Pr
       site.timeZone ?? "UTC",
       site.currency ?? "GBP",
       now,
+      site.identitySecret ?? null,
     )
     .run();
 }

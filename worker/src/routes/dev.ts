@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { isDev } from "../env";
 import { advanceDevClock, now } from "../lib/clock";
 import { fail, readJson } from "../lib/http";
+import { backlog } from "../ingest/inbox";
 import { isDict } from "../ingest/validate";
 import { sweep } from "../jobs/sweep";
 import { requireSecretKey } from "./auth";
@@ -32,6 +33,9 @@ dev.post("/tick", async (c) => {
 
 /** `GET /v1/dev/clock`: the simulated time the demo panel shows. */
 dev.get("/clock", async (c) => c.json({ now: new Date(await now(c.env)).toISOString() }));
+
+/** `GET /v1/dev/backlog`: accepted batches and events not yet applied (the benchmark waits on it). */
+dev.get("/backlog", async (c) => c.json(await backlog(c.env.DB)));
 
 /**
  * `POST /v1/dev/reset`: deletes everything the site has gathered (shoppers, events, messages…)

@@ -1,0 +1,33 @@
+import { hmacHex } from "../lib/crypto";
+import type { Site } from "../model/sites";
+import type { Message, MessageError } from "./validate";
+import { isDict } from "./validate";
+
+/**
+ * Identity verification. When a site enforces it, a message that names a person — a userId, or
+ * failing that an email trait — must carry `context.nudge.userHash`, the hex HMAC-SHA256 of that
+ * value keyed with the site's identity secret, computed by the store's server. Without it a visitor
+ * could call identify with someone else's id and be merged into their profile.
+ */
+export async function unverified(site: Site, m: Message, index: number): Promise<MessageError | null> {
+  const secret = site.identitySecret;
+  const claimed = m.userId ?? (typeof m.traits.email === "string" ? m.traits.email : null);
+  if (!secret || claimed === null) return null;
+  const nudge = m.context.nudge;
+  const hash = isDict(nudge) && typeof nudge.userHash === "string" ? nudge.userHash.toLowerCase() : null;
+  if (hash !== null && hash.length === 64 && timingSafeEqual(hash, await hmacHex(secret, claimed))) return null;
+  return {
+    index,
+    messageId: m.messageId,
+    code: hash === null ? "missing_user_hash" : "invalid_user_hash",
+    message:
+      "This site verifies identities: send context.nudge.userHash, the hex HMAC-SHA256 of the userId (or email) keyed with the site's identity secret.",
+  };
+}
+
+function timingSafeEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}

@@ -1,0 +1,101 @@
+import type { Message } from "./validate";
+import { isDict } from "./validate";
+
+/**
+ * The inbox of accepted batches. Ingest stores a validated batch as ONE row and answers: a single
+ * small write is the cheapest durable step D1 offers, so the request costs little more than parsing.
+ * `expand` then claims the row and, in one transaction, turns it into `events` (deduplicated by
+ * (site, messageId): a retry, a second tab or a beacon after a fetch is stored once) and deletes it.
+ * Claims work like the scheduler's: one UPDATE … RETURNING, so two drains never expand a row twice,
+ * and a claim older than CLAIM_TIMEOUT_MS (the invocation died) is taken again.
+ */
+
+export const CLAIM_TIMEOUT_MS = 60_000;
+
+export interface Claimed {
+  id: number;
+  siteId: string;
+  receivedAt: number;
+  messages: Message[];
+}
+
+interface InboxRow {
+  id: number;
+  site_id: string;
+  body: string;
+  received_at: number;
+}
+
+/** Stores a validated batch durably; returns the inbox row id. */
+export async function enqueue(db: D1Database, siteId: string, messages: Message[], receivedAt: number) {
+  const row = await db
+    .prepare(`INSERT INTO inbox (site_id, body, received_at) VALUES (?, ?, ?) RETURNING id`)
+    .bind(siteId, JSON.stringify(messages), receivedAt)
+    .first<{ id: number }>();
+  if (!row) throw new Error("inbox insert returned no id");
+  return row.id;
+}
+
+/** Claims one row (the request's own) or, with no id, up to `limit` unclaimed or stale rows. */
+export async function claim(db: D1Database, now: number, id?: number, limit = 20): Promise<Claimed[]> {
+  const stmt =
+    id === undefined
+      ? db
+          .prepare(
+            `UPDATE inbox SET claimed_at = ?1 WHERE id IN (
+               SELECT id FROM inbox WHERE claimed_at IS NULL OR claimed_at < ?1 - ?2 ORDER BY id LIMIT ?3)
+             RETURNING id, site_id, body, received_at`,
+          )
+          .bind(now, CLAIM_TIMEOUT_MS, limit)
+      : db
+          .prepare(
+            `UPDATE inbox SET claimed_at = ?1 WHERE id = ?2 AND claimed_at IS NULL
+             RETURNING id, site_id, body, received_at`,
+          )
+          .bind(now, id);
+  const { results } = await stmt.all<InboxRow>();
+  return (results ?? [])
+    .sort((a, b) => a.id - b.id)
+    .map((r) => ({ id: r.id, siteId: r.site_id, receivedAt: r.received_at, messages: parseMessages(r.body) }));
+}
+
+/** Our own serialisation of validated messages; anything else would be a bug, so it is dropped. */
+function parseMessages(body: string): Message[] {
+  const v: unknown = JSON.parse(body);
+  return Array.isArray(v) ? v.filter((m): m is Message => isDict(m) && typeof m.messageId === "string") : [];
+}
+
+/**
+ * Moves a claimed batch into `events` and deletes it from the inbox, in one transaction; returns
+ * the messages that were new (the first of each messageId), in batch order.
+ */
+export async function expand(db: D1Database, row: Claimed): Promise<Message[]> {
+  const [inserted] = await db.batch<{ message_id: string }>([
+    db
+      .prepare(
+        `INSERT INTO events (site_id, message_id, type, event, anonymous_id, user_id, previous_id,
+           properties, traits, context, timestamp, received_at)
+         SELECT i.site_id, m.value ->> 'messageId', m.value ->> 'type', m.value ->> 'event',
+           m.value ->> 'anonymousId', m.value ->> 'userId', m.value ->> 'previousId',
+           m.value -> 'properties', m.value -> 'traits', m.value -> 'context', m.value ->> 'timestamp',
+           i.received_at
+         FROM inbox i, json_each(i.body) m WHERE i.id = ?1
+         ON CONFLICT DO NOTHING
+         RETURNING message_id`,
+      )
+      .bind(row.id),
+    db.prepare(`DELETE FROM inbox WHERE id = ?`).bind(row.id),
+  ]);
+  const fresh = new Set((inserted?.results ?? []).map((r) => r.message_id));
+  const seen = new Set<string>();
+  return row.messages.filter((m) => fresh.has(m.messageId) && !seen.has(m.messageId) && seen.add(m.messageId));
+}
+
+/** Unclaimed and in-flight batches: what a benchmark or an operator waits on. */
+export async function backlog(db: D1Database): Promise<{ batches: number; unprocessed: number }> {
+  const [a, b] = await db.batch<{ n: number }>([
+    db.prepare(`SELECT count(*) AS n FROM inbox`),
+    db.prepare(`SELECT count(*) AS n FROM events WHERE processed = 0`),
+  ]);
+  return { batches: a?.results[0]?.n ?? 0, unprocessed: b?.results[0]?.n ?? 0 };
+}

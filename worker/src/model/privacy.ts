@@ -1,0 +1,96 @@
+/**
+ * Everything stored about one contact: export (the right of access) and erasure (the right to be
+ * forgotten). Both are driven by the schema rather than a hand-kept list: every table with
+ * `site_id` and `contact_id` columns holds per-contact data, so a table added by a later migration
+ * is exported and erased without touching this file. A few rows point at a person another way and
+ * are named here: events not yet linked to a contact (by anonymous/user id), coupons bound to an
+ * anonymous visitor, the outbox copy of each message, the identities and the contact itself.
+ * Table names come from sqlite_master (our own schema), never from input; values are always bound.
+ */
+
+export interface ContactRef {
+  id?: string;
+  email?: string;
+  userId?: string;
+  anonymousId?: string;
+}
+
+/** The contact a reference names, or null. */
+export async function findContact(db: D1Database, siteId: string, ref: ContactRef): Promise<string | null> {
+  if (ref.id) {
+    const row = await db.prepare(`SELECT id FROM contacts WHERE site_id = ? AND id = ?`).bind(siteId, ref.id).first();
+    return row ? ref.id : null;
+  }
+  const [kind, value] = ref.email
+    ? ["email", ref.email.trim().toLowerCase()]
+    : ref.userId
+      ? ["user", ref.userId]
+      : ["anonymous", ref.anonymousId ?? ""];
+  const row = await db
+    .prepare(`SELECT contact_id FROM identities WHERE site_id = ? AND kind = ? AND value = ?`)
+    .bind(siteId, kind, value)
+    .first<{ contact_id: string }>();
+  return row?.contact_id ?? null;
+}
+
+/** Tables keyed by (site_id, contact_id), read from the live schema. */
+export async function contactTables(db: D1Database): Promise<string[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT m.name FROM sqlite_master m
+       WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite%' AND m.name NOT LIKE '\\_cf%' ESCAPE '\\'
+         AND EXISTS (SELECT 1 FROM pragma_table_info(m.name) p WHERE p.name = 'contact_id')
+         AND EXISTS (SELECT 1 FROM pragma_table_info(m.name) p WHERE p.name = 'site_id')
+       ORDER BY m.name`,
+    )
+    .all<{ name: string }>();
+  return (results ?? []).map((r) => r.name).filter((n) => /^[a-z_][a-z0-9_]*$/.test(n));
+}
+
+// Rows that name the person without a contact_id.
+const IDS = (kind: string) =>
+  `(SELECT value FROM identities WHERE site_id = ?1 AND contact_id = ?2 AND kind = '${kind}')`;
+const UNLINKED_EVENTS = `FROM events WHERE site_id = ?1 AND contact_id IS NULL
+  AND (anonymous_id IN ${IDS("anonymous")} OR user_id IN ${IDS("user")} OR previous_id IN ${IDS("anonymous")})`;
+const ANONYMOUS_COUPONS = `FROM coupons WHERE site_id = ?1 AND contact_id IS NULL AND anonymous_id IN ${IDS("anonymous")}`;
+const OUTBOX = `FROM outbox WHERE site_id = ?1 AND message_id IN (SELECT id FROM messages WHERE site_id = ?1 AND contact_id = ?2)`;
+
+/** Every row stored about the contact, by table. */
+export async function exportContact(db: D1Database, siteId: string, contactId: string) {
+  const others = (await contactTables(db)).filter((t) => t !== "identities");
+  const queries = [
+    db.prepare(`SELECT * FROM contacts WHERE site_id = ?1 AND id = ?2`),
+    db.prepare(`SELECT * FROM identities WHERE site_id = ?1 AND contact_id = ?2`),
+    ...others.map((t) => db.prepare(`SELECT * FROM ${t} WHERE site_id = ?1 AND contact_id = ?2`)),
+    db.prepare(`SELECT * ${UNLINKED_EVENTS}`),
+    db.prepare(`SELECT * ${ANONYMOUS_COUPONS}`),
+    db.prepare(`SELECT * ${OUTBOX}`),
+  ].map((q) => q.bind(siteId, contactId));
+  const results = await db.batch<Record<string, unknown>>(queries);
+  const rows = (i: number) => results[i]?.results ?? [];
+  const data: Record<string, Record<string, unknown>[]> = { identities: rows(1) };
+  for (const [i, t] of others.entries()) data[t] = rows(2 + i);
+  const extra = 2 + others.length;
+  data.events = [...(data.events ?? []), ...rows(extra)];
+  data.coupons = [...(data.coupons ?? []), ...rows(extra + 1)];
+  data.outbox = rows(extra + 2);
+  return { contact: rows(0)[0] ?? null, data };
+}
+
+/** Deletes everything stored about the contact in one transaction; returns rows deleted per table. */
+export async function eraseContact(db: D1Database, siteId: string, contactId: string) {
+  const tables = (await contactTables(db)).filter((t) => t !== "identities");
+  const steps: [string, string][] = [
+    // Rows found through identities or messages go before those.
+    ["events", `DELETE ${UNLINKED_EVENTS}`],
+    ["coupons", `DELETE ${ANONYMOUS_COUPONS}`],
+    ["outbox", `DELETE ${OUTBOX}`],
+    ...tables.map((t): [string, string] => [t, `DELETE FROM ${t} WHERE site_id = ?1 AND contact_id = ?2`]),
+    ["identities", `DELETE FROM identities WHERE site_id = ?1 AND contact_id = ?2`],
+    ["contacts", `DELETE FROM contacts WHERE site_id = ?1 AND id = ?2`],
+  ];
+  const results = await db.batch(steps.map(([, sql]) => db.prepare(sql).bind(siteId, contactId)));
+  const deleted: Record<string, number> = {};
+  for (const [i, [t]] of steps.entries()) deleted[t] = (deleted[t] ?? 0) + (results[i]?.meta.changes ?? 0);
+  return deleted;
+}
