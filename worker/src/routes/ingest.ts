@@ -17,7 +17,7 @@ import { now } from "../lib/clock";
  */
 export const ingest = new Hono<{ Bindings: Env }>();
 
-function writeKey(header: string | undefined, body: Record<string, unknown>): string | null {
+export function writeKey(header: string | undefined, body: Record<string, unknown>): string | null {
   if (typeof body.writeKey === "string") return body.writeKey;
   if (header?.startsWith("Basic ")) {
     try {
@@ -29,7 +29,7 @@ function writeKey(header: string | undefined, body: Record<string, unknown>): st
   return null;
 }
 
-async function authorise(db: D1Database, key: string | null, origin: string | undefined): Promise<Site> {
+export async function authorise(db: D1Database, key: string | null, origin: string | undefined): Promise<Site> {
   if (!key) fail(401, "missing_key", "Send the site's public key as writeKey or as the HTTP Basic username.");
   if (key.length > 200) fail(401, "invalid_key", "Unknown write key.");
   const site = await siteByPublicKey(db, key);
