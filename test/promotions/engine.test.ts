@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEMO_PROMOTIONS } from "../../worker/src/promotions/demo";
+import { DEMO_PROMOTIONS } from "../../worker/src/promotions/demo-data";
 import type { Promotion } from "../../worker/src/promotions/definition";
 import { type CartInput, type CodeInput, price } from "../../worker/src/promotions/engine";
 import { cart, line, promo } from "./helpers";

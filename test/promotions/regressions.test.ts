@@ -96,6 +96,10 @@ describe("regressions seen in other engines", () => {
       const r = price(cart(order.map((id) => line(id))), [once]);
       expect(r.lines.filter((l) => l.discount > 0).map((l) => [l.productId, l.discount])).toEqual([["H1050", 2900]]);
     }
+    // The cheapest gift (G3020, £15) sorts last by id: it still gets the discount.
+    const gifts = promo("once", { type: "cheapest_free", target: { categories: ["Gifts"] }, groupSize: 2 });
+    const r = price(cart([line("G2010"), line("G3020"), line("G1000")]), [gifts]);
+    expect(r.lines.filter((l) => l.discount > 0).map((l) => [l.productId, l.discount])).toEqual([["G3020", 1500]]);
   });
 
   it("should check minimum spend against the goods subtotal after earlier discounts, without shipping", () => {
