@@ -201,11 +201,16 @@ function buyGet(
   const all = unitsOf(lines);
   const buyers = all.filter((u) => matches(u.line, buy));
   const getters = all.filter((u) => matches(u.line, get)).sort((a, b) => left(a) - left(b)); // stable: canonical ties
+  // k applications need the k·y cheapest "get" units plus k·x other "buy" units. Counting the buy
+  // units among the cheapest getters once makes the check for each k constant-time.
+  const buySet = new Set(buyers);
+  const buyersAmongCheapest = [0];
+  for (const u of getters) buyersAmongCheapest.push((buyersAmongCheapest.at(-1) ?? 0) + (buySet.has(u) ? 1 : 0));
   let times = 0;
-  while (times < max && getters.length >= (times + 1) * y) {
-    const free = new Set(getters.slice(0, (times + 1) * y));
-    if (buyers.filter((u) => !free.has(u)).length < (times + 1) * x) break;
-    times++;
+  while (times < max) {
+    const k = times + 1;
+    if (getters.length < k * y || buyers.length - (buyersAmongCheapest[k * y] ?? 0) < k * x) break;
+    times = k;
   }
   if (times === 0) {
     const needed = same(buy, get) ? x + y : x;
