@@ -1,10 +1,11 @@
-import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { brotliCompressSync, gzipSync } from "node:zlib";
 import nodeResolve from "@rollup/plugin-node-resolve";
 import terser from "@rollup/plugin-terser";
 import type { OutputBundle, Plugin, RollupOptions } from "rollup";
 import esbuild from "rollup-plugin-esbuild";
+import { renderPage, SHOP_PAGES } from "./demo-store/pages";
 
 /**
  * Builds the browser code:
@@ -73,11 +74,8 @@ function demoAssets(): Plugin {
       cpSync("demo-store/public", out, { recursive: true });
       const stub = readFileSync("dist/cdn/sdk/snippet.js", "utf8").trim();
       const snippet = `<script>${stub}\nnudge("init", { key: "pk_demo" });</script>`;
-      for (const name of readdirSync(out)) {
-        if (!name.endsWith(".html")) continue;
-        const path = join(out, name);
-        writeFileSync(path, readFileSync(path, "utf8").replace("<!-- NUDGE_SNIPPET -->", snippet));
-      }
+      const layout = readFileSync("demo-store/layout.html", "utf8").replace("<!-- NUDGE_SNIPPET -->", snippet);
+      for (const page of SHOP_PAGES) writeFileSync(join(out, page.file), renderPage(layout, page));
       mkdirSync(join(out, "sdk"), { recursive: true });
       cpSync("dist/cdn/sdk/nudge.js", join(out, "sdk/nudge.js"));
     },
@@ -102,7 +100,11 @@ const config: RollupOptions[] = [
     plugins: [ts()],
   },
   {
-    input: { store: "demo-store/src/store.ts", mailbox: "demo-store/src/mailbox.ts" },
+    input: {
+      store: "demo-store/src/store.ts",
+      mailbox: "demo-store/src/mailbox.ts",
+      devpanel: "demo-store/src/devpanel.ts",
+    },
     output: { dir: "dist/demo", format: "es" },
     plugins: [nodeResolve(), ts(), minify(), demoAssets()],
   },

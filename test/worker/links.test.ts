@@ -78,3 +78,17 @@ describe("dev routes", () => {
     expect(res.status).toBe(404);
   });
 });
+
+describe("demo reset", () => {
+  it("should delete the site's shoppers and messages but keep the site", async () => {
+    const email = `${uid("r")}@example.com`;
+    await shopperWithCart(email);
+    const res = await post("/v1/dev/reset", {}, SECRET);
+    expect(res.status).toBe(200);
+    const body = await res.json<{ cleared: string[] }>();
+    expect(body.cleared).toEqual(expect.arrayContaining(["events", "contacts", "identities", "messages", "outbox"]));
+    const left = await env.DB.prepare(`SELECT count(*) AS n FROM identities WHERE value = ?`).bind(email).first();
+    expect(left).toEqual({ n: 0 });
+    expect((await post("/v1/batch", { writeKey: "pk_demo", batch: [] })).status).toBe(400); // site still there
+  });
+});

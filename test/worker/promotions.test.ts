@@ -252,3 +252,11 @@ describe("admin: promotions and coupons", () => {
     expect(noKey.status).toBe(401);
   });
 });
+
+describe("demo reset", () => {
+  it("should bring the demo promotions and DISC10 back after a reset", async () => {
+    expect((await post("/v1/dev/reset", {}, SECRET)).status).toBe(200);
+    const r = await priced({ lines: [E7247, H4100, H1050], shipping: 495, coupons: ["DISC10"] });
+    expect(r.promotions.map((p) => p.id)).toEqual(["headphones-2-cheapest-free", "disc10", "free-delivery-100"]);
+  });
+});

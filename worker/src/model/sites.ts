@@ -80,7 +80,7 @@ export async function createSite(db: D1Database, site: NewSite, now: number): Pr
 /** The demo store's site: documented keys, development only. */
 export const DEMO_SITE: NewSite = {
   id: "demo",
-  name: "Nudge demo store",
+  name: "Wavelength",
   url: "http://127.0.0.1:8787",
   publicKey: "pk_demo",
   secretKey: "sk_demo",

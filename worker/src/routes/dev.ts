@@ -4,6 +4,7 @@ import { advanceDevClock, now } from "../lib/clock";
 import { fail, readJson } from "../lib/http";
 import { isDict } from "../ingest/validate";
 import { sweep } from "../jobs/sweep";
+import { seedDemoPromotions } from "../promotions/demo";
 import { requireSecretKey } from "./auth";
 import type { SecretEnv } from "./auth";
 
@@ -32,3 +33,28 @@ dev.post("/tick", async (c) => {
 
 /** `GET /v1/dev/clock`: the simulated time the demo panel shows. */
 dev.get("/clock", async (c) => c.json({ now: new Date(await now(c.env)).toISOString() }));
+
+/**
+ * `POST /v1/dev/reset`: deletes everything the site has gathered (shoppers, events, messages…)
+ * and rewinds the dev clock; the site and its configuration stay. Table names come from the
+ * schema itself (every table with a site_id column), so new tables are covered without edits —
+ * they are identifiers from sqlite_master, never request data.
+ */
+dev.post("/reset", async (c) => {
+  const db = c.env.DB;
+  const { results } = await db
+    .prepare(
+      `SELECT m.name FROM sqlite_master m
+       WHERE m.type = 'table' AND m.name NOT IN ('sites') AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_cf_%'
+         AND EXISTS (SELECT 1 FROM pragma_table_info(m.name) p WHERE p.name = 'site_id')`,
+    )
+    .all<{ name: string }>();
+  const tables = (results ?? []).map((r) => r.name).filter((name) => /^[a-z_][a-z0-9_]*$/.test(name));
+  await db.batch([
+    ...tables.map((t) => db.prepare(`DELETE FROM "${t}" WHERE site_id = ?`).bind(c.get("site").id)),
+    db.prepare(`DELETE FROM dev_clock`),
+  ]);
+  // The demo's promotions and static codes are configuration: back to the defaults.
+  await seedDemoPromotions(db, c.get("site").id, await now(c.env));
+  return c.json({ now: new Date(await now(c.env)).toISOString(), cleared: tables });
+});
