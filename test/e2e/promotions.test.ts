@@ -50,6 +50,7 @@ describe("checkout with a coupon, end to end", () => {
     expect(await page.textContent("#applied-promotions")).toContain("−£7.90");
     expect(await page.textContent("#order-total")).toBe("£76.05");
     expect(await page.textContent("#place-order")).toBe("Place order · £76.05");
+    await page.screenshot({ path: "demo-store/screenshots/checkout.png" });
 
     await page.click("#place-order");
     await expect.poll(() => page.isVisible("#order-confirmation")).toBe(true);
