@@ -128,15 +128,7 @@ const cases: Case[] = [
   {
     name: "bundle: buy 2 get 1 free",
     cart: cart([line("A1010", 3)]),
-    promotions: [
-      promo("p", {
-        type: "buy_x_get_y",
-        buy: { products: ["A1010"] },
-        buyQuantity: 2,
-        get: { products: ["A1010"] },
-        getQuantity: 1,
-      }),
-    ],
+    promotions: [buyGetSame("A1010", 2, 1)],
     expect: { subtotal: 3600, discount: 1200, total: 2400 },
   },
   {
@@ -148,46 +140,20 @@ const cases: Case[] = [
   {
     name: "buy 1 get 1 free",
     cart: cart([line("E3110", 4)]),
-    promotions: [
-      promo("p", {
-        type: "buy_x_get_y",
-        buy: { products: ["E3110"] },
-        buyQuantity: 1,
-        get: { products: ["E3110"] },
-        getQuantity: 1,
-      }),
-    ],
+    promotions: [buyGetSame("E3110", 1, 1)],
     expect: { subtotal: 13600, discount: 6800, total: 6800 },
   },
   {
     name: "buy X get Y: a pair of E7247 speakers → 10% off a pair of headphones",
     cart: cart([line("E7247", 2), line("H4100", 2), line("A1010")]),
-    promotions: [
-      promo("p", {
-        type: "buy_x_get_y",
-        buy: { products: ["E7247"] },
-        buyQuantity: 2,
-        get: { categories: ["Headphones"] },
-        getQuantity: 2,
-        percent: 10,
-      }),
-    ],
+    promotions: [speakersThenHeadphones()],
     expect: { subtotal: 42800, discount: 2580, total: 40220 },
     lines: { E7247: 0, H4100: 2580, A1010: 0 },
   },
   {
     name: "buy X get Y repeats per multiple: two pairs of speakers → 10% off two pairs of headphones",
     cart: cart([line("E7247", 4), line("H4100", 2), line("H2200", 3)]),
-    promotions: [
-      promo("p", {
-        type: "buy_x_get_y",
-        buy: { products: ["E7247"] },
-        buyQuantity: 2,
-        get: { categories: ["Headphones"] },
-        getQuantity: 2,
-        percent: 10,
-      }),
-    ],
+    promotions: [speakersThenHeadphones()],
     // The cheapest four headphones: 3 × H2200 + 1 × H4100 → 10% of 39600.
     expect: { subtotal: 84100, discount: 3960, total: 80140 },
     lines: { E7247: 0, H2200: 2670, H4100: 1290 },
@@ -317,6 +283,24 @@ const cases: Case[] = [
     expect: { subtotal: 7900, discount: 790, tax: 1422, total: 7110 + 1422 + 495 },
   },
 ];
+
+/** Buy `x` of a product, get `y` more of it free. */
+function buyGetSame(id: string, x: number, y: number): Promotion {
+  const only = { products: [id] };
+  return promo("p", { type: "buy_x_get_y", buy: only, buyQuantity: x, get: only, getQuantity: y });
+}
+
+/** Buy a pair of E7247 speakers and get 10% off a pair of headphones. */
+function speakersThenHeadphones(): Promotion {
+  return promo("p", {
+    type: "buy_x_get_y",
+    buy: { products: ["E7247"] },
+    buyQuantity: 2,
+    get: { categories: ["Headphones"] },
+    getQuantity: 2,
+    percent: 10,
+  });
+}
 
 function tiered(): Promotion {
   return promo("tiers", {
