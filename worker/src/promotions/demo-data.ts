@@ -30,7 +30,7 @@ export const DEMO_PROMOTIONS: Promotion[] = [
     id: "headphones-2-cheapest-free",
     label: "Buy any 2 headphones, get the cheapest free",
     priority: 10,
-    action: { type: "cheapest_free", target: { categories: ["Headphones"] }, groupSize: 2 },
+    action: { type: "cheapest_free", target: { categories: ["Headphones"] }, groupSize: 2, repeat: false },
   },
   {
     id: "disc10",
