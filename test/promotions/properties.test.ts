@@ -131,6 +131,9 @@ describe("pricing engine invariants", () => {
           expect(l.discount).toBeGreaterThanOrEqual(0);
           expect(l.discount).toBeLessThanOrEqual(l.subtotal);
           expect(l.total).toBe(l.subtotal - l.discount);
+          // Tax follows the discounted line, never the list price: at most the line at these rates.
+          expect(l.tax).toBeGreaterThanOrEqual(0);
+          expect(l.tax).toBeLessThanOrEqual(l.total);
           for (const n of [l.discount, l.total, l.tax]) expect(Number.isInteger(n)).toBe(true);
         }
         const t = r.totals;

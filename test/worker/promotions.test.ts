@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { BASE, clock, post, SECRET, send, uid } from "./helpers";
 import { SELF } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 
 interface Priced {
   lines: { productId: string; quantity: number; discount: number; total: number; added: boolean }[];
@@ -130,6 +131,20 @@ describe("POST /v1/cart/price", () => {
     expect(stranger.rejected[0]).toMatchObject({ code, reason: "not_yours" });
     const mine = await priced({ lines: [E7247], coupons: [code], anonymousId: owner });
     expect(mine.promotions).toEqual([expect.objectContaining({ code, discount: 790 })]);
+  });
+
+  it("should let a contact's code work on a new device, but not for another known shopper", async () => {
+    const ada = await shopper();
+    const { results } = await env.DB.prepare(`SELECT contact_id FROM identities WHERE kind = 'anonymous' AND value = ?`)
+      .bind(ada)
+      .all<{ contact_id: string }>();
+    const code = await mint({ promotionId: "exit-intent-10", contactId: results[0]?.contact_id });
+    const newDevice = await priced({ lines: [E7247], coupons: [code], anonymousId: uid("anon") });
+    expect(newDevice.promotions.map((p) => p.code)).toEqual([code]);
+    const bob = await priced({ lines: [E7247], coupons: [code], anonymousId: await shopper() });
+    expect(bob.rejected).toEqual([{ code, reason: "not_yours", message: "This code was issued to someone else." }]);
+    const mine = await priced({ lines: [E7247], coupons: [code], anonymousId: ada });
+    expect(mine.promotions.map((p) => p.code)).toEqual([code]);
   });
 
   it("should rate-limit code guessing per client, without blocking others", async () => {

@@ -102,14 +102,17 @@ export async function checkCodes(
   return { accepted, rejected };
 }
 
-/** A code bound to a contact or a browser is valid only for them (or the contact that browser became). */
+/**
+ * A code bound to a browser works in that browser or for the contact it became. A code bound to a
+ * contact is refused only to a shopper known to be someone else: on a new device the recipient
+ * is not known yet, and the unguessable code they were sent is itself the proof.
+ */
 function belongsTo(row: CouponRow, s: Shopper): boolean {
   if (row.contact_id === null && row.anonymous_id === null) return true;
-  if (row.contact_id !== null && row.contact_id === s.contactId) return true;
-  if (row.anonymous_id === null) return false;
-  return (
-    row.anonymous_id === s.anonymousId || (row.anonymous_contact !== null && row.anonymous_contact === s.contactId)
-  );
+  const owner = row.contact_id ?? row.anonymous_contact;
+  if (owner !== null && owner === s.contactId) return true;
+  if (row.anonymous_id !== null) return row.anonymous_id === s.anonymousId;
+  return s.contactId === null;
 }
 
 /** uses = unreleased redemptions, for every code this order touched: recomputed, so replays cannot drift it. */
