@@ -3,6 +3,7 @@
  * are integer minor units of the cart's currency; percentages allow two decimals (12.5 %).
  * `parsePromotion` turns untrusted JSON (admin API) into a `Promotion` or a readable error.
  */
+import { isDict } from "../ingest/validate";
 
 /** Which cart lines a promotion looks at or discounts: any listed product or category; empty = every line. */
 export interface Selector {
@@ -87,8 +88,6 @@ class Invalid extends Error {}
 const bad = (message: string): never => {
   throw new Invalid(message);
 };
-
-const isDict = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function int(v: unknown, name: string, min: number, max = MAX_AMOUNT): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max)

@@ -4,6 +4,7 @@
  * the authority on what an order costs, so pricing never trusts them for anything but display.
  */
 import type { CartInput } from "./engine";
+import { isDict } from "../ingest/validate";
 
 export const PRICE_LIMITS = { bytes: 64 * 1024, lines: 100, units: 1000, amount: 100_000_000 };
 
@@ -13,7 +14,6 @@ export interface PriceRequest {
   anonymousId: string | null;
 }
 
-const isDict = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const isAmount = (v: unknown): v is number =>
   typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= PRICE_LIMITS.amount;
 const shortText = (v: unknown, max: number): v is string => typeof v === "string" && v.length > 0 && v.length <= max;

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import type { Env } from "../env";
 import { now } from "../lib/clock";
 import { fail, readJson } from "../lib/http";
+import { isDict } from "../ingest/validate";
 import { checkCodes, normaliseCodes } from "../promotions/coupons";
 import { price } from "../promotions/engine";
 import { PRICE_LIMITS, parsePriceRequest } from "../promotions/request";
@@ -17,11 +18,9 @@ export const cart = new Hono<{ Bindings: Env }>();
 
 cart.post("/price", async (c) => {
   const body = await readJson(c.req.raw, PRICE_LIMITS.bytes);
-  if (typeof body !== "object" || body === null || Array.isArray(body))
-    fail(400, "invalid_body", "Request body must be a JSON object.");
-  const fields = body as Record<string, unknown>;
-  const site = await authorise(c.env.DB, writeKey(c.req.header("authorization"), fields), c.req.header("origin"));
-  const request = parsePriceRequest(fields, site.currency);
+  if (!isDict(body)) fail(400, "invalid_body", "Request body must be a JSON object.");
+  const site = await authorise(c.env.DB, writeKey(c.req.header("authorization"), body), c.req.header("origin"));
+  const request = parsePriceRequest(body, site.currency);
   if ("error" in request) fail(400, "invalid_cart", request.error);
 
   const at = await now(c.env);

@@ -6,6 +6,7 @@ import { parsePromotion } from "../promotions/definition";
 import { deletePromotion, getPromotion, listPromotions, putPromotion } from "../promotions/store";
 import { requireSecretKey } from "./auth";
 import type { SecretEnv } from "./auth";
+import { isDict } from "../ingest/validate";
 
 /** Admin CRUD for promotions (`/v1/admin/promotions`) and their coupon codes (`/v1/admin/coupons`). */
 export const promotionsAdmin = new Hono<SecretEnv>();
@@ -14,7 +15,6 @@ promotionsAdmin.use("*", requireSecretKey);
 couponsAdmin.use("*", requireSecretKey);
 
 const BODY_LIMIT = 32 * 1024;
-const isDict = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 async function readPromotion(req: Request, id?: string) {
   const body = await readJson(req, BODY_LIMIT);
