@@ -302,6 +302,8 @@ type Priced = {
   lines: { productId: string; name: string; quantity: number; subtotal: number; discount: number; total: number }[];
   promotions: { id: string; label: string; code?: string; discount: number; shippingDiscount: number }[];
   rejected: { code: string; reason: string; message: string }[];
+  /** Automatic offers the cart is close to ("spend £21.00 more"). */
+  hints?: { id: string; label: string; message: string }[];
   totals: { subtotal: number; discount: number; shipping: number; shippingDiscount: number; total: number };
 };
 
@@ -397,6 +399,15 @@ function pricedSummary(priced: Priced): HTMLElement {
               h("span", {}, p.label, p.code ? h("span", { class: "code" }, ` (${p.code})`) : null),
               h("span", { class: "saving" }, `−${money(p.discount + p.shippingDiscount)}`),
             ),
+          ),
+        )
+      : null,
+    priced.hints?.length
+      ? h(
+          "ul",
+          { id: "offer-hints", class: "hints", "aria-label": "Offers you are close to" },
+          ...priced.hints.map((hint) =>
+            h("li", { "data-promotion": hint.id }, h("strong", {}, hint.label), ": ", hint.message),
           ),
         )
       : null,

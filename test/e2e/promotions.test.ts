@@ -40,6 +40,9 @@ describe("checkout with a coupon, end to end", () => {
     await checkoutWithSpeaker(page, `ada-${Date.now()}@example.com`);
     // £79 + £4.95 delivery (free delivery starts at £100).
     await expect.poll(() => page.textContent("#order-total")).toBe("£83.95");
+    expect(await page.textContent("#offer-hints")).toBe(
+      "Free delivery on orders of £100 or more: Spend £21.00 more to use this offer (minimum £100.00).",
+    );
 
     await applyCode(page, "WRONG-CODE-2345");
     await expect.poll(() => page.textContent("#coupon-message")).toContain("We don't recognise this code");

@@ -363,6 +363,31 @@ describe("pricing engine: every type and catalogue example, exact totals", () =>
   });
 });
 
+describe("pricing engine: hints", () => {
+  it("should tell the shopper how close they are to an automatic offer, and only when they are close", () => {
+    const r = price(cart([line("E3110"), line("H1050")], { shipping: 495 }), [
+      demo("free-delivery-100"),
+      demo("headphones-2-cheapest-free"),
+      demo("disc10"),
+    ]);
+    expect(r.hints).toEqual([
+      {
+        id: "headphones-2-cheapest-free",
+        label: "Buy any 2 headphones, get the cheapest free",
+        message: "Add 1 more qualifying item to get this offer.",
+      },
+      {
+        id: "free-delivery-100",
+        label: "Free delivery on orders of £100 or more",
+        message: "Spend £37.00 more to use this offer (minimum £100.00).",
+      },
+    ]);
+    // No headphones at all: no nagging about the headphones offer.
+    const speakerOnly = price(cart([line("E7247")]), [demo("headphones-2-cheapest-free")]);
+    expect(speakerOnly.hints).toEqual([]);
+  });
+});
+
 describe("pricing engine: rejected codes say why", () => {
   const disc = (extra: Partial<Promotion> = {}) =>
     promo(

@@ -16,7 +16,7 @@
  *   tax added on top, no free items.
  */
 import { formatMoney } from "../lib/money";
-import type { Action, FreeItem, Promotion, Selector } from "./definition";
+import type { FreeItem, Promotion, Selector } from "./definition";
 import { allocate, bps, includedTax, percentOf } from "./rounding";
 
 export interface CartInput {
@@ -77,11 +77,19 @@ export interface AppliedPromotion {
   shippingDiscount: number;
 }
 
+/** An automatic offer the cart is close to: "spend £21.00 more" for free delivery. */
+export interface Hint {
+  id: string;
+  label: string;
+  message: string;
+}
+
 export interface PriceResult {
   currency: string;
   lines: PricedLine[];
   promotions: AppliedPromotion[];
   rejected: Rejection[];
+  hints: Hint[];
   totals: {
     subtotal: number;
     discount: number;
@@ -214,6 +222,8 @@ function buyGet(
   }
   if (times === 0) {
     const needed = same(buy, get) ? x + y : x;
+    if (buyers.length === 0)
+      return { reason: "not_applicable", message: "Your cart has none of the products this offer is for." };
     return buyers.length < needed
       ? {
           reason: "minimum_not_met",
@@ -238,7 +248,8 @@ function freeLine(promotionId: string, item: FreeItem, quantity: number): Line {
   };
 }
 
-function apply(p: Promotion, a: Action, lines: Line[], shippingLeft: number, currency: string): Effect | Miss {
+function apply(p: Promotion, lines: Line[], shippingLeft: number, currency: string): Effect | Miss {
+  const a = p.action;
   const money = (n: number) => formatMoney(n, currency);
   const base = p.base ?? "discounted";
   const nothing: Miss = { reason: "not_applicable", message: "Nothing in your cart qualifies for this offer." };
@@ -299,7 +310,7 @@ function apply(p: Promotion, a: Action, lines: Line[], shippingLeft: number, cur
         out.push(...spread(group, value - a.price));
       }
       if (out.length === 0)
-        return units.length < a.quantity
+        return units.length > 0 && units.length < a.quantity
           ? {
               reason: "minimum_not_met",
               message: `Add ${plural(a.quantity - units.length, "more qualifying item")} to get this offer.`,
@@ -406,6 +417,7 @@ export function price(cart: CartInput, promotions: Promotion[], codes: CodeInput
   let shippingLeft = shipping;
   const rejected: Rejection[] = [];
   const applied: AppliedPromotion[] = [];
+  const hints: Hint[] = [];
   const known = new Set(promotions.map((p) => p.id));
   const codesFor = new Map<string, string[]>();
   for (const c of codes) {
@@ -424,6 +436,9 @@ export function price(cart: CartInput, promotions: Promotion[], codes: CodeInput
     if (p.couponRequired && pcodes.length === 0) continue;
     const reject = (m: Miss) => {
       for (const code of pcodes) rejected.push({ code, ...m });
+      // An automatic offer missed by a little spend or a few items is worth telling the shopper.
+      if (!p.couponRequired && m.reason === "minimum_not_met")
+        hints.push({ id: p.id, label: describe(p, cart.currency), message: m.message });
     };
     if (exclusive || (p.exclusive && applied.length > 0)) {
       const other = exclusive ?? applied[0];
@@ -435,7 +450,7 @@ export function price(cart: CartInput, promotions: Promotion[], codes: CodeInput
       reject(miss);
       continue;
     }
-    const result = apply(p, p.action, lines, shippingLeft, cart.currency);
+    const result = apply(p, lines, shippingLeft, cart.currency);
     if (isMiss(result)) {
       reject(result);
       continue;
@@ -493,6 +508,7 @@ export function price(cart: CartInput, promotions: Promotion[], codes: CodeInput
     lines: priced,
     promotions: applied,
     rejected,
+    hints,
     totals: {
       subtotal,
       discount,
