@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, baseUrl, launch, watchErrors } from "./browser";
@@ -20,6 +21,18 @@ async function checkoutWithSpeaker(page: Page, email: string) {
   await page.click("#add-to-cart");
   await expect.poll(() => page.textContent("#cart-count")).toBe("1");
   await page.goto(`${baseUrl()}/checkout`);
+}
+
+/** Serious or critical accessibility violations axe-core finds in `selector`. */
+async function axeViolations(page: Page, selector: string): Promise<string[]> {
+  await page.addScriptTag({ content: readFileSync("node_modules/axe-core/axe.min.js", "utf8") });
+  return page.evaluate(async (include) => {
+    const axe = (
+      window as unknown as { axe: { run: (c: unknown) => Promise<{ violations: { id: string; impact: string }[] }> } }
+    ).axe;
+    const { violations } = await axe.run({ include: [include] });
+    return violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => v.id);
+  }, selector);
 }
 
 async function applyCode(page: Page, code: string) {
@@ -54,6 +67,7 @@ describe("checkout with a coupon, end to end", () => {
     expect(await page.textContent("#order-total")).toBe("£76.05");
     expect(await page.textContent("#place-order")).toBe("Place order · £76.05");
     await page.screenshot({ path: "demo-store/screenshots/checkout.png" });
+    expect(await axeViolations(page, ".summary")).toEqual([]);
 
     await page.click("#place-order");
     await expect.poll(() => page.isVisible("#order-confirmation")).toBe(true);
