@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BASE, clock, post, SECRET, send, uid } from "./helpers";
+import { advance, BASE, clock, post, SECRET, send, uid } from "./helpers";
 import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 
@@ -161,6 +161,10 @@ describe("POST /v1/cart/price", () => {
     // …while another shopper is unaffected.
     const other = await priced({ lines: [E7247], coupons: ["DISC10"] });
     expect(other.totals.discount).toBe(790);
+    // Once the window has passed, the address may try again.
+    await advance(11 * 60_000);
+    const later = await priced({ lines: [E7247], coupons: ["DISC10"] }, ip);
+    expect(later.totals.discount).toBe(790);
   });
 });
 
@@ -182,6 +186,16 @@ describe("coupon redemption on orders", () => {
     expect(released.coupon.uses).toBe(0);
     const again = await priced({ lines: [E7247], coupons: [code], anonymousId });
     expect(again.promotions).toEqual([expect.objectContaining({ code, discount: 790 })]);
+  });
+
+  it("should release a code when its order is refunded", async () => {
+    const anonymousId = await shopper();
+    const code = await mint({ promotionId: "exit-intent-10" });
+    const orderId = uid("ord");
+    await order(anonymousId, orderId, code);
+    expect((await priced({ lines: [E7247], coupons: [code], anonymousId })).rejected[0]?.reason).toBe("used");
+    await order(anonymousId, orderId, code, "Order Refunded");
+    expect((await priced({ lines: [E7247], coupons: [code], anonymousId })).promotions[0]?.code).toBe(code);
   });
 
   it("should limit a shared code per contact", async () => {
