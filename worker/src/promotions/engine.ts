@@ -17,6 +17,7 @@
  */
 import { formatMoney } from "../lib/money";
 import type { FreeItem, Promotion, Selector } from "./definition";
+import { describe, pct } from "./labels";
 import { allocate, bps, includedTax, percentOf } from "./rounding";
 
 export interface CartInput {
@@ -131,7 +132,6 @@ const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 const left = (u: Unit) => u.line.remaining[u.index] ?? 0;
 const isMiss = (x: Effect | Miss): x is Miss => "reason" in x;
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
-const pct = (percent: number) => `${bps(percent) / 100}%`;
 
 /** Same product at the same price is one line, whatever order or grouping it arrived in. */
 function canonical(lines: CartInput["lines"]): Line[] {
@@ -366,45 +366,6 @@ function unmet(p: Promotion, lines: Line[], cart: CartInput): Miss | null {
       message: `Spend ${formatMoney(c.minSubtotal - spent, cart.currency)} more to use this offer (minimum ${formatMoney(c.minSubtotal, cart.currency)}).`,
     };
   return null;
-}
-
-/** A label a shopper understands, for promotions the merchant did not label. */
-export function describe(p: Promotion, currency: string): string {
-  if (p.label) return p.label;
-  const money = (n: number) => formatMoney(n, currency);
-  const a = p.action;
-  switch (a.type) {
-    case "percent_off_order":
-      return `${pct(a.percent)} off your order${a.maxDiscount ? ` (up to ${money(a.maxDiscount)})` : ""}`;
-    case "percent_off_products":
-      return `${pct(a.percent)} off selected products`;
-    case "fixed_off_order":
-      return `${money(a.amount)} off your order`;
-    case "fixed_off_products":
-      return `${money(a.amount)} off selected products`;
-    case "fixed_price":
-      return `Selected products for ${money(a.price)}`;
-    case "free_product":
-      return `Free ${a.item.name}`;
-    case "free_gift":
-      return `Free gift: ${a.item.name}`;
-    case "free_shipping":
-      return "Free delivery";
-    case "cheapest_free":
-      return `Buy ${a.groupSize}, get the cheapest free`;
-    case "buy_x_get_y":
-      return (a.percent ?? 100) === 100
-        ? `Buy ${a.buyQuantity}, get ${a.getQuantity} free`
-        : `Buy ${a.buyQuantity}, get ${pct(a.percent ?? 100)} off ${a.getQuantity}`;
-    case "bundle_price":
-      return `${a.quantity} for ${money(a.price)}`;
-    case "tiered_percent":
-      return [...a.tiers]
-        .sort((x, y) => x.minSubtotal - y.minSubtotal)
-        .map((t) => `spend ${money(t.minSubtotal)} get ${pct(t.percent)} off`)
-        .join(", ")
-        .replace(/^s/, "S");
-  }
 }
 
 const byPriority = (a: Promotion, b: Promotion) =>
