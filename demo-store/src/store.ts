@@ -725,7 +725,10 @@ function renderCheckout(app: HTMLElement): void {
 
   /** Prices with the current codes; keeps only the codes that applied and explains the others. */
   function reprice(typed?: string): void {
+    // Only the latest answer counts: a slow reply to an earlier code must not undo a later one.
+    const run = ++pricingRun;
     pricing = priceCart(items, codes).then((next) => {
+      if (run !== pricingRun) return;
       if (!next) {
         if (codes.length) say("Codes can't be checked right now; you can still order at full price.", true);
         codes = [];
