@@ -175,6 +175,24 @@ describe("pricing engine invariants", () => {
     );
   });
 
+  it("should give buy-X-get-Y once per complete multiple, up to its cap, on the cheapest units", () => {
+    fc.assert(
+      fc.property(cart, small(1, 3), small(1, 2), fc.option(small(1, 3), { nil: undefined }), (c, x, y, max) => {
+        const r = price(c, [
+          {
+            id: "bxgy",
+            action: { type: "buy_x_get_y", buy: {}, buyQuantity: x, get: {}, getQuantity: y, maxApplications: max },
+          },
+        ]);
+        const units = c.lines.flatMap((l) => Array<number>(l.quantity).fill(l.price)).sort((a, b) => a - b);
+        const times = Math.min(max ?? Number.POSITIVE_INFINITY, Math.floor(units.length / (x + y)));
+        const cheapest = units.slice(0, times * y).reduce((a, b) => a + b, 0);
+        expect(r.totals.discount).toBe(cheapest);
+      }),
+      RUNS,
+    );
+  });
+
   it("should apply coupon-only promotions only with their code, and exclusive ones alone", () => {
     fc.assert(
       fc.property(cart, promotions, fc.boolean(), (c, ps, withCodes) => {
