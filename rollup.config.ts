@@ -11,7 +11,9 @@ import { renderPage, SHOP_PAGES } from "./demo-store/pages";
  * Builds the browser code:
  *   dist/cdn/sdk/snippet.js   the inline loader stub merchants paste
  *   dist/cdn/sdk/nudge.js     the SDK for the script tag (IIFE), served by the Worker
- *   dist/esm/                 the SDK as ES modules, for stores with their own bundler
+ *   dist/cdn/sdk/nudge.dev.js the same, unminified, with development warnings
+ *   dist/esm/                 the SDK as ES modules, for stores with their own bundler (.d.ts
+ *                             emitted by `tsc -p sdk/tsconfig.types.json` in `npm run build`)
  *   dist/demo/                the demo store: its pages with the stub inlined, and the SDK
  * Each SDK entry has a gzip budget; the build fails when one is exceeded.
  */
@@ -92,6 +94,12 @@ const config: RollupOptions[] = [
     input: "sdk/global.ts",
     output: { file: "dist/cdn/sdk/nudge.js", format: "iife" },
     plugins: [nodeResolve(), ts(), minify(), sizeBudget()],
+  },
+  {
+    // Development build: readable, with the __DEV__ warnings (misspelt event names, misuse).
+    input: "sdk/global.ts",
+    output: { file: "dist/cdn/sdk/nudge.dev.js", format: "iife" },
+    plugins: [nodeResolve(), ts(true)],
   },
   {
     input: "sdk/index.ts",

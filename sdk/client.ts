@@ -1,12 +1,17 @@
-import { deviceContext, pageContext } from "./context";
+import { watchEmails } from "./capture";
+import { deviceContext, pageContext, timeZone } from "./context";
+import { checkEventName, warn } from "./dev";
+import { uuid7 } from "./id";
 import { createQueue } from "./queue";
 import type { Queue } from "./queue";
-import { idbOutbox, local, memoryOutbox } from "./storage";
-import type { Consent, Envelope, InitOptions, Properties, SdkEvents, Traits } from "./types";
+import { idbOutbox, local } from "./storage";
+import type { Consent, Envelope, IdentifyOptions, InitOptions, Properties, SdkEvents, Traits } from "./types";
 
 const AID = "nudge_aid";
 const UID = "nudge_uid";
+const HASH = "nudge_uhash";
 const CONSENT = "nudge_consent";
+const MARKETING = "nudge_marketing";
 
 /** Everything the SDK holds; one per page. Fields start with `_` so terser mangles them. */
 interface State {
@@ -14,8 +19,14 @@ interface State {
   _queue?: Queue;
   _aid: string;
   _uid?: string;
+  /** Identity verification: HMAC of the user id from the merchant's server. */
+  _hash?: string;
+  /** Last email captured from a form, so it is identified once. */
+  _email?: string;
   _device: Properties;
   _page: Properties;
+  /** The context every event carries: device + page (+ verification); shared, never mutated. */
+  _ctx: Properties;
   /** Events waiting for consent: memory only, never stored or sent until granted. */
   _held: Envelope[];
   _consented: boolean;
@@ -23,17 +34,12 @@ interface State {
 }
 
 let state: State | undefined;
+let stopEmails: (() => void) | undefined;
 /** Calls made before init, replayed by it (ESM users may track before init resolves). */
 let early: (() => void)[] = [];
 const listeners = new Map<keyof SdkEvents, ((payload: never) => void)[]>();
 /** Where the SDK script came from: the default endpoint (set by the script-tag entry). */
 export const loadedFrom: { _origin?: string } = {};
-
-const uuid = (): string => {
-  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
-  // Insecure contexts (http:// on a LAN) lack randomUUID; getRandomValues is still there.
-  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
-};
 
 function emit<K extends keyof SdkEvents>(name: K, payload: SdkEvents[K]): void {
   for (const cb of (listeners.get(name) ?? []) as ((payload: SdkEvents[K]) => void)[]) {
@@ -63,9 +69,10 @@ function privacySignal(): boolean {
 
 function start(s: State): void {
   if (s._queue) return;
-  let outbox = memoryOutbox<Envelope>();
+  let outbox: ReturnType<typeof idbOutbox<string>> | undefined;
   try {
-    if (typeof indexedDB !== "undefined") outbox = idbOutbox<Envelope>();
+    // `in`, not `typeof`: reading the global instantiates the IDB factory (up to ~1 ms) on the init path.
+    if ("indexedDB" in globalThis) outbox = idbOutbox<string>();
   } catch (e) {
     report(e);
   }
@@ -84,11 +91,12 @@ function start(s: State): void {
     _onError: report,
   });
   // pagehide fires on tab close, navigation and bfcache; visibilitychange covers mobile app switch.
-  const bye = () => s._queue?._beacon();
+  const bye = () => s._queue?._hide();
   addEventListener("pagehide", bye);
   addEventListener("visibilitychange", () => document.visibilityState === "hidden" && bye());
-  // Anything a previous page left in the outbox goes out now.
-  s._queue._flush().catch(report);
+  // Anything a previous page left in the outbox goes out soon — in its own task, since opening
+  // IndexedDB blocks the main thread for milliseconds.
+  setTimeout(() => s._queue?._flush().catch(report));
 }
 
 function send(partial: Omit<Envelope, "messageId" | "anonymousId" | "context" | "timestamp">): void {
@@ -98,14 +106,13 @@ function send(partial: Omit<Envelope, "messageId" | "anonymousId" | "context" | 
     return;
   }
   if (s._off) return;
-  const event: Envelope = {
-    ...partial,
-    messageId: uuid(),
-    anonymousId: s._aid,
-    ...(s._uid ? { userId: s._uid } : {}),
-    context: { ...s._device, ...s._page },
-    timestamp: new Date().toISOString(),
-  };
+  // The hot path: only what must be captured now. The queue stamps the messageId and formats
+  // the time when it writes the event, off the caller's time (see queue.ts `stamp`).
+  const event = partial as Envelope;
+  event.anonymousId = s._aid;
+  if (s._uid) event.userId = s._uid;
+  event.context = s._ctx;
+  event.timestamp = Date.now();
   log(event.type, event.event ?? event.name ?? "", event);
   if (!s._consented) {
     if (s._held.length < 1000) s._held.push(event);
@@ -122,7 +129,10 @@ function send(partial: Omit<Envelope, "messageId" | "anonymousId" | "context" | 
 export function init(options: InitOptions): void {
   if (!options || typeof options.key !== "string" || !options.key)
     throw new TypeError("nudge: init needs { key: 'pk_…' }, the site's public key.");
-  if (state) return;
+  if (state) {
+    if (__DEV__) warn("init was called twice; the second call is ignored.");
+    return;
+  }
   const opts: InitOptions = {
     respectPrivacySignals: true,
     trackPages: true,
@@ -134,15 +144,22 @@ export function init(options: InitOptions): void {
   const consented = !opts.requireConsent || stored === "1";
   const s: State = {
     _opts: opts,
-    _aid: (consented && local._get(AID)) || uuid(),
+    _aid: (consented && local._get(AID)) || uuid7(),
     _uid: (consented && local._get(UID)) || undefined,
+    _hash: (consented && local._get(HASH)) || undefined,
     _device: deviceContext(__VERSION__),
     _page: pageContext(),
+    _ctx: {},
     _held: [],
     _consented: consented,
     _off: off,
   };
+  contextOf(s);
   state = s;
+  // Before the queue's first write (timers run in order), so the first events carry it too.
+  setTimeout(() => {
+    s._device.timezone = s._ctx.timezone = timeZone();
+  });
   log("init", opts, off ? "(off: privacy signal)" : "");
   if (off) return;
   if (consented) {
@@ -156,29 +173,61 @@ export function init(options: InitOptions): void {
     page();
     watchNavigation();
   }
+  if (opts.captureEmails) {
+    if (__DEV__ && local._get(MARKETING) !== "1")
+      warn("captureEmails is on, but emails are only captured after consent({ marketing: true }).");
+    stopEmails = watchEmails((email) => {
+      if (local._get(MARKETING) === "1" && email !== s._email) {
+        s._email = email;
+        identify({ email });
+      }
+    });
+  }
+}
+
+/** Rebuilds the shared context object after the page or the identity changed. */
+function contextOf(s: State): void {
+  s._ctx = { ...s._device, ...s._page, ...(s._hash ? { nudge: { userHash: s._hash } } : {}) };
 }
 
 /**
- * Names the visitor. Their anonymous history joins the known contact on the server.
+ * Names the visitor by user id, email or phone, with traits. Their anonymous history joins the
+ * known contact on the server. As in Segment's analytics.js, the options come after the traits
+ * (or second, when the first argument is the traits object).
+ *
+ * `options.userHash` is identity verification: the hex HMAC-SHA256 of the user id (or, without
+ * one, the email) keyed with the site's secret, computed by the merchant's server and printed
+ * into the page. It rides on every later event as `context.nudge.userHash`, so the Worker can
+ * refuse a visitor who claims to be someone else.
  * @example
  * nudge('identify', { email: 'ada@example.com', name: 'Ada' })
- * nudge('identify', 'user-42', { plan: 'gold' })
+ * nudge('identify', 'user-42', { plan: 'gold' }, { userHash: '<%= hmac(user.id) %>' })
  */
-export function identify(idOrTraits: string | Traits, traits: Traits = {}): void {
-  const t: Traits = typeof idOrTraits === "string" ? { ...traits, userId: idOrTraits } : { ...idOrTraits };
+export function identify(idOrTraits: string | Traits, traits: Traits = {}, options: IdentifyOptions = {}): void {
+  const byId = typeof idOrTraits === "string";
+  const t: Traits = byId ? { ...traits, userId: idOrTraits } : { ...idOrTraits };
+  const o: IdentifyOptions = (byId ? options : (traits as IdentifyOptions)) ?? {};
   const userId = t.userId;
   delete t.userId;
   if (userId !== undefined && typeof userId !== "string") {
     report(new TypeError("nudge: userId must be a string"));
     return;
   }
+  if (__DEV__ && !userId && !t.email && !t.phone)
+    warn("identify without a userId, email or phone only adds traits to the anonymous visitor.");
   if (!state) {
-    early.push(() => identify(idOrTraits, traits));
+    early.push(() => identify(idOrTraits, traits, options));
     return;
   }
+  const s = state;
   if (userId) {
-    state._uid = userId;
-    if (state._consented) local._set(UID, userId);
+    s._uid = userId;
+    if (s._consented) local._set(UID, userId);
+  }
+  if (typeof o.userHash === "string" && o.userHash) {
+    s._hash = o.userHash;
+    if (s._consented) local._set(HASH, o.userHash);
+    contextOf(s);
   }
   send({ type: "identify", traits: t });
 }
@@ -193,6 +242,7 @@ export function track(event: string, properties: Properties = {}): void {
     report(new TypeError("nudge: track needs an event name"));
     return;
   }
+  if (__DEV__) checkEventName(event);
   send({ type: "track", event, properties });
 }
 
@@ -203,7 +253,10 @@ export function track(event: string, properties: Properties = {}): void {
  * nudge('page')
  */
 export function page(name?: string, properties: Properties = {}): void {
-  if (state) state._page = pageContext();
+  if (state) {
+    state._page = pageContext();
+    contextOf(state);
+  }
   send({ type: "page", ...(name ? { name } : {}), properties });
 }
 
@@ -234,7 +287,10 @@ export function consent(choice: Consent): void {
     local._set(CONSENT, "0");
     local._set(AID, null);
     local._set(UID, null);
+    local._set(HASH, null);
   }
+  if (choice.marketing !== undefined) local._set(MARKETING, choice.marketing ? "1" : "0");
+  log("consent", choice);
   if (choice.marketing !== undefined) send({ type: "track", event: "Consent Updated", properties: { ...choice } });
 }
 
@@ -244,11 +300,15 @@ export function consent(choice: Consent): void {
  * nudge('reset')
  */
 export function reset(): void {
-  if (!state) return;
-  state._aid = uuid();
-  state._uid = undefined;
+  const s = state;
+  if (!s) return;
+  s._aid = uuid7();
+  s._uid = s._hash = s._email = undefined;
+  contextOf(s);
   local._set(UID, null);
-  if (state._consented) local._set(AID, state._aid);
+  local._set(HASH, null);
+  if (s._consented) local._set(AID, s._aid);
+  log("reset");
 }
 
 /**
@@ -280,30 +340,32 @@ function watchNavigation(): void {
   if (watching) return;
   watching = true;
   let last = location.pathname + location.search;
-  const changed = () => {
+  // A replaceState that keeps the path (scroll state, filters written into the query) is the same
+  // view; pushState, popstate, and a replaceState to another path (a redirect) are new ones.
+  const changed = (replace?: boolean) => {
     const now = location.pathname + location.search;
-    if (now !== last) {
-      last = now;
-      page();
-    }
+    const same = replace ? location.pathname === last.split("?")[0] : now === last;
+    last = now;
+    if (!same) page();
   };
   for (const method of ["pushState", "replaceState"] as const) {
     const original = history[method];
     history[method] = function (this: History, ...args: Parameters<History["pushState"]>) {
       const result = original.apply(this, args);
       try {
-        changed();
+        changed(method === "replaceState");
       } catch (e) {
         report(e);
       }
       return result;
     };
   }
-  addEventListener("popstate", changed);
+  addEventListener("popstate", () => changed());
 }
 
 /** For tests: forget all state, as if the page had reloaded. */
 export function _resetForTests(): void {
+  stopEmails?.();
   state = undefined;
   early = [];
   watching = false;

@@ -1,5 +1,6 @@
 import * as api from "./client";
 import { loadedFrom, report } from "./client";
+import * as cart from "./ecommerce";
 
 /**
  * The script-tag build: replays what the snippet stub queued, then becomes `window.nudge`.
@@ -18,6 +19,8 @@ const commands = {
   reset: api.reset,
   on: api.on,
   flush: api.flush,
+  // Cart helpers: nudge('productAdded', { product_id, price, quantity }) and so on.
+  ...cart,
 };
 
 interface Stub {

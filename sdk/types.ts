@@ -12,6 +12,17 @@ export interface InitOptions {
   debug?: boolean;
   /** Track a page view on init and on single-page-app navigations. Default true. */
   trackPages?: boolean;
+  /**
+   * Identify the shopper by an email typed into a checkout or newsletter form (see capture.ts
+   * for which fields), once they gave `consent({ marketing: true })`. Default false.
+   */
+  captureEmails?: boolean;
+}
+
+/** Options of `identify`. */
+export interface IdentifyOptions {
+  /** Identity verification: HMAC-SHA256 (hex) of the user id, computed by the merchant's server. */
+  userHash?: string;
 }
 
 export type Properties = Record<string, unknown>;
@@ -50,5 +61,6 @@ export interface Envelope {
   properties?: Properties;
   traits?: Properties;
   context: Properties;
-  timestamp: string;
+  /** ISO 8601 once stamped by the queue; the call's `Date.now()` until then. */
+  timestamp: string | number;
 }

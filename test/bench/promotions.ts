@@ -1,6 +1,6 @@
 /**
  * How long pricing takes in the engine alone (no I/O):
- *   npx esbuild test/bench/promotions.ts --bundle --platform=node --format=esm | node --input-type=module
+ *   node test/bench/promotions.bench.ts (or npm run bench promotions)
  */
 import { DEMO_PROMOTIONS } from "../../worker/src/promotions/demo-data";
 import type { Promotion } from "../../worker/src/promotions/definition";

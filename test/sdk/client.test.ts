@@ -78,7 +78,9 @@ describe("delivery", () => {
       throw new TypeError("Failed to fetch");
     });
     vi.stubGlobal("fetch", offline);
-    init({ key: "pk_test", endpoint: ENDPOINT, trackPages: false });
+    // The first page talks to an endpoint that stays unreachable: once "reloaded" it is dead,
+    // although its timers still run in this test's single window.
+    init({ key: "pk_test", endpoint: "https://unreachable.example", trackPages: false });
     track("Offline 1");
     track("Offline 2");
     await flush();
@@ -159,7 +161,9 @@ describe("single-page apps", () => {
     init({ key: "pk_test", endpoint: ENDPOINT });
     history.pushState({}, "", "/product?id=E7247");
     history.replaceState({ scrolled: true }, "", "/product?id=E7247");
+    history.replaceState({}, "", "/product?id=E7247&colour=black"); // a filter written into the URL
     history.pushState({}, "", "/cart");
+    history.replaceState({}, "", "/basket"); // a redirect: a new page
     page("Manual");
     await flush();
     const pages = server.events().filter((e) => e.type === "page");
@@ -167,7 +171,8 @@ describe("single-page apps", () => {
       "/",
       "/product",
       "/cart",
-      "/cart",
+      "/basket",
+      "/basket",
     ]);
     history.replaceState({}, "", "/");
   });

@@ -11,6 +11,7 @@ export interface Sent {
 export function fakeServer(...statuses: number[]) {
   const requests: Sent[] = [];
   const fetchMock = vi.fn(async (url: string, init: RequestInit) => {
+    if (!url.startsWith("https://nudge.example/")) throw new TypeError("Failed to fetch");
     requests.push({ url, body: JSON.parse(String(init.body)) });
     const status = statuses.length > 1 ? (statuses.shift() ?? 200) : (statuses[0] ?? 200);
     return new Response("{}", { status });

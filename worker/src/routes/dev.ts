@@ -58,3 +58,23 @@ dev.post("/reset", async (c) => {
   await seedDemoPromotions(db, c.get("site").id, await now(c.env));
   return c.json({ now: new Date(await now(c.env)).toISOString(), cleared: tables });
 });
+
+/**
+ * `GET /v1/dev/events?anonymousId=…&event=…`: the stored events of one visitor (message id and
+ * properties), so a browser test can check that what the SDK sent arrived exactly once.
+ */
+dev.get("/events", async (c) => {
+  const anonymousId = c.req.query("anonymousId") ?? "";
+  const event = c.req.query("event") ?? "";
+  if (!anonymousId || anonymousId.length > 200 || event.length > 200)
+    fail(400, "invalid_query", "Pass ?anonymousId=<id> (and optionally &event=<name>), each ≤ 200 characters.");
+  const { results } = await c.env.DB.prepare(
+    `SELECT message_id, properties FROM events
+     WHERE site_id = ? AND anonymous_id = ? AND (? = '' OR event = ?) ORDER BY timestamp LIMIT 10000`,
+  )
+    .bind(c.get("site").id, anonymousId, event, event)
+    .all<{ message_id: string; properties: string }>();
+  return c.json({
+    events: results.map((r) => ({ messageId: r.message_id, properties: JSON.parse(r.properties) as unknown })),
+  });
+});
