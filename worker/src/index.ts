@@ -6,11 +6,14 @@ import { isDev } from "./env";
 import { sweep } from "./jobs/sweep";
 import { now } from "./lib/clock";
 import { createSite, DEMO_SITE } from "./model/sites";
+import { seedDemoPromotions } from "./promotions/demo";
 import { admin } from "./routes/admin";
+import { cart } from "./routes/cart";
 import { contacts } from "./routes/contacts";
 import { dev } from "./routes/dev";
 import { ingest } from "./routes/ingest";
 import { links } from "./routes/links";
+import { couponsAdmin, promotionsAdmin } from "./routes/promotions";
 
 const app = new Hono<{ Bindings: Env }>();
 
@@ -20,6 +23,7 @@ let demoSeeded = false;
 app.use("*", async (c, next) => {
   if (!demoSeeded && isDev(c.env)) {
     await createSite(c.env.DB, { ...DEMO_SITE, url: new URL(c.req.url).origin }, Date.now());
+    await seedDemoPromotions(c.env.DB, DEMO_SITE.id, Date.now());
     demoSeeded = true;
   }
   await next();
@@ -41,6 +45,9 @@ app.route("/v1/admin", admin);
 app.route("/v1/admin/contacts", contacts);
 app.route("/v1/dev", dev);
 app.route("/v1/links", links);
+app.route("/v1/cart", cart);
+app.route("/v1/admin/promotions", promotionsAdmin);
+app.route("/v1/admin/coupons", couponsAdmin);
 
 app.notFound((c) =>
   c.json({ error: { code: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` } }, 404),
