@@ -17,6 +17,10 @@ export default defineConfig({
       },
       {
         extends: true,
+        test: { name: "promotions", include: ["test/promotions/**/*.test.ts"], environment: "node" },
+      },
+      {
+        extends: true,
         plugins: [
           cloudflareTest(async () => ({
             wrangler: { configPath: "./test/worker/wrangler.jsonc" },

@@ -37,7 +37,7 @@ describe("campaign scenarios", () => {
     const coupon = await env.DB.prepare(`SELECT promotion_id, contact_id, max_uses FROM coupons WHERE code = ?`)
       .bind(code)
       .first<{ promotion_id: string; contact_id: string; max_uses: number }>();
-    expect(coupon?.promotion_id).toBe("cart-reminder-10");
+    expect(coupon?.promotion_id).toBe("exit-intent-10");
     expect(coupon?.max_uses).toBe(1);
 
     await advance(DAY);

@@ -7,12 +7,15 @@ import { sweep } from "./jobs/sweep";
 import { now } from "./lib/clock";
 import { createSite, DEMO_SITE } from "./model/sites";
 import { seedTemplates } from "./campaigns/store";
-import { admin } from "./routes/admin";
 import { campaigns } from "./routes/campaigns";
+import { seedDemoPromotions } from "./promotions/demo";
+import { admin } from "./routes/admin";
+import { cart } from "./routes/cart";
 import { contacts } from "./routes/contacts";
 import { dev } from "./routes/dev";
 import { ingest } from "./routes/ingest";
 import { links } from "./routes/links";
+import { couponsAdmin, promotionsAdmin } from "./routes/promotions";
 
 const app = new Hono<{ Bindings: Env }>();
 
@@ -23,6 +26,7 @@ app.use("*", async (c, next) => {
   if (!demoSeeded && isDev(c.env)) {
     await createSite(c.env.DB, { ...DEMO_SITE, url: new URL(c.req.url).origin }, Date.now());
     await seedTemplates(c.env.DB, DEMO_SITE.id, Date.now());
+    await seedDemoPromotions(c.env.DB, DEMO_SITE.id, Date.now());
     demoSeeded = true;
   }
   await next();
@@ -45,6 +49,9 @@ app.route("/v1/admin", admin);
 app.route("/v1/admin/contacts", contacts);
 app.route("/v1/dev", dev);
 app.route("/v1/links", links);
+app.route("/v1/cart", cart);
+app.route("/v1/admin/promotions", promotionsAdmin);
+app.route("/v1/admin/coupons", couponsAdmin);
 
 app.notFound((c) =>
   c.json({ error: { code: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` } }, 404),

@@ -16,7 +16,7 @@ export const CAMPAIGN_TEMPLATES: Readonly<Record<string, Record<string, unknown>
         channel: "email",
         template: "cart_last_call",
         // The code the exit-intent popup gave this shopper, if still unused; else a new one.
-        coupon: { promotion_id: "cart-reminder-10", expires_days: 7, reuse: "exit_intent" },
+        coupon: { promotion_id: "exit-intent-10", expires_days: 7, reuse: "exit_intent" },
       },
       { delay: "1d", channel: "sms", template: "cart_sms" },
       { delay: "1d", channel: "call", template: "cart_call" },

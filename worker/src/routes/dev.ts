@@ -5,6 +5,7 @@ import { fail, readJson } from "../lib/http";
 import { backlog } from "../ingest/inbox";
 import { isDict } from "../ingest/validate";
 import { sweep } from "../jobs/sweep";
+import { seedDemoPromotions } from "../promotions/demo";
 import { requireSecretKey } from "./auth";
 import type { SecretEnv } from "./auth";
 
@@ -59,6 +60,8 @@ dev.post("/reset", async (c) => {
     // Campaigns are configuration and stay; date campaigns may run again on the rewound clock.
     db.prepare(`UPDATE campaigns SET launched_at = NULL WHERE site_id = ?`).bind(c.get("site").id),
   ]);
+  // The demo's promotions and static codes are configuration: back to the defaults.
+  await seedDemoPromotions(db, c.get("site").id, await now(c.env));
   return c.json({ now: new Date(await now(c.env)).toISOString(), cleared: tables });
 });
 
