@@ -21,7 +21,7 @@ export const SHOP_PAGES: ShopPage[] = [
     hero: `<section class="hero">
   <div class="wrap">
     <h1>Sound, simply.</h1>
-    <p>Speakers, headphones and small things for people who love music. Free UK delivery.</p>
+    <p>Speakers, headphones and small things for people who love music. Free UK delivery over £100.</p>
   </div>
 </section>
 `,

@@ -17,6 +17,10 @@ export default defineConfig({
       },
       {
         extends: true,
+        test: { name: "promotions", include: ["test/promotions/**/*.test.ts"], environment: "node" },
+      },
+      {
+        extends: true,
         plugins: [
           cloudflareTest(async () => ({
             wrangler: { configPath: "./test/worker/wrangler.jsonc" },
@@ -27,6 +31,8 @@ export default defineConfig({
           name: "worker",
           include: ["test/worker/**/*.test.ts"],
           setupFiles: ["./test/worker/setup.ts"],
+          // Loopback stand-ins for email/SMS providers (channels tests).
+          globalSetup: ["./test/worker/provider-fakes.ts"],
         },
       },
     ],

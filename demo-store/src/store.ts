@@ -15,8 +15,18 @@ type CartLine = { id: string; quantity: number };
 type User = { email: string; name?: string };
 type Checkout = { cart_id: string; order_id: string; checkout_id: string };
 
-const KEYS = { cart: "demo:cart", cartId: "demo:cart_id", user: "demo:user", checkout: "demo:checkout" };
+const KEYS = {
+  cart: "demo:cart",
+  cartId: "demo:cart_id",
+  user: "demo:user",
+  checkout: "demo:checkout",
+  coupons: "demo:coupons",
+};
 const MAX_QUANTITY = 10;
+/** The site's public key, the same one the snippet is initialised with. */
+const NUDGE_KEY = "pk_demo";
+/** Flat UK delivery; promotions (e.g. free delivery over £100) may waive it. */
+const SHIPPING = 495;
 const gbp = new Intl.NumberFormat("en-GB", { style: "currency", currency: "GBP" });
 
 // ---------------------------------------------------------------------------------------------
@@ -266,6 +276,14 @@ const nudgeCoupon = (): string => {
   }
 };
 
+function forgetNudgeCoupon(): void {
+  try {
+    localStorage.removeItem("nudge:coupon");
+  } catch {
+    // Storage off: nothing was kept.
+  }
+}
+
 function notify(message: string): void {
   const region = byId("toast");
   if (!region) return;
@@ -309,6 +327,136 @@ function handleRestore(page: string): boolean {
   if (!lines) notify("Sorry, that cart link could not be read.");
   else if (lines.length === 0) notify("The products in that cart link are no longer available.");
   return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pricing: Nudge's promotions engine (POST /v1/cart/price) prices the cart and the typed codes
+
+type Priced = {
+  lines: { productId: string; name: string; quantity: number; subtotal: number; discount: number; total: number }[];
+  promotions: { id: string; label: string; code?: string; discount: number; shippingDiscount: number }[];
+  rejected: { code: string; reason: string; message: string }[];
+  /** Automatic offers the cart is close to ("spend £21.00 more"). */
+  hints?: { id: string; label: string; message: string }[];
+  totals: { subtotal: number; discount: number; shipping: number; shippingDiscount: number; total: number };
+};
+
+/** The SDK's anonymous id, so codes bound to this visitor and first-order offers are recognised. */
+function anonymousId(): string | undefined {
+  try {
+    return localStorage.getItem("nudge_aid") ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Prices the cart with the site's promotions; null when pricing is unreachable (the shop still sells). */
+async function priceCart(items: { product: Product; quantity: number }[], coupons: string[]): Promise<Priced | null> {
+  try {
+    const res = await fetch("/v1/cart/price", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        writeKey: NUDGE_KEY,
+        currency: "GBP",
+        shipping: SHIPPING,
+        coupons,
+        anonymousId: anonymousId(),
+        lines: items.map(({ product, quantity }) => ({
+          product_id: product.id,
+          name: product.name,
+          price: product.price,
+          quantity,
+          categories: [product.category],
+        })),
+      }),
+    });
+    if (!res.ok) return null;
+    const body: unknown = await res.json();
+    return isRecord(body) && isRecord(body.totals) && Array.isArray(body.promotions) ? (body as Priced) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Without the engine: list prices and the flat delivery charge. */
+function unpriced(items: { product: Product; quantity: number }[]): Priced {
+  const subtotal = subtotalOf(items);
+  return {
+    lines: items.map(({ product, quantity }) => ({
+      productId: product.id,
+      name: product.name,
+      quantity,
+      subtotal: product.price * quantity,
+      discount: 0,
+      total: product.price * quantity,
+    })),
+    promotions: [],
+    rejected: [],
+    totals: { subtotal, discount: 0, shipping: SHIPPING, shippingDiscount: 0, total: subtotal + SHIPPING },
+  };
+}
+
+/** Lines (with what each saves), the promotions applied, and the totals. */
+function pricedSummary(priced: Priced): HTMLElement {
+  const t = priced.totals;
+  const delivery = t.shipping - t.shippingDiscount;
+  return h(
+    "div",
+    { id: "order-summary" },
+    h(
+      "ul",
+      { class: "summary-lines" },
+      ...priced.lines.map((l) =>
+        h(
+          "li",
+          { "data-product-id": l.productId },
+          h("span", {}, `${l.quantity} × ${l.name}`),
+          h(
+            "span",
+            {},
+            l.discount > 0 ? h("s", { class: "was" }, money(l.subtotal)) : null,
+            l.discount > 0 ? " " : null,
+            l.total === 0 && l.discount > 0 ? "Free" : money(l.total),
+          ),
+        ),
+      ),
+    ),
+    priced.promotions.length
+      ? h(
+          "ul",
+          { id: "applied-promotions", class: "promotions", "aria-label": "Offers applied" },
+          ...priced.promotions.map((p) =>
+            h(
+              "li",
+              { "data-promotion": p.id },
+              h("span", {}, p.label, p.code ? h("span", { class: "code" }, ` (${p.code})`) : null),
+              h("span", { class: "saving" }, `−${money(p.discount + p.shippingDiscount)}`),
+            ),
+          ),
+        )
+      : null,
+    priced.hints?.length
+      ? h(
+          "ul",
+          { id: "offer-hints", class: "hints", "aria-label": "Offers you are close to" },
+          ...priced.hints.map((hint) =>
+            h("li", { "data-promotion": hint.id }, h("strong", {}, hint.label), ": ", hint.message),
+          ),
+        )
+      : null,
+    h(
+      "dl",
+      { class: "totals" },
+      h("dt", {}, "Subtotal"),
+      h("dd", {}, money(t.subtotal)),
+      ...(t.discount > 0 ? [h("dt", {}, "Discounts"), h("dd", { id: "discount-total" }, `−${money(t.discount)}`)] : []),
+      h("dt", {}, "Delivery"),
+      h("dd", { id: "delivery" }, delivery === 0 ? "Free" : money(delivery)),
+      h("dt", { class: "total" }, "Total"),
+      h("dd", { class: "total", id: "order-total" }, money(t.total)),
+    ),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -400,7 +548,7 @@ function renderProduct(app: HTMLElement): void {
           },
           "Send to a friend",
         ),
-        h("p", { class: "muted" }, "Free UK delivery · 30-day returns"),
+        h("p", { class: "muted" }, "Free UK delivery on orders over £100 · 30-day returns"),
       ),
     ),
     ...(related.length
@@ -421,17 +569,16 @@ function emptyState(title: string): HTMLElement {
   );
 }
 
-function summaryRows(subtotal: number): HTMLElement {
-  return h(
-    "dl",
-    { class: "totals" },
-    h("dt", {}, "Subtotal"),
-    h("dd", {}, money(subtotal)),
-    h("dt", {}, "Delivery"),
-    h("dd", {}, "Free"),
-    h("dt", { class: "total" }, "Total"),
-    h("dd", { class: "total" }, money(subtotal)),
-  );
+let pricingRun = 0;
+
+/** List prices at once, then the engine's prices, unless the page was re-rendered meanwhile. */
+function summaryWithOffers(items: { product: Product; quantity: number }[]): HTMLElement {
+  const slot = h("div", { class: "summary-slot" }, pricedSummary(unpriced(items)));
+  const run = ++pricingRun;
+  priceCart(items, []).then((priced) => {
+    if (priced && run === pricingRun) slot.replaceChildren(pricedSummary(priced));
+  });
+  return slot;
 }
 
 function renderCart(app: HTMLElement): void {
@@ -485,7 +632,7 @@ function renderCart(app: HTMLElement): void {
         "aside",
         { class: "summary", "aria-label": "Order summary" },
         h("h2", {}, "Summary"),
-        summaryRows(subtotalOf(items)),
+        summaryWithOffers(items),
         h("a", { href: "/checkout", id: "checkout", class: "button primary block" }, "Checkout"),
         h("a", { href: "/", class: "button block" }, "Continue shopping"),
       ),
@@ -524,6 +671,11 @@ function field(label: string, attrs: Record<string, string | undefined>): HTMLEl
   return h("div", { class: "field" }, h("label", { for: attrs.id }, label), h("input", attrs));
 }
 
+function readCodes(): string[] {
+  const raw = load(KEYS.coupons);
+  return Array.isArray(raw) ? raw.filter((c): c is string => typeof c === "string").slice(0, 5) : [];
+}
+
 function renderCheckout(app: HTMLElement): void {
   const items = cartItems();
   if (items.length === 0) {
@@ -535,8 +687,23 @@ function renderCheckout(app: HTMLElement): void {
   const { order_id, checkout_id, cart_id } = currentCheckout();
   nudge("track", "Checkout Started", { cart_id, order_id, value: subtotal / 100, currency: "GBP", products });
 
+  // A code from a link (?coupon=CODE, e.g. in an email) joins the codes the shopper already typed.
+  const fromLink = new URLSearchParams(location.search).get("coupon")?.trim().toUpperCase();
+  let codes = readCodes();
+  if (fromLink && !codes.includes(fromLink)) codes.push(fromLink);
+  // Nudge's exit-intent code for this shopper is applied like any other.
+  const fromNudge = nudgeCoupon();
+  if (fromNudge && !codes.includes(fromNudge)) codes.push(fromNudge);
+  let priced = unpriced(items);
+  let pricing: Promise<void> = Promise.resolve();
+
   const user = readUser();
   const error = h("p", { id: "checkout-error", class: "error", role: "alert" });
+  const placeOrder = h(
+    "button",
+    { type: "submit", id: "place-order", class: "button primary block" },
+    `Place order · ${money(priced.totals.total)}`,
+  );
   const form = h(
     "form",
     { id: "checkout-form", class: "checkout-form", novalidate: "" },
@@ -554,33 +721,99 @@ function renderCheckout(app: HTMLElement): void {
       field("Address", { id: "co-address", name: "address", autocomplete: "street-address" }),
       field("Postcode", { id: "co-postcode", name: "postcode", autocomplete: "postal-code" }),
     ),
-    h(
-      "fieldset",
-      {},
-      h("legend", {}, "Discount"),
-      field("Discount code", {
-        id: "co-coupon",
-        name: "coupon",
-        autocomplete: "off",
-        value: nudgeCoupon() || undefined,
-      }),
-    ),
     h("p", { class: "muted" }, "Demo shop: no payment is taken and nothing is shipped."),
     error,
-    h(
-      "button",
-      { type: "submit", id: "place-order", class: "button primary block" },
-      `Place order · ${money(subtotal)}`,
-    ),
+    placeOrder,
   );
 
-  // A code minted while the checkout is open (exit intent) is applied right away.
-  addEventListener("nudge:coupon", (event) => {
-    const input = form.querySelector<HTMLInputElement>("[name=coupon]");
-    const code = (event as CustomEvent<{ code?: unknown }>).detail?.code;
-    if (input && typeof code === "string") input.value = code;
+  // Discount codes: a separate form (forms cannot nest), answered with the engine's reasons.
+  const slot = h("div", { class: "summary-slot" }, pricedSummary(priced));
+  const codeInput = h("input", { id: "coupon-code", name: "coupon", autocomplete: "off", spellcheck: "false" });
+  const codeMessage = h("p", { id: "coupon-message", class: "coupon-message", role: "status" });
+  const appliedCodes = h("ul", { id: "applied-codes", class: "codes", "aria-label": "Codes applied" });
+  const codeForm = h(
+    "form",
+    { id: "coupon-form", class: "coupon-form" },
+    h("label", { for: "coupon-code" }, "Discount code"),
+    h(
+      "div",
+      { class: "coupon-row" },
+      codeInput,
+      h("button", { type: "submit", id: "apply-coupon", class: "button" }, "Apply"),
+    ),
+    codeMessage,
+    appliedCodes,
+  );
+
+  function say(message: string, isError: boolean): void {
+    codeMessage.textContent = message;
+    codeMessage.classList.toggle("error", isError);
+  }
+
+  function show(next: Priced): void {
+    priced = next;
+    slot.replaceChildren(pricedSummary(next));
+    placeOrder.textContent = `Place order · ${money(next.totals.total)}`;
+    appliedCodes.replaceChildren(
+      ...codes.map((code) => {
+        const remove = h(
+          "button",
+          { type: "button", class: "link-button", "aria-label": `Remove code ${code}` },
+          "Remove",
+        );
+        remove.addEventListener("click", () => {
+          codes = codes.filter((c) => c !== code);
+          reprice();
+          say(`Code ${code} removed.`, false);
+        });
+        return h("li", {}, h("strong", { class: "code" }, code), " ", remove);
+      }),
+    );
+  }
+
+  /** Prices with the current codes; keeps only the codes that applied and explains the others. */
+  function reprice(typed?: string): void {
+    // Only the latest answer counts: a slow reply to an earlier code must not undo a later one.
+    const run = ++pricingRun;
+    pricing = priceCart(items, codes).then((next) => {
+      if (run !== pricingRun) return;
+      if (!next) {
+        if (codes.length) say("Codes can't be checked right now; you can still order at full price.", true);
+        codes = [];
+        save(KEYS.coupons, codes);
+        show(unpriced(items));
+        return;
+      }
+      const refused = next.rejected.filter((r) => codes.includes(r.code));
+      codes = codes.filter((c) => next.promotions.some((p) => p.code === c));
+      save(KEYS.coupons, codes);
+      const mine = typed ? refused.find((r) => r.code === typed) : undefined;
+      if (typed && !mine) {
+        const promo = next.promotions.find((p) => p.code === typed);
+        say(`Code ${typed} applied: ${promo?.label ?? "discount"}.`, false);
+      } else if (refused.length) say(refused.map((r) => `${r.code}: ${r.message}`).join(" "), true);
+      show(next);
+    });
+  }
+
+  codeForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const typed = codeInput.value.trim().toUpperCase();
+    if (!typed) {
+      say("Enter a code first.", true);
+      codeInput.focus();
+      return;
+    }
+    if (codes.includes(typed)) {
+      say(`Code ${typed} is already applied.`, false);
+      return;
+    }
+    codes = [...codes, typed];
+    codeInput.value = "";
+    reprice(typed);
   });
-  form.addEventListener("submit", (event) => {
+
+  form.addEventListener("submit", async (event) => {
     event.preventDefault();
     // Read now, not at render: the shopper may have signed in from the header meanwhile.
     const current = readUser();
@@ -596,23 +829,27 @@ function renderCheckout(app: HTMLElement): void {
     }
     // Identify before the order so Nudge attributes it to the right person.
     if (typed && typed !== current?.email) signIn(typed, String(data.get("name") ?? "").trim());
-    const coupon = String(data.get("coupon") ?? "")
-      .trim()
-      .toUpperCase();
+    placeOrder.disabled = true;
+    await pricing; // the total the shopper saw is the one they order at
+    const t = priced.totals;
+    const used = priced.promotions.flatMap((p) => (p.code ? [p.code] : []));
     nudge("track", "Order Completed", {
       order_id,
       checkout_id,
-      ...(coupon ? { coupon } : {}),
-      total: subtotal / 100,
-      subtotal: subtotal / 100,
+      total: t.total / 100,
+      subtotal: t.subtotal / 100,
+      discount: t.discount / 100,
+      shipping: (t.shipping - t.shippingDiscount) / 100,
       currency: "GBP",
       products,
+      ...(used.length ? { coupon: used[0], coupons: used } : {}),
     });
     nudge("flush");
-    if (coupon) localStorage.removeItem("nudge:coupon"); // single use: it is spent now
+    if (used.includes(nudgeCoupon())) forgetNudgeCoupon(); // single use: it is spent now
     writeCart([]);
     save(KEYS.cartId, randomId("cart_").toLowerCase());
     save(KEYS.checkout, null);
+    save(KEYS.coupons, []);
     const email = typed || current?.email || "";
     app.replaceChildren(
       h(
@@ -620,6 +857,7 @@ function renderCheckout(app: HTMLElement): void {
         { id: "order-confirmation", class: "confirmation" },
         h("h1", { tabindex: "-1" }, "Thank you for your order!"),
         h("p", {}, "Your order number is ", h("strong", { class: "order-id" }, order_id), "."),
+        h("p", {}, "Total paid: ", h("strong", { id: "paid-total" }, money(t.total)), "."),
         h("p", {}, `We've sent a confirmation to ${email}.`),
         h("p", {}, h("a", { href: "/", class: "button primary" }, "Continue shopping")),
       ),
@@ -633,21 +871,17 @@ function renderCheckout(app: HTMLElement): void {
       "div",
       { class: "columns" },
       form,
-      h(
-        "aside",
-        { class: "summary", "aria-label": "Order summary" },
-        h("h2", {}, "Your order"),
-        h(
-          "ul",
-          { class: "summary-lines" },
-          ...items.map(({ product, quantity }) =>
-            h("li", {}, h("span", {}, `${quantity} × ${product.name}`), h("span", {}, money(product.price * quantity))),
-          ),
-        ),
-        summaryRows(subtotal),
-      ),
+      h("aside", { class: "summary", "aria-label": "Order summary" }, h("h2", {}, "Your order"), slot, codeForm),
     ),
   );
+  reprice(fromLink);
+  // A code minted while the checkout is open (exit intent) is applied right away.
+  addEventListener("nudge:coupon", (event) => {
+    const code = (event as CustomEvent<{ code?: unknown }>).detail?.code;
+    if (typeof code !== "string" || codes.includes(code)) return;
+    codes = [...codes, code];
+    reprice(code);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ describe("npm run site:create", () => {
     const out = execFileSync(
       process.execPath,
       [
-        "scripts/site-create.ts",
+        "worker/scripts/site-create.ts",
         "--name",
         "Cli shop",
         "--url",

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { advance, clock, mailbox, product, send, shopperWithCart, tick, uid } from "./helpers";
+import { advance, clock, mailbox, product, send, shopperWithCart, tick, uid, unwrap } from "./helpers";
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
@@ -19,7 +19,10 @@ describe("abandoned cart", () => {
     expect(mail?.html).toContain("Product E7247 × 2");
     expect(mail?.html).toContain("£158.00");
     expect(mail?.text).toContain("Total: £183.50");
-    expect(mail?.text).toMatch(/Return to your cart: http:\/\/127\.0\.0\.1:8787\/v1\/links\/restore\?t=/);
+    // The button goes through click tracking to the signed restore link.
+    const cta = mail?.text.match(/Return to your cart: (\S+)/)?.[1] ?? "";
+    expect(cta).toMatch(/^http:\/\/127\.0\.0\.1:8787\/v1\/links\/click\?t=/);
+    expect(await unwrap(cta)).toMatch(/^http:\/\/127\.0\.0\.1:8787\/v1\/links\/restore\?t=/);
 
     // The second reminder is due a day after the first was sent.
     await advance(DAY - HOUR);
@@ -41,7 +44,7 @@ describe("abandoned cart", () => {
       { type: "track", anonymousId, event: "Order Completed", properties: { order_id: uid("o"), total: 79 } },
     ]);
     await advance(7 * DAY);
-    expect(await mailbox(email)).toHaveLength(1);
+    expect(await mailbox(email, "abandoned_cart")).toHaveLength(1);
   });
 
   it("should not remind a shopper who ordered", async () => {
@@ -52,10 +55,10 @@ describe("abandoned cart", () => {
     ]);
 
     await advance(DAY);
-    expect(await mailbox(email)).toHaveLength(0);
+    expect(await mailbox(email, "abandoned_cart")).toHaveLength(0);
     const row = await env.DB.prepare(
       `SELECT m.status, m.reason FROM messages m JOIN identities i ON i.contact_id = m.contact_id
-       WHERE i.kind = 'email' AND i.value = ?`,
+       WHERE i.kind = 'email' AND i.value = ? AND m.campaign = 'abandoned_cart'`,
     )
       .bind(email)
       .first();
@@ -74,6 +77,20 @@ describe("abandoned cart", () => {
     expect(mails).toHaveLength(1);
     expect(mails[0]?.html).toContain("Product C3");
     expect(mails[0]?.subject).toBe("You left 2 items in your cart");
+  });
+
+  it("should wait the full delay again when the shopper comes back without changing the cart", async () => {
+    const email = `${uid("back")}@example.com`;
+    const anonymousId = await shopperWithCart(email);
+    await advance(2 * HOUR);
+    expect(await mailbox(email, "abandoned_cart")).toHaveLength(1);
+    // 23 hours later they look around the store again: the second reminder moves to a day after that.
+    await advance(23 * HOUR);
+    await send([{ type: "page", anonymousId, properties: { path: "/" } }]);
+    await advance(2 * HOUR);
+    expect(await mailbox(email, "abandoned_cart")).toHaveLength(1);
+    await advance(DAY);
+    expect(await mailbox(email, "abandoned_cart")).toHaveLength(2);
   });
 
   it("should not remind about a cart the shopper emptied", async () => {

@@ -1,4 +1,5 @@
 import { SELF } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 
 export const BASE = "http://127.0.0.1:8787";
 export const SECRET = { authorization: "Bearer sk_demo" };
@@ -45,6 +46,8 @@ export async function tick(at: number) {
 export interface MailboxMessage {
   id: number;
   campaign: string;
+  step: number;
+  channel: string;
   to: string;
   subject: string;
   html: string;
@@ -52,10 +55,18 @@ export interface MailboxMessage {
   status: string;
 }
 
-export async function mailbox(to: string): Promise<MailboxMessage[]> {
+/** What the outbox sent to `to`, newest first; only `campaign`'s when given. */
+export async function mailbox(to: string, campaign?: string): Promise<MailboxMessage[]> {
   const res = await SELF.fetch(`${BASE}/v1/admin/outbox?limit=200`, { headers: SECRET });
   const { messages } = await res.json<{ messages: MailboxMessage[] }>();
-  return messages.filter((m) => m.to === to);
+  return messages.filter((m) => m.to === to && (!campaign || m.campaign === campaign));
+}
+
+/** Follows a tracked link (`/v1/links/click`) to where it leads, recording the click. */
+export async function unwrap(url: string): Promise<string> {
+  const res = await SELF.fetch(url, { redirect: "manual" });
+  if (res.status !== 302) throw new Error(`click link answered ${res.status}`);
+  return res.headers.get("location") ?? "";
 }
 
 export const product = (id: string, price = 79, quantity = 1) => ({
@@ -75,4 +86,48 @@ export async function shopperWithCart(email: string, items = [product("E7247")])
     ...items.map((p) => ({ type: "track", anonymousId, event: "Product Added", properties: p })),
   ]);
   return anonymousId;
+}
+
+/** Runs the scheduler at the next time the demo site's clock (Europe/London) shows `hour`:00. */
+export async function advanceToLocal(hour: number, timeZone = "Europe/London") {
+  const f = new Intl.DateTimeFormat("en-GB", { timeZone, hour: "numeric", hourCycle: "h23" });
+  let at = (await clock()) + 60_000;
+  at = at - (at % 3600_000) + 3600_000;
+  while (Number(f.format(at)) !== hour) at += 3600_000;
+  return tick(at);
+}
+
+/** Creates or replaces a campaign of the demo site through the admin API. */
+export async function putCampaign(id: string, definition: Record<string, unknown>) {
+  const res = await SELF.fetch(`${BASE}/v1/admin/campaigns/${id}`, {
+    method: "PUT",
+    headers: { "content-type": "application/json", ...SECRET },
+    body: JSON.stringify(definition),
+  });
+  if (res.status !== 200) throw new Error(`campaign ${id}: ${res.status} ${await res.text()}`);
+}
+
+/** The demo site's messages of one campaign, with status and reason. */
+export async function messagesOf(campaign: string) {
+  const { results } = await env.DB.prepare(
+    `SELECT m.id, m.contact_id, m.step, m.channel, m.status, m.reason, m.due_at, m.sent_at, m.variant, m.holdout, m.coupon, k.email
+     FROM messages m JOIN contacts k ON k.site_id = m.site_id AND k.id = m.contact_id
+     WHERE m.site_id = 'demo' AND m.campaign = ? ORDER BY m.id`,
+  )
+    .bind(campaign)
+    .all<{
+      id: number;
+      contact_id: string;
+      step: number;
+      channel: string;
+      status: string;
+      reason: string | null;
+      due_at: number;
+      sent_at: number | null;
+      variant: string | null;
+      holdout: number;
+      coupon: string | null;
+      email: string | null;
+    }>();
+  return results ?? [];
 }

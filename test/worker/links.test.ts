@@ -1,7 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import worker from "../../worker/src/index";
-import { advance, BASE, mailbox, post, SECRET, shopperWithCart, uid } from "./helpers";
+import { advance, BASE, mailbox, post, SECRET, shopperWithCart, uid, unwrap } from "./helpers";
 import { env } from "cloudflare:workers";
 
 const DAY = 24 * 3600_000;
@@ -19,7 +19,7 @@ async function reminded() {
 describe("links in messages", () => {
   it("should send the restore link to the store's cart with the items", async () => {
     const { mail } = await reminded();
-    const res = await SELF.fetch(linkIn(mail.text, "Return to your cart"), { redirect: "manual" });
+    const res = await SELF.fetch(await unwrap(linkIn(mail.text, "Return to your cart")), { redirect: "manual" });
     expect(res.status).toBe(302);
     const location = new URL(res.headers.get("location") ?? "");
     expect(location.pathname).toBe("/cart");
@@ -31,7 +31,7 @@ describe("links in messages", () => {
 
   it("should refuse a link whose token was edited", async () => {
     const { mail } = await reminded();
-    const url = new URL(linkIn(mail.text, "Return to your cart"));
+    const url = new URL(await unwrap(linkIn(mail.text, "Return to your cart")));
     const token = url.searchParams.get("t") ?? "";
     url.searchParams.set("t", `${token.slice(0, 10)}A${token.slice(11)}`);
     expect((await SELF.fetch(url, { redirect: "manual" })).status).toBe(400);

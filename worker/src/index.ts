@@ -6,12 +6,17 @@ import { isDev } from "./env";
 import { sweep } from "./jobs/sweep";
 import { now } from "./lib/clock";
 import { createSite, DEMO_SITE } from "./model/sites";
+import { seedTemplates } from "./campaigns/store";
+import { campaigns } from "./routes/campaigns";
+import { seedDemoPromotions } from "./promotions/demo";
 import { admin } from "./routes/admin";
+import { cart } from "./routes/cart";
 import { contacts } from "./routes/contacts";
 import { dev } from "./routes/dev";
 import { ingest } from "./routes/ingest";
 import { links } from "./routes/links";
 import { onsite, onsiteAdmin } from "./routes/onsite";
+import { couponsAdmin, promotionsAdmin } from "./routes/promotions";
 
 const app = new Hono<{ Bindings: Env }>();
 
@@ -21,6 +26,8 @@ let demoSeeded = false;
 app.use("*", async (c, next) => {
   if (!demoSeeded && isDev(c.env)) {
     await createSite(c.env.DB, { ...DEMO_SITE, url: new URL(c.req.url).origin }, Date.now());
+    await seedTemplates(c.env.DB, DEMO_SITE.id, Date.now());
+    await seedDemoPromotions(c.env.DB, DEMO_SITE.id, Date.now());
     demoSeeded = true;
   }
   await next();
@@ -38,12 +45,16 @@ app.use(
 );
 
 app.route("/v1", ingest);
+app.route("/v1/admin/campaigns", campaigns);
 app.route("/v1/admin", admin);
 app.route("/v1/admin/contacts", contacts);
 app.route("/v1/dev", dev);
 app.route("/v1/links", links);
 app.route("/v1", onsite);
 app.route("/v1/admin", onsiteAdmin);
+app.route("/v1/cart", cart);
+app.route("/v1/admin/promotions", promotionsAdmin);
+app.route("/v1/admin/coupons", couponsAdmin);
 
 app.notFound((c) =>
   c.json({ error: { code: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` } }, 404),

@@ -1,4 +1,7 @@
-import { abandonedCart } from "./abandoned-cart";
 import type { Campaign } from "./campaign";
+import { campaignStatements } from "./engine";
 
-export const CAMPAIGNS: ReadonlyMap<string, Campaign> = new Map([abandonedCart].map((c) => [c.name, c]));
+/** Every campaign is data now (table `campaigns`); one engine runs them all. */
+const engine: Campaign = { name: "engine", onEvent: campaignStatements };
+
+export const CAMPAIGNS: ReadonlyMap<string, Campaign> = new Map([[engine.name, engine]]);

@@ -1,14 +1,14 @@
-import type { Channel } from "./channel";
+import type { Transport } from "./channel";
 
 /**
- * The default channel: "sends" by storing the message in D1, where the demo mailbox shows it.
+ * The default transport: "sends" by storing the message in D1, where the demo mailbox shows it.
  * Keyed by message id, so a retried send after a crash stores it once.
  */
-export const outbox: Channel = async (env, m, now) => {
+export const outbox: Transport = async (env, m, now) => {
   await env.DB.prepare(
     `INSERT INTO outbox (message_id, site_id, channel, recipient, subject, html, text, headers, created_at)
-     VALUES (?, ?, 'email', ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
   )
-    .bind(m.messageId, m.siteId, m.to, m.subject, m.html, m.text, JSON.stringify(m.headers), now)
+    .bind(m.messageId, m.siteId, m.channel, m.to, m.subject, m.html, m.text, JSON.stringify(m.headers), now)
     .run();
 };

@@ -5,6 +5,7 @@ import { cartStatements, toLine } from "../model/carts";
 import type { Site } from "../model/sites";
 import { toMinor } from "../lib/money";
 import { text } from "../lib/values";
+import { redeemCoupons, releaseCoupons } from "../promotions/coupons";
 import { claim, expand } from "./inbox";
 import { isDict } from "./validate";
 import type { Message } from "./validate";
@@ -59,7 +60,7 @@ export async function processEvents(db: D1Database, site: Site, events: Message[
     }
     applyEvent(db, site, contactId, m, chunk);
     for (const campaign of CAMPAIGNS.values())
-      chunk.campaigns.push(...campaign.onEvent(db, { site, contactId, event: m, now }));
+      chunk.campaigns.push(...(await campaign.onEvent(db, { site, contactId, event: m, now })));
     chunk.marks.push([m.messageId, contactId]);
   }
   await flush();
@@ -213,12 +214,14 @@ function orderStatements(db: D1Database, site: Site, contactId: string, m: Messa
            WHERE site_id = ?1 AND contact_id = ?2 AND status = 'pending' AND campaign = 'abandoned_cart'`,
         )
         .bind(site.id, contactId),
+      ...redeemCoupons(db, site.id, orderId ?? m.messageId, contactId, coupons, m.timestamp),
     );
   } else {
     const status = m.event ? ORDER_STATUS[m.event] : undefined;
     if (!status || !orderId) return [];
     statements.push(
       db.prepare(`UPDATE orders SET status = ? WHERE site_id = ? AND order_id = ?`).bind(status, site.id, orderId),
+      ...releaseCoupons(db, site.id, orderId, m.timestamp),
     );
   }
   statements.push(

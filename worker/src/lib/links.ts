@@ -4,23 +4,29 @@ import { signToken, verifyToken } from "./crypto";
 import { isDict } from "../ingest/validate";
 
 /**
- * Signed, expiring links in messages: restore a cart, unsubscribe. The token names the site, the
- * contact and the purpose, so a link cannot be edited to act on someone else.
+ * Signed, expiring links in messages: restore a cart, unsubscribe, a tracked click, the open
+ * pixel. The token names the site, the contact and the purpose (and for click/open the message
+ * and destination), so a link cannot be edited to act on someone else or to redirect elsewhere.
  */
 
-export type LinkPurpose = "restore" | "unsubscribe";
+export type LinkPurpose = "restore" | "unsubscribe" | "click" | "open";
 
 export interface LinkClaims {
   p: LinkPurpose;
   s: string; // site id
   c: string; // contact id
   e: number; // expires, ms since epoch
+  m?: number; // message id (click, open)
+  u?: string; // destination (click)
+  r?: "restore"; // click that ends at a fresh restore link (keeps the link short enough for SMS)
 }
 
 const LIFETIME_MS: Record<LinkPurpose, number> = {
   restore: 30 * 24 * 3600 * 1000,
   // RFC 8058 asks that unsubscribe keeps working for a long time after the mail was sent.
   unsubscribe: 365 * 24 * 3600 * 1000,
+  click: 90 * 24 * 3600 * 1000,
+  open: 90 * 24 * 3600 * 1000,
 };
 
 function secret(env: Env): string {
@@ -36,8 +42,9 @@ export async function linkUrl(
   siteId: string,
   contactId: string,
   now: number,
+  extra: { m?: number; u?: string; r?: "restore" } = {},
 ) {
-  const claims: LinkClaims = { p: purpose, s: siteId, c: contactId, e: now + LIFETIME_MS[purpose] };
+  const claims: LinkClaims = { p: purpose, s: siteId, c: contactId, e: now + LIFETIME_MS[purpose], ...extra };
   return `${base}/v1/links/${purpose}?t=${await signToken(secret(env), claims)}`;
 }
 
@@ -46,5 +53,10 @@ export async function readLink(env: Env, token: string, purpose: LinkPurpose, no
   const c = await verifyToken(secret(env), token);
   if (!isDict(c) || c.p !== purpose || typeof c.s !== "string" || typeof c.c !== "string" || typeof c.e !== "number")
     return null;
-  return c.e >= now ? { p: purpose, s: c.s, c: c.c, e: c.e } : null;
+  if (c.e < now) return null;
+  const claims: LinkClaims = { p: purpose, s: c.s, c: c.c, e: c.e };
+  if (typeof c.m === "number") claims.m = c.m;
+  if (typeof c.u === "string") claims.u = c.u;
+  if (c.r === "restore") claims.r = "restore";
+  return claims;
 }

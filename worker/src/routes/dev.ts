@@ -5,6 +5,7 @@ import { fail, readJson } from "../lib/http";
 import { backlog } from "../ingest/inbox";
 import { isDict } from "../ingest/validate";
 import { sweep } from "../jobs/sweep";
+import { seedDemoPromotions } from "../promotions/demo";
 import { requireSecretKey } from "./auth";
 import type { SecretEnv } from "./auth";
 
@@ -48,7 +49,7 @@ dev.post("/reset", async (c) => {
   const { results } = await db
     .prepare(
       `SELECT m.name FROM sqlite_master m
-       WHERE m.type = 'table' AND m.name NOT IN ('sites', 'onsite_configs') AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_cf_%'
+       WHERE m.type = 'table' AND m.name NOT IN ('sites', 'campaigns', 'onsite_configs') AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_cf_%'
          AND EXISTS (SELECT 1 FROM pragma_table_info(m.name) p WHERE p.name = 'site_id')`,
     )
     .all<{ name: string }>();
@@ -56,7 +57,11 @@ dev.post("/reset", async (c) => {
   await db.batch([
     ...tables.map((t) => db.prepare(`DELETE FROM "${t}" WHERE site_id = ?`).bind(c.get("site").id)),
     db.prepare(`DELETE FROM dev_clock`),
+    // Campaigns are configuration and stay; date campaigns may run again on the rewound clock.
+    db.prepare(`UPDATE campaigns SET launched_at = NULL WHERE site_id = ?`).bind(c.get("site").id),
   ]);
+  // The demo's promotions and static codes are configuration: back to the defaults.
+  await seedDemoPromotions(db, c.get("site").id, await now(c.env));
   return c.json({ now: new Date(await now(c.env)).toISOString(), cleared: tables });
 });
 

@@ -26,7 +26,7 @@ import type { Site } from "../model/sites";
  */
 export const ingest = new Hono<{ Bindings: Env }>();
 
-function writeKey(header: string | undefined, body: Record<string, unknown>): string | null {
+export function writeKey(header: string | undefined, body: Record<string, unknown>): string | null {
   if (typeof body.writeKey === "string") return body.writeKey;
   if (header?.startsWith("Basic ")) {
     try {
@@ -38,27 +38,30 @@ function writeKey(header: string | undefined, body: Record<string, unknown>): st
   return null;
 }
 
-function checkOrigin(site: Site, origin: string | undefined) {
-  if (origin && site.allowedOrigins.length > 0 && !site.allowedOrigins.includes(origin))
-    fail(403, "origin_not_allowed", `Origin ${origin} is not allowed for this site.`);
+/** The key itself, or 401: shared by every public-key endpoint. */
+function requireKey(key: string | null): string {
+  if (!key) fail(401, "missing_key", "Send the site's public key as writeKey or as the HTTP Basic username.");
+  if (key.length > 200) fail(401, "invalid_key", "Unknown write key.");
+  return key;
 }
 
-/** The site of a public key, from an allowed origin: for public routes beyond ingest (onsite). */
+/** The site of a public key, or 401/403: for public-key endpoints besides ingest (cart pricing). */
 export async function authorise(db: D1Database, key: string | null, origin: string | undefined): Promise<Site> {
-  if (!key) fail(401, "missing_key", "Send the site's public key.");
-  if (key.length > 200) fail(401, "invalid_key", "Unknown write key.");
-  const site = await cachedSiteByPublicKey(db, key);
+  const site = await cachedSiteByPublicKey(db, requireKey(key));
   if (!site) fail(401, "invalid_key", "Unknown write key.");
   checkOrigin(site, origin);
   return site;
 }
 
+function checkOrigin(site: Site, origin: string | undefined) {
+  if (origin && site.allowedOrigins.length > 0 && !site.allowedOrigins.includes(origin))
+    fail(403, "origin_not_allowed", `Origin ${origin} is not allowed for this site.`);
+}
+
 async function accept(c: Context<{ Bindings: Env }>, type?: MessageType) {
   const body = await readJson(c.req.raw, LIMITS.requestBytes);
   if (!isDict(body)) fail(400, "invalid_body", "Request body must be a JSON object.");
-  const key = writeKey(c.req.header("authorization"), body);
-  if (!key) fail(401, "missing_key", "Send the site's public key as writeKey or as the HTTP Basic username.");
-  if (key.length > 200) fail(401, "invalid_key", "Unknown write key.");
+  const key = requireKey(writeKey(c.req.header("authorization"), body));
   // Independent reads in parallel: each is a round trip.
   const [site, receivedAt] = await Promise.all([
     cachedSiteByPublicKey(c.env.DB, key),

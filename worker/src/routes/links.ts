@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import { html } from "hono/html";
 import type { Env } from "../env";
 import { now } from "../lib/clock";
-import { readLink } from "../lib/links";
+import { linkUrl, readLink } from "../lib/links";
 import { cartLines } from "../model/carts";
 import { siteById } from "../model/sites";
 
@@ -63,4 +63,40 @@ links.post("/unsubscribe", async (c) => {
   if (!claims) return invalid(c);
   await unsubscribe(c.env, claims.s, claims.c);
   return c.html(page("You are unsubscribed", html`<p>You will not receive marketing messages from this store.</p>`));
+});
+
+/** Click tracking: records the first click on the message, then goes where the link said. */
+links.get("/click", async (c) => {
+  const at = await now(c.env);
+  const claims = await readLink(c.env, c.req.query("t") ?? "", "click", at);
+  if (!claims || claims.m === undefined) return invalid(c);
+  const to =
+    claims.r === "restore"
+      ? await linkUrl(c.env, new URL(c.req.url).origin, "restore", claims.s, claims.c, at)
+      : claims.u;
+  if (!to || !/^https?:\/\//.test(to)) return invalid(c);
+  await c.env.DB.prepare(
+    `UPDATE messages SET clicked_at = coalesce(clicked_at, ?) WHERE id = ? AND site_id = ? AND contact_id = ?`,
+  )
+    .bind(at, claims.m, claims.s, claims.c)
+    .run();
+  return c.redirect(to, 302);
+});
+
+// The smallest transparent GIF.
+const PIXEL = Uint8Array.from(atob("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"), (ch) =>
+  ch.charCodeAt(0),
+);
+
+/** Open pixel: records the first open. Always answers with the image, so mail clients show nothing broken. */
+links.get("/open", async (c) => {
+  const at = await now(c.env);
+  const claims = await readLink(c.env, c.req.query("t") ?? "", "open", at);
+  if (claims?.m !== undefined)
+    await c.env.DB.prepare(
+      `UPDATE messages SET opened_at = coalesce(opened_at, ?) WHERE id = ? AND site_id = ? AND contact_id = ?`,
+    )
+      .bind(at, claims.m, claims.s, claims.c)
+      .run();
+  return c.body(PIXEL, 200, { "content-type": "image/gif", "cache-control": "no-store, private" });
 });

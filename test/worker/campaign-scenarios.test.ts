@@ -1,0 +1,290 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { mintCoupon } from "../../worker/src/model/coupons";
+import {
+  advance,
+  advanceToLocal,
+  mailbox,
+  messagesOf,
+  post,
+  product,
+  send,
+  shopperWithCart,
+  unwrap,
+  uid,
+} from "./helpers";
+
+const HOUR = 3600_000;
+const DAY = 24 * HOUR;
+
+/** Every scenario of the catalogue, driven by the dev clock on the demo site (all templates enabled). */
+describe("campaign scenarios", () => {
+  it("should run abandoned cart as email, email with a coupon, SMS, then an automated call", async () => {
+    await advanceToLocal(10);
+    const email = `${uid("chain")}@example.com`;
+    const anonymousId = uid("anon");
+    await send([
+      { type: "identify", anonymousId, traits: { email, name: "Ada", phone: "+447700900123" } },
+      { type: "track", anonymousId, event: "Product Added", properties: product("E7247") },
+    ]);
+    await advance(2 * HOUR);
+    expect((await mailbox(email, "abandoned_cart")).map((m) => m.step)).toEqual([1]);
+
+    await advance(DAY);
+    const [second] = await mailbox(email, "abandoned_cart");
+    expect(second?.step).toBe(2);
+    const code = second?.text.match(/Your code: (\S+)/)?.[1] ?? "";
+    const coupon = await env.DB.prepare(`SELECT promotion_id, contact_id, max_uses FROM coupons WHERE code = ?`)
+      .bind(code)
+      .first<{ promotion_id: string; contact_id: string; max_uses: number }>();
+    expect(coupon?.promotion_id).toBe("exit-intent-10");
+    expect(coupon?.max_uses).toBe(1);
+
+    await advance(DAY);
+    const sms = (await mailbox("+447700900123", "abandoned_cart"))[0];
+    expect(sms?.channel).toBe("sms");
+    expect(sms?.text).toContain("you left something in your cart");
+    expect(sms?.text.length).toBeLessThanOrEqual(306); // two concatenated GSM-7 segments
+    expect(await unwrap(sms?.text.match(/(http\S+click\S+)/)?.[1] ?? "")).toContain("/v1/links/restore");
+
+    await advance(DAY);
+    const call = (await mailbox("+447700900123", "abandoned_cart"))[0];
+    expect(call?.channel).toBe("call");
+    expect(call?.html).toMatch(
+      /^<\?xml version="1.0" encoding="UTF-8"\?><Response><Say language="en-GB">Hello Ada, this is Wavelength\./,
+    );
+    expect(
+      await messagesOf("abandoned_cart").then((r) => r.filter((m) => m.email === email).map((m) => m.status)),
+    ).toEqual(["sent", "sent", "sent", "sent"]);
+    void anonymousId;
+  });
+
+  it("should put the shopper's unused exit-intent code in the coupon reminder instead of a new one", async () => {
+    const email = `${uid("exit")}@example.com`;
+    const anonymousId = uid("anon");
+    // The exit-intent popup minted a code for this browser before the shopper was known.
+    const code = await mintCoupon(env.DB, {
+      siteId: "demo",
+      promotionId: "exit-intent-10",
+      anonymousId,
+      source: "exit_intent",
+      now: Date.now(),
+    });
+    await send([
+      { type: "track", anonymousId, event: "Product Added", properties: product("E7247") },
+      { type: "identify", anonymousId, traits: { email } },
+    ]);
+    await advance(2 * HOUR);
+    await advance(DAY);
+    const [second] = await mailbox(email, "abandoned_cart");
+    expect(second?.step).toBe(2);
+    expect(second?.text).toContain(`Your code: ${code}`);
+  });
+
+  it("should send browse abandonment the next day with the viewed product, unless they added it", async () => {
+    await advanceToLocal(10);
+    const viewer = `${uid("browse")}@example.com`;
+    const adder = `${uid("browse-add")}@example.com`;
+    for (const email of [viewer, adder]) {
+      const anonymousId = uid("anon");
+      await send([
+        { type: "identify", anonymousId, traits: { email, name: "Bo" } },
+        {
+          type: "track",
+          anonymousId,
+          event: "Product Viewed",
+          properties: { ...product("H100", 25.5), url: "https://shop.example/p/H100" },
+        },
+        ...(email === adder
+          ? [{ type: "track", anonymousId, event: "Product Added", properties: product("H100", 25.5) }]
+          : []),
+      ]);
+    }
+    await advance(HOUR);
+    expect(await mailbox(viewer, "browse_abandonment")).toHaveLength(0);
+    await advance(DAY);
+    const [mail] = await mailbox(viewer, "browse_abandonment");
+    expect(mail?.subject).toBe("Still interested in Product H100?");
+    expect(mail?.html).toContain("£25.50");
+    expect(mail?.text).toMatch(/Your code: [2-9A-Z]{4}-/);
+    expect(await unwrap(mail?.text.match(/Take another look: (\S+)/)?.[1] ?? "")).toBe("https://shop.example/p/H100");
+    expect(await mailbox(adder, "browse_abandonment")).toHaveLength(0);
+  });
+
+  it("should confirm a payment with related products right after the order", async () => {
+    const email = `${uid("buyer")}@example.com`;
+    const anonymousId = uid("anon");
+    await send([
+      { type: "identify", anonymousId, traits: { email } },
+      {
+        type: "track",
+        anonymousId,
+        event: "Product Viewed",
+        properties: { ...product("SPK-1"), category: "speakers" },
+      },
+      {
+        type: "track",
+        anonymousId,
+        event: "Product Viewed",
+        properties: { ...product("SPK-2", 99), name: "Sister speaker", category: "speakers" },
+      },
+      {
+        type: "track",
+        anonymousId,
+        event: "Order Completed",
+        properties: { order_id: uid("o"), total: 79, products: [product("SPK-1")] },
+      },
+    ]);
+    await advance(60_000);
+    const [mail] = await mailbox(email, "cross_sell");
+    expect(mail?.subject).toBe("Thank you for your order");
+    expect(mail?.html).toContain("Sister speaker");
+    expect(mail?.html).not.toContain(">Product SPK-1<");
+  });
+
+  it("should welcome a newsletter subscriber once, in their language, with the welcome coupon", async () => {
+    const email = `${uid("new")}@example.com`;
+    const anonymousId = uid("anon");
+    await send([
+      { type: "identify", anonymousId, traits: { email, name: "Zoé", locale: "fr-FR" } },
+      { type: "track", anonymousId, event: "Newsletter Subscribed", properties: {} },
+      { type: "track", anonymousId, event: "Signed Up", properties: {} },
+    ]);
+    await advance(60_000);
+    const mails = await mailbox(email, "welcome");
+    expect(mails).toHaveLength(1);
+    expect(mails[0]?.subject).toBe("Bienvenue chez Wavelength");
+    expect(mails[0]?.html).toContain('<html lang="fr">');
+    const code = mails[0]?.text.match(/Votre code: (\S+)/)?.[1] ?? "";
+    const row = await env.DB.prepare(`SELECT promotion_id FROM coupons WHERE code = ?`).bind(code).first();
+    expect(row).toEqual({ promotion_id: "welcome-10" });
+  });
+
+  it("should reward a contact the moment their 12-month spend crosses the threshold, once", async () => {
+    const email = `${uid("vip")}@example.com`;
+    const anonymousId = uid("anon");
+    const order = (total: number) => ({
+      type: "track",
+      anonymousId,
+      event: "Order Completed",
+      properties: { order_id: uid("o"), total },
+    });
+    await send([{ type: "identify", anonymousId, traits: { email } }, order(300)]);
+    await advance(60_000);
+    expect(await mailbox(email, "loyalty")).toHaveLength(0);
+    await send([order(250)]); // 550 ≥ 500
+    await advance(60_000);
+    await send([order(100)]);
+    await advance(60_000);
+    const mails = await mailbox(email, "loyalty");
+    expect(mails).toHaveLength(1);
+    expect(mails[0]?.subject).toBe("A personal thank-you from Wavelength");
+  });
+
+  it("should send the referral offer to the friend, not the sharer, and only once per friend", async () => {
+    const sharer = `${uid("sharer")}@example.com`;
+    const friend = `${uid("friend")}@example.com`;
+    const anonymousId = uid("anon");
+    const share = {
+      type: "track",
+      anonymousId,
+      event: "Product Shared",
+      properties: { ...product("E7247"), recipient_email: friend, share_via: "email", sender_name: "Ada <b>" },
+    };
+    await send([
+      { type: "identify", anonymousId, traits: { email: sharer } },
+      share,
+      { ...share, messageId: crypto.randomUUID() },
+    ]);
+    await advance(60_000);
+    const mails = await mailbox(friend, "referral");
+    expect(mails).toHaveLength(1);
+    expect(mails[0]?.subject).toBe("Ada <b> thinks you'll like Product E7247");
+    expect(mails[0]?.html).toContain("Ada &lt;b&gt;");
+    expect(await mailbox(sharer, "referral")).toHaveLength(0);
+  });
+
+  it("should confirm a callback request by SMS to the number given", async () => {
+    const anonymousId = uid("anon");
+    await send([
+      {
+        type: "track",
+        anonymousId,
+        event: "Callback Requested",
+        properties: { phone: "+33612345678", preferred_time: "tomorrow 10:00–12:00" },
+      },
+    ]);
+    await advance(60_000);
+    const [sms] = await mailbox("+33612345678", "callback_confirmation");
+    expect(sms?.channel).toBe("sms");
+    expect(sms?.text).toBe("Wavelength: thank you, we will call you back tomorrow 10:00–12:00.");
+  });
+
+  it("should greet a segment on a date and win back the inactive at night", async () => {
+    const her = `${uid("her")}@example.com`;
+    const him = `${uid("him")}@example.com`;
+    for (const [email, gender] of [
+      [her, "female"],
+      [him, "male"],
+    ])
+      await send([{ type: "identify", anonymousId: uid("anon"), traits: { email, gender } }]);
+    const start = await advanceToLocal(9);
+    const at = new Date(Date.parse(start.now) + HOUR).toISOString(); // 10:00 in London
+    const auth = { authorization: "Bearer sk_demo" };
+    expect(
+      (await post("/v1/admin/campaigns/templates/holiday/enable", { trigger: { type: "date", at } }, auth)).status,
+    ).toBe(201);
+    expect(
+      (
+        await post(
+          "/v1/admin/campaigns/templates/win_back/enable",
+          { trigger: { type: "date", at }, holdout_percent: 0 },
+          auth,
+        )
+      ).status,
+    ).toBe(201);
+    await advance(30 * 60_000);
+    expect(await mailbox(her, "holiday")).toHaveLength(0);
+
+    // The date comes: the greeting goes to the segment at once, the win-back waits for the night.
+    await advance(HOUR);
+    expect(await mailbox(her, "holiday")).toHaveLength(1);
+    expect(await mailbox(him, "holiday")).toHaveLength(0);
+    const pending = (await messagesOf("win_back")).find((m) => m.email === her);
+    expect(pending?.status).toBe("pending");
+    expect(pending?.reason).toMatch(/^quiet hours/);
+    const local = Number(
+      new Intl.DateTimeFormat("en-GB", { timeZone: "Europe/London", hour: "numeric", hourCycle: "h23" }).format(
+        pending?.due_at,
+      ),
+    );
+    expect(local).toBe(1);
+    await advanceToLocal(0);
+    expect(await mailbox(her, "win_back")).toHaveLength(0);
+    await advanceToLocal(1); // the cron runs every minute; this is its run at 01:00
+    expect(await mailbox(her, "win_back")).toHaveLength(1);
+    expect(await mailbox(him, "win_back")).toHaveLength(1); // never bought
+  });
+
+  it("should stop everything when the contact unsubscribes", async () => {
+    await advanceToLocal(10);
+    const email = `${uid("stop")}@example.com`;
+    const anonymousId = await shopperWithCart(email);
+    await send([{ type: "track", anonymousId, event: "Product Viewed", properties: product("H100") }]);
+    await advance(2 * HOUR);
+    const [mail] = await mailbox(email, "abandoned_cart");
+    const link = mail?.text.match(/Unsubscribe: (\S+)/)?.[1] ?? "";
+    const res = await post(link.replace("http://127.0.0.1:8787", ""), "List-Unsubscribe=One-Click", {
+      "content-type": "application/x-www-form-urlencoded",
+    });
+    expect(res.status).toBe(200);
+    await send([{ type: "track", anonymousId, event: "Newsletter Subscribed", properties: {} }]);
+    await advance(10 * DAY);
+    expect((await mailbox(email)).map((m) => m.campaign)).toEqual(["abandoned_cart"]);
+    const rows = (await Promise.all(["abandoned_cart", "browse_abandonment", "welcome"].map(messagesOf)))
+      .flat()
+      .filter((m) => m.email === email);
+    expect(rows.filter((m) => m.status === "pending")).toEqual([]);
+    expect(rows.filter((m) => m.status === "cancelled").map((m) => m.reason)).toContain("unsubscribed");
+  });
+});

@@ -1,0 +1,112 @@
+/**
+ * Built-in campaign templates: one per scenario of the catalogue. `POST
+ * /v1/admin/campaigns/templates/:id/enable` copies one into a site's campaigns (with the
+ * merchant's overrides), where it is an ordinary definition, editable like any other. Delays,
+ * coupons and segments are the defaults a merchant would start from.
+ */
+export const CAMPAIGN_TEMPLATES: Readonly<Record<string, Record<string, unknown>>> = {
+  abandoned_cart: {
+    name: "Abandoned cart: email, email with coupon, SMS, call",
+    priority: 80,
+    trigger: { type: "cart" },
+    steps: [
+      { delay: "1h", channel: "email", template: "cart_reminder" },
+      {
+        delay: "1d",
+        channel: "email",
+        template: "cart_last_call",
+        // The code the exit-intent popup gave this shopper, if still unused; else a new one.
+        coupon: { promotion_id: "exit-intent-10", expires_days: 7, reuse: "exit_intent" },
+      },
+      { delay: "1d", channel: "sms", template: "cart_sms" },
+      { delay: "1d", channel: "call", template: "cart_call" },
+    ],
+    exit: { ordered: true },
+    // Texts and calls wait for the morning; the emails go when due.
+    quiet_hours: { from: 21, to: 8, channels: ["sms", "call"] },
+  },
+  browse_abandonment: {
+    name: "Browse abandonment: a discount on the product they looked at, next day",
+    priority: 40,
+    trigger: { type: "event", events: ["Product Viewed"], journey: "{product_id}", reset: true },
+    audience: { not: { open_cart: true } },
+    steps: [
+      { delay: "1d", channel: "email", template: "browse", coupon: { promotion_id: "browse-10", expires_days: 7 } },
+    ],
+    exit: { ordered: true, events: ["Product Added"] },
+    quiet_hours: { from: 21, to: 8 },
+    frequency_cap: { max: 1, hours: 24 },
+  },
+  cross_sell: {
+    name: "Post-purchase: payment confirmation with related products",
+    priority: 90,
+    trigger: { type: "event", events: ["Order Completed"], journey: "{order_id}" },
+    steps: [{ delay: 0, channel: "email", template: "cross_sell" }],
+    exit: { ordered: false },
+  },
+  welcome: {
+    name: "Welcome on newsletter opt-in, with a first-order incentive",
+    priority: 70,
+    trigger: { type: "event", events: ["Signed Up", "Newsletter Subscribed"], journey: "once" },
+    steps: [
+      { delay: 0, channel: "email", template: "welcome", coupon: { promotion_id: "welcome-10", expires_days: 30 } },
+    ],
+    exit: { ordered: false },
+  },
+  win_back: {
+    name: "Win-back: 6 months without a visit, or never bought; at night on a chosen date",
+    priority: 20,
+    trigger: { type: "date", at: "2027-03-01T00:00:00Z" },
+    audience: { any: [{ inactive_days: 180 }, { never_ordered: true }] },
+    steps: [
+      { delay: 0, channel: "email", template: "winback", coupon: { promotion_id: "winback-15", expires_days: 14 } },
+    ],
+    exit: { ordered: true },
+    // Sent at night: quiet from 06:00 to 01:00, so messages leave between 01:00 and 06:00 local time.
+    quiet_hours: { from: 6, to: 1 },
+    holdout_percent: 10,
+  },
+  loyalty: {
+    name: "Loyalty: 12-month spend crosses a threshold",
+    priority: 60,
+    trigger: { type: "segment_entry", segment: { metric: "spend_365d", op: "gte", value: 50000 } },
+    steps: [
+      { delay: 0, channel: "email", template: "loyalty", coupon: { promotion_id: "loyalty-15", expires_days: 60 } },
+    ],
+    exit: { ordered: false },
+  },
+  holiday: {
+    name: "Holiday greeting to a segment on a date",
+    priority: 30,
+    trigger: { type: "date", at: "2027-03-06T09:00:00Z" },
+    audience: { attr: "gender", op: "eq", value: "female" },
+    steps: [
+      { delay: 0, channel: "email", template: "holiday", coupon: { promotion_id: "holiday-gift", expires_days: 7 } },
+    ],
+    exit: { ordered: false },
+    quiet_hours: { from: 21, to: 8 },
+  },
+  referral: {
+    name: "Send to a friend: the friend gets a referral offer",
+    priority: 70,
+    trigger: {
+      type: "event",
+      events: ["Product Shared"],
+      // One referral message per friend, whoever shares and however often.
+      journey: "once",
+      match: { share_via: "email" },
+      recipient: "recipient_email",
+    },
+    steps: [
+      { delay: 0, channel: "email", template: "referral", coupon: { promotion_id: "referral-10", expires_days: 30 } },
+    ],
+    exit: { ordered: false },
+  },
+  callback_confirmation: {
+    name: "Callback request: SMS confirmation",
+    priority: 100,
+    trigger: { type: "event", events: ["Callback Requested"] },
+    steps: [{ delay: 0, channel: "sms", template: "callback_sms" }],
+    exit: { ordered: false },
+  },
+};

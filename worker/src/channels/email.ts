@@ -1,0 +1,58 @@
+import { expectOk } from "./channel";
+import type { Transport } from "./channel";
+
+/**
+ * Email over providers' HTTP APIs. Both take the message id as idempotency: Resend through its
+ * `Idempotency-Key` header (a resend within 24 h is not delivered twice); Postmark has no such
+ * header, so the id travels as metadata and our claim keeps retries rare (a send that times out
+ * after Postmark accepted it is the one case that can deliver twice).
+ */
+
+const from = (env: Parameters<Transport>[0]) => {
+  if (!env.EMAIL_FROM) throw new Error("EMAIL_FROM is not set: the sender address of emails.");
+  return env.EMAIL_FROM;
+};
+
+/** https://resend.com/docs/api-reference/emails/send-email */
+export const resend: Transport = async (env, m) => {
+  const res = await fetch(`${env.RESEND_API_URL ?? "https://api.resend.com"}/emails`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${env.RESEND_API_KEY}`,
+      "content-type": "application/json",
+      "idempotency-key": `nudge-message/${m.messageId}`,
+    },
+    body: JSON.stringify({
+      from: from(env),
+      to: [m.to],
+      subject: m.subject,
+      html: m.html,
+      text: m.text,
+      headers: m.headers,
+    }),
+  });
+  await expectOk(res, "Resend");
+};
+
+/** https://postmarkapp.com/developer/api/email-api — marketing goes through the broadcast stream. */
+export const postmark: Transport = async (env, m) => {
+  const res = await fetch(`${env.POSTMARK_API_URL ?? "https://api.postmarkapp.com"}/email`, {
+    method: "POST",
+    headers: {
+      accept: "application/json",
+      "content-type": "application/json",
+      "x-postmark-server-token": env.POSTMARK_SERVER_TOKEN ?? "",
+    },
+    body: JSON.stringify({
+      From: from(env),
+      To: m.to,
+      Subject: m.subject,
+      HtmlBody: m.html,
+      TextBody: m.text,
+      Headers: Object.entries(m.headers).map(([Name, Value]) => ({ Name, Value })),
+      MessageStream: "broadcast",
+      Metadata: { nudge_message_id: String(m.messageId) },
+    }),
+  });
+  await expectOk(res, "Postmark");
+};

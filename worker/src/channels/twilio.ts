@@ -1,0 +1,40 @@
+import { expectOk } from "./channel";
+import type { Transport } from "./channel";
+
+/**
+ * SMS and automated calls over Twilio's REST API (form-encoded, HTTP Basic with the account SID
+ * and auth token). A call carries its TwiML inline (`Twiml`), so no public URL has to serve it.
+ * Twilio documents no idempotency key for these two resources; our claim keeps retries rare.
+ */
+
+function post(env: Parameters<Transport>[0], resource: "Messages" | "Calls", form: Record<string, string>) {
+  const sid = env.TWILIO_ACCOUNT_SID ?? "";
+  return fetch(
+    `${env.TWILIO_API_URL ?? "https://api.twilio.com"}/2010-04-01/Accounts/${encodeURIComponent(sid)}/${resource}.json`,
+    {
+      method: "POST",
+      headers: {
+        authorization: `Basic ${btoa(`${sid}:${env.TWILIO_AUTH_TOKEN ?? ""}`)}`,
+        "content-type": "application/x-www-form-urlencoded",
+      },
+      body: new URLSearchParams({ To: form.To ?? "", From: env.TWILIO_FROM ?? "", ...form }).toString(),
+    },
+  );
+}
+
+export const twilioSms: Transport = async (env, m) => {
+  await expectOk(await post(env, "Messages", { To: m.to, Body: m.text }), "Twilio");
+};
+
+export const twilioCall: Transport = async (env, m) => {
+  await expectOk(await post(env, "Calls", { To: m.to, Twiml: m.html }), "Twilio");
+};
+
+const XML: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" };
+
+/** The TwiML of an automated call: the script, said twice, in the contact's language. */
+export function twiml(script: string, locale: string): string {
+  const lang = { en: "en-GB", fr: "fr-FR", ru: "ru-RU" }[locale] ?? "en-GB";
+  const say = `<Say language="${lang}">${script.replace(/[&<>"']/g, (c) => XML[c] ?? c)}</Say>`;
+  return `<?xml version="1.0" encoding="UTF-8"?><Response>${say}<Pause length="1"/>${say}</Response>`;
+}

@@ -1,0 +1,136 @@
+import { Hono } from "hono";
+import { DefinitionError, parseDefinition } from "../campaigns/definition";
+import { deleteCampaign, enableTemplate, saveCampaign } from "../campaigns/store";
+import { CAMPAIGN_TEMPLATES } from "../campaigns/templates";
+import { isDict } from "../ingest/validate";
+import { now } from "../lib/clock";
+import { fail, readJson } from "../lib/http";
+import { compileRule, parseRule, RuleError } from "../segments/rules";
+import { requireSecretKey } from "./auth";
+import type { SecretEnv } from "./auth";
+
+/** `/v1/admin/campaigns`: campaign definitions, built-in templates, results, audience counts. */
+export const campaigns = new Hono<SecretEnv>();
+campaigns.use("*", requireSecretKey);
+
+const LIMIT = 64 * 1024;
+
+function definition(input: unknown, id?: string) {
+  try {
+    return parseDefinition(input, id);
+  } catch (e) {
+    if (e instanceof DefinitionError) fail(400, "invalid_campaign", e.message);
+    throw e;
+  }
+}
+
+campaigns.get("/", async (c) => {
+  const { results } = await c.env.DB.prepare(
+    `SELECT id, definition, enabled, launched_at, updated_at FROM campaigns WHERE site_id = ? ORDER BY id`,
+  )
+    .bind(c.get("site").id)
+    .all<{ id: string; definition: string; enabled: number; launched_at: number | null; updated_at: number }>();
+  return c.json({
+    campaigns: (results ?? []).map((r) => ({
+      ...(JSON.parse(r.definition) as object),
+      enabled: r.enabled === 1,
+      launched_at: r.launched_at === null ? null : new Date(r.launched_at).toISOString(),
+    })),
+  });
+});
+
+/** The built-in templates, one per scenario, as they would be enabled. */
+campaigns.get("/templates", (c) =>
+  c.json({ templates: Object.entries(CAMPAIGN_TEMPLATES).map(([id, t]) => ({ id, ...t })) }),
+);
+
+/** One call enables a scenario: `POST /templates/abandoned_cart/enable` with optional overrides. */
+campaigns.post("/templates/:id/enable", async (c) => {
+  const id = c.req.param("id");
+  if (!CAMPAIGN_TEMPLATES[id])
+    fail(404, "unknown_template", `No template "${id}".`, { templates: Object.keys(CAMPAIGN_TEMPLATES) });
+  // The body (overrides) is optional: `curl -X POST …/enable` alone enables the template as it is.
+  const empty = c.req.raw.body === null || c.req.header("content-length") === "0";
+  const body = empty ? {} : await readJson(c.req.raw, LIMIT);
+  if (!isDict(body)) fail(400, "invalid_body", "Send a JSON object of fields to override, or nothing.");
+  let def: Awaited<ReturnType<typeof enableTemplate>>;
+  try {
+    def = await enableTemplate(c.env.DB, c.get("site").id, id, body, await now(c.env));
+  } catch (e) {
+    if (e instanceof DefinitionError) fail(400, "invalid_campaign", e.message);
+    throw e;
+  }
+  return c.json({ campaign: def, enabled: true }, 201);
+});
+
+/** Counts the contacts a segment matches right now (compiled to SQL; the same rule campaigns use). */
+campaigns.post("/audience", async (c) => {
+  const body = await readJson(c.req.raw, LIMIT);
+  let rule: ReturnType<typeof parseRule>;
+  try {
+    rule = parseRule(isDict(body) ? body.segment : undefined);
+  } catch (e) {
+    if (e instanceof RuleError) fail(400, "invalid_segment", e.message);
+    throw e;
+  }
+  const { sql, params } = compileRule(rule, await now(c.env));
+  const row = await c.env.DB.prepare(`SELECT count(*) AS n FROM contacts c WHERE c.site_id = ? AND ${sql}`)
+    .bind(c.get("site").id, ...params)
+    .first<{ n: number }>();
+  return c.json({ count: row?.n ?? 0 });
+});
+
+campaigns.get("/:id", async (c) => {
+  const row = await c.env.DB.prepare(`SELECT definition, enabled FROM campaigns WHERE site_id = ? AND id = ?`)
+    .bind(c.get("site").id, c.req.param("id"))
+    .first<{ definition: string; enabled: number }>();
+  if (!row) fail(404, "not_found", "No such campaign.");
+  return c.json({ campaign: JSON.parse(row.definition) as object, enabled: row.enabled === 1 });
+});
+
+/** Creates or replaces a campaign; `enabled: false` in the body pauses it. */
+campaigns.put("/:id", async (c) => {
+  const body = await readJson(c.req.raw, LIMIT);
+  const def = definition(body, c.req.param("id"));
+  const enabled = !(isDict(body) && body.enabled === false);
+  await saveCampaign(c.env.DB, c.get("site").id, def, enabled, await now(c.env));
+  return c.json({ campaign: def, enabled });
+});
+
+campaigns.delete("/:id", async (c) => {
+  if (!(await deleteCampaign(c.env.DB, c.get("site").id, c.req.param("id"))))
+    fail(404, "not_found", "No such campaign.");
+  return c.json({ deleted: true });
+});
+
+/** Sends, opens, clicks, conversions and revenue per variant, and the holdout's, for lift. */
+campaigns.get("/:id/results", async (c) => {
+  const site = c.get("site").id;
+  const id = c.req.param("id");
+  const { results: sent } = await c.env.DB.prepare(
+    `SELECT coalesce(variant, '') AS variant, holdout, count(*) AS messages, count(opened_at) AS opens,
+            count(clicked_at) AS clicks
+     FROM messages WHERE site_id = ? AND campaign = ? AND sent_at IS NOT NULL GROUP BY 1, 2`,
+  )
+    .bind(site, id)
+    .all<{ variant: string; holdout: number; messages: number; opens: number; clicks: number }>();
+  const { results: conv } = await c.env.DB.prepare(
+    `SELECT coalesce(variant, '') AS variant, holdout, count(*) AS conversions, sum(amount) AS revenue
+     FROM conversions WHERE site_id = ? AND campaign = ? GROUP BY 1, 2`,
+  )
+    .bind(site, id)
+    .all<{ variant: string; holdout: number; conversions: number; revenue: number }>();
+  const groups = (sent ?? []).map((s) => {
+    const k = (conv ?? []).find((x) => x.variant === s.variant && x.holdout === s.holdout);
+    return {
+      group: s.holdout ? "holdout" : s.variant || "all",
+      messages: s.messages,
+      opens: s.opens,
+      clicks: s.clicks,
+      conversions: k?.conversions ?? 0,
+      revenue: k?.revenue ?? 0,
+      conversion_rate: s.messages ? (k?.conversions ?? 0) / s.messages : 0,
+    };
+  });
+  return c.json({ campaign: id, groups });
+});
