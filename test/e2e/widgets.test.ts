@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { createHmac } from "node:crypto";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { api, baseUrl, launch, watchErrors } from "./browser";
+import { advance, api, baseUrl, launch, mailsTo, watchErrors } from "./browser";
 
 /**
  * The onsite widgets on the demo store, in real Chromium: desktop and mobile exit intent, send to
@@ -192,6 +192,11 @@ describe("send to a friend", () => {
       consent: true,
     });
     await until(() => dialog.textContent()).toContain("Sent. Thanks for sharing!");
+
+    // The campaign engine's referral campaign mails the friend on the next scheduler run.
+    await advance(60_000);
+    const [mail] = await mailsTo(friend);
+    expect(mail).toMatchObject({ campaign: "referral", subject: "Ada thinks you'll like E7247 speaker" });
     expect(errors).toEqual([]);
     await context.close();
   });
