@@ -545,6 +545,7 @@ function renderProduct(app: HTMLElement): void {
             "data-nudge-open": "friend",
             "data-product-id": product.id,
             "data-product-name": product.name,
+            "data-product-price": String(product.price / 100),
           },
           "Send to a friend",
         ),

@@ -212,10 +212,16 @@ function FormWidget(
   );
 }
 
-/** The product to share: the launcher's `data-product-id` / `data-product-name`, else the page. */
+/** The product to share: the launcher's `data-product-id` / `-name` / `-price`, else the page. */
 function sharedProduct(launcher?: Element) {
   const d = (launcher as HTMLElement | undefined)?.dataset ?? {};
-  return { productId: d.productId || location.pathname, productName: d.productName, url: location.href };
+  const price = Number(d.productPrice); // decimal, as in Segment's e-commerce spec
+  return {
+    productId: d.productId || location.pathname,
+    productName: d.productName,
+    ...(Number.isFinite(price) && d.productPrice ? { price } : {}),
+    url: location.href,
+  };
 }
 
 export const Friend = (p: Props) => (

@@ -197,6 +197,7 @@ describe("send to a friend", () => {
     await advance(60_000);
     const [mail] = await mailsTo(friend);
     expect(mail).toMatchObject({ campaign: "referral", subject: "Ada thinks you'll like E7247 speaker" });
+    expect(mail?.text).toContain("£79.00");
     expect(errors).toEqual([]);
     await context.close();
   });

@@ -137,6 +137,7 @@ describe("POST /v1/onsite/friend", () => {
       requestId: uid("r"),
       productId: "E7247",
       productName: "E7247 speaker",
+      price: 79,
       friendEmail: " Bob@Example.com ",
       senderName: "Ada",
       ...consent,
@@ -147,6 +148,7 @@ describe("POST /v1/onsite/friend", () => {
       expect.objectContaining({
         product_id: "E7247",
         name: "E7247 speaker",
+        price: 79,
         recipient_email: "bob@example.com",
         share_via: "email",
         sender_name: "Ada",

@@ -195,6 +195,10 @@ onsite.post("/onsite/friend", async (c) => {
   const properties = {
     product_id: productId,
     name: optionalString(a.body, "productName", 200), // Segment's Product Shared spec calls it `name`
+    ...(typeof a.body.price === "number" && Number.isFinite(a.body.price) && a.body.price >= 0
+      ? { price: a.body.price }
+      : {}),
+    currency: a.site.currency,
     url: optionalString(a.body, "url", 2000),
     recipient_email: recipient,
     share_via: "email",
