@@ -245,6 +245,12 @@ describe("callback request", () => {
     expect(errors).toEqual([]);
     await context.close();
 
+    // The campaign engine confirms by SMS (the outbox channel stands in for the SMS provider).
+    await advance(60_000);
+    const { messages } = await api<{ messages: Record<string, unknown>[] }>("/v1/admin/outbox");
+    expect(messages).toContainEqual(
+      expect.objectContaining({ campaign: "callback_confirmation", channel: "sms", to: phone, status: "sent" }),
+    );
     const { callbacks } = await api<{ callbacks: Record<string, unknown>[] }>("/v1/admin/callbacks?status=open");
     const task = callbacks.find((c) => c.phone === phone);
     expect(task).toMatchObject({ name: "Ada", time_window: "evening", status: "open" });
