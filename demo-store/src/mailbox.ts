@@ -7,6 +7,7 @@ type Message = {
   id: number;
   campaign: string;
   step: number;
+  variant: string | null;
   channel: string;
   to: string;
   subject: string;
@@ -66,6 +67,7 @@ function parseMessage(raw: unknown): Message | null {
     id: raw.id,
     campaign: str(raw.campaign),
     step: typeof raw.step === "number" ? raw.step : 0,
+    variant: typeof raw.variant === "string" ? raw.variant : null,
     channel: str(raw.channel),
     to: str(raw.to),
     subject: str(raw.subject) || "(no subject)",
@@ -146,7 +148,7 @@ function renderDetail(): void {
   const headers = h("dl", { class: "headers" });
   const rows: [string, string][] = [
     ["To", message.to],
-    ["Campaign", `${message.campaign} (step ${message.step})`],
+    ["Campaign", `${message.campaign} (step ${message.step}${message.variant ? `, variant ${message.variant}` : ""})`],
     ["Channel", message.channel],
     ["Status", message.status],
     ["Created", formatTime(message.created_at, true)],

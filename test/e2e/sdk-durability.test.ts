@@ -115,7 +115,8 @@ describe("SDK durability, in Chromium", () => {
       const query = new URLSearchParams({ anonymousId: anonymousId ?? "", event: EVENT });
       return (await api<{ events: Stored[] }>(`/v1/dev/events?${query}`)).events;
     };
-    await expect.poll(async () => (await stored()).length, { timeout: 20_000, interval: 500 }).toBe(TOTAL);
+    // Generous: under CPU load the Worker applies 1 000 events slowly; correctness, not speed, is tested here.
+    await expect.poll(async () => (await stored()).length, { timeout: 60_000, interval: 500 }).toBe(TOTAL);
 
     const events = await stored();
     const indices = events.map((e) => e.properties.i).sort((a, b) => a - b);
@@ -123,5 +124,5 @@ describe("SDK durability, in Chromium", () => {
     expect(new Set(events.map((e) => e.messageId)).size).toBe(TOTAL);
     await context.close();
     expect(errors).toEqual([]);
-  });
+  }, 180_000);
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { CAMPAIGN_TEMPLATES } from "../../worker/src/campaigns/templates";
 import { DEMO_PROMOTIONS } from "../../worker/src/promotions/demo-data";
 import { ACTION_TYPES, parsePromotion } from "../../worker/src/promotions/definition";
 
@@ -8,6 +9,14 @@ describe("promotion definitions", () => {
       const parsed = parsePromotion(JSON.parse(JSON.stringify(p)));
       expect(parsed).toEqual({ promotion: expect.objectContaining(p) });
     }
+  });
+
+  it("should have a demo promotion for every coupon a built-in campaign template mints", () => {
+    // A reminder whose code the checkout then refuses is worse than no code at all.
+    const minted = JSON.stringify(CAMPAIGN_TEMPLATES).matchAll(/"promotion_id":"([^"]+)"/g);
+    const ids = new Set(DEMO_PROMOTIONS.map((p) => p.id));
+    const missing = [...minted].map((m) => m[1]).filter((id) => !ids.has(id ?? ""));
+    expect(missing).toEqual([]);
   });
 
   it("should accept a minimal definition of every type", () => {

@@ -10,6 +10,7 @@ interface OutboxRow {
   id: number;
   campaign: string;
   step: number;
+  variant: string | null;
   channel: string;
   to: string;
   subject: string;
@@ -26,7 +27,7 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 admin.get("/outbox", async (c) => {
   const limit = Math.min(Math.max(Number(c.req.query("limit") ?? 50) || 50, 1), 200);
   const { results } = await c.env.DB.prepare(
-    `SELECT m.id, m.campaign, m.step, o.channel, o.recipient AS "to", o.subject, o.html, o.text, m.status,
+    `SELECT m.id, m.campaign, m.step, m.variant, o.channel, o.recipient AS "to", o.subject, o.html, o.text, m.status,
             o.created_at, m.sent_at
      FROM outbox o JOIN messages m ON m.id = o.message_id
      WHERE o.site_id = ? ORDER BY o.created_at DESC, o.message_id DESC LIMIT ?`,

@@ -1,0 +1,77 @@
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { advance, baseUrl, launch, mailsTo, watchErrors } from "./browser";
+
+/**
+ * The catalogue's scenarios as a shopper meets them in the demo store: every step goes through the
+ * shop's own pages and the snippet, and every result is read back from the mailbox API.
+ */
+
+const DAY = 24 * 3600_000;
+type Nudge = (command: string) => Promise<void>;
+
+let browser: Browser;
+beforeAll(async () => {
+  browser = await launch();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+async function signIn(page: Page, email: string) {
+  await page.goto(`${baseUrl()}/`);
+  await page.fill("#signin input[name=email]", email);
+  await page.fill("#signin input[name=name]", "Grace");
+  await page.click("#signin button[type=submit]");
+  await expect.poll(() => page.textContent("#signed-in")).toContain(email);
+}
+
+const flush = (page: Page) => page.evaluate(() => (window as unknown as { nudge: Nudge }).nudge("flush"));
+
+const subjects = async (email: string, campaign: string) =>
+  (await mailsTo(email)).filter((m) => m.campaign.startsWith(campaign)).map((m) => m.subject);
+
+describe("scenarios in the demo store", () => {
+  it("should send browse abandonment the next day to a shopper who only looked", async () => {
+    const email = `grace-browse-${Date.now()}@example.com`;
+    const page = await browser.newPage();
+    const errors = watchErrors(page);
+    await signIn(page, email);
+    await page.click('a[data-product="E7247"]');
+    await expect.poll(() => page.textContent("h1")).toContain("E7247 speaker");
+    await flush(page);
+    await page.close();
+
+    expect(await subjects(email, "browse")).toEqual([]);
+    // A day later — and past any quiet hours of the shopper's night.
+    await advance(2 * DAY);
+    expect(await subjects(email, "browse")).toEqual(["Still interested in E7247 speaker?"]);
+    expect(errors).toEqual([]);
+  });
+
+  it("should confirm an order with related products at once, and thank a shopper whose 12-month spend crosses £500", async () => {
+    const email = `grace-order-${Date.now()}@example.com`;
+    const page = await browser.newPage();
+    const errors = watchErrors(page);
+    await signIn(page, email);
+    // Three pairs of tower speakers: £747, over the loyalty threshold in one order.
+    await page.click('a[data-product="E9600"]');
+    await page.selectOption("#quantity", "3");
+    await page.click("#add-to-cart");
+    await expect.poll(() => page.textContent("#cart-count")).toBe("3");
+    await page.goto(`${baseUrl()}/checkout`);
+    await page.click("#place-order");
+    await expect.poll(() => page.isVisible("#order-confirmation")).toBe(true);
+    await flush(page);
+    await page.close();
+
+    // "Right after payment" and "immediately on crossing": the next scheduler run sends both.
+    await advance(60_000);
+    expect(await subjects(email, "cross_sell")).toEqual(["Thank you for your order"]);
+    expect(await subjects(email, "loyalty")).toEqual(["A personal thank-you from Wavelength"]);
+    // And no cart reminder: the cart was bought.
+    await advance(3 * DAY);
+    expect(await subjects(email, "abandoned_cart")).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+});
