@@ -71,6 +71,7 @@ describe("exit-intent coupon", () => {
     const minted = (await code.textContent()) ?? "";
     expect(await page.evaluate(() => localStorage.getItem("nudge:coupon"))).toBe(minted);
     expect(await axe(page)).toEqual([]);
+    await page.screenshot({ path: "demo-store/screenshots/exit-intent.png" });
 
     // Escape closes it; leaving again in this session shows nothing (capped once per session).
     await page.keyboard.press("Escape");
