@@ -81,4 +81,54 @@ describe("abandoned cart, end to end", () => {
       expect.objectContaining({ status: "cancelled", reason: "ordered" }),
     );
   });
+
+  it("should put a code in the second reminder that restores the cart and prices at checkout, then stop", async () => {
+    const email = `cy-${Date.now()}@example.com`;
+    const shop = await browser.newContext();
+    const page = await shop.newPage();
+    await page.goto(`${baseUrl()}/`);
+    await page.fill("#signin input[name=email]", email);
+    await page.click("#signin button[type=submit]");
+    await expect.poll(() => page.textContent("#signed-in")).toContain(email);
+    await page.goto(`${baseUrl()}/product?id=E7247`);
+    await page.click("#add-to-cart");
+    await expect.poll(() => page.textContent("#cart-count")).toBe("1");
+    await page.evaluate(() => (window as unknown as { nudge: (c: string) => Promise<void> }).nudge("flush"));
+    await shop.close();
+
+    // First reminder after the hour, the second (with a code) a day after that.
+    await advance(2 * HOUR);
+    await advance(DAY + HOUR);
+    const mails = (await mailsTo(email)).filter((m) => m.campaign === "abandoned_cart");
+    expect(mails.map((m) => m.step).sort()).toEqual([1, 2]);
+    const second = mails.find((m) => m.step === 2);
+    const code = second?.text.match(/[2-9A-Z]{4}(?:-[2-9A-Z]{4}){3}/)?.[0] ?? "";
+    expect(code).not.toBe("");
+
+    // Restore from that mail on another device, apply the code, order at the discounted total.
+    const restoreUrl = second?.text.match(/Return to your cart: (\S+)/)?.[1] ?? "";
+    const phone = await browser.newContext();
+    const checkout = await phone.newPage();
+    const errors = watchErrors(checkout);
+    await checkout.goto(restoreUrl);
+    await expect.poll(() => checkout.locator(".cart-line").count()).toBe(1);
+    await checkout.click("#checkout");
+    await checkout.fill("#checkout-form input[name=email]", email);
+    await checkout.fill("#coupon-code", code);
+    await checkout.click("#apply-coupon");
+    await expect.poll(() => checkout.textContent("#coupon-message")).toContain(code);
+    // £79 less 10 % (£7.90), plus £4.95 delivery.
+    await expect.poll(() => checkout.textContent("#order-total")).toBe("£76.05");
+    await checkout.click("#place-order");
+    await expect.poll(() => checkout.isVisible("#order-confirmation")).toBe(true);
+    await checkout.evaluate(() => (window as unknown as { nudge: (c: string) => Promise<void> }).nudge("flush"));
+    expect(errors).toEqual([]);
+    await phone.close();
+
+    // The SMS step that followed the second mail is cancelled by the order; nothing more is sent.
+    await advance(7 * DAY);
+    expect((await mailsTo(email)).filter((m) => m.campaign === "abandoned_cart")).toHaveLength(2);
+    const { coupons } = await api<{ coupons: { code: string; uses: number }[] }>("/v1/admin/coupons");
+    expect(coupons.find((c) => c.code === code)?.uses).toBe(1);
+  });
 });

@@ -266,7 +266,7 @@ describe("callback request", () => {
 });
 
 describe("newsletter", () => {
-  it("should subscribe with consent, in an accessible dialog", async () => {
+  it("should subscribe with consent, in an accessible dialog, and send the welcome mail with a code", async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
     const errors = watchErrors(page);
@@ -282,7 +282,8 @@ describe("newsletter", () => {
       await page.keyboard.press(key);
       expect(await page.evaluate(() => document.activeElement?.tagName)).toBe("NUDGE-WIDGET");
     }
-    await dialog.getByLabel("Email", { exact: true }).fill(`nina-${Date.now()}@example.com`);
+    const email = `nina-${Date.now()}@example.com`;
+    await dialog.getByLabel("Email", { exact: true }).fill(email);
     await page.getByRole("button", { name: "Subscribe" }).click();
     await until(() => dialog.textContent()).toContain("Please tick the box to continue.");
     await page.getByLabel("Send me marketing emails").check();
@@ -298,6 +299,12 @@ describe("newsletter", () => {
     expect(await launcher.evaluate((el) => el === document.activeElement)).toBe(true);
     expect(errors).toEqual([]);
     await context.close();
+
+    // The opt-in starts the welcome campaign: a thank-you with a first-order code, right away.
+    await advance(60_000);
+    const welcome = (await mailsTo(email)).filter((m) => m.campaign === "welcome");
+    expect(welcome.map((m) => m.subject)).toEqual(["Welcome to Wavelength"]);
+    expect(welcome[0]?.text).toMatch(/[2-9A-Z]{4}(-[2-9A-Z]{4}){3}/);
   });
 });
 

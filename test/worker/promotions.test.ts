@@ -141,6 +141,12 @@ describe("POST /v1/cart/price", () => {
     const code = await mint({ promotionId: "exit-intent-10", contactId: results[0]?.contact_id });
     const newDevice = await priced({ lines: [E7247], coupons: [code], anonymousId: uid("anon") });
     expect(newDevice.promotions.map((p) => p.code)).toEqual([code]);
+    // A new device that has browsed has an anonymous contact of its own: still not "someone else"
+    // (the restore link in a reminder lands exactly there).
+    const browsed = uid("anon");
+    await send([{ type: "track", anonymousId: browsed, event: "Cart Viewed", properties: { products: [] } }]);
+    const fromMail = await priced({ lines: [E7247], coupons: [code], anonymousId: browsed });
+    expect(fromMail.promotions.map((p) => p.code)).toEqual([code]);
     const bob = await priced({ lines: [E7247], coupons: [code], anonymousId: await shopper() });
     expect(bob.rejected).toEqual([{ code, reason: "not_yours", message: "This code was issued to someone else." }]);
     const mine = await priced({ lines: [E7247], coupons: [code], anonymousId: ada });

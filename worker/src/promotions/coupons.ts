@@ -14,6 +14,8 @@ export const MAX_CODES = 5;
 export interface Shopper {
   contactId: string | null;
   anonymousId: string | null;
+  /** The contact has an email or user id: a person, not just a browser we have seen. */
+  known?: boolean;
 }
 
 interface CouponRow {
@@ -112,7 +114,8 @@ function belongsTo(row: CouponRow, s: Shopper): boolean {
   const owner = row.contact_id ?? row.anonymous_contact;
   if (owner !== null && owner === s.contactId) return true;
   if (row.anonymous_id !== null) return row.anonymous_id === s.anonymousId;
-  return s.contactId === null;
+  // Every browser has a contact from its first event; only an identified one is "someone else".
+  return s.contactId === null || s.known !== true;
 }
 
 /** uses = unreleased redemptions, for every code this order touched: recomputed, so replays cannot drift it. */
