@@ -1,5 +1,5 @@
 import { type Browser, chromium, type Page } from "playwright-core";
-import { inject } from "vitest";
+import { afterAll, beforeAll, expect, inject } from "vitest";
 import { findChromium } from "./ensure-chromium";
 
 export const baseUrl = () => inject("baseUrl");
@@ -19,6 +19,34 @@ export async function launch(): Promise<Browser> {
       "--disable-sync",
     ],
   });
+}
+
+/** One Chromium per test file: launched before its tests, closed after. Call at module level. */
+export function useBrowser(): () => Browser {
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    browser = await launch();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  return () => {
+    if (!browser) throw new Error("the browser is launched in beforeAll");
+    return browser;
+  };
+}
+
+/** Sends what the page's SDK has queued, through the merchant API, and waits for the answer. */
+export const flush = (page: Page) =>
+  page.evaluate(() => (window as unknown as { nudge: (c: string) => Promise<void> }).nudge("flush"));
+
+/** Signs in with the header form of the demo store, as a shopper would. */
+export async function signIn(page: Page, email: string, name?: string) {
+  await page.goto(`${baseUrl()}/`);
+  await page.fill("#signin input[name=email]", email);
+  if (name) await page.fill("#signin input[name=name]", name);
+  await page.click("#signin button[type=submit]");
+  await expect.poll(() => page.textContent("#signed-in")).toContain(email);
 }
 
 /** Fails the test on any uncaught error in the page: the SDK must never break a store. */

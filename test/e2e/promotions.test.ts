@@ -1,22 +1,13 @@
 import { readFileSync } from "node:fs";
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { api, baseUrl, launch, watchErrors } from "./browser";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { api, baseUrl, flush, signIn, useBrowser, watchErrors } from "./browser";
 
-let browser: Browser;
-beforeAll(async () => {
-  browser = await launch();
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const browser = useBrowser();
 
 /** Puts the E7247 speaker in the cart through the shop's own pages and opens the checkout. */
 async function checkoutWithSpeaker(page: Page, email: string) {
-  await page.goto(`${baseUrl()}/`);
-  await page.fill("#signin input[name=email]", email);
-  await page.click("#signin button[type=submit]");
-  await expect.poll(() => page.textContent("#signed-in")).toContain(email);
+  await signIn(page, email);
   await page.click('a[data-product="E7247"]');
   await page.click("#add-to-cart");
   await expect.poll(() => page.textContent("#cart-count")).toBe("1");
@@ -47,7 +38,7 @@ describe("checkout with a coupon, end to end", () => {
     });
     const code = coupons[0]?.code ?? "";
 
-    const shop = await browser.newContext();
+    const shop = await browser().newContext();
     const page = await shop.newPage();
     const errors = watchErrors(page);
     await checkoutWithSpeaker(page, `ada-${Date.now()}@example.com`);
@@ -72,7 +63,7 @@ describe("checkout with a coupon, end to end", () => {
     await page.click("#place-order");
     await expect.poll(() => page.isVisible("#order-confirmation")).toBe(true);
     expect(await page.textContent("#paid-total")).toBe("£76.05");
-    await page.evaluate(() => (window as unknown as { nudge: (c: string) => Promise<void> }).nudge("flush"));
+    await flush(page);
     expect(errors).toEqual([]);
     await shop.close();
 
@@ -82,7 +73,7 @@ describe("checkout with a coupon, end to end", () => {
       .toBe(1);
 
     // …so another shopper typing it is told why it no longer works.
-    const other = await browser.newContext();
+    const other = await browser().newContext();
     const second = await other.newPage();
     await checkoutWithSpeaker(second, `bob-${Date.now()}@example.com`);
     await applyCode(second, code);

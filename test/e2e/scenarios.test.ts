@@ -1,6 +1,5 @@
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { advance, baseUrl, launch, mailsTo, watchErrors } from "./browser";
+import { describe, expect, it } from "vitest";
+import { advance, baseUrl, flush, mailsTo, signIn, useBrowser, watchErrors } from "./browser";
 
 /**
  * The catalogue's scenarios as a shopper meets them in the demo store: every step goes through the
@@ -8,25 +7,8 @@ import { advance, baseUrl, launch, mailsTo, watchErrors } from "./browser";
  */
 
 const DAY = 24 * 3600_000;
-type Nudge = (command: string) => Promise<void>;
 
-let browser: Browser;
-beforeAll(async () => {
-  browser = await launch();
-});
-afterAll(async () => {
-  await browser?.close();
-});
-
-async function signIn(page: Page, email: string) {
-  await page.goto(`${baseUrl()}/`);
-  await page.fill("#signin input[name=email]", email);
-  await page.fill("#signin input[name=name]", "Grace");
-  await page.click("#signin button[type=submit]");
-  await expect.poll(() => page.textContent("#signed-in")).toContain(email);
-}
-
-const flush = (page: Page) => page.evaluate(() => (window as unknown as { nudge: Nudge }).nudge("flush"));
+const browser = useBrowser();
 
 const subjects = async (email: string, campaign: string) =>
   (await mailsTo(email)).filter((m) => m.campaign.startsWith(campaign)).map((m) => m.subject);
@@ -34,9 +16,9 @@ const subjects = async (email: string, campaign: string) =>
 describe("scenarios in the demo store", () => {
   it("should send browse abandonment the next day to a shopper who only looked", async () => {
     const email = `grace-browse-${Date.now()}@example.com`;
-    const page = await browser.newPage();
+    const page = await browser().newPage();
     const errors = watchErrors(page);
-    await signIn(page, email);
+    await signIn(page, email, "Grace");
     await page.click('a[data-product="E7247"]');
     await expect.poll(() => page.textContent("h1")).toContain("E7247 speaker");
     await flush(page);
@@ -51,9 +33,9 @@ describe("scenarios in the demo store", () => {
 
   it("should confirm an order with related products at once, and thank a shopper whose 12-month spend crosses £500", async () => {
     const email = `grace-order-${Date.now()}@example.com`;
-    const page = await browser.newPage();
+    const page = await browser().newPage();
     const errors = watchErrors(page);
-    await signIn(page, email);
+    await signIn(page, email, "Grace");
     // Three pairs of tower speakers: £747, over the loyalty threshold in one order.
     await page.click('a[data-product="E9600"]');
     await page.selectOption("#quantity", "3");

@@ -1,22 +1,16 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createHmac } from "node:crypto";
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { advance, api, baseUrl, launch, mailsTo, watchErrors } from "./browser";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { advance, api, baseUrl, flush, mailsTo, useBrowser, watchErrors } from "./browser";
 
 /**
  * The onsite widgets on the demo store, in real Chromium: desktop and mobile exit intent, send to
  * a friend, callback request and newsletter, each scanned by axe-core while open.
  */
 
-let browser: Browser;
-beforeAll(async () => {
-  browser = await launch();
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const browser = useBrowser();
 
 interface AxeResult {
   violations: { id: string; impact: string; nodes: { target: unknown }[] }[];
@@ -46,12 +40,9 @@ const until = <T>(fn: () => T | Promise<T>) => expect.poll(fn, { timeout: 15_000
 /** Launchers work once the onsite chunk has armed them. */
 const ready = (page: Page) => page.waitForSelector("html[data-nudge-onsite=ready]", { state: "attached" });
 
-const flush = (page: Page) =>
-  page.evaluate(() => (window as unknown as { nudge: (c: string) => Promise<void> }).nudge("flush"));
-
 describe("exit-intent coupon", () => {
   it("should show a code when the pointer leaves through the top on desktop, and apply it at checkout", async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const context = await browser().newContext({ viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
     const errors = watchErrors(page);
     const sent = batches(page);
@@ -113,7 +104,7 @@ describe("exit-intent coupon", () => {
   });
 
   it("should show it on a phone when the shopper scrolls back up fast, usable at 320 px", async () => {
-    const context = await browser.newContext({
+    const context = await browser().newContext({
       viewport: { width: 320, height: 640 },
       isMobile: true,
       hasTouch: true,
@@ -161,7 +152,7 @@ describe("exit-intent coupon", () => {
 
 describe("send to a friend", () => {
   it("should send the friend's address and the product as a Product Shared event", async () => {
-    const context = await browser.newContext();
+    const context = await browser().newContext();
     const page = await context.newPage();
     const errors = watchErrors(page);
     await page.goto(`${baseUrl()}/product?id=E7247`);
@@ -227,7 +218,7 @@ describe("callback request", () => {
       body: JSON.stringify({ config, webhook: { url, secret } }),
     });
 
-    const context = await browser.newContext();
+    const context = await browser().newContext();
     const page = await context.newPage();
     const errors = watchErrors(page);
     await page.goto(`${baseUrl()}/`);
@@ -267,7 +258,7 @@ describe("callback request", () => {
 
 describe("newsletter", () => {
   it("should subscribe with consent, in an accessible dialog, and send the welcome mail with a code", async () => {
-    const context = await browser.newContext();
+    const context = await browser().newContext();
     const page = await context.newPage();
     const errors = watchErrors(page);
     await page.goto(`${baseUrl()}/`);
@@ -310,7 +301,7 @@ describe("newsletter", () => {
 
 describe("cart reminder", () => {
   it("should greet a returning visitor with items in the cart with a bar that links to it", async () => {
-    const context = await browser.newContext();
+    const context = await browser().newContext();
     const page = await context.newPage();
     const errors = watchErrors(page);
     await page.goto(`${baseUrl()}/product?id=E7247`);
