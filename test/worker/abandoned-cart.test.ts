@@ -65,6 +65,20 @@ describe("abandoned cart", () => {
     expect(row).toEqual({ status: "cancelled", reason: "ordered" });
   });
 
+  it("should remind again when the shopper empties the cart and later fills it again", async () => {
+    const email = `${uid("em")}@example.com`;
+    const anonymousId = await shopperWithCart(email);
+    await send([{ type: "track", anonymousId, event: "Product Removed", properties: { product_id: "E7247" } }]);
+    await advance(2 * HOUR);
+    expect(await mailbox(email)).toHaveLength(0);
+
+    await send([{ type: "track", anonymousId, event: "Product Added", properties: product("H100") }]);
+    await advance(2 * HOUR);
+    const mails = await mailbox(email, "abandoned_cart");
+    expect(mails.map((m) => m.step)).toEqual([1]);
+    expect(mails[0]?.html).toContain("Product H100");
+  });
+
   it("should restart the timer when the shopper comes back to the cart", async () => {
     const email = `${uid("cy")}@example.com`;
     const anonymousId = await shopperWithCart(email);

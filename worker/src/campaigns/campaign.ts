@@ -1,19 +1,27 @@
 import type { Message } from "../ingest/validate";
 import type { Site } from "../model/sites";
 
-export interface CampaignEvent {
-  site: Site;
+/** One processed event and the contact ingest applied it to. */
+export interface AppliedEvent {
   contactId: string;
   event: Message;
-  now: number;
 }
 
-/** What ingest calls for every processed event. */
+/** A chunk of events ingest has just applied, in event order, with the time they were processed. */
+export interface CampaignBatch {
+  site: Site;
+  now: number;
+  events: AppliedEvent[];
+}
+
+/** What ingest calls for every chunk of processed events. */
 export interface Campaign {
   name: string;
   /**
-   * Statements committed with the event, in the same transaction as its effects on the contact,
-   * cart and orders (start, re-arm or end journeys; attribute an order).
+   * Statements committed with the chunk, after its effects on contacts, carts and orders and in the
+   * same transaction (start, re-arm or end journeys; attribute orders). Their number must not grow
+   * with the number of events: ingest's throughput is bounded by statements, so fold per contact
+   * and write set-based SQL over the whole chunk.
    */
-  onEvent(db: D1Database, e: CampaignEvent): Promise<D1PreparedStatement[]>;
+  onEvents(db: D1Database, batch: CampaignBatch): Promise<D1PreparedStatement[]>;
 }

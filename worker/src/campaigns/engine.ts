@@ -1,16 +1,25 @@
 import { normaliseEmail } from "../model/contacts";
+import type { Message } from "../ingest/validate";
 import { text } from "../lib/values";
 import { compileRule } from "../segments/rules";
-import type { CampaignEvent } from "./campaign";
+import type { Rule } from "../segments/rules";
+import type { AppliedEvent, CampaignBatch } from "./campaign";
 import type { CampaignDef, Step } from "./definition";
 import { MESSAGE_TEMPLATES } from "./messages";
 import { enabledCampaigns } from "./store";
 
 /**
- * The campaign engine at event time. For each processed event it returns the SQL that starts,
- * re-arms or ends journeys; ingest commits it in the same transaction as the event's effects, so
- * the statements see the contact, cart and orders as the event left them (a loyalty threshold
- * crossed by this very order, a cart emptied by this removal).
+ * The campaign engine at event time. For a chunk of processed events it returns the SQL that
+ * starts, re-arms or ends journeys; ingest commits it in the same transaction as the events'
+ * effects, so the statements see the contacts, carts and orders as the chunk left them (a loyalty
+ * threshold crossed by this very order, a cart emptied by this removal).
+ *
+ * The SQL is set-based: per campaign, one INSERT … SELECT over a JSON list of rows starts every
+ * journey of the chunk, and one UPDATE ends them, however many events and contacts the chunk
+ * holds. Folding is exact because every statement runs after all of the chunk's effects anyway:
+ * of a contact's repeated starts of the same journey only the one that would win is kept (the
+ * first, or the last for a journey that restarts its timer), and starts followed by an exit event
+ * are written before the exit's cancel, as event by event they would have been.
  */
 
 const DAY = 86400_000;
@@ -35,17 +44,17 @@ export function pickVariant(step: Step, key: string): string | null {
 }
 
 /** The trigger data a journey keeps: what its messages show and whom they go to. */
-export function journeyData(e: CampaignEvent): Record<string, string | number> {
-  const p = e.event.properties;
-  const data: Record<string, string | number> = { started_at: e.now, event: e.event.event ?? e.event.type };
+export function journeyData(event: Message, now: number): Record<string, string | number> {
+  const p = event.properties;
+  const data: Record<string, string | number> = { started_at: now, event: event.event ?? event.type };
   const keep: Record<string, unknown> = {
     product_id: p.product_id ?? p.productId ?? p.sku,
     order_id: p.order_id ?? p.orderId,
     phone: p.phone,
     recipient_email: normaliseEmail(p.recipient_email),
-    sender: p.sender_name ?? p.from_name ?? e.event.traits.name,
+    sender: p.sender_name ?? p.from_name ?? event.traits.name,
     window: p.preferred_time ?? p.window,
-    message_id: e.event.messageId,
+    message_id: event.messageId,
   };
   for (const [k, v] of Object.entries(keep)) {
     const t = text(v, 200);
@@ -58,193 +67,299 @@ function journeyKey(pattern: string, data: Record<string, string | number>): str
   return pattern.replace(/\{(\w+)\}/g, (_, k: string) => String(data[k] ?? "-"));
 }
 
-/** SQL that must hold for a contact to be reachable on `step`'s channel (phone from the trigger counts). */
-function reachable(def: CampaignDef, step: Step, data: Record<string, unknown>): string {
+/**
+ * SQL that must hold for contact `c` to be reachable on `step`'s channel; `triggerPhone` is an SQL
+ * expression for a phone number the trigger carried (a callback request), which counts too.
+ */
+function reachable(def: CampaignDef, step: Step, triggerPhone: string): string {
   const transactional = MESSAGE_TEMPLATES.get(step.template)?.transactional === true;
   const consent = transactional ? "" : " AND c.unsubscribed = 0";
   if (step.channel === "email") return `${consent} AND c.email IS NOT NULL`;
   if (step.channel === "sms" || step.channel === "call")
-    return data.phone ? consent : `${consent} AND c.phone IS NOT NULL`;
+    return `${consent} AND coalesce(${triggerPhone}, c.phone) IS NOT NULL`;
   return def.trigger.type === "event" ? "" : consent;
 }
 
-interface Insert {
+/**
+ * One message to schedule, as a row of the JSON list a start statement reads. `k` is the dedupe
+ * key (for cart journeys its prefix: the cart id completes it), `d` the due time (cart journeys:
+ * computed from the cart), `v` the A/B variant, `h` 1 in the holdout, `p` a phone the trigger
+ * carried. A row names its contact (`c`) or, for a referred friend, their email (`e`).
+ */
+interface StartRow {
+  c?: string;
+  e?: string;
+  k: string;
+  d?: number;
+  v: string | null;
+  h: 0 | 1;
+  p?: string;
+  data: string;
+}
+
+interface Starts {
   def: CampaignDef;
   stepIndex: number;
   siteId: string;
-  /** SQL selecting the contact row `c` (and `k`, the cart, for cart journeys), with its params. */
-  from: string;
-  fromParams: unknown[];
-  keySql: string;
-  keyParams: unknown[];
-  dueSql: string;
-  dueParams: unknown[];
-  data: Record<string, string | number>;
-  holdout: boolean;
-  variantKey: string;
   now: number;
+  rows: StartRow[];
+  /** Restart a pending journey's timer (and data) instead of leaving it be. */
   reset: boolean;
 }
 
-/** One INSERT … SELECT that schedules a step when the contact qualifies; idempotent by dedupe key. */
-function insertStep(db: D1Database, x: Insert): D1PreparedStatement {
-  const step = x.def.steps[x.stepIndex] as Step;
+/**
+ * One INSERT … SELECT that schedules `stepIndex` for every row whose contact qualifies (reachable,
+ * in the audience — and, for the first step of a segment-entry journey, in the segment).
+ * Idempotent by dedupe key. The row list drives the join, so the cost follows the rows, not the
+ * site's contacts.
+ */
+function startStatements(db: D1Database, x: Starts): D1PreparedStatement[] {
+  const step = x.def.steps[x.stepIndex];
+  if (!step || x.rows.length === 0) return [];
+  const t = x.def.trigger;
+  const first = x.stepIndex === 0;
   const audience = x.def.audience ? compileRule(x.def.audience, x.now) : { sql: "1", params: [] };
-  return db
-    .prepare(
-      `INSERT INTO messages (site_id, contact_id, campaign, step, channel, dedupe_key, due_at, created_at,
-                             variant, holdout, priority, data)
-       SELECT c.site_id, c.id, ?, ?, ?, ${x.keySql}, ${x.dueSql}, ?, ?, ?, ?, ?
-       ${x.from}${reachable(x.def, step, x.data)} AND ${audience.sql}
-       ON CONFLICT (dedupe_key) DO ${x.reset ? "UPDATE SET due_at = excluded.due_at, data = excluded.data WHERE status = 'pending'" : "NOTHING"}`,
-    )
-    .bind(
-      x.def.id,
-      x.stepIndex + 1,
-      step.channel,
-      ...x.keyParams,
-      ...x.dueParams,
-      x.now,
-      pickVariant(step, `${x.def.id}:${x.keyParams.join(":")}:${x.variantKey}:${x.stepIndex}`),
-      x.holdout ? 1 : 0,
-      x.def.priority,
-      JSON.stringify(x.data),
-      ...x.fromParams,
-      ...audience.params,
-    );
-}
-
-const CONTACT = "FROM contacts c WHERE c.site_id = ? AND c.id = ?";
-const HAS_ITEMS =
-  "EXISTS (SELECT 1 FROM cart_items i WHERE i.site_id = messages.site_id AND i.contact_id = messages.contact_id)";
-
-/** insertStep with a dedupe key and due time known up front (everything but cart journeys). */
-function keyedStep(
-  db: D1Database,
-  x: Pick<Insert, "def" | "stepIndex" | "siteId" | "from" | "fromParams" | "data" | "holdout" | "now" | "reset">,
-  key: string,
-  due: number,
-): D1PreparedStatement {
-  return insertStep(db, { ...x, keySql: "?", keyParams: [key], dueSql: "?", dueParams: [due], variantKey: "" });
-}
-
-/** The statements for one processed event, across all of the site's enabled campaigns. */
-export async function campaignStatements(db: D1Database, e: CampaignEvent): Promise<D1PreparedStatement[]> {
-  const defs = await enabledCampaigns(db, e.site.id);
-  if (defs.length === 0) return [];
-  const siteId = e.site.id;
-  const name = e.event.event;
-  const out: D1PreparedStatement[] = [];
-  const cancel = (def: CampaignDef, reason: string) =>
-    db
+  const segment =
+    first && t.type === "segment_entry" ? compileRule(t.segment as Rule, x.now) : { sql: "1", params: [] };
+  // A journey that restarts on its trigger also restarts after an exit ended it (a cart emptied,
+  // then filled again): a cancelled first step becomes pending again. Not a holdout's (sent_at set).
+  const conflict = x.reset
+    ? `UPDATE SET due_at = excluded.due_at, data = excluded.data, status = 'pending',
+         attempts = iif(status = 'cancelled', 0, attempts), reason = iif(status = 'cancelled', NULL, reason)
+       WHERE status = 'pending' OR (status = 'cancelled' AND sent_at IS NULL)`
+    : "NOTHING";
+  const statement = (rows: StartRow[], source: "contact" | "email" | "cart") => {
+    const from =
+      source === "cart"
+        ? `FROM json_each(?) r CROSS JOIN carts k ON k.site_id = ? AND k.contact_id = r.value ->> 'c'
+           JOIN contacts c ON c.site_id = k.site_id AND c.id = k.contact_id
+           WHERE EXISTS (SELECT 1 FROM cart_items i WHERE i.site_id = k.site_id AND i.contact_id = k.contact_id)`
+        : source === "email"
+          ? `FROM json_each(?) r CROSS JOIN identities i ON i.site_id = ? AND i.kind = 'email' AND i.value = r.value ->> 'e'
+             JOIN contacts c ON c.site_id = i.site_id AND c.id = i.contact_id WHERE true`
+          : `FROM json_each(?) r CROSS JOIN contacts c ON c.site_id = ? AND c.id = r.value ->> 'c' WHERE true`;
+    const cart = source === "cart";
+    return db
       .prepare(
-        `UPDATE messages SET status = 'cancelled', reason = ?
-         WHERE site_id = ? AND contact_id = ? AND campaign = ? AND status = 'pending'`,
+        `INSERT INTO messages (site_id, contact_id, campaign, step, channel, dedupe_key, due_at, created_at,
+                               variant, holdout, priority, data)
+         SELECT c.site_id, c.id, ?, ?, ?, r.value ->> 'k'${cart ? " || k.cart_id || ':1'" : ""},
+           ${cart ? "k.updated_at + ?" : "r.value ->> 'd'"}, ?, r.value ->> 'v', r.value ->> 'h', ?, r.value ->> 'data'
+         ${from}${reachable(x.def, step, "r.value ->> 'p'")} AND ${audience.sql} AND ${segment.sql}
+         ON CONFLICT (dedupe_key) DO ${conflict}`,
       )
-      .bind(reason, siteId, e.contactId, def.id);
-
-  for (const def of defs) {
-    // Exits first: an event that ends a journey must not also be counted as starting one.
-    if (name === "Order Completed" && def.exit.ordered) out.push(cancel(def, "ordered"));
-    if (name && def.exit.events.includes(name)) out.push(cancel(def, `goal reached: ${name}`));
-
-    const data = journeyData(e);
-    const holdout = def.holdout_percent > 0 && bucket(`${def.id}:${e.contactId}`) < def.holdout_percent;
-    const t = def.trigger;
-    if (t.type === "cart") {
-      if (name === "Order Completed") continue;
-      const prefix = `${def.id}:${siteId}:${e.contactId}:`;
-      out.push(
-        insertStep(db, {
-          def,
-          stepIndex: 0,
-          siteId,
-          from: `FROM carts k JOIN contacts c ON c.site_id = k.site_id AND c.id = k.contact_id
-                 WHERE k.site_id = ? AND k.contact_id = ?
-                   AND EXISTS (SELECT 1 FROM cart_items i WHERE i.site_id = k.site_id AND i.contact_id = k.contact_id)`,
-          fromParams: [siteId, e.contactId],
-          keySql: "? || k.cart_id || ':1'",
-          keyParams: [prefix],
-          dueSql: "k.updated_at + ?",
-          dueParams: [def.steps[0]?.delay_ms ?? 0],
-          data,
-          holdout,
-          variantKey: "cart",
-          now: e.now,
-          reset: true,
-        }),
-        // One statement per event for the rest (ingest runs it for every event): an emptied cart
-        // ends the journey; otherwise the shopper came back, and the pending reminder waits its
-        // full delay again.
-        db
-          .prepare(
-            `UPDATE messages SET
-               status = CASE WHEN ${HAS_ITEMS} THEN status ELSE 'cancelled' END,
-               reason = CASE WHEN ${HAS_ITEMS} THEN reason ELSE 'cart emptied or ordered' END,
-               due_at = max(due_at, ? + CASE step ${def.steps.map(() => "WHEN ? THEN ?").join(" ")} ELSE 0 END)
-             WHERE site_id = ? AND contact_id = ? AND campaign = ? AND status = 'pending'`,
-          )
-          .bind(e.now, ...def.steps.flatMap((st, i) => [i + 1, st.delay_ms]), siteId, e.contactId, def.id),
+      .bind(
+        x.def.id,
+        x.stepIndex + 1,
+        step.channel,
+        ...(cart ? [step.delay_ms] : []),
+        x.now,
+        x.def.priority,
+        JSON.stringify(rows),
+        x.siteId,
+        ...audience.params,
+        ...segment.params,
       );
-    } else if (t.type === "event" && name && t.events.includes(name)) {
-      if (t.match && !Object.entries(t.match).every(([k, v]) => String(e.event.properties[k] ?? "") === v)) continue;
-      let from = CONTACT;
-      let fromParams: unknown[] = [siteId, e.contactId];
-      let who = e.contactId;
-      if (t.recipient) {
-        const email = normaliseEmail(e.event.properties[t.recipient]);
-        if (!email) continue;
-        // The friend becomes a contact (or is one already): their consent and unsubscribes apply.
-        const id = crypto.randomUUID();
+  };
+  if (first && t.type === "cart") return [statement(x.rows, "cart")];
+  const byEmail = x.rows.filter((r) => r.e !== undefined);
+  const byContact = x.rows.filter((r) => r.e === undefined);
+  return [
+    ...(byContact.length > 0 ? [statement(byContact, "contact")] : []),
+    ...(byEmail.length > 0 ? [statement(byEmail, "email")] : []),
+  ];
+}
+
+/**
+ * What one campaign does with a chunk, folded per contact and journey. A contact's exit event
+ * ends a generation: the journeys started before it are cancelled by it (with its reason), as
+ * event by event they would be, and their cancelled messages block a restart of the same key.
+ * Generations are counted per contact, so the statements follow the most exits any one contact
+ * had in the chunk (almost always 0 or 1), not the number of events.
+ */
+interface Generation {
+  /** Starts by fold key: two starts of the same journey keep the first, or the last with `reset`. */
+  starts: Map<string, StartRow>;
+  /** Contacts whose exit event ended this generation, with its reason. */
+  exits: Map<string, string>;
+}
+
+interface Plan {
+  generations: Generation[];
+  /** Each contact's last generation: the one its cart journey is started in. */
+  lastOf: Map<string, number>;
+  /** Referred friends to create as contacts before their journeys start: email → new id. */
+  friends: Map<string, string>;
+}
+
+/** A start of `def`'s first step for one event, keyed by what makes two starts the same journey. */
+function startOf(def: CampaignDef, siteId: string, e: AppliedEvent, now: number, plan: Plan) {
+  const t = def.trigger;
+  const name = e.event.event;
+  const step = def.steps[0];
+  if (!step) return null;
+  // Entering a segment is a change of state, not an event: its journey keeps no event's details,
+  // so it reads the same whichever event of the chunk made the contact enter.
+  const data = t.type === "segment_entry" ? { started_at: now, event: "segment entry" } : journeyData(e.event, now);
+  const h: 0 | 1 = def.holdout_percent > 0 && bucket(`${def.id}:${e.contactId}`) < def.holdout_percent ? 1 : 0;
+  const row = (k: string, variantKey: string, who: { c?: string; e?: string }): StartRow => ({
+    ...who,
+    k,
+    d: now + step.delay_ms,
+    v: pickVariant(step, `${def.id}:${k}:${variantKey}:0`),
+    h,
+    ...(typeof data.phone === "string" ? { p: data.phone } : {}),
+    data: JSON.stringify(data),
+  });
+  if (t.type === "cart") {
+    if (name === "Order Completed") return null;
+    // One journey per cart: the cart id completes the key in SQL.
+    const prefix = `${def.id}:${siteId}:${e.contactId}:`;
+    return { key: e.contactId, last: true, row: row(prefix, "cart", { c: e.contactId }) };
+  }
+  if (t.type === "segment_entry") {
+    const key = `${def.id}:${siteId}:${e.contactId}:entry:1`;
+    return { key, last: false, row: row(key, "", { c: e.contactId }) };
+  }
+  if (t.type !== "event" || !name || !t.events.includes(name)) return null;
+  if (t.match && !Object.entries(t.match).every(([k, v]) => String(e.event.properties[k] ?? "") === v)) return null;
+  let who: { c?: string; e?: string } = { c: e.contactId };
+  let whoKey = e.contactId;
+  if (t.recipient) {
+    // The friend becomes a contact (or is one already): their consent and unsubscribes apply.
+    const email = normaliseEmail(e.event.properties[t.recipient]);
+    if (!email) return null;
+    if (!plan.friends.has(email)) plan.friends.set(email, crypto.randomUUID());
+    who = { e: email };
+    whoKey = email;
+  }
+  const key = `${def.id}:${siteId}:${whoKey}:${journeyKey(t.journey, data)}:1`;
+  return { key, last: t.reset, row: row(key, "", who) };
+}
+
+/** Folds a chunk's events for one campaign into a plan. */
+function plan(def: CampaignDef, batch: CampaignBatch): Plan {
+  const p: Plan = { generations: [], lastOf: new Map(), friends: new Map() };
+  const generation = (contactId: string) => {
+    const g = p.lastOf.get(contactId) ?? 0;
+    p.generations[g] ??= { starts: new Map(), exits: new Map() };
+    return p.generations[g];
+  };
+  for (const e of batch.events) {
+    const name = e.event.event;
+    // Exits first: an event that ends a journey must not also be counted as starting one.
+    const exit =
+      name === "Order Completed" && def.exit.ordered
+        ? "ordered"
+        : name && def.exit.events.includes(name)
+          ? `goal reached: ${name}`
+          : null;
+    if (exit) {
+      generation(e.contactId).exits.set(e.contactId, exit);
+      p.lastOf.set(e.contactId, (p.lastOf.get(e.contactId) ?? 0) + 1);
+    }
+    const start = startOf(def, batch.site.id, e, batch.now, p);
+    if (!start) continue;
+    const { starts } = generation(e.contactId);
+    if (start.last || !starts.has(start.key)) {
+      starts.delete(start.key);
+      starts.set(start.key, start.row);
+    }
+  }
+  return p;
+}
+
+/** The statements for a chunk of processed events, across all of the site's enabled campaigns. */
+export async function campaignStatements(db: D1Database, batch: CampaignBatch): Promise<D1PreparedStatement[]> {
+  const defs = await enabledCampaigns(db, batch.site.id);
+  if (defs.length === 0) return [];
+  const siteId = batch.site.id;
+  const now = batch.now;
+  const out: D1PreparedStatement[] = [];
+  for (const def of defs) {
+    const p = plan(def, batch);
+    const cart = def.trigger.type === "cart";
+    const reset = cart || (def.trigger.type === "event" && def.trigger.reset);
+    if (p.friends.size > 0) out.push(...createFriends(db, siteId, p.friends, now));
+    for (const [g, { starts, exits }] of p.generations.entries()) {
+      const rows = [...starts.values()];
+      // A cart journey ended by an order in this chunk is moot: the order deleted that cart, and
+      // the cart the contact holds now is the one a later event started — start only that one.
+      const started = cart ? rows.filter((r) => (p.lastOf.get(r.c ?? "") ?? 0) === g) : rows;
+      out.push(...startStatements(db, { def, stepIndex: 0, siteId, now, rows: started, reset }));
+      if (cart) out.push(...rearm(db, def, siteId, now, rows));
+      if (exits.size > 0)
         out.push(
           db
             .prepare(
-              `INSERT INTO contacts (site_id, id, email, first_seen, last_seen)
-               SELECT ?1, ?2, ?3, ?4, ?4 WHERE NOT EXISTS
-                 (SELECT 1 FROM identities WHERE site_id = ?1 AND kind = 'email' AND value = ?3)`,
+              `UPDATE messages SET status = 'cancelled',
+                 reason = (SELECT value ->> 1 FROM json_each(?3) WHERE value ->> 0 = messages.contact_id)
+               WHERE site_id = ?1 AND contact_id IN (SELECT value ->> 0 FROM json_each(?3))
+                 AND status = 'pending' AND campaign = ?2`,
             )
-            .bind(siteId, id, email, e.now),
-          db
-            .prepare(
-              `INSERT INTO identities (site_id, kind, value, contact_id) VALUES (?, 'email', ?, ?) ON CONFLICT DO NOTHING`,
-            )
-            .bind(siteId, email, id),
+            .bind(siteId, def.id, JSON.stringify([...exits])),
         );
-        from = `FROM contacts c WHERE c.site_id = ? AND c.id = (SELECT contact_id FROM identities WHERE site_id = ? AND kind = 'email' AND value = ?)`;
-        fromParams = [siteId, siteId, email];
-        who = email;
-      }
-      const key = `${def.id}:${siteId}:${who}:${journeyKey(t.journey, data)}:1`;
-      const first = { def, stepIndex: 0, siteId, from, fromParams, data, holdout, now: e.now, reset: t.reset };
-      out.push(keyedStep(db, first, key, e.now + (def.steps[0]?.delay_ms ?? 0)));
-    } else if (t.type === "segment_entry") {
-      const segment = compileRule(t.segment, e.now);
-      const from = `${CONTACT} AND ${segment.sql}`;
-      const first = {
-        def,
-        stepIndex: 0,
-        siteId,
-        from,
-        fromParams: [siteId, e.contactId, ...segment.params],
-        data,
-        holdout,
-        now: e.now,
-        reset: false,
-      };
-      out.push(
-        keyedStep(db, first, `${def.id}:${siteId}:${e.contactId}:entry:1`, e.now + (def.steps[0]?.delay_ms ?? 0)),
-      );
     }
   }
-  if (name === "Order Completed") out.push(attribute(db, e));
+  // Orders are few: one attribution each.
+  for (const e of batch.events) if (e.event.event === "Order Completed") out.push(attribute(db, siteId, e));
   return out;
+}
+
+const HAS_ITEMS =
+  "EXISTS (SELECT 1 FROM cart_items i WHERE i.site_id = messages.site_id AND i.contact_id = messages.contact_id)";
+
+/**
+ * For the contacts of cart journeys that changed: an emptied cart ends the journey; otherwise the
+ * shopper came back, and the pending reminder waits its full delay again.
+ */
+function rearm(db: D1Database, def: CampaignDef, siteId: string, now: number, rows: StartRow[]): D1PreparedStatement[] {
+  if (rows.length === 0) return [];
+  return [
+    db
+      .prepare(
+        `UPDATE messages SET
+           status = CASE WHEN ${HAS_ITEMS} THEN status ELSE 'cancelled' END,
+           reason = CASE WHEN ${HAS_ITEMS} THEN reason ELSE 'cart emptied or ordered' END,
+           due_at = max(due_at, ? + CASE step ${def.steps.map(() => "WHEN ? THEN ?").join(" ")} ELSE 0 END)
+         WHERE site_id = ? AND campaign = ? AND status = 'pending'
+           AND contact_id IN (SELECT value FROM json_each(?))`,
+      )
+      .bind(
+        now,
+        ...def.steps.flatMap((st, i) => [i + 1, st.delay_ms]),
+        siteId,
+        def.id,
+        JSON.stringify(rows.map((r) => r.c)),
+      ),
+  ];
+}
+
+/** Referred friends as contacts with their email, unless someone already has that email. */
+function createFriends(db: D1Database, siteId: string, friends: Map<string, string>, now: number) {
+  const list = JSON.stringify([...friends]);
+  return [
+    db
+      .prepare(
+        `INSERT INTO contacts (site_id, id, email, first_seen, last_seen)
+         SELECT ?1, f.value ->> 1, f.value ->> 0, ?3, ?3 FROM json_each(?2) f
+         WHERE NOT EXISTS (SELECT 1 FROM identities WHERE site_id = ?1 AND kind = 'email' AND value = f.value ->> 0)`,
+      )
+      .bind(siteId, list, now),
+    db
+      .prepare(
+        `INSERT INTO identities (site_id, kind, value, contact_id)
+         SELECT ?1, 'email', f.value ->> 0, f.value ->> 1 FROM json_each(?2) f WHERE true ON CONFLICT DO NOTHING`,
+      )
+      .bind(siteId, list),
+  ];
 }
 
 /**
  * Attribution: the order is a conversion of the last message the contact got (or, in the
  * holdout, would have got) before it, clicked or sent within the campaign's window.
  */
-function attribute(db: D1Database, e: CampaignEvent): D1PreparedStatement {
+function attribute(db: D1Database, siteId: string, e: AppliedEvent): D1PreparedStatement {
   const p = e.event.properties;
   const orderId = text(p.order_id ?? p.orderId ?? p.checkout_id, 200) ?? e.event.messageId;
   return db
@@ -261,7 +376,7 @@ function attribute(db: D1Database, e: CampaignEvent): D1PreparedStatement {
        ORDER BY max(m.sent_at, coalesce(m.clicked_at, 0)) DESC LIMIT 1
        ON CONFLICT DO NOTHING`,
     )
-    .bind(e.site.id, orderId, e.contactId);
+    .bind(siteId, orderId, e.contactId);
 }
 
 /** After step `m.step` was sent: the next step, due its delay after now. */
@@ -273,20 +388,18 @@ export function nextStep(
 ): D1PreparedStatement[] {
   const step = def.steps[m.step];
   if (!step) return [];
-  const data = JSON.parse(m.data) as Record<string, string | number>;
+  const data = JSON.parse(m.data) as Record<string, unknown>;
   const key = `${m.dedupeKey.replace(/:\d+$/, "")}:${m.step + 1}`;
-  const next = {
-    def,
-    stepIndex: m.step,
-    siteId: m.siteId,
-    from: CONTACT,
-    fromParams: [m.siteId, m.contactId],
-    data,
-    holdout: m.holdout === 1,
-    now,
-    reset: false,
+  const row: StartRow = {
+    c: m.contactId,
+    k: key,
+    d: now + step.delay_ms,
+    v: pickVariant(step, `${def.id}:${key}::${m.step}`),
+    h: m.holdout === 1 ? 1 : 0,
+    ...(typeof data.phone === "string" ? { p: data.phone } : {}),
+    data: m.data,
   };
-  return [keyedStep(db, next, key, now + step.delay_ms)];
+  return startStatements(db, { def, stepIndex: m.step, siteId: m.siteId, now, rows: [row], reset: false });
 }
 
 /** The latest occurrence of a (possibly repeating) date at or before `now`, or null before the first. */
@@ -342,7 +455,7 @@ export async function launchDueCampaigns(db: D1Database, now: number): Promise<n
           `INSERT INTO messages (site_id, contact_id, campaign, step, channel, dedupe_key, due_at, created_at,
                                  variant, holdout, priority, data)
            SELECT c.site_id, c.id, ?, 1, ?, ? || c.id || ?, ?, ?, NULL, abs(random()) % 100 < ?, ?, ?
-           FROM contacts c WHERE c.site_id = ?${reachable(def, step, {})} AND ${audience.sql}
+           FROM contacts c WHERE c.site_id = ?${reachable(def, step, "NULL")} AND ${audience.sql}
            ON CONFLICT (dedupe_key) DO NOTHING`,
         )
         .bind(

@@ -1,5 +1,13 @@
 import { CAMPAIGNS } from "../campaigns";
-import { applyTraits, findIdentities, identitiesOf, resolveContact } from "../model/contacts";
+import type { AppliedEvent } from "../campaigns/campaign";
+import {
+  applyTraits,
+  createContacts,
+  findIdentities,
+  identitiesOf,
+  newContactId,
+  resolveContact,
+} from "../model/contacts";
 import type { Identity } from "../model/contacts";
 import { cartStatements, toLine } from "../model/carts";
 import type { Site } from "../model/sites";
@@ -12,7 +20,7 @@ import type { Message } from "./validate";
 
 /**
  * Applies new events to profiles, carts and campaigns. Every event's effects — contact, traits,
- * cart, catalogue, orders, each campaign's `onEvent` — and its `processed` mark commit in the same
+ * cart, catalogue, orders, the campaigns' journeys — and its `processed` mark commit in the same
  * D1 batch (a transaction), so an event is applied entirely or not at all; events left unprocessed
  * by a crash are picked up by the scheduled sweep (`recoverEvents`).
  *
@@ -20,11 +28,12 @@ import type { Message } from "./validate";
  *  - identities of the whole batch are read once up front; a shopper seen before in the batch, or
  *    entirely new, needs no further read. Only an event that could merge contacts (a known identity
  *    meets another) reads again — after committing what is pending, so the read sees it;
- *  - commutative updates (last seen, catalogue, product views, processed marks) are folded into one
- *    statement each over json_each, however many events the chunk holds;
- *  - order-sensitive effects (cart lines, orders, traits) stay one set per event, in event order.
+ *  - new shoppers, and commutative updates (last seen, catalogue, product views, processed marks),
+ *    are folded into one statement each over json_each, however many events the chunk holds;
+ *  - order-sensitive effects (cart lines, orders, traits) stay one set per event, in event order;
+ *  - campaigns get the whole chunk at once (`Campaign.onEvents`) and answer with set-based SQL.
  * Campaigns' statements run after the chunk's effects, in the same transaction, so they see the
- * profile and cart as of the chunk's last event.
+ * profiles and carts as of the chunk's last event.
  */
 export async function processEvents(db: D1Database, site: Site, events: Message[], now: number): Promise<void> {
   const ordered = [...events].sort((a, b) => a.timestamp - b.timestamp);
@@ -37,8 +46,17 @@ export async function processEvents(db: D1Database, site: Site, events: Message[
   }
   let chunk = newChunk();
   const flush = async () => {
-    if (chunk.marks.length === 0) return;
-    await db.batch([...chunk.statements, ...foldedStatements(db, site.id, chunk), ...chunk.campaigns]);
+    if (chunk.applied.length === 0) return;
+    const campaigns: D1PreparedStatement[] = [];
+    for (const campaign of CAMPAIGNS.values())
+      campaigns.push(...(await campaign.onEvents(db, { site, now, events: chunk.applied })));
+    await db.batch([
+      // New contacts first: the chunk's other statements update them.
+      ...createContacts(db, site.id, chunk.created),
+      ...chunk.statements,
+      ...foldedStatements(db, site.id, chunk),
+      ...campaigns,
+    ]);
     chunk = newChunk();
   };
   for (const m of ordered) {
@@ -47,36 +65,41 @@ export async function processEvents(db: D1Database, site: Site, events: Message[
     let contactId = keys.length > 0 ? known.get(keys[0] ?? "") : undefined;
     if (!contactId || !keys.every((k) => known.get(k) === contactId)) {
       const fresh = keys.every((k) => !known.has(k) && !inDb.has(k));
-      // Nothing of this shopper exists yet: creating them needs no read. Anything else may merge.
-      if (!fresh) await flush();
-      const resolved = await resolveContact(db, site.id, m, undefined, fresh ? [] : undefined);
-      contactId = resolved.contactId;
-      chunk.statements.push(...resolved.statements);
-      if (!fresh) {
-        // A merge folds other contacts into this one: forget them rather than point at a deleted row.
-        for (const [k, v] of known) if (v !== contactId) known.delete(k);
+      if (fresh && m.type !== "alias") {
+        // Nothing of this shopper exists yet: creating them needs no read, and folds with the others.
+        contactId = await newContactId(site.id, m);
+        chunk.created.push({ id: contactId, at: m.timestamp, identities: ids });
+      } else {
+        // Anything else may merge: commit what is pending, so the read sees it.
+        if (!fresh) await flush();
+        const resolved = await resolveContact(db, site.id, m, undefined, fresh ? [] : undefined);
+        contactId = resolved.contactId;
+        chunk.statements.push(...resolved.statements);
+        if (!fresh) {
+          // A merge folds other contacts into this one: forget them rather than point at a deleted row.
+          for (const [k, v] of known) if (v !== contactId) known.delete(k);
+        }
       }
       for (const k of keys) known.set(k, contactId);
     }
     applyEvent(db, site, contactId, m, chunk);
-    for (const campaign of CAMPAIGNS.values())
-      chunk.campaigns.push(...(await campaign.onEvent(db, { site, contactId, event: m, now })));
-    chunk.marks.push([m.messageId, contactId]);
+    chunk.applied.push({ contactId, event: m });
   }
   await flush();
 }
 
 interface Chunk {
+  /** The chunk's events with their contacts, in event order: what campaigns and marks are built from. */
+  applied: AppliedEvent[];
+  created: { id: string; at: number; identities: Identity[] }[];
   /** Order-sensitive statements, in event order. */
   statements: D1PreparedStatement[];
-  campaigns: D1PreparedStatement[];
   seen: [string, number][];
   products: unknown[][];
   views: [string, string, number][];
-  marks: [string, string][];
 }
 
-const newChunk = (): Chunk => ({ statements: [], campaigns: [], seen: [], products: [], views: [], marks: [] });
+const newChunk = (): Chunk => ({ applied: [], created: [], statements: [], seen: [], products: [], views: [] });
 
 function applyEvent(db: D1Database, site: Site, contactId: string, m: Message, chunk: Chunk) {
   chunk.seen.push([contactId, m.timestamp]);
@@ -125,20 +148,17 @@ function foldedStatements(db: D1Database, siteId: string, chunk: Chunk): D1Prepa
         )
         .bind(siteId, JSON.stringify(chunk.views)),
     );
-  // One mark per contact, not one per event. (An UPDATE … FROM json_each would scan the site's
-  // events: SQLite drives it from the table, not from the list.)
-  const byContact = new Map<string, string[]>();
-  for (const [messageId, contactId] of chunk.marks)
-    byContact.set(contactId, [...(byContact.get(contactId) ?? []), messageId]);
-  for (const [contactId, ids] of byContact)
-    statements.push(
-      db
-        .prepare(
-          `UPDATE events SET contact_id = ?2, processed = 1
-           WHERE site_id = ?1 AND message_id IN (SELECT value FROM json_each(?3))`,
-        )
-        .bind(siteId, contactId, JSON.stringify(ids)),
-    );
+  // The list drives the update (MATERIALIZED): joined the other way round, SQLite would scan the
+  // site's events for each mark.
+  statements.push(
+    db
+      .prepare(
+        `WITH marks (message_id, contact_id) AS MATERIALIZED (SELECT value ->> 0, value ->> 1 FROM json_each(?2))
+         UPDATE events SET contact_id = marks.contact_id, processed = 1
+         FROM marks WHERE events.site_id = ?1 AND events.message_id = marks.message_id`,
+      )
+      .bind(siteId, JSON.stringify(chunk.applied.map((a) => [a.event.messageId, a.contactId]))),
+  );
   return statements;
 }
 

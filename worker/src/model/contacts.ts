@@ -125,10 +125,38 @@ export async function findIdentities(db: D1Database, siteId: string, wanted: Ide
  * libraries send batches in parallel — then create the same contact instead of two, one of which
  * would lose its identities to the other.
  */
-async function newContactId(siteId: string, m: Message): Promise<string> {
+export async function newContactId(siteId: string, m: Message): Promise<string> {
   const email = normaliseEmail(m.traits.email);
   const [kind, value] = m.userId ? ["user", m.userId] : email ? ["email", email] : ["anonymous", m.anonymousId ?? ""];
   return (await sha256Hex(`${siteId}\u0000${kind}\u0000${value}`)).slice(0, 32);
+}
+
+/**
+ * New shoppers — none of whose identities exist yet — created with their identities: two
+ * statements for any number of them.
+ */
+export function createContacts(
+  db: D1Database,
+  siteId: string,
+  contacts: { id: string; at: number; identities: Identity[] }[],
+): D1PreparedStatement[] {
+  if (contacts.length === 0) return [];
+  const links = contacts.flatMap((c) => c.identities.map((i) => [i.kind, i.value, c.id]));
+  return [
+    db
+      .prepare(
+        `INSERT INTO contacts (site_id, id, first_seen, last_seen)
+         SELECT ?1, value ->> 0, value ->> 1, value ->> 1 FROM json_each(?2) WHERE true ON CONFLICT DO NOTHING`,
+      )
+      .bind(siteId, JSON.stringify(contacts.map((c) => [c.id, c.at]))),
+    db
+      .prepare(
+        `INSERT INTO identities (site_id, kind, value, contact_id)
+         SELECT ?1, value ->> 0, value ->> 1, value ->> 2 FROM json_each(?2) WHERE true
+         ON CONFLICT (site_id, kind, value) DO UPDATE SET contact_id = excluded.contact_id`,
+      )
+      .bind(siteId, JSON.stringify(links)),
+  ];
 }
 
 function linkIdentity(db: D1Database, siteId: string, id: Identity, contactId: string): D1PreparedStatement {
