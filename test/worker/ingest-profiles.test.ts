@@ -2,7 +2,7 @@ import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { enqueue } from "../../worker/src/ingest/inbox";
-import { drainInbox } from "../../worker/src/ingest/process";
+import { applyBatch, drainInbox } from "../../worker/src/ingest/process";
 import { validateMessage } from "../../worker/src/ingest/validate";
 import type { Message } from "../../worker/src/ingest/validate";
 import { mintCoupon } from "../../worker/src/model/coupons";
@@ -203,7 +203,11 @@ describe("accepted batches applied off the request", () => {
     await enqueue(env.DB, "demo", messages(anonymousId, 6), Date.now()); // the same batch, resent
     expect((await eventsOf(anonymousId)).results).toHaveLength(0); // accepted, not yet applied
 
-    await Promise.all([drainInbox(env.DB, sites, Date.now(), id), drainInbox(env.DB, sites, Date.now())]);
+    const own = { id, siteId: "demo", receivedAt: Date.now(), messages: messages(anonymousId, 6) };
+    await Promise.all([
+      applyBatch(env.DB, await sites("demo"), own, Date.now()),
+      drainInbox(env.DB, sites, Date.now()),
+    ]);
     await drainInbox(env.DB, sites, Date.now());
     const rows = (await eventsOf(anonymousId)).results;
     expect(rows).toHaveLength(3);

@@ -4,9 +4,12 @@ import { isDict } from "./validate";
 /**
  * The inbox of accepted batches. Ingest stores a validated batch as ONE row and answers: a single
  * small write is the cheapest durable step D1 offers, so the request costs little more than parsing.
- * `expand` then claims the row and, in one transaction, turns it into `events` (deduplicated by
- * (site, messageId): a retry, a second tab or a beacon after a fetch is stored once) and deletes it.
- * Claims work like the scheduler's: one UPDATE … RETURNING, so two drains never expand a row twice,
+ * `expand` then, in one transaction, turns the row into `events` (deduplicated by (site,
+ * messageId): a retry, a second tab or a beacon after a fetch is stored once) and deletes it — so
+ * however many invocations expand the same row, its events come out of exactly one of them.
+ *
+ * A request that applies its own batch stores the row already claimed, so no sweep picks it up
+ * meanwhile; sweeps claim the rest like the scheduler claims messages, with one UPDATE … RETURNING,
  * and a claim older than CLAIM_TIMEOUT_MS (the invocation died) is taken again.
  */
 
@@ -26,34 +29,35 @@ interface InboxRow {
   received_at: number;
 }
 
-/** Stores a validated batch durably; returns the inbox row id. */
-export async function enqueue(db: D1Database, siteId: string, messages: Message[], receivedAt: number) {
+/**
+ * Stores a validated batch durably; returns the inbox row id. `claimed`: the caller applies the
+ * batch itself right after (the row is born claimed), rather than leaving it to the sweep.
+ */
+export async function enqueue(
+  db: D1Database,
+  siteId: string,
+  messages: Message[],
+  receivedAt: number,
+  claimed = false,
+): Promise<number> {
   const row = await db
-    .prepare(`INSERT INTO inbox (site_id, body, received_at) VALUES (?, ?, ?) RETURNING id`)
-    .bind(siteId, JSON.stringify(messages), receivedAt)
+    .prepare(`INSERT INTO inbox (site_id, body, received_at, claimed_at) VALUES (?, ?, ?, ?) RETURNING id`)
+    .bind(siteId, JSON.stringify(messages), receivedAt, claimed ? receivedAt : null)
     .first<{ id: number }>();
   if (!row) throw new Error("inbox insert returned no id");
   return row.id;
 }
 
-/** Claims one row (the request's own) or, with no id, up to `limit` unclaimed or stale rows. */
-export async function claim(db: D1Database, now: number, id?: number, limit = 20): Promise<Claimed[]> {
-  const stmt =
-    id === undefined
-      ? db
-          .prepare(
-            `UPDATE inbox SET claimed_at = ?1 WHERE id IN (
-               SELECT id FROM inbox WHERE claimed_at IS NULL OR claimed_at < ?1 - ?2 ORDER BY id LIMIT ?3)
-             RETURNING id, site_id, body, received_at`,
-          )
-          .bind(now, CLAIM_TIMEOUT_MS, limit)
-      : db
-          .prepare(
-            `UPDATE inbox SET claimed_at = ?1 WHERE id = ?2 AND claimed_at IS NULL
-             RETURNING id, site_id, body, received_at`,
-          )
-          .bind(now, id);
-  const { results } = await stmt.all<InboxRow>();
+/** Claims up to `limit` unclaimed or stale rows, oldest first. */
+export async function claim(db: D1Database, now: number, limit = 20): Promise<Claimed[]> {
+  const { results } = await db
+    .prepare(
+      `UPDATE inbox SET claimed_at = ?1 WHERE id IN (
+         SELECT id FROM inbox WHERE claimed_at IS NULL OR claimed_at < ?1 - ?2 ORDER BY id LIMIT ?3)
+       RETURNING id, site_id, body, received_at`,
+    )
+    .bind(now, CLAIM_TIMEOUT_MS, limit)
+    .all<InboxRow>();
   return (results ?? [])
     .sort((a, b) => a.id - b.id)
     .map((r) => ({ id: r.id, siteId: r.site_id, receivedAt: r.received_at, messages: parseMessages(r.body) }));
@@ -66,8 +70,9 @@ function parseMessages(body: string): Message[] {
 }
 
 /**
- * Moves a claimed batch into `events` and deletes it from the inbox, in one transaction; returns
- * the messages that were new (the first of each messageId), in batch order.
+ * Moves a batch into `events` and deletes it from the inbox, in one transaction; returns the
+ * messages that were new (the first of each messageId), in batch order — none when another
+ * invocation expanded the row first.
  */
 export async function expand(db: D1Database, row: Claimed): Promise<Message[]> {
   const [inserted] = await db.batch<{ message_id: string }>([

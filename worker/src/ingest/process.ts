@@ -15,6 +15,7 @@ import { toMinor } from "../lib/money";
 import { text } from "../lib/values";
 import { redeemCoupons, releaseCoupons } from "../promotions/coupons";
 import { claim, expand } from "./inbox";
+import type { Claimed } from "./inbox";
 import { isDict } from "./validate";
 import type { Message } from "./validate";
 
@@ -165,27 +166,25 @@ function foldedStatements(db: D1Database, siteId: string, chunk: Chunk): D1Prepa
 /** How long one sweep keeps draining the inbox before leaving the rest to the next one. */
 export const DRAIN_BUDGET_MS = 20_000;
 
-/**
- * Expands claimed inbox batches into events and applies the new ones. `id` drains one request's
- * own batch; without it, whatever is unclaimed or stale, for up to DRAIN_BUDGET_MS (the sweep).
- */
+/** Expands one inbox batch into events and applies the new ones; returns how many were new. */
+export async function applyBatch(db: D1Database, site: Site | null, row: Claimed, now: number): Promise<number> {
+  const fresh = await expand(db, row);
+  if (site) await processEvents(db, site, fresh, now);
+  return fresh.length;
+}
+
+/** Applies whatever the inbox holds unclaimed or stale, for up to DRAIN_BUDGET_MS (the sweep). */
 export async function drainInbox(
   db: D1Database,
   siteById: (id: string) => Promise<Site | null>,
   now: number,
-  id?: number,
 ): Promise<number> {
   let applied = 0;
   const until = Date.now() + DRAIN_BUDGET_MS;
   for (;;) {
-    const rows = await claim(db, now, id);
-    for (const row of rows) {
-      const site = await siteById(row.siteId);
-      const fresh = await expand(db, row);
-      if (site) await processEvents(db, site, fresh, now);
-      applied += fresh.length;
-    }
-    if (id !== undefined || rows.length === 0 || Date.now() > until) return applied;
+    const rows = await claim(db, now);
+    for (const row of rows) applied += await applyBatch(db, await siteById(row.siteId), row, now);
+    if (rows.length === 0 || Date.now() > until) return applied;
   }
 }
 

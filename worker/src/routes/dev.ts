@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { isDev } from "../env";
-import { advanceDevClock, now } from "../lib/clock";
+import { advanceDevClock, forgetDevClock, now } from "../lib/clock";
 import { fail, readJson } from "../lib/http";
 import { backlog } from "../ingest/inbox";
 import { isDict } from "../ingest/validate";
@@ -60,6 +60,7 @@ dev.post("/reset", async (c) => {
     // Campaigns are configuration and stay; date campaigns may run again on the rewound clock.
     db.prepare(`UPDATE campaigns SET launched_at = NULL WHERE site_id = ?`).bind(c.get("site").id),
   ]);
+  forgetDevClock();
   // The demo's promotions and static codes are configuration: back to the defaults.
   await seedDemoPromotions(db, c.get("site").id, await now(c.env));
   return c.json({ now: new Date(await now(c.env)).toISOString(), cleared: tables });

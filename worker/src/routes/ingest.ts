@@ -6,11 +6,11 @@ import { fail, readJson } from "../lib/http";
 import { now } from "../lib/clock";
 import { unverified } from "../ingest/identity";
 import { enqueue } from "../ingest/inbox";
-import { drainInbox } from "../ingest/process";
+import { applyBatch } from "../ingest/process";
 import { limitIngest } from "../ingest/ratelimit";
 import { LIMITS, isDict, parseSentAt, validateMessage } from "../ingest/validate";
 import type { Message, MessageError, MessageType } from "../ingest/validate";
-import { cachedSiteByPublicKey, siteById } from "../model/sites";
+import { cachedSiteByPublicKey } from "../model/sites";
 import type { Site } from "../model/sites";
 
 /**
@@ -92,11 +92,11 @@ async function accept(c: Context<{ Bindings: Env }>, type?: MessageType) {
   }
   if (valid.length === 0) fail(400, "invalid_messages", "No message in the request is valid.", { errors });
 
-  const id = await enqueue(c.env.DB, site.id, valid, receivedAt);
   const mode = c.env.INGEST_PROCESSING;
+  const id = await enqueue(c.env.DB, site.id, valid, receivedAt, mode !== "sweep");
   if (mode !== "sweep") {
-    const sites = async (siteId: string) => (siteId === site.id ? site : siteById(c.env.DB, siteId));
-    const apply = drainInbox(c.env.DB, sites, receivedAt, id).catch((e) =>
+    const row = { id, siteId: site.id, receivedAt, messages: valid };
+    const apply = applyBatch(c.env.DB, site, row, receivedAt).catch((e) =>
       // Stored is stored: the sweep applies what is left, so the sender must not retry.
       console.error("processing deferred to the sweep", e),
     );

@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import type { Env } from "../env";
 import { isDev } from "../env";
 import { enqueue } from "../ingest/inbox";
-import { drainInbox } from "../ingest/process";
+import { applyBatch } from "../ingest/process";
 import { isDict } from "../ingest/validate";
 import type { Message } from "../ingest/validate";
 import { now } from "../lib/clock";
@@ -27,7 +27,6 @@ import {
   visitorState,
 } from "../model/onsite";
 import type { Callback } from "../model/onsite";
-import { siteById } from "../model/sites";
 import type { Site } from "../model/sites";
 import { ConfigError, DEMO_CONFIG, parseConfig } from "../onsite/schema";
 import type { OnsiteConfig } from "../onsite/schema";
@@ -122,15 +121,10 @@ async function emit(a: Action, messages: Pick<Message, "type" | "event" | "prope
     context: { library: { name: "nudge-onsite" } },
     timestamp: a.at + i,
   }));
-  const id = await enqueue(a.env.DB, a.site.id, full, a.at);
+  const id = await enqueue(a.env.DB, a.site.id, full, a.at, true);
   try {
     // Applied before answering: the callback task is then read with the visitor's contact.
-    await drainInbox(
-      a.env.DB,
-      async (siteId) => (siteId === a.site.id ? a.site : siteById(a.env.DB, siteId)),
-      a.at,
-      id,
-    );
+    await applyBatch(a.env.DB, a.site, { id, siteId: a.site.id, receivedAt: a.at, messages: full }, a.at);
   } catch (e) {
     console.error("processing deferred to the sweep", e); // stored is stored: the sweep applies it
   }
