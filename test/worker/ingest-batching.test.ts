@@ -29,20 +29,24 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   fc.record({ kind: fc.constant("share"), friend: fc.integer({ min: 1, max: 2 }) }),
 ) as fc.Arbitrary<Action>;
 
-/** The shopper `tag` identifies, then does `actions`, one second apart. */
-function events(tag: string, actions: Action[], t0: number) {
-  const anonymousId = `${tag}-anon`;
+/** Two shoppers, one per tag, interleaved in one chunk. */
+type Step = { who: 0 | 1; action: Action };
+const step: fc.Arbitrary<Step> = fc.record({ who: fc.constantFrom(0 as const, 1 as const), action });
+
+/** Shoppers `tags` identify, then take `steps` one second apart. */
+function events(tags: [string, string], steps: Step[], t0: number) {
   const at = (i: number) => new Date(t0 + i * 1000).toISOString();
-  const first = {
+  const identify = (tag: string) => ({
     type: "identify",
-    anonymousId,
+    anonymousId: `${tag}-anon`,
     traits: { email: `${tag}@example.com`, phone: "+447700900123" },
     timestamp: at(0),
-  };
+  });
   return [
-    first,
-    ...actions.map((a, i) => {
-      const base = { type: "track", anonymousId, timestamp: at(i + 1) };
+    ...tags.map(identify),
+    ...steps.map(({ who, action: a }, i) => {
+      const tag = tags[who];
+      const base = { type: "track", anonymousId: `${tag}-anon`, timestamp: at(i + 1) };
       switch (a.kind) {
         case "view":
           return { ...base, event: "Product Viewed", properties: product(a.product) };
@@ -110,16 +114,18 @@ let runs = 0;
 describe("batched processing", () => {
   it("should leave the same profile, cart and journeys whether events come in one batch or one by one", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(action, { minLength: 1, maxLength: 12 }), async (actions) => {
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 16 }), async (steps) => {
         const t0 = Date.now() - 60_000;
         const client = `10.9.${++runs % 250}`; // its own rate-limit bucket per run
-        const batched = uid("fold-b");
-        const single = uid("fold-s");
-        await sendAs(`${client}.1`, events(batched, actions, t0));
-        for (const m of events(single, actions, t0)) await sendAs(`${client}.2`, [m]);
-        const [a, b] = [await snapshot(batched), await snapshot(single)];
-        expect(a.profile.length).toBeGreaterThan(0);
-        expect(a).toEqual(b);
+        const batched: [string, string] = [uid("fold-b"), uid("fold-b")];
+        const single: [string, string] = [uid("fold-s"), uid("fold-s")];
+        await sendAs(`${client}.1`, events(batched, steps, t0));
+        for (const m of events(single, steps, t0)) await sendAs(`${client}.2`, [m]);
+        for (const who of [0, 1] as const) {
+          const [a, b] = [await snapshot(batched[who]), await snapshot(single[who])];
+          expect(a.profile.length).toBeGreaterThan(0);
+          expect(a).toEqual(b);
+        }
       }),
       { numRuns: 15 },
     );

@@ -9,7 +9,8 @@ import {
   resolveContact,
 } from "../model/contacts";
 import type { Identity } from "../model/contacts";
-import { cartStatements, toLine } from "../model/carts";
+import { addToCarts, cartAdd, cartStatements, toLine } from "../model/carts";
+import type { CartAdd } from "../model/carts";
 import type { Site } from "../model/sites";
 import { toMinor } from "../lib/money";
 import { text } from "../lib/values";
@@ -31,7 +32,10 @@ import type { Message } from "./validate";
  *    meets another) reads again — after committing what is pending, so the read sees it;
  *  - new shoppers, and commutative updates (last seen, catalogue, product views, processed marks),
  *    are folded into one statement each over json_each, however many events the chunk holds;
- *  - order-sensitive effects (cart lines, orders, traits) stay one set per event, in event order;
+ *  - order-sensitive effects keep each contact's event order: a contact's consecutive Product
+ *    Added events form one run, and the runs of all contacts at the same position are written
+ *    together — two statements for every add of the chunk in the common case. Rarer effects
+ *    (removals, whole-cart events, orders, traits) stay one set of statements per event;
  *  - campaigns get the whole chunk at once (`Campaign.onEvents`) and answer with set-based SQL.
  * Campaigns' statements run after the chunk's effects, in the same transaction, so they see the
  * profiles and carts as of the chunk's last event.
@@ -54,7 +58,8 @@ export async function processEvents(db: D1Database, site: Site, events: Message[
     await db.batch([
       // New contacts first: the chunk's other statements update them.
       ...createContacts(db, site.id, chunk.created),
-      ...chunk.statements,
+      ...chunk.resolved,
+      ...orderedStatements(db, site.id, chunk.runs),
       ...foldedStatements(db, site.id, chunk),
       ...campaigns,
     ]);
@@ -75,7 +80,7 @@ export async function processEvents(db: D1Database, site: Site, events: Message[
         if (!fresh) await flush();
         const resolved = await resolveContact(db, site.id, m, undefined, fresh ? [] : undefined);
         contactId = resolved.contactId;
-        chunk.statements.push(...resolved.statements);
+        chunk.resolved.push(...resolved.statements);
         if (!fresh) {
           // A merge folds other contacts into this one: forget them rather than point at a deleted row.
           for (const [k, v] of known) if (v !== contactId) known.delete(k);
@@ -89,28 +94,72 @@ export async function processEvents(db: D1Database, site: Site, events: Message[
   await flush();
 }
 
+/** A contact's consecutive effects of one kind: adds folded together, or other statements. */
+type Run = { adds: CartAdd[] } | { statements: D1PreparedStatement[] };
+
 interface Chunk {
   /** The chunk's events with their contacts, in event order: what campaigns and marks are built from. */
   applied: AppliedEvent[];
   created: { id: string; at: number; identities: Identity[] }[];
-  /** Order-sensitive statements, in event order. */
-  statements: D1PreparedStatement[];
+  /** Identity links and merges of shoppers seen before; they run before the events' effects. */
+  resolved: D1PreparedStatement[];
+  /** Order-sensitive effects, per contact, in event order. */
+  runs: Map<string, Run[]>;
   seen: [string, number][];
   products: unknown[][];
   views: [string, string, number][];
 }
 
-const newChunk = (): Chunk => ({ applied: [], created: [], statements: [], seen: [], products: [], views: [] });
+const newChunk = (): Chunk => ({
+  applied: [],
+  created: [],
+  resolved: [],
+  runs: new Map(),
+  seen: [],
+  products: [],
+  views: [],
+});
 
 function applyEvent(db: D1Database, site: Site, contactId: string, m: Message, chunk: Chunk) {
   chunk.seen.push([contactId, m.timestamp]);
-  if (m.type === "identify" || Object.keys(m.traits).length > 0)
-    chunk.statements.push(applyTraits(db, site.id, contactId, m));
+  const runs = chunk.runs.get(contactId) ?? [];
+  chunk.runs.set(contactId, runs);
+  const last = runs[runs.length - 1];
+  const add = m.type === "track" && m.event === "Product Added" ? cartAdd(contactId, m, site.currency) : null;
+  if (add) {
+    if (last && "adds" in last) last.adds.push(add);
+    else runs.push({ adds: [add] });
+  }
+  const statements: D1PreparedStatement[] = [];
+  if (m.type === "identify" || Object.keys(m.traits).length > 0) statements.push(applyTraits(db, site.id, contactId, m));
   if (m.type === "track") {
-    chunk.statements.push(...cartStatements(db, site.id, contactId, m, site.currency));
-    chunk.statements.push(...orderStatements(db, site, contactId, m));
+    if (!add) statements.push(...cartStatements(db, site.id, contactId, m, site.currency));
+    statements.push(...orderStatements(db, site, contactId, m));
     productRows(site, contactId, m, chunk);
   }
+  if (statements.length > 0) {
+    if (last && "statements" in last && !add) last.statements.push(...statements);
+    else runs.push({ statements });
+  }
+}
+
+/**
+ * Each contact's runs in order; contacts are independent of each other (a merge commits what is
+ * pending first), so the n-th runs of all contacts go together and their adds fold into one pair.
+ */
+function orderedStatements(db: D1Database, siteId: string, runs: Map<string, Run[]>): D1PreparedStatement[] {
+  const out: D1PreparedStatement[] = [];
+  const rounds = Math.max(0, ...[...runs.values()].map((r) => r.length));
+  for (let i = 0; i < rounds; i++) {
+    const adds: CartAdd[] = [];
+    for (const r of runs.values()) {
+      const run = r[i];
+      if (run && "adds" in run) adds.push(...run.adds);
+      else if (run) out.push(...run.statements);
+    }
+    out.push(...addToCarts(db, siteId, adds));
+  }
+  return out;
 }
 
 /** One statement per kind of commutative update, whatever the number of events. */
