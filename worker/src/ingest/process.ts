@@ -131,7 +131,8 @@ function applyEvent(db: D1Database, site: Site, contactId: string, m: Message, c
     else runs.push({ adds: [add] });
   }
   const statements: D1PreparedStatement[] = [];
-  if (m.type === "identify" || Object.keys(m.traits).length > 0) statements.push(applyTraits(db, site.id, contactId, m));
+  if (m.type === "identify" || Object.keys(m.traits).length > 0)
+    statements.push(applyTraits(db, site.id, contactId, m));
   if (m.type === "track") {
     if (!add) statements.push(...cartStatements(db, site.id, contactId, m, site.currency));
     statements.push(...orderStatements(db, site, contactId, m));

@@ -91,7 +91,15 @@ export function addToCarts(db: D1Database, siteId: string, adds: CartAdd[]): D1P
       .bind(
         siteId,
         JSON.stringify(
-          adds.map(({ contactId, line: l }) => [contactId, l.productId, l.name, l.price, l.quantity, l.url, l.imageUrl]),
+          adds.map(({ contactId, line: l }) => [
+            contactId,
+            l.productId,
+            l.name,
+            l.price,
+            l.quantity,
+            l.url,
+            l.imageUrl,
+          ]),
         ),
       ),
   ];
