@@ -2,7 +2,7 @@ import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { enqueue } from "../../worker/src/ingest/inbox";
-import { applyBatch, drainInbox } from "../../worker/src/ingest/process";
+import { applyBatches, drainInbox } from "../../worker/src/ingest/process";
 import { validateMessage } from "../../worker/src/ingest/validate";
 import type { Message } from "../../worker/src/ingest/validate";
 import { mintCoupon } from "../../worker/src/model/coupons";
@@ -204,10 +204,7 @@ describe("accepted batches applied off the request", () => {
     expect((await eventsOf(anonymousId)).results).toHaveLength(0); // accepted, not yet applied
 
     const own = { id, siteId: "demo", receivedAt: Date.now(), messages: messages(anonymousId, 6) };
-    await Promise.all([
-      applyBatch(env.DB, await sites("demo"), own, Date.now()),
-      drainInbox(env.DB, sites, Date.now()),
-    ]);
+    await Promise.all([applyBatches(env.DB, sites, [own], Date.now()), drainInbox(env.DB, sites, Date.now())]);
     await drainInbox(env.DB, sites, Date.now());
     const rows = (await eventsOf(anonymousId)).results;
     expect(rows).toHaveLength(3);

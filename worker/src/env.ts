@@ -27,7 +27,8 @@ export interface Env {
   /**
    * "request" applies accepted events to profiles before answering (tests, the demo: what you see
    * is already applied); "sweep" leaves them to the scheduled sweep (cheapest request, profiles up
-   * to a minute behind); anything else (the default) applies them right after, in ctx.waitUntil.
+   * to a minute behind); anything else (the default) applies them right after, in ctx.waitUntil,
+   * group-committed with other requests' batches (ingest/drainer.ts).
    */
   INGEST_PROCESSING?: string;
 }

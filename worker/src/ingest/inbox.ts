@@ -14,6 +14,8 @@ import { isDict } from "./validate";
  */
 
 export const CLAIM_TIMEOUT_MS = 60_000;
+/** What one drain pass applies at most: large enough to fold many batches, small enough for one transaction. */
+export const MAX_EVENTS_PER_PASS = 2000;
 
 export interface Claimed {
   id: number;
@@ -41,22 +43,27 @@ export async function enqueue(
   claimed = false,
 ): Promise<number> {
   const row = await db
-    .prepare(`INSERT INTO inbox (site_id, body, received_at, claimed_at) VALUES (?, ?, ?, ?) RETURNING id`)
-    .bind(siteId, JSON.stringify(messages), receivedAt, claimed ? receivedAt : null)
+    .prepare(`INSERT INTO inbox (site_id, body, events, received_at, claimed_at) VALUES (?, ?, ?, ?, ?) RETURNING id`)
+    .bind(siteId, JSON.stringify(messages), messages.length, receivedAt, claimed ? receivedAt : null)
     .first<{ id: number }>();
   if (!row) throw new Error("inbox insert returned no id");
   return row.id;
 }
 
-/** Claims up to `limit` unclaimed or stale rows, oldest first. */
-export async function claim(db: D1Database, now: number, limit = 20): Promise<Claimed[]> {
+/**
+ * Claims the oldest unclaimed or stale rows — as many as fit in `maxEvents` messages (at least
+ * one row), so one pass applies many requests' batches with the same few statements.
+ */
+export async function claim(db: D1Database, now: number, maxEvents = MAX_EVENTS_PER_PASS): Promise<Claimed[]> {
   const { results } = await db
     .prepare(
       `UPDATE inbox SET claimed_at = ?1 WHERE id IN (
-         SELECT id FROM inbox WHERE claimed_at IS NULL OR claimed_at < ?1 - ?2 ORDER BY id LIMIT ?3)
+         SELECT id FROM (SELECT id, events, sum(events) OVER (ORDER BY id) AS upto
+                         FROM inbox WHERE claimed_at IS NULL OR claimed_at < ?1 - ?2 ORDER BY id LIMIT 100)
+         WHERE upto <= ?3 OR upto = events)
        RETURNING id, site_id, body, received_at`,
     )
-    .bind(now, CLAIM_TIMEOUT_MS, limit)
+    .bind(now, CLAIM_TIMEOUT_MS, maxEvents)
     .all<InboxRow>();
   return (results ?? [])
     .sort((a, b) => a.id - b.id)
@@ -70,12 +77,15 @@ function parseMessages(body: string): Message[] {
 }
 
 /**
- * Moves a batch into `events` and deletes it from the inbox, in one transaction; returns the
- * messages that were new (the first of each messageId), in batch order — none when another
- * invocation expanded the row first.
+ * Moves batches into `events` and deletes them from the inbox, in one transaction; returns the
+ * messages that were new (the first of each messageId), per site, in row and batch order — none
+ * of a row another invocation expanded first.
  */
-export async function expand(db: D1Database, row: Claimed): Promise<Message[]> {
-  const [inserted] = await db.batch<{ message_id: string }>([
+export async function expand(db: D1Database, rows: Claimed[]): Promise<Map<string, Message[]>> {
+  const bySite = new Map<string, Message[]>();
+  if (rows.length === 0) return bySite;
+  const ids = JSON.stringify(rows.map((r) => r.id));
+  const [inserted] = await db.batch<{ site_id: string; message_id: string }>([
     db
       .prepare(
         `INSERT INTO events (site_id, message_id, type, event, anonymous_id, user_id, previous_id,
@@ -84,16 +94,25 @@ export async function expand(db: D1Database, row: Claimed): Promise<Message[]> {
            m.value ->> 'anonymousId', m.value ->> 'userId', m.value ->> 'previousId',
            m.value -> 'properties', m.value -> 'traits', m.value -> 'context', m.value ->> 'timestamp',
            i.received_at
-         FROM inbox i, json_each(i.body) m WHERE i.id = ?1
+         FROM inbox i, json_each(i.body) m WHERE i.id IN (SELECT value FROM json_each(?1))
+         ORDER BY i.id, m.key
          ON CONFLICT DO NOTHING
-         RETURNING message_id`,
+         RETURNING site_id, message_id`,
       )
-      .bind(row.id),
-    db.prepare(`DELETE FROM inbox WHERE id = ?`).bind(row.id),
+      .bind(ids),
+    db.prepare(`DELETE FROM inbox WHERE id IN (SELECT value FROM json_each(?))`).bind(ids),
   ]);
-  const fresh = new Set((inserted?.results ?? []).map((r) => r.message_id));
-  const seen = new Set<string>();
-  return row.messages.filter((m) => fresh.has(m.messageId) && !seen.has(m.messageId) && seen.add(m.messageId));
+  const key = (siteId: string, messageId: string) => `${siteId}\u0000${messageId}`;
+  const fresh = new Set((inserted?.results ?? []).map((r) => key(r.site_id, r.message_id)));
+  for (const row of rows) {
+    const list = bySite.get(row.siteId) ?? [];
+    bySite.set(row.siteId, list);
+    for (const m of row.messages) {
+      // The first of each messageId only: later copies (in this batch or another) are not new.
+      if (fresh.delete(key(row.siteId, m.messageId))) list.push(m);
+    }
+  }
+  return bySite;
 }
 
 /** Unclaimed and in-flight batches: what a benchmark or an operator waits on. */

@@ -6,11 +6,12 @@ import { fail, readJson } from "../lib/http";
 import { now } from "../lib/clock";
 import { unverified } from "../ingest/identity";
 import { enqueue } from "../ingest/inbox";
-import { applyBatch } from "../ingest/process";
+import { drainInBackground } from "../ingest/drainer";
+import { applyBatches } from "../ingest/process";
 import { limitIngest } from "../ingest/ratelimit";
 import { LIMITS, isDict, parseSentAt, validateMessage } from "../ingest/validate";
 import type { Message, MessageError, MessageType } from "../ingest/validate";
-import { cachedSiteByPublicKey } from "../model/sites";
+import { cachedSiteByPublicKey, siteById } from "../model/sites";
 import type { Site } from "../model/sites";
 
 /**
@@ -20,9 +21,10 @@ import type { Site } from "../model/sites";
  * answer lists each rejected one, so a client can tell a retry from a lost cause.
  *
  * The request validates, stores the valid messages as one inbox row and answers; expanding them
- * into events (deduplicated) and applying them to profiles follows in ctx.waitUntil — or before
- * the answer when INGEST_PROCESSING is "request" (tests, the demo), or only in the scheduled sweep
- * when it is "sweep" (the cheapest request; profiles lag by up to a minute). See ingest/inbox.ts.
+ * into events (deduplicated) and applying them to profiles follows in ctx.waitUntil, group-committed
+ * with other requests' batches (ingest/drainer.ts) — or before the answer when INGEST_PROCESSING is
+ * "request" (tests, the demo), or only in the scheduled sweep when it is "sweep" (profiles lag by
+ * up to a minute). See ingest/inbox.ts.
  */
 export const ingest = new Hono<{ Bindings: Env }>();
 
@@ -92,17 +94,16 @@ async function accept(c: Context<{ Bindings: Env }>, type?: MessageType) {
   }
   if (valid.length === 0) fail(400, "invalid_messages", "No message in the request is valid.", { errors });
 
+  const db = c.env.DB;
   const mode = c.env.INGEST_PROCESSING;
-  const id = await enqueue(c.env.DB, site.id, valid, receivedAt, mode !== "sweep");
-  if (mode !== "sweep") {
-    const row = { id, siteId: site.id, receivedAt, messages: valid };
-    const apply = applyBatch(c.env.DB, site, row, receivedAt).catch((e) =>
-      // Stored is stored: the sweep applies what is left, so the sender must not retry.
-      console.error("processing deferred to the sweep", e),
-    );
-    if (mode === "request") await apply;
-    else c.executionCtx.waitUntil(apply);
-  }
+  // "request" applies its own batch before answering, so the row is stored already claimed.
+  const id = await enqueue(db, site.id, valid, receivedAt, mode === "request");
+  const sites = async (siteId: string) => (siteId === site.id ? site : siteById(db, siteId));
+  // Stored is stored: if applying fails, the sweep applies it, so the sender must not retry.
+  const deferred = (e: unknown) => console.error("processing deferred to the sweep", e);
+  if (mode === "request")
+    await applyBatches(db, sites, [{ id, siteId: site.id, receivedAt, messages: valid }], receivedAt).catch(deferred);
+  else if (mode !== "sweep") c.executionCtx.waitUntil(drainInBackground(db, sites, () => now(c.env)).catch(deferred));
   return { success: true, accepted: valid.length, errors };
 }
 

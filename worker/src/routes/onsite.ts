@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import type { Env } from "../env";
 import { isDev } from "../env";
 import { enqueue } from "../ingest/inbox";
-import { applyBatch } from "../ingest/process";
+import { applyBatches } from "../ingest/process";
 import { isDict } from "../ingest/validate";
 import type { Message } from "../ingest/validate";
 import { now } from "../lib/clock";
@@ -124,7 +124,8 @@ async function emit(a: Action, messages: Pick<Message, "type" | "event" | "prope
   const id = await enqueue(a.env.DB, a.site.id, full, a.at, true);
   try {
     // Applied before answering: the callback task is then read with the visitor's contact.
-    await applyBatch(a.env.DB, a.site, { id, siteId: a.site.id, receivedAt: a.at, messages: full }, a.at);
+    const row = { id, siteId: a.site.id, receivedAt: a.at, messages: full };
+    await applyBatches(a.env.DB, async (siteId) => (siteId === a.site.id ? a.site : null), [row], a.at);
   } catch (e) {
     console.error("processing deferred to the sweep", e); // stored is stored: the sweep applies it
   }

@@ -1,0 +1,100 @@
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { drainInBackground } from "../../worker/src/ingest/drainer";
+import { claim, enqueue } from "../../worker/src/ingest/inbox";
+import { validateMessage } from "../../worker/src/ingest/validate";
+import type { Message } from "../../worker/src/ingest/validate";
+import { siteById } from "../../worker/src/model/sites";
+import { clock, product, uid } from "./helpers";
+
+/** The default processing mode: batches stored by requests, applied by the isolate's drainer. */
+
+const views = (anonymousId: string, n: number): Message[] =>
+  Array.from({ length: n }, (_, i) => {
+    const m = validateMessage(
+      {
+        type: "track",
+        messageId: `${anonymousId}-${i}`,
+        anonymousId,
+        event: "Product Viewed",
+        properties: product("P1"),
+      },
+      i,
+      Date.now(),
+      null,
+    );
+    if ("code" in m) throw new Error(m.message);
+    return m;
+  });
+
+const viewsOf = async (anonymousId: string) =>
+  env.DB.prepare(
+    `SELECT coalesce(sum(v.views), 0) AS n FROM product_views v
+     JOIN identities i ON i.site_id = v.site_id AND i.contact_id = v.contact_id
+     WHERE i.kind = 'anonymous' AND i.value = ?`,
+  )
+    .bind(anonymousId)
+    .first<{ n: number }>()
+    .then((r) => r?.n ?? 0);
+
+const inbox = async () =>
+  (await env.DB.prepare(`SELECT count(*) AS n FROM inbox`).first<{ n: number }>())?.n ?? Number.NaN;
+
+describe("background drain (group commit)", () => {
+  beforeAll(clock); // the first request seeds the demo site
+  it("should claim oldest batches up to the pass size, and a batch larger than it alone", async () => {
+    const now = Date.now();
+    const ids = [];
+    for (const n of [3, 3, 3, 10]) ids.push(await enqueue(env.DB, "demo", views(uid("c"), n), now));
+    expect((await claim(env.DB, now, 6)).map((r) => r.id)).toEqual(ids.slice(0, 2));
+    expect((await claim(env.DB, now, 6)).map((r) => r.id)).toEqual(ids.slice(2, 3));
+    const last = await claim(env.DB, now, 6);
+    expect(last.map((r) => r.id)).toEqual(ids.slice(3));
+    expect(last[0]?.messages).toHaveLength(10);
+    await env.DB.prepare(`DELETE FROM inbox`).run();
+  });
+
+  it("should apply every waiting batch exactly once when requests overlap, in a shared pass", async () => {
+    const shoppers = [uid("a"), uid("b"), uid("c")];
+    for (const s of shoppers) await enqueue(env.DB, "demo", views(s, 4), Date.now());
+    // The same batch resent while the first copy waits: its events are stored and counted once.
+    await enqueue(env.DB, "demo", views(shoppers[0] ?? "", 4), Date.now());
+    const sites = (id: string) => siteById(env.DB, id);
+    const clock = async () => Date.now();
+
+    // Three requests' waitUntil at once: one drains, the others join it.
+    await Promise.all([
+      drainInBackground(env.DB, sites, clock),
+      drainInBackground(env.DB, sites, clock),
+      drainInBackground(env.DB, sites, clock),
+    ]);
+    expect(await inbox()).toBe(0);
+    expect(await Promise.all(shoppers.map(viewsOf))).toEqual([4, 4, 4]);
+    const events = await env.DB.prepare(
+      `SELECT count(*) AS n, sum(processed) AS done FROM events WHERE anonymous_id IN (?, ?, ?)`,
+    )
+      .bind(...shoppers)
+      .first<{ n: number; done: number }>();
+    expect(events).toEqual({ n: 12, done: 12 });
+  });
+
+  it("should pick up a batch stored while a pass is running", async () => {
+    const first = uid("d");
+    const late = uid("e");
+    await enqueue(env.DB, "demo", views(first, 2), Date.now());
+    const sites = (id: string) => siteById(env.DB, id);
+    let stored = false;
+    // The late batch arrives during the pass (while the drainer waits on its first site lookup).
+    const slowSites = async (id: string) => {
+      if (!stored) {
+        stored = true;
+        await enqueue(env.DB, "demo", views(late, 2), Date.now());
+        await drainInBackground(env.DB, sites, async () => Date.now()); // the late request's waitUntil
+      }
+      return sites(id);
+    };
+    await drainInBackground(env.DB, slowSites, async () => Date.now());
+    expect([await viewsOf(first), await viewsOf(late)]).toEqual([2, 2]);
+    expect(await inbox()).toBe(0);
+  });
+});
