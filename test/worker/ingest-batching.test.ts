@@ -96,6 +96,9 @@ async function snapshot(tag: string) {
     `SELECT c.email, c.orders_count, c.total_spent,
        (SELECT json_group_array(product_id || 'x' || quantity) FROM
          (SELECT product_id, quantity FROM cart_items i WHERE i.site_id = c.site_id AND i.contact_id = c.id ORDER BY 1)) AS cart,
+       (SELECT json_group_array(product_id || 'x' || views) FROM
+         (SELECT product_id, views FROM product_views v WHERE v.site_id = c.site_id AND v.contact_id = c.id ORDER BY 1)) AS viewed,
+       c.last_seen - c.first_seen AS seen_for,
        (SELECT count(*) FROM identities i WHERE i.site_id = c.site_id AND i.contact_id = c.id) AS identities,
        (SELECT count(*) FROM events e WHERE e.site_id = c.site_id AND e.contact_id = c.id AND e.processed = 1) AS events
      FROM contacts c WHERE c.email LIKE ? ORDER BY c.email`,

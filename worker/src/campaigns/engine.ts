@@ -173,13 +173,14 @@ function startStatements(db: D1Database, x: Starts): D1PreparedStatement[] {
 /**
  * What one campaign does with a chunk, folded per contact and journey. A contact's exit event
  * ends a generation: the journeys started before it are cancelled by it (with its reason), as
- * event by event they would be, and their cancelled messages block a restart of the same key.
+ * event by event they would be, and — unless the journey restarts on its trigger — their
+ * cancelled messages block a restart of the same key.
  * Generations are counted per contact, so the statements follow the most exits any one contact
  * had in the chunk (almost always 0 or 1), not the number of events.
  */
 interface Generation {
   /** Starts by fold key: two starts of the same journey keep the first, or the last with `reset`. */
-  starts: Map<string, StartRow>;
+  starts: Map<string, () => StartRow>;
   /** Contacts whose exit event ended this generation, with its reason. */
   exits: Map<string, string>;
 }
@@ -198,19 +199,21 @@ function startOf(def: CampaignDef, siteId: string, e: AppliedEvent, now: number,
   const name = e.event.event;
   const step = def.steps[0];
   if (!step) return null;
-  // Entering a segment is a change of state, not an event: its journey keeps no event's details,
-  // so it reads the same whichever event of the chunk made the contact enter.
-  const data = t.type === "segment_entry" ? { started_at: now, event: "segment entry" } : journeyData(e.event, now);
-  const h: 0 | 1 = def.holdout_percent > 0 && bucket(`${def.id}:${e.contactId}`) < def.holdout_percent ? 1 : 0;
-  const row = (k: string, variantKey: string, who: { c?: string; e?: string }): StartRow => ({
-    ...who,
-    k,
-    d: now + step.delay_ms,
-    v: pickVariant(step, `${def.id}:${k}:${variantKey}:0`),
-    h,
-    ...(typeof data.phone === "string" ? { p: data.phone } : {}),
-    data: JSON.stringify(data),
-  });
+  // Built only for the start that wins its fold: most of a chunk's starts are folded away.
+  const row = (k: string, variantKey: string, who: { c?: string; e?: string }) => (): StartRow => {
+    // Entering a segment is a change of state, not an event: its journey keeps no event's details,
+    // so it reads the same whichever event of the chunk made the contact enter.
+    const data = t.type === "segment_entry" ? { started_at: now, event: "segment entry" } : journeyData(e.event, now);
+    return {
+      ...who,
+      k,
+      d: now + step.delay_ms,
+      v: pickVariant(step, `${def.id}:${k}:${variantKey}:0`),
+      h: def.holdout_percent > 0 && bucket(`${def.id}:${e.contactId}`) < def.holdout_percent ? 1 : 0,
+      ...(typeof data.phone === "string" ? { p: data.phone } : {}),
+      data: JSON.stringify(data),
+    };
+  };
   if (t.type === "cart") {
     if (name === "Order Completed") return null;
     // One journey per cart: the cart id completes the key in SQL.
@@ -233,7 +236,7 @@ function startOf(def: CampaignDef, siteId: string, e: AppliedEvent, now: number,
     who = { e: email };
     whoKey = email;
   }
-  const key = `${def.id}:${siteId}:${whoKey}:${journeyKey(t.journey, data)}:1`;
+  const key = `${def.id}:${siteId}:${whoKey}:${journeyKey(t.journey, journeyData(e.event, now))}:1`;
   return { key, last: t.reset, row: row(key, "", who) };
 }
 
@@ -282,10 +285,12 @@ export async function campaignStatements(db: D1Database, batch: CampaignBatch): 
     const reset = cart || (def.trigger.type === "event" && def.trigger.reset);
     if (p.friends.size > 0) out.push(...createFriends(db, siteId, p.friends, now));
     for (const [g, { starts, exits }] of p.generations.entries()) {
-      const rows = [...starts.values()];
-      // A cart journey ended by an order in this chunk is moot: the order deleted that cart, and
-      // the cart the contact holds now is the one a later event started — start only that one.
-      const started = cart ? rows.filter((r) => (p.lastOf.get(r.c ?? "") ?? 0) === g) : rows;
+      const rows = [...starts.values()].map((make) => make());
+      // A journey that restarts on its trigger is not blocked by a cancelled first step (see
+      // startStatements), so one started and ended within the chunk would leave only a cancelled
+      // row: skip it. (For a cart, the order even deleted that cart; the cart the contact holds
+      // now is the one a later event started.) Others keep it: it blocks their key, as it would.
+      const started = reset ? rows.filter((r) => r.c === undefined || (p.lastOf.get(r.c) ?? 0) === g) : rows;
       out.push(...startStatements(db, { def, stepIndex: 0, siteId, now, rows: started, reset }));
       if (cart) out.push(...rearm(db, def, siteId, now, rows));
       if (exits.size > 0)

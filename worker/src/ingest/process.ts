@@ -6,6 +6,8 @@ import {
   findIdentities,
   identitiesOf,
   newContactId,
+  newContactIds,
+  newContactKey,
   resolveContact,
 } from "../model/contacts";
 import type { Identity } from "../model/contacts";
@@ -49,6 +51,9 @@ export async function processEvents(db: D1Database, site: Site, events: Message[
     known.set(key(r), r.contact_id);
     inDb.add(key(r));
   }
+  // Ids for shoppers who may be new, hashed together up front rather than one await per event.
+  const maybeNew = ordered.filter((m) => identitiesOf(m).every((i) => !inDb.has(key(i))));
+  const newIds = await newContactIds(site.id, maybeNew);
   let chunk = newChunk();
   const flush = async () => {
     if (chunk.applied.length === 0) return;
@@ -73,7 +78,7 @@ export async function processEvents(db: D1Database, site: Site, events: Message[
       const fresh = keys.every((k) => !known.has(k) && !inDb.has(k));
       if (fresh && m.type !== "alias") {
         // Nothing of this shopper exists yet: creating them needs no read, and folds with the others.
-        contactId = await newContactId(site.id, m);
+        contactId = newIds.get(newContactKey(site.id, m)) ?? (await newContactId(site.id, m));
         chunk.created.push({ id: contactId, at: m.timestamp, identities: ids });
       } else {
         // Anything else may merge: commit what is pending, so the read sees it.
@@ -105,9 +110,11 @@ interface Chunk {
   resolved: D1PreparedStatement[];
   /** Order-sensitive effects, per contact, in event order. */
   runs: Map<string, Run[]>;
-  seen: [string, number][];
-  products: unknown[][];
-  views: [string, string, number][];
+  /** Commutative updates, folded as events come: last seen per contact, one catalogue row per
+   * product, one view count per contact and product. */
+  seen: Map<string, number>;
+  products: Map<string, [string, string, number, string, string | null, string | null, string | null, number]>;
+  views: Map<string, [string, string, number, number]>;
 }
 
 const newChunk = (): Chunk => ({
@@ -115,13 +122,13 @@ const newChunk = (): Chunk => ({
   created: [],
   resolved: [],
   runs: new Map(),
-  seen: [],
-  products: [],
-  views: [],
+  seen: new Map(),
+  products: new Map(),
+  views: new Map(),
 });
 
 function applyEvent(db: D1Database, site: Site, contactId: string, m: Message, chunk: Chunk) {
-  chunk.seen.push([contactId, m.timestamp]);
+  chunk.seen.set(contactId, Math.max(chunk.seen.get(contactId) ?? 0, m.timestamp));
   const runs = chunk.runs.get(contactId) ?? [];
   chunk.runs.set(contactId, runs);
   const last = runs[runs.length - 1];
@@ -168,13 +175,13 @@ function foldedStatements(db: D1Database, siteId: string, chunk: Chunk): D1Prepa
   const statements = [
     db
       .prepare(
-        `UPDATE contacts SET last_seen = max(last_seen, v.at)
-         FROM (SELECT value ->> 0 AS id, max(value ->> 1) AS at FROM json_each(?2) GROUP BY 1) v
-         WHERE contacts.site_id = ?1 AND contacts.id = v.id`,
+        `WITH seen (id, at) AS MATERIALIZED (SELECT value ->> 0, value ->> 1 FROM json_each(?2))
+         UPDATE contacts SET last_seen = max(last_seen, seen.at)
+         FROM seen WHERE contacts.site_id = ?1 AND contacts.id = seen.id`,
       )
-      .bind(siteId, JSON.stringify(chunk.seen)),
+      .bind(siteId, JSON.stringify([...chunk.seen])),
   ];
-  if (chunk.products.length > 0)
+  if (chunk.products.size > 0)
     statements.push(
       db
         .prepare(
@@ -187,20 +194,20 @@ function foldedStatements(db: D1Database, siteId: string, chunk: Chunk): D1Prepa
              image_url = coalesce(excluded.image_url, image_url), updated_at = excluded.updated_at
            WHERE excluded.updated_at >= updated_at`,
         )
-        .bind(siteId, JSON.stringify(chunk.products)),
+        .bind(siteId, JSON.stringify([...chunk.products.values()])),
     );
-  if (chunk.views.length > 0)
+  if (chunk.views.size > 0)
     statements.push(
       db
         .prepare(
-          `INSERT INTO product_views (site_id, contact_id, product_id, viewed_at)
-           SELECT ?1, value ->> 0, value ->> 1, value ->> 2 FROM json_each(?2) WHERE true
-           ON CONFLICT DO UPDATE SET viewed_at = max(viewed_at, excluded.viewed_at), views = views + 1`,
+          `INSERT INTO product_views (site_id, contact_id, product_id, viewed_at, views)
+           SELECT ?1, value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?2) WHERE true
+           ON CONFLICT DO UPDATE SET viewed_at = max(viewed_at, excluded.viewed_at), views = views + excluded.views`,
         )
-        .bind(siteId, JSON.stringify(chunk.views)),
+        .bind(siteId, JSON.stringify([...chunk.views.values()])),
     );
-  // The list drives the update (MATERIALIZED): joined the other way round, SQLite would scan the
-  // site's events for each mark.
+  // The lists drive these updates (MATERIALIZED): joined the other way round, SQLite would scan
+  // the site's rows for each entry.
   statements.push(
     db
       .prepare(
@@ -335,18 +342,25 @@ function productRows(site: Site, contactId: string, m: Message, chunk: Chunk) {
     typeof m.properties.currency === "string" ? m.properties.currency.slice(0, 3).toUpperCase() : site.currency;
   const line = toLine(m.properties, currency);
   if (!line) return;
+  // Events come in time order: the latest wins, and a detail only an earlier event had is kept —
+  // what upserting each event in turn would leave, in one row per product.
+  const before = chunk.products.get(line.productId);
   const category = text(m.properties.category, 200);
-  chunk.products.push([
+  chunk.products.set(line.productId, [
     line.productId,
     line.name,
     line.price,
     currency,
-    category,
-    line.url,
-    line.imageUrl,
+    category ?? before?.[4] ?? null,
+    line.url ?? before?.[5] ?? null,
+    line.imageUrl ?? before?.[6] ?? null,
     m.timestamp,
   ]);
-  if (m.event === "Product Viewed") chunk.views.push([contactId, line.productId, m.timestamp]);
+  if (m.event === "Product Viewed") {
+    const key = `${contactId}\u0000${line.productId}`;
+    const seen = chunk.views.get(key);
+    chunk.views.set(key, [contactId, line.productId, m.timestamp, (seen?.[3] ?? 0) + 1]);
+  }
 }
 
 interface EventRow {

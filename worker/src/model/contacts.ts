@@ -126,9 +126,21 @@ export async function findIdentities(db: D1Database, siteId: string, wanted: Ide
  * would lose its identities to the other.
  */
 export async function newContactId(siteId: string, m: Message): Promise<string> {
+  return (await sha256Hex(newContactKey(siteId, m))).slice(0, 32);
+}
+
+/** What newContactId hashes: the site and the message's strongest identity. */
+export function newContactKey(siteId: string, m: Message): string {
   const email = normaliseEmail(m.traits.email);
   const [kind, value] = m.userId ? ["user", m.userId] : email ? ["email", email] : ["anonymous", m.anonymousId ?? ""];
-  return (await sha256Hex(`${siteId}\u0000${kind}\u0000${value}`)).slice(0, 32);
+  return `${siteId}\u0000${kind}\u0000${value}`;
+}
+
+/** newContactId for many messages at once: each distinct shopper hashed once, all in parallel. */
+export async function newContactIds(siteId: string, messages: Message[]): Promise<Map<string, string>> {
+  const keys = [...new Set(messages.map((m) => newContactKey(siteId, m)))];
+  const ids = await Promise.all(keys.map(async (k) => (await sha256Hex(k)).slice(0, 32)));
+  return new Map(keys.map((k, i) => [k, ids[i] ?? ""]));
 }
 
 /**
