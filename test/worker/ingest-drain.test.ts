@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { drainInBackground } from "../../worker/src/ingest/drainer";
-import { claim, enqueue } from "../../worker/src/ingest/inbox";
+import { CLAIM_TIMEOUT_MS, enqueue, take } from "../../worker/src/ingest/inbox";
 import { validateMessage } from "../../worker/src/ingest/validate";
 import type { Message } from "../../worker/src/ingest/validate";
 import { siteById } from "../../worker/src/model/sites";
@@ -42,16 +42,31 @@ const inbox = async () =>
 
 describe("background drain (group commit)", () => {
   beforeAll(clock); // the first request seeds the demo site
-  it("should claim oldest batches up to the pass size, and a batch larger than it alone", async () => {
+  it("should take the oldest batches up to the pass size, and a batch larger than it alone", async () => {
     const now = Date.now();
+    const shoppers = [uid("c"), uid("c"), uid("c"), uid("c")];
     const ids = [];
-    for (const n of [3, 3, 3, 10]) ids.push(await enqueue(env.DB, "demo", views(uid("c"), n), now));
-    expect((await claim(env.DB, now, 6)).map((r) => r.id)).toEqual(ids.slice(0, 2));
-    expect((await claim(env.DB, now, 6)).map((r) => r.id)).toEqual(ids.slice(2, 3));
-    const last = await claim(env.DB, now, 6);
-    expect(last.map((r) => r.id)).toEqual(ids.slice(3));
-    expect(last[0]?.messages).toHaveLength(10);
-    await env.DB.prepare(`DELETE FROM inbox`).run();
+    for (const [i, n] of [3, 3, 3, 10].entries())
+      ids.push(await enqueue(env.DB, "demo", views(shoppers[i] ?? "", n), now));
+    const first = await take(env.DB, now, 6);
+    expect(first.rows.map((r) => r.id)).toEqual(ids.slice(0, 2));
+    expect(first.fresh.get("demo")?.map((m) => m.anonymousId)).toEqual([
+      ...Array(3).fill(shoppers[0]),
+      ...Array(3).fill(shoppers[1]),
+    ]);
+    expect((await take(env.DB, now, 6)).rows.map((r) => r.id)).toEqual(ids.slice(2, 3));
+    const last = await take(env.DB, now, 6);
+    expect(last.rows.map((r) => r.id)).toEqual(ids.slice(3));
+    expect(last.fresh.get("demo")).toHaveLength(10);
+    expect((await take(env.DB, now, 6)).rows).toEqual([]);
+    expect(await inbox()).toBe(0);
+  });
+
+  it("should not take a batch its request is applying, until that claim goes stale", async () => {
+    const now = Date.now();
+    const id = await enqueue(env.DB, "demo", views(uid("f"), 2), now, true);
+    expect((await take(env.DB, now + 1000)).rows).toEqual([]);
+    expect((await take(env.DB, now + CLAIM_TIMEOUT_MS + 1)).rows.map((r) => r.id)).toEqual([id]);
   });
 
   it("should apply every waiting batch exactly once when requests overlap, in a shared pass", async () => {

@@ -1,4 +1,5 @@
 import type { Site } from "../model/sites";
+import { MAX_EVENTS_PER_PASS } from "./inbox";
 import { drainInbox } from "./process";
 
 /**
@@ -33,10 +34,13 @@ export async function drainInBackground(
   const started = Date.now();
   runningSince = started;
   try {
+    // One pass, and one more for each time a request came in meanwhile: no empty round trip to
+    // find out the inbox is empty. What another isolate stored, its own drainer takes.
+    let full: boolean;
     do {
       again = false;
-      await drainInbox(db, siteById, await now(), DRAIN_MS);
-    } while (again && Date.now() - started < DRAIN_MS);
+      full = (await drainInbox(db, siteById, await now(), { passes: 1 })) >= MAX_EVENTS_PER_PASS / 2;
+    } while ((again || full) && Date.now() - started < DRAIN_MS);
   } finally {
     if (runningSince === started) runningSince = null;
   }

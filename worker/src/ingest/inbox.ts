@@ -8,9 +8,9 @@ import { isDict } from "./validate";
  * messageId): a retry, a second tab or a beacon after a fetch is stored once) and deletes it — so
  * however many invocations expand the same row, its events come out of exactly one of them.
  *
- * A request that applies its own batch stores the row already claimed, so no sweep picks it up
- * meanwhile; sweeps claim the rest like the scheduler claims messages, with one UPDATE … RETURNING,
- * and a claim older than CLAIM_TIMEOUT_MS (the invocation died) is taken again.
+ * A request that applies its own batch stores the row already claimed, so no drain takes it
+ * meanwhile (a claim older than CLAIM_TIMEOUT_MS — the invocation died — is taken again); drains
+ * `take` the rest, expanding as they take.
  */
 
 export const CLAIM_TIMEOUT_MS = 60_000;
@@ -50,24 +50,32 @@ export async function enqueue(
   return row.id;
 }
 
+/** The oldest unclaimed or stale rows, as many as fit in ?3 messages (at least one row). Binds ?1 now, ?2 timeout. */
+const TAKEABLE = `SELECT id FROM (SELECT id, events, sum(events) OVER (ORDER BY id) AS upto
+                   FROM inbox WHERE claimed_at IS NULL OR claimed_at < ?1 - ?2 ORDER BY id LIMIT 100)
+                 WHERE upto <= ?3 OR upto = events`;
+
 /**
- * Claims the oldest unclaimed or stale rows — as many as fit in `maxEvents` messages (at least
- * one row), so one pass applies many requests' batches with the same few statements.
+ * Takes the oldest unclaimed or stale rows — as many as fit in `maxEvents` messages, at least one
+ * row — and expands them like `expand`, in one transaction: no claim round trip, and two drains
+ * that run at once take disjoint rows (the second finds them gone). Returns the rows taken (none:
+ * the inbox is empty) and the new messages per site.
  */
-export async function claim(db: D1Database, now: number, maxEvents = MAX_EVENTS_PER_PASS): Promise<Claimed[]> {
-  const { results } = await db
-    .prepare(
-      `UPDATE inbox SET claimed_at = ?1 WHERE id IN (
-         SELECT id FROM (SELECT id, events, sum(events) OVER (ORDER BY id) AS upto
-                         FROM inbox WHERE claimed_at IS NULL OR claimed_at < ?1 - ?2 ORDER BY id LIMIT 100)
-         WHERE upto <= ?3 OR upto = events)
-       RETURNING id, site_id, body, received_at`,
-    )
-    .bind(now, CLAIM_TIMEOUT_MS, maxEvents)
-    .all<InboxRow>();
-  return (results ?? [])
+export async function take(
+  db: D1Database,
+  now: number,
+  maxEvents = MAX_EVENTS_PER_PASS,
+): Promise<{ rows: Claimed[]; fresh: Map<string, Message[]> }> {
+  const [inserted, deleted] = await db.batch<{ site_id: string; message_id: string } & InboxRow>([
+    db.prepare(`${INSERT_EVENTS} WHERE i.id IN (${TAKEABLE}) ${INSERT_TAIL}`).bind(now, CLAIM_TIMEOUT_MS, maxEvents),
+    db
+      .prepare(`DELETE FROM inbox WHERE id IN (${TAKEABLE}) RETURNING id, site_id, body, received_at`)
+      .bind(now, CLAIM_TIMEOUT_MS, maxEvents),
+  ]);
+  const rows = (deleted?.results ?? [])
     .sort((a, b) => a.id - b.id)
     .map((r) => ({ id: r.id, siteId: r.site_id, receivedAt: r.received_at, messages: parseMessages(r.body) }));
+  return { rows, fresh: freshOf(rows, inserted?.results ?? []) };
 }
 
 /** Our own serialisation of validated messages; anything else would be a bug, so it is dropped. */
@@ -76,41 +84,40 @@ function parseMessages(body: string): Message[] {
   return Array.isArray(v) ? v.filter((m): m is Message => isDict(m) && typeof m.messageId === "string") : [];
 }
 
+const INSERT_EVENTS = `INSERT INTO events (site_id, message_id, type, event, anonymous_id, user_id, previous_id,
+    properties, traits, context, timestamp, received_at)
+  SELECT i.site_id, m.value ->> 'messageId', m.value ->> 'type', m.value ->> 'event',
+    m.value ->> 'anonymousId', m.value ->> 'userId', m.value ->> 'previousId',
+    m.value -> 'properties', m.value -> 'traits', m.value -> 'context', m.value ->> 'timestamp', i.received_at
+  FROM inbox i, json_each(i.body) m`;
+const INSERT_TAIL = `ORDER BY i.id, m.key ON CONFLICT DO NOTHING RETURNING site_id, message_id`;
+
 /**
- * Moves batches into `events` and deletes them from the inbox, in one transaction; returns the
- * messages that were new (the first of each messageId), per site, in row and batch order — none
- * of a row another invocation expanded first.
+ * Moves batches the caller holds into `events` and deletes them from the inbox, in one
+ * transaction; returns the new messages per site — none of a row another invocation took first.
  */
 export async function expand(db: D1Database, rows: Claimed[]): Promise<Map<string, Message[]>> {
-  const bySite = new Map<string, Message[]>();
-  if (rows.length === 0) return bySite;
+  if (rows.length === 0) return new Map();
   const ids = JSON.stringify(rows.map((r) => r.id));
   const [inserted] = await db.batch<{ site_id: string; message_id: string }>([
-    db
-      .prepare(
-        `INSERT INTO events (site_id, message_id, type, event, anonymous_id, user_id, previous_id,
-           properties, traits, context, timestamp, received_at)
-         SELECT i.site_id, m.value ->> 'messageId', m.value ->> 'type', m.value ->> 'event',
-           m.value ->> 'anonymousId', m.value ->> 'userId', m.value ->> 'previousId',
-           m.value -> 'properties', m.value -> 'traits', m.value -> 'context', m.value ->> 'timestamp',
-           i.received_at
-         FROM inbox i, json_each(i.body) m WHERE i.id IN (SELECT value FROM json_each(?1))
-         ORDER BY i.id, m.key
-         ON CONFLICT DO NOTHING
-         RETURNING site_id, message_id`,
-      )
-      .bind(ids),
+    db.prepare(`${INSERT_EVENTS} WHERE i.id IN (SELECT value FROM json_each(?1)) ${INSERT_TAIL}`).bind(ids),
     db.prepare(`DELETE FROM inbox WHERE id IN (SELECT value FROM json_each(?))`).bind(ids),
   ]);
+  return freshOf(rows, inserted?.results ?? []);
+}
+
+/**
+ * The messages of `rows` that were inserted as new events, per site, in row and batch order: the
+ * first of each messageId only (later copies, in the same batch or another, are not new).
+ */
+function freshOf(rows: Claimed[], inserted: { site_id: string; message_id: string }[]): Map<string, Message[]> {
   const key = (siteId: string, messageId: string) => `${siteId}\u0000${messageId}`;
-  const fresh = new Set((inserted?.results ?? []).map((r) => key(r.site_id, r.message_id)));
+  const fresh = new Set(inserted.map((r) => key(r.site_id, r.message_id)));
+  const bySite = new Map<string, Message[]>();
   for (const row of rows) {
     const list = bySite.get(row.siteId) ?? [];
     bySite.set(row.siteId, list);
-    for (const m of row.messages) {
-      // The first of each messageId only: later copies (in this batch or another) are not new.
-      if (fresh.delete(key(row.siteId, m.messageId))) list.push(m);
-    }
+    for (const m of row.messages) if (fresh.delete(key(row.siteId, m.messageId))) list.push(m);
   }
   return bySite;
 }

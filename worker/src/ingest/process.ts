@@ -17,7 +17,7 @@ import type { Site } from "../model/sites";
 import { toMinor } from "../lib/money";
 import { text } from "../lib/values";
 import { redeemCoupons, releaseCoupons } from "../promotions/coupons";
-import { claim, expand } from "./inbox";
+import { expand, take } from "./inbox";
 import type { Claimed } from "./inbox";
 import { isDict } from "./validate";
 import type { Message } from "./validate";
@@ -223,39 +223,51 @@ function foldedStatements(db: D1Database, siteId: string, chunk: Chunk): D1Prepa
 /** How long one sweep keeps draining the inbox before leaving the rest to the next one. */
 export const DRAIN_BUDGET_MS = 20_000;
 
-/**
- * Expands inbox batches into events and applies the new ones, all batches of a site in one pass
- * (one set of statements for all of them); returns how many events were new.
- */
+/** Applies new events, per site, to profiles, carts and campaigns; returns how many there were. */
+async function applyFresh(
+  db: D1Database,
+  siteById: (id: string) => Promise<Site | null>,
+  fresh: Map<string, Message[]>,
+  now: number,
+): Promise<number> {
+  let applied = 0;
+  for (const [siteId, events] of fresh) {
+    const site = await siteById(siteId);
+    if (site) await processEvents(db, site, events, now);
+    applied += events.length;
+  }
+  return applied;
+}
+
+/** Expands inbox batches the caller holds (a request's own) into events and applies the new ones. */
 export async function applyBatches(
   db: D1Database,
   siteById: (id: string) => Promise<Site | null>,
   rows: Claimed[],
   now: number,
 ): Promise<number> {
-  let applied = 0;
-  for (const [siteId, fresh] of await expand(db, rows)) {
-    const site = await siteById(siteId);
-    if (site) await processEvents(db, site, fresh, now);
-    applied += fresh.length;
-  }
-  return applied;
+  return applyFresh(db, siteById, await expand(db, rows), now);
 }
 
-/** Applies whatever the inbox holds unclaimed or stale, for up to DRAIN_BUDGET_MS (the sweep). */
+/**
+ * Takes and applies what the inbox holds, a pass of up to MAX_EVENTS_PER_PASS events at a time
+ * (all of a site's batches of a pass with one set of statements): until it is empty or
+ * DRAIN_BUDGET_MS is spent (the sweep), or for `passes` passes.
+ */
 export async function drainInbox(
   db: D1Database,
   siteById: (id: string) => Promise<Site | null>,
   now: number,
-  budgetMs = DRAIN_BUDGET_MS,
+  { budgetMs = DRAIN_BUDGET_MS, passes = Number.POSITIVE_INFINITY } = {},
 ): Promise<number> {
   let applied = 0;
   const until = Date.now() + budgetMs;
-  for (;;) {
-    const rows = await claim(db, now);
-    applied += await applyBatches(db, siteById, rows, now);
-    if (rows.length === 0 || Date.now() > until) return applied;
+  for (let pass = 0; pass < passes; pass++) {
+    const { rows, fresh } = await take(db, now);
+    applied += await applyFresh(db, siteById, fresh, now);
+    if (rows.length === 0 || Date.now() > until) break;
   }
+  return applied;
 }
 
 const ORDER_STATUS: Record<string, "cancelled" | "refunded"> = {
