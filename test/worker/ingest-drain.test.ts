@@ -5,7 +5,7 @@ import { CLAIM_TIMEOUT_MS, enqueue, take } from "../../worker/src/ingest/inbox";
 import { validateMessage } from "../../worker/src/ingest/validate";
 import type { Message } from "../../worker/src/ingest/validate";
 import { siteById } from "../../worker/src/model/sites";
-import { clock, product, uid } from "./helpers";
+import { clock, post, product, uid } from "./helpers";
 
 /** The default processing mode: batches stored by requests, applied by the isolate's drainer. */
 
@@ -91,6 +91,35 @@ describe("background drain (group commit)", () => {
       .bind(...shoppers)
       .first<{ n: number; done: number }>();
     expect(events).toEqual({ n: 12, done: 12 });
+  });
+
+  it("should apply a pass larger than one transaction's chunk exactly", async () => {
+    const shoppers = [uid("g"), uid("h"), uid("i")];
+    const t0 = Date.now() - 60_000;
+    // 1 200 events, interleaved: each shopper views P1 390 times and adds it 10 times.
+    const batch = Array.from({ length: 1200 }, (_, i) => {
+      const who = shoppers[i % 3];
+      const added = Math.floor(i / 3) % 40 === 39;
+      return {
+        type: "track",
+        messageId: `${who}-${i}`,
+        anonymousId: who,
+        event: added ? "Product Added" : "Product Viewed",
+        properties: product("P1"),
+        timestamp: new Date(t0 + i).toISOString(),
+      };
+    });
+    const res = await post("/v1/batch", { writeKey: "pk_demo", batch }, { "cf-connecting-ip": "10.8.0.1" });
+    expect(await res.json()).toMatchObject({ accepted: 1200 });
+    expect(await Promise.all(shoppers.map(viewsOf))).toEqual([390, 390, 390]);
+    const carts = await env.DB.prepare(
+      `SELECT i.value AS who, c.quantity FROM cart_items c
+       JOIN identities i ON i.site_id = c.site_id AND i.contact_id = c.contact_id AND i.kind = 'anonymous'
+       WHERE i.value IN (?, ?, ?) ORDER BY 1`,
+    )
+      .bind(...shoppers)
+      .all();
+    expect(carts.results.map((r) => r.quantity)).toEqual([10, 10, 10]);
   });
 
   it("should pick up a batch stored while a pass is running", async () => {

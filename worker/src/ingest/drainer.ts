@@ -16,6 +16,8 @@ import { drainInbox } from "./process";
 
 /** One drain's time budget: Workers keep ctx.waitUntil work alive for 30 s after the response. */
 const DRAIN_MS = 10_000;
+/** Passes per drain: each is a few D1 calls, and an invocation may make 1 000 at most. */
+const MAX_PASSES = 50;
 /** A drain older than this is taken as lost (its invocation was cancelled mid-await). */
 const LOST_MS = 30_000;
 
@@ -37,10 +39,11 @@ export async function drainInBackground(
     // One pass, and one more for each time a request came in meanwhile: no empty round trip to
     // find out the inbox is empty. What another isolate stored, its own drainer takes.
     let full: boolean;
+    let passes = 0;
     do {
       again = false;
       full = (await drainInbox(db, siteById, await now(), { passes: 1 })) >= MAX_EVENTS_PER_PASS / 2;
-    } while ((again || full) && Date.now() - started < DRAIN_MS);
+    } while ((again || full) && ++passes < MAX_PASSES && Date.now() - started < DRAIN_MS);
   } finally {
     if (runningSince === started) runningSince = null;
   }

@@ -95,12 +95,17 @@ export async function processEvents(db: D1Database, site: Site, events: Message[
     }
     applyEvent(db, site, contactId, m, chunk);
     chunk.applied.push({ contactId, event: m });
+    // Bounds each JSON list a statement binds under D1's 1 MB per value, however large the pass.
+    if (chunk.applied.length >= CHUNK_EVENTS) await flush();
   }
   await flush();
 }
 
 /** A contact's consecutive effects of one kind: adds folded together, or other statements. */
 type Run = { adds: CartAdd[] } | { statements: D1PreparedStatement[] };
+
+/** Events per D1 transaction: the set-based statements' JSON lists stay well under 1 MB each. */
+const CHUNK_EVENTS = 500;
 
 interface Chunk {
   /** The chunk's events with their contacts, in event order: what campaigns and marks are built from. */
@@ -222,6 +227,8 @@ function foldedStatements(db: D1Database, siteId: string, chunk: Chunk): D1Prepa
 
 /** How long one sweep keeps draining the inbox before leaving the rest to the next one. */
 export const DRAIN_BUDGET_MS = 20_000;
+/** And at most this many passes (a few D1 calls each; an invocation may make 1 000 at most). */
+const SWEEP_PASSES = 60;
 
 /** Applies new events, per site, to profiles, carts and campaigns; returns how many there were. */
 async function applyFresh(
@@ -252,13 +259,13 @@ export async function applyBatches(
 /**
  * Takes and applies what the inbox holds, a pass of up to MAX_EVENTS_PER_PASS events at a time
  * (all of a site's batches of a pass with one set of statements): until it is empty or
- * DRAIN_BUDGET_MS is spent (the sweep), or for `passes` passes.
+ * DRAIN_BUDGET_MS or SWEEP_PASSES is spent (the sweep), or for `passes` passes.
  */
 export async function drainInbox(
   db: D1Database,
   siteById: (id: string) => Promise<Site | null>,
   now: number,
-  { budgetMs = DRAIN_BUDGET_MS, passes = Number.POSITIVE_INFINITY } = {},
+  { budgetMs = DRAIN_BUDGET_MS, passes = SWEEP_PASSES } = {},
 ): Promise<number> {
   let applied = 0;
   const until = Date.now() + budgetMs;
