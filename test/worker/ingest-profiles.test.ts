@@ -7,6 +7,8 @@ import { validateMessage } from "../../worker/src/ingest/validate";
 import type { Message } from "../../worker/src/ingest/validate";
 import { mintCoupon } from "../../worker/src/model/coupons";
 import { siteById } from "../../worker/src/model/sites";
+import { MERGED_TABLES } from "../../worker/src/model/contacts";
+import { contactTables } from "../../worker/src/model/privacy";
 import { advance, BASE, clock, post, product, SECRET, send, uid } from "./helpers";
 
 const DAY = 24 * 3600 * 1000;
@@ -83,6 +85,32 @@ describe("identity merge", () => {
       .bind(body.contact.id)
       .first<{ n: number }>();
     expect(rows?.n).toBe(4);
+  });
+});
+
+describe("merge coverage", () => {
+  it("should move rows of every per-contact table in the schema, coupon redemptions included", async () => {
+    expect(await contactTables(env.DB)).toEqual(MERGED_TABLES.filter((t) => t !== "contacts"));
+
+    // A redemption made while anonymous follows the shopper into their known contact, so a
+    // once-per-customer code stays used after the merge.
+    const userId = uid("u");
+    const anonymousId = uid("anon");
+    await send([{ type: "identify", anonymousId: uid("other-device"), userId }]);
+    await send([{ type: "track", anonymousId, event: "Product Viewed", properties: product("P1") }]);
+    const before = await lookup(`anonymousId=${anonymousId}`);
+    await env.DB.prepare(
+      `INSERT INTO coupon_redemptions (site_id, code, order_id, contact_id, redeemed_at) VALUES ('demo', ?, ?, ?, ?)`,
+    )
+      .bind(uid("CODE"), uid("o"), before.body.contact.id, Date.now())
+      .run();
+    await send([{ type: "identify", anonymousId, userId }]);
+    const after = await lookup(`userId=${userId}`);
+    expect(after.body.contact.id).not.toBe(before.body.contact.id);
+    const moved = await env.DB.prepare(`SELECT contact_id FROM coupon_redemptions WHERE contact_id IN (?, ?)`)
+      .bind(before.body.contact.id, after.body.contact.id)
+      .all<{ contact_id: string }>();
+    expect(moved.results.map((r) => r.contact_id)).toEqual([after.body.contact.id]);
   });
 });
 

@@ -180,6 +180,27 @@ function linkIdentity(db: D1Database, siteId: string, id: Identity, contactId: s
     .bind(siteId, id.kind, id.value, contactId);
 }
 
+/**
+ * The per-contact tables (those with `site_id` and `contact_id`) that mergeContacts moves. A test
+ * compares this with the live schema, so a table added later cannot be forgotten here and leave
+ * rows on a deleted contact (as coupon redemptions were, which let a merged shopper reuse a
+ * once-per-customer code).
+ */
+export const MERGED_TABLES = [
+  "callbacks",
+  "cart_items",
+  "carts",
+  "consents",
+  "contacts",
+  "coupon_redemptions",
+  "coupons",
+  "events",
+  "identities",
+  "messages",
+  "orders",
+  "product_views",
+];
+
 /** Moves everything of contact `from` onto contact `into`, then deletes `from`. */
 export function mergeContacts(db: D1Database, siteId: string, from: string, into: string): D1PreparedStatement[] {
   const move = (sql: string) => db.prepare(sql).bind(siteId, from, into);
@@ -192,6 +213,7 @@ export function mergeContacts(db: D1Database, siteId: string, from: string, into
     move(`UPDATE coupons SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
     move(`UPDATE callbacks SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
     move(`UPDATE consents SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
+    move(`UPDATE coupon_redemptions SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
     move(
       `INSERT INTO product_views (site_id, contact_id, product_id, viewed_at, views)
        SELECT site_id, ?3, product_id, viewed_at, views FROM product_views WHERE site_id = ?1 AND contact_id = ?2
