@@ -153,7 +153,9 @@ export function init(options: InitOptions): void {
   const run = () => {
     if (setup !== run) return;
     setup = undefined;
-    s = boot(options);
+    // Not inlined into init: V8 compiles a function when it is first called, so init's own
+    // compile (on the ready path) stays small; boot's waits for the next task.
+    s = /*@__NOINLINE__*/ boot(options);
   };
   setup = run;
   setTimeout(run);
