@@ -38,7 +38,7 @@ export function memoryOutbox(): Outbox {
 }
 
 /**
- * idb-keyval's `createStore("nudge", "kv")`, but writes use relaxed durability: the browser hands
+ * idb-keyval's `createStore(dbName, storeName)`, but writes use relaxed durability: the browser hands
  * the commit to the OS without waiting for a disk flush (~60 ms per transaction here). The data
  * still survives closed tabs and browser crashes, which is what the outbox is for; only a power
  * cut right after a write could lose it.
@@ -65,7 +65,10 @@ function relaxedStore(dbName: string, storeName: string): UseStore {
 }
 
 export function idbOutbox(): Outbox {
-  const store = relaxedStore("nudge", "kv");
+  // Its own database, not the `nudge` one earlier builds kept a record per event in: those records
+  // have another shape, and a version upgrade of a shared database would wait on every tab still
+  // running an older SDK.
+  const store = relaxedStore("nudge-outbox", "kv");
   return {
     // Not idb-keyval's setMany/delMany: their default-store parameter drags a second copy of
     // createStore into the bundle (~200 B gzip).

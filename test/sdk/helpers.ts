@@ -30,6 +30,6 @@ export async function freshPage() {
   delete (history as Partial<History>).pushState;
   delete (history as Partial<History>).replaceState;
   localStorage.clear();
-  await clear(createStore("nudge", "kv"));
+  await clear(createStore("nudge-outbox", "kv"));
   vi.unstubAllGlobals();
 }
