@@ -100,7 +100,12 @@ describe("ready at once", () => {
     Object.defineProperty(navigator, "sendBeacon", { configurable: true, value: beacon });
     init({ key: "pk_test", endpoint: ENDPOINT, trackPages: false });
     track("Leaving");
-    dispatchEvent(new Event("pagehide"));
+    Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
+    try {
+      document.dispatchEvent(new Event("visibilitychange", { bubbles: true }));
+    } finally {
+      delete (document as { visibilityState?: string }).visibilityState;
+    }
     expect(beacon).toHaveBeenCalledWith(`${ENDPOINT}/v1/batch`, expect.stringContaining('"event":"Leaving"'));
     const spilled = Object.keys(localStorage)
       .filter((k) => k.startsWith("nudge_spill"))
