@@ -1,8 +1,7 @@
-import { watchEmails } from "./capture";
 import { deviceContext, pageContext, timeZone } from "./context";
 import { checkEventName, warn } from "./dev";
 import { uuid7 } from "./id";
-import { startOnsite } from "./onsite";
+import { onsiteChunk, startOnsite } from "./onsite";
 import { createQueue } from "./queue";
 import type { Queue } from "./queue";
 import { idbOutbox, local } from "./storage";
@@ -34,13 +33,37 @@ interface State {
   _off: boolean;
 }
 
+/** A call made before the SDK was set up: the call, when it was made, its messageId if fixed. */
+export type Call = [() => void, number | undefined, string | undefined];
+
 let state: State | undefined;
+/** init's setup, until it has run (in the task after init; at once on flush or page hide). */
+let setup: (() => void) | undefined;
 let stopEmails: (() => void) | undefined;
-/** Calls made before init, replayed by it (ESM users may track before init resolves). */
-let early: (() => void)[] = [];
+/** Calls made before setup (ESM users may track before init), replayed by it, in order. */
+let early: Call[] = [];
+/** The call being replayed: when it was made, and its messageId if fixed. */
+let replaying: [number?, string?] = [];
 const listeners = new Map<keyof SdkEvents, ((payload: never) => void)[]>();
-/** Where the SDK script came from: the default endpoint (set by the script-tag entry). */
-export const loadedFrom: { _origin?: string } = {};
+/**
+ * What the script-tag entry (global.ts) tells the core: where the SDK script came from (the
+ * default endpoint), and the calls earlier pages' loader stubs kept (read at setup).
+ */
+export const loadedFrom: { _origin?: string; _stored?: () => Call[] } = {};
+
+/** Keeps a call for setup to replay, with the time it was made. */
+const later = (call: () => void): void => void early.push([call, replaying[0] ?? Date.now(), replaying[1]]);
+
+/** Runs `call` as if it were made at `t`, its event (if any) with messageId `id`. */
+export function replay(call: () => void, t?: number, id?: string): void {
+  replaying = [t, id];
+  try {
+    call();
+  } catch (e) {
+    report(e);
+  }
+  replaying = [];
+}
 
 function emit<K extends keyof SdkEvents>(name: K, payload: SdkEvents[K]): void {
   for (const cb of (listeners.get(name) ?? []) as ((payload: SdkEvents[K]) => void)[]) {
@@ -70,31 +93,19 @@ function privacySignal(): boolean {
 
 function start(s: State): void {
   if (s._queue) return;
-  let outbox: ReturnType<typeof idbOutbox<string>> | undefined;
-  try {
-    // `in`, not `typeof`: reading the global instantiates the IDB factory (up to ~1 ms) on the init path.
-    if ("indexedDB" in globalThis) outbox = idbOutbox<string>();
-  } catch (e) {
-    report(e);
-  }
   s._queue = createQueue({
     _url: `${s._opts.endpoint}/v1/batch`,
     _key: s._opts.key,
-    _outbox: outbox,
-    _onSent: (count) => {
-      log("sent", count);
-      emit("sent", { count });
-    },
-    _onDrop: (count, reason) => {
-      log("dropped", count, reason);
-      emit("dropped", { count, reason });
+    // `in`, not `typeof`: reading the global instantiates the IDB factory (up to ~1 ms). Opening
+    // the database waits for the first write, so this cannot throw.
+    _outbox: "indexedDB" in globalThis ? idbOutbox() : undefined,
+    _on: (count, reason) => {
+      const name = reason ? "dropped" : "sent";
+      log(name, count, reason ?? "");
+      emit(name, { count, reason } as SdkEvents["dropped"]);
     },
     _onError: report,
   });
-  // pagehide fires on tab close, navigation and bfcache; visibilitychange covers mobile app switch.
-  const bye = () => s._queue?._hide();
-  addEventListener("pagehide", bye);
-  addEventListener("visibilitychange", () => document.visibilityState === "hidden" && bye());
   // Anything a previous page left in the outbox goes out soon — in its own task, since opening
   // IndexedDB blocks the main thread for milliseconds.
   setTimeout(() => s._queue?._flush().catch(report));
@@ -103,7 +114,7 @@ function start(s: State): void {
 function send(partial: Omit<Envelope, "messageId" | "anonymousId" | "context" | "timestamp">): void {
   const s = state;
   if (!s) {
-    early.push(() => send(partial));
+    later(() => send(partial));
     return;
   }
   if (s._off) return;
@@ -113,7 +124,8 @@ function send(partial: Omit<Envelope, "messageId" | "anonymousId" | "context" | 
   event.anonymousId = s._aid;
   if (s._uid) event.userId = s._uid;
   event.context = s._ctx;
-  event.timestamp = Date.now();
+  event.timestamp = replaying[0] ?? Date.now();
+  if (replaying[1]) event.messageId = replaying[1];
   log(event.type, event.event ?? event.name ?? "", event);
   if (!s._consented) {
     if (s._held.length < 1000) s._held.push(event);
@@ -130,19 +142,47 @@ function send(partial: Omit<Envelope, "messageId" | "anonymousId" | "context" | 
 export function init(options: InitOptions): void {
   if (!options || typeof options.key !== "string" || !options.key)
     throw new TypeError("nudge: init needs { key: 'pk_…' }, the site's public key.");
-  if (state) {
+  if (state || setup) {
     if (__DEV__) warn("init was called twice; the second call is ignored.");
     return;
   }
+  // From here every call is accepted (and kept, in `early`). The rest waits for the next task:
+  // the page's first localStorage access alone — reading the ids — costs 1.5–8 ms of IPC in
+  // Chromium, and the context, the queue and the onsite config request add more.
+  let s: State | undefined;
+  const run = () => {
+    if (setup !== run) return;
+    setup = undefined;
+    // Not inlined into init: V8 compiles a function when it is first called, so init's own
+    // compile (on the ready path) stays small; boot's waits for the next task.
+    s = /*@__NOINLINE__*/ boot(options);
+    // pagehide too, for browsers that skip visibilitychange on unload (Safari before 14.1). Not
+    // on the init path: in Chromium, adding a page-lifecycle listener costs up to ~8 ms of IPC.
+    addEventListener("pagehide", bye);
+  };
+  setup = run;
+  setTimeout(run);
+  // visibilitychange fires on tab close, navigation, bfcache and a mobile app switch.
+  const bye = () => {
+    run();
+    s?._queue?._hide();
+  };
+  addEventListener("visibilitychange", () => document.visibilityState === "hidden" && bye());
+  // The page view is made now, so it comes before the page's other calls; navigations are watched
+  // from now on, so a router's pushState before setup is seen too.
+  if (options.trackPages !== false) {
+    page();
+    watchNavigation();
+  }
+}
+
+function boot(options: InitOptions): State {
   const opts: InitOptions = {
-    respectPrivacySignals: true,
-    trackPages: true,
     ...options,
     endpoint: (options.endpoint ?? loadedFrom._origin ?? location.origin).replace(/\/+$/, ""),
   };
   const off = opts.respectPrivacySignals !== false && privacySignal();
-  const stored = local._get(CONSENT);
-  const consented = !opts.requireConsent || stored === "1";
+  const consented = !opts.requireConsent || local._get(CONSENT) === "1";
   const s: State = {
     _opts: opts,
     _aid: (consented && local._get(AID)) || uuid7(),
@@ -162,31 +202,38 @@ export function init(options: InitOptions): void {
     s._device.timezone = s._ctx.timezone = timeZone();
   });
   log("init", opts, off ? "(off: privacy signal)" : "");
-  if (off) return;
+  // What earlier pages' stubs kept goes first: those calls were made before this page's.
+  let calls = early;
+  early = [];
+  try {
+    calls = [...(loadedFrom._stored?.() ?? []), ...calls];
+  } catch (e) {
+    report(e);
+  }
+  if (off) return s;
   if (consented) {
     local._set(AID, s._aid);
     start(s);
   }
-  const replay = early;
-  early = [];
-  for (const call of replay) call();
-  if (opts.trackPages) {
-    page();
-    watchNavigation();
-  }
-  if (opts.captureEmails) {
-    if (__DEV__ && local._get(MARKETING) !== "1")
-      warn("captureEmails is on, but emails are only captured after consent({ marketing: true }).");
-    stopEmails = watchEmails((email) => {
-      if (local._get(MARKETING) === "1" && email !== s._email) {
-        s._email = email;
-        identify({ email });
-      }
-    });
-  }
-  // Onsite widgets (sdk/onsite.ts): config first, triggers and widgets load lazily.
+  for (const [call, t, id] of calls) replay(call, t, id);
+  // Email capture is opt-in, so its code rides in the onsite chunk, loaded only when asked for.
+  if (__DEV__ && opts.captureEmails && local._get(MARKETING) !== "1")
+    warn("captureEmails is on, but emails are only captured after consent({ marketing: true }).");
+  if (opts.captureEmails)
+    onsiteChunk.load(`${opts.endpoint}/sdk/onsite.js`).then((m: typeof import("./triggers/index")) => {
+      stopEmails = m.watchEmails((email) => {
+        if (local._get(MARKETING) === "1" && email !== s._email) {
+          s._email = email;
+          identify({ email });
+        }
+      });
+    }, report);
+  // Onsite widgets (sdk/onsite.ts): config first, triggers and widgets load lazily. In a task of
+  // its own: a page's first fetch() costs 1–15 ms of main thread in Chromium, as much as the rest
+  // of the setup.
   if (opts.onsite !== false)
-    startOnsite({ endpoint: opts.endpoint ?? "", key: opts.key, aid: () => s._aid, track }, report);
+    setTimeout(() => startOnsite({ endpoint: opts.endpoint ?? "", key: opts.key, aid: () => s._aid, track }, report));
+  return s;
 }
 
 /** Rebuilds the shared context object after the page or the identity changed. */
@@ -220,7 +267,7 @@ export function identify(idOrTraits: string | Traits, traits: Traits = {}, optio
   if (__DEV__ && !userId && !t.email && !t.phone)
     warn("identify without a userId, email or phone only adds traits to the anonymous visitor.");
   if (!state) {
-    early.push(() => identify(idOrTraits, traits, options));
+    later(() => identify(idOrTraits, traits, options));
     return;
   }
   const s = state;
@@ -257,11 +304,16 @@ export function track(event: string, properties: Properties = {}): void {
  * nudge('page')
  */
 export function page(name?: string, properties: Properties = {}): void {
-  if (state) {
-    state._page = pageContext();
-    contextOf(state);
-  }
-  send({ type: "page", ...(name ? { name } : {}), properties });
+  // The page as it is now: before setup, the view is replayed later, maybe after a navigation.
+  const p = pageContext();
+  const view = () => {
+    const s = state as State;
+    s._page = p;
+    contextOf(s);
+    send({ type: "page", ...(name ? { name } : {}), properties });
+  };
+  if (state) view();
+  else later(view);
 }
 
 /**
@@ -273,7 +325,7 @@ export function page(name?: string, properties: Properties = {}): void {
 export function consent(choice: Consent): void {
   const s = state;
   if (!s) {
-    early.push(() => consent(choice));
+    later(() => consent(choice));
     return;
   }
   if (choice.analytics === true) {
@@ -305,7 +357,10 @@ export function consent(choice: Consent): void {
  */
 export function reset(): void {
   const s = state;
-  if (!s) return;
+  if (!s) {
+    later(reset);
+    return;
+  }
   s._aid = uuid7();
   s._uid = s._hash = s._email = undefined;
   contextOf(s);
@@ -332,17 +387,15 @@ export function on<K extends keyof SdkEvents>(name: K, callback: (payload: SdkEv
  */
 export async function flush(): Promise<void> {
   try {
+    setup?.();
     await state?._queue?._flush();
   } catch (e) {
     report(e);
   }
 }
 
-let watching = false;
 /** SPA page views: pushState and popstate, but not a replaceState that keeps the same path. */
 function watchNavigation(): void {
-  if (watching) return;
-  watching = true;
   let last = location.pathname + location.search;
   // A replaceState that keeps the path (scroll state, filters written into the query) is the same
   // view; pushState, popstate, and a replaceState to another path (a redirect) are new ones.
@@ -370,8 +423,8 @@ function watchNavigation(): void {
 /** For tests: forget all state, as if the page had reloaded. */
 export function _resetForTests(): void {
   stopEmails?.();
-  state = undefined;
+  state = setup = undefined;
   early = [];
-  watching = false;
+  replaying = [];
   listeners.clear();
 }

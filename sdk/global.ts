@@ -1,6 +1,17 @@
 import * as api from "./client";
-import { loadedFrom, report } from "./client";
-import * as cart from "./ecommerce";
+import { type Call as Kept, loadedFrom, replay, report } from "./client";
+import {
+  cartViewed,
+  checkoutStarted,
+  couponApplied,
+  orderCompleted,
+  productAdded,
+  productRemoved,
+  productShared,
+  productViewed,
+} from "./ecommerce";
+import { stubId } from "./id";
+import { local } from "./storage";
 
 /**
  * The script-tag build: replays what the snippet stub queued, then becomes `window.nudge`.
@@ -9,6 +20,8 @@ import * as cart from "./ecommerce";
 
 type Command = keyof typeof commands;
 type Call = [string, ...unknown[]];
+/** Prefix of the keys under which stubs keep their calls when their page hides (snippet.ts). */
+const STUB = "nudge_q";
 
 const commands = {
   init: api.init,
@@ -20,12 +33,22 @@ const commands = {
   on: api.on,
   flush: api.flush,
   // Cart helpers: nudge('productAdded', { product_id, price, quantity }) and so on.
-  ...cart,
+  cartViewed,
+  checkoutStarted,
+  couponApplied,
+  orderCompleted,
+  productAdded,
+  productRemoved,
+  productShared,
+  productViewed,
 };
 
 interface Stub {
   (...call: Call): unknown;
+  /** The calls queued, when each was made, and the page's random tag (older stubs: `q` only). */
   q?: Call[];
+  t?: number[];
+  k?: string;
 }
 
 const w = window as unknown as { nudge?: Stub };
@@ -46,11 +69,27 @@ function nudge(command: string, ...args: unknown[]): unknown {
   }
 }
 
+/** Stub calls as the core keeps them: with their time and a messageId made from the stub's tag. */
+const kept = (calls: Call[], times: number[] = [], tag?: string): Kept[] =>
+  calls.map((call, i) => [() => nudge(...call), times[i], tag && stubId(times[i] as number, i, tag)]);
+
 if (!w.nudge || w.nudge.q) {
   if (script?.src) loadedFrom._origin = new URL(script.src).origin;
-  const queued = w.nudge?.q ?? [];
+  const stub = w.nudge;
+  // Emptied, so the stub's page-hide handler has nothing left to keep.
+  const queued = stub?.q?.splice(0) ?? [];
   w.nudge = nudge;
+  // Calls of pages that closed before the SDK arrived, kept by their stubs, replayed with their
+  // time and id (so one replayed twice, by two tabs, is stored once); not their init, this page
+  // has its own. This page's own kept copy is dropped: its calls are replayed below.
+  loadedFrom._stored = () =>
+    local._take(STUB).flatMap(([key, value]) => {
+      const [times, calls] = value as [number[], Call[]];
+      return key === STUB + stub?.k
+        ? []
+        : kept(calls, times, key.slice(STUB.length)).filter((_, i) => calls[i]?.[0] !== "init");
+    });
   const key = script?.dataset.key;
   if (key && !queued.some((c) => c[0] === "init")) nudge("init", { key, endpoint: script?.dataset.endpoint });
-  for (const call of queued) nudge(...call);
+  for (const [call, t, id] of kept(queued, stub?.t, stub?.k)) replay(call, t, id);
 }

@@ -1,29 +1,35 @@
 import { uuid7 } from "./id";
-import type { Outbox } from "./storage";
+import type { Batch, Outbox } from "./storage";
 import { local, memoryOutbox } from "./storage";
 import type { Envelope } from "./types";
 
 /**
- * The durable queue. `push` is a cheap, synchronous array push. In later tasks, a chunk at a time
- * (so no long task), each event is stamped — messageId (a UUIDv7, also its outbox key), ISO time,
- * serialised once to JSON — and written to the outbox (IndexedDB); a timer sends the outbox in
- * batches. An event leaves the outbox only when the server acknowledged it, so a reload, a crash
- * or an offline hour loses nothing; the server deduplicates by messageId, so a resend (beacon on
- * page hide, a retry after a lost response) doubles nothing. One tab sends at a time (Web Locks).
+ * The durable queue. `push` is a cheap, synchronous array push. In later tasks, a time slice at a
+ * time (so no long task), each event is stamped — messageId (a UUIDv7), ISO time, serialised once
+ * to JSON — and gathered into batches of up to 100 events (≤ 60 KB); a batch is what is stored
+ * (one IndexedDB record, keyed by its first messageId and its size) and what is sent (one
+ * request). A record per batch rather than per event: in Chromium each IndexedDB request costs
+ * 30–80 µs of main thread, so 10 000 per-event puts and deletes took ~1 s and made 50–90 ms tasks.
  *
- * The one window where an event lives only in memory — between `push` and its outbox write
- * committing, a few milliseconds — is closed on page hide: those events are stamped and written
- * synchronously to localStorage ("spill"), and the next page load picks them up. Their key is
- * their messageId, so an event both committed and spilled is stored once.
+ * A batch leaves the outbox only when the server acknowledged it, so a reload, a crash or an
+ * offline hour loses nothing; the server deduplicates by messageId, so a resend (beacon on page
+ * hide, a retry after a lost response) doubles nothing. One tab sends at a time (Web Locks).
+ *
+ * The one window where events live only in memory — between `push` and their batch's write
+ * committing — is closed on page hide: they are stamped and written synchronously to
+ * localStorage ("spill", under a key of this page's own), and the next page load stores them
+ * under the same record keys, so a batch both committed and spilled is stored once. If the page
+ * lives on (a tab switch), the spill is cut down as batches commit and removed once all have, so
+ * the next load does not send them again.
  */
 
 export interface QueueOptions {
   _url: string;
   _key: string;
-  /** Where events wait; without one (no IndexedDB) they wait in memory and spill on page hide. */
-  _outbox?: Outbox<string>;
-  _onSent(count: number): void;
-  _onDrop(count: number, reason: string): void;
+  /** Where batches wait; without one (no IndexedDB) they wait in memory and spill on page hide. */
+  _outbox?: Outbox;
+  /** `count` events were sent or, with a reason, dropped. */
+  _on(count: number, dropped?: string): void;
   _onError(error: unknown): void;
   /** Delay before a batch goes out, so bursts of calls share one request. */
   _delay?: number;
@@ -37,32 +43,39 @@ export interface Queue {
   _hide(): void;
 }
 
-/** An event ready to store or send: its messageId and its JSON. */
-type Stamped = [string, string];
-
 export const BATCH_SIZE = 100;
 /** Stay under the 64 KB keepalive/beacon budget and the server's 500 KB request limit. */
 const BATCH_BYTES = 60_000;
-/** The bound: past it the oldest events are dropped, and counted. */
+/** The bound: past it the oldest batches are dropped, and counted. */
 export const MAX_QUEUE = 10_000;
-/** Events kept for the page-hide beacon; older ones are safe in the outbox anyway. */
-const MAX_UNACKED = 1_000;
+/** Batches kept for the page-hide beacon (~1 000 events); older ones are safe in the outbox anyway. */
+const MAX_UNACKED = 10;
 const MAX_BACKOFF = 60_000;
-/** Events stamped and written per task. */
-const CHUNK = 500;
+/** Milliseconds of stamping per task: well under the 50 ms of a long task, even on a slow phone. */
+export const SLICE = 4;
+/** Prefix of the spill keys: one per page, so tabs never write over each other's. */
 export const SPILL = "nudge_spill";
 
+/** The number of events in a batch, from its key. */
+export const sizeOf = (key: string): number => +key.slice(37);
+
 export function createQueue(o: QueueOptions): Queue {
-  let outbox = o._outbox ?? memoryOutbox<string>();
+  let outbox = o._outbox ?? memoryOutbox();
   let durable = !!o._outbox;
   // Pushed, not yet stamped.
   const fresh: Envelope[] = [];
-  // Stamped on page hide or read from a spill, not yet written.
-  let stamped: Stamped[] = [];
-  // Stamped, not yet committed to the outbox: what page hide must spill.
-  const pending = new Map<string, string>();
+  // The batch being filled (across slices of one burst), and its bytes.
+  let open: string[] = [];
+  let first = "";
+  let bytes = 0;
+  // Closed, not yet written (or read from a spill).
+  const stamped: Batch[] = [];
+  // Closed, not yet committed to the outbox: what page hide must spill.
+  const pending = new Map<string, string[]>();
   // Made by this page and not seen acknowledged: what page hide beacons.
-  const unacked = new Map<string, string>();
+  const unacked = new Map<string, string[]>();
+  const spillKey = SPILL + uuid7();
+  let spilled = false;
   let writes: Promise<void> = Promise.resolve();
   let writing = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -72,9 +85,10 @@ export function createQueue(o: QueueOptions): Queue {
   let retryAfter: number | undefined;
 
   // The key rides in the body: sendBeacon cannot set an Authorization header. Events are JSON
-  // already (serialised once, when stamped), so a body is a concatenation.
+  // already (serialised once, when stamped), so a body is a concatenation (an array in a template
+  // string is its items joined by commas).
   const body = (events: string[]) =>
-    `{"batch":[${events.join(",")}],"sentAt":"${new Date().toISOString()}","writeKey":${JSON.stringify(o._key)}}`;
+    `{"batch":[${events}],"sentAt":"${new Date().toISOString()}","writeKey":${JSON.stringify(o._key)}}`;
 
   const schedule = (ms: number) => {
     if (timer === undefined) timer = setTimeout(run, ms);
@@ -98,32 +112,47 @@ export function createQueue(o: QueueOptions): Queue {
     return running;
   }
 
-  /** Gives events their identity, once; from here on an event is the same wherever it goes. */
-  function stamp(events: Envelope[]): Stamped[] {
-    const out: Stamped[] = [];
-    for (const e of events) {
-      const t = e.timestamp as number;
-      e.messageId = uuid7(t);
+  /** Gives an event its identity, once, and adds it to the open batch. */
+  function stamp(e: Envelope) {
+    const t = e.timestamp as number;
+    // A call the loader stub queued comes with its id (see global.ts).
+    e.messageId ||= uuid7(t);
+    let json: string;
+    try {
       e.timestamp = new Date(t).toISOString();
-      let json: string;
-      try {
-        json = JSON.stringify(e);
-      } catch (error) {
-        // A circular or exotic property: this event cannot be sent, the others can.
-        o._onError(error);
-        o._onDrop(1, "not serialisable");
-        continue;
-      }
-      out.push([e.messageId, json]);
-      track(e.messageId, json);
+      json = JSON.stringify(e);
+    } catch (error) {
+      // A circular or exotic property: this event cannot be sent, the others can.
+      o._onError(error);
+      o._on(1, "not serialisable");
+      return;
     }
-    return out;
+    if (open.length >= BATCH_SIZE || bytes + json.length > BATCH_BYTES) close();
+    if (!open.length) first = e.messageId;
+    open.push(json);
+    bytes += json.length + 1;
   }
 
-  function track(id: string, json: string) {
-    pending.set(id, json);
-    unacked.set(id, json);
+  /** The open batch is complete: it gets its key and waits to be written. */
+  function close() {
+    if (open.length) keep([`${first}.${open.length}`, open]);
+    open = [];
+    bytes = 0;
+  }
+
+  /** A batch to write: until written it is pending, until acknowledged unacknowledged. */
+  function keep(batch: Batch) {
+    stamped.push(batch);
+    pending.set(...batch);
+    unacked.set(...batch);
     if (unacked.size > MAX_UNACKED) unacked.delete(unacked.keys().next().value as string);
+  }
+
+  /** After a page hide that the page lived through: the spill keeps only what is still at risk. */
+  function respill() {
+    if (!spilled) return;
+    spilled = pending.size > 0;
+    local._set(spillKey, spilled ? JSON.stringify([...pending]) : null);
   }
 
   /** Chains outbox writes, so `await persist()` means everything pushed so far is stored. */
@@ -136,27 +165,38 @@ export function createQueue(o: QueueOptions): Queue {
   async function writeAll() {
     writing = true;
     try {
-      await writeChunks();
+      while (fresh.length || stamped.length) {
+        // Stamp for one time slice, then yield, so a burst of thousands of calls never makes a
+        // long task. The open batch carries over, so a burst still makes full batches.
+        const end = performance.now() + SLICE;
+        let i = 0;
+        while (i < fresh.length && performance.now() < end) stamp(fresh[i++] as Envelope);
+        fresh.splice(0, i);
+        if (!fresh.length) close();
+        await write(stamped.splice(0));
+        if (fresh.length) await new Promise((r) => setTimeout(r));
+      }
+      // The bound, applied where the outbox grows: past it the oldest batches go, counted.
+      const keys = await outbox._keys();
+      const over = keys.reduce((n, k) => n + sizeOf(k), -MAX_QUEUE);
+      const drop: string[] = [];
+      let left = over;
+      for (const k of keys)
+        if (left > 0) {
+          left -= sizeOf(k);
+          drop.push(k);
+        }
+      if (drop.length) {
+        await outbox._remove(drop);
+        o._on(over - left, "queue full");
+      }
     } finally {
       writing = false;
     }
   }
 
-  async function writeChunks() {
-    while (stamped.length || fresh.length) {
-      await write(stamped.length ? stamped.splice(0) : stamp(fresh.splice(0, CHUNK)));
-      // Yield between chunks, so a burst of thousands of calls never makes a long task.
-      if (fresh.length) await new Promise((r) => setTimeout(r));
-    }
-    // The bound, applied where the outbox grows: past it the oldest go, counted.
-    const excess = (await outbox._count()) - MAX_QUEUE;
-    if (excess > 0) {
-      await outbox._remove((await outbox._take(excess)).map((d) => d[0]));
-      o._onDrop(excess, "queue full");
-    }
-  }
-
-  async function write(items: Stamped[]) {
+  async function write(items: Batch[]) {
+    if (!items.length) return;
     try {
       await outbox._put(items);
     } catch (e) {
@@ -168,16 +208,19 @@ export function createQueue(o: QueueOptions): Queue {
       }
       await outbox._put(items);
     }
-    // In memory, an event stays "pending" (spilled on page hide) until the server has it.
-    if (durable) for (const [k] of items) pending.delete(k);
+    // In memory, a batch stays "pending" (spilled on page hide) until the server has it.
+    if (durable) {
+      for (const [k] of items) pending.delete(k);
+      respill();
+    }
   }
 
   async function drain() {
     try {
-      // Writing goes on while the first chunks are sent (see sendAll).
+      // Writing goes on while the first batches are sent (see sendAll).
       persist().catch(o._onError);
-      // Web Locks keep two tabs from sending the same stored events at once.
-      const locks = typeof navigator !== "undefined" ? navigator.locks : undefined;
+      // Web Locks keep two tabs from sending the same stored batches at once.
+      const locks = navigator.locks;
       if (locks) await locks.request("nudge-send", sendAll);
       else await sendAll();
     } catch (e) {
@@ -188,30 +231,25 @@ export function createQueue(o: QueueOptions): Queue {
   async function sendAll() {
     for (;;) {
       // Several batches per read: fewer IndexedDB round trips on a long backlog.
-      let stored = await outbox._take(BATCH_SIZE * 5);
+      const stored = await outbox._take(5);
       if (!stored.length) {
         // Done, unless this page's events are still being written.
         if (!writing && !fresh.length && !stamped.length) return;
         await persist();
         continue;
       }
-      while (stored.length) {
-        const batch = fitting(stored);
-        stored = stored.slice(batch.length);
-        const result = await post(batch.map((b) => b[1]));
+      for (const [k, events] of stored) {
+        const result = await post(events);
         if (result === "retry") {
           failures++;
           // Exponential with full jitter, so a server coming back is not hit by every shopper at once.
           return schedule(retryAfter ?? Math.random() * Math.min(MAX_BACKOFF, 1000 * 2 ** failures));
         }
         failures = 0;
-        await outbox._remove(batch.map((b) => b[0]));
-        for (const [k] of batch) {
-          unacked.delete(k);
-          pending.delete(k);
-        }
-        if (result === "ok") o._onSent(batch.length);
-        else o._onDrop(batch.length, result);
+        await outbox._remove([k]);
+        unacked.delete(k);
+        if (pending.delete(k)) respill();
+        o._on(sizeOf(k), result === "ok" ? undefined : result);
       }
     }
   }
@@ -244,18 +282,6 @@ export function createQueue(o: QueueOptions): Queue {
     }
   }
 
-  /** The leading entries that fit one request. */
-  function fitting(stored: Stamped[]): Stamped[] {
-    let bytes = 0;
-    let n = 0;
-    while (n < stored.length && n < BATCH_SIZE) {
-      bytes += (stored[n] as Stamped)[1].length + 1;
-      if (n > 0 && bytes > BATCH_BYTES) break;
-      n++;
-    }
-    return stored.slice(0, n);
-  }
-
   // The hot path of every track(): an array push, and at most two timers per burst.
   function push(event: Envelope) {
     if (fresh.push(event) === 1) {
@@ -265,44 +291,28 @@ export function createQueue(o: QueueOptions): Queue {
     }
   }
 
-  // What a previous page spilled on its way out joins this page's queue (and is removed from
-  // localStorage at once, so a page hiding meanwhile can spill its own without a race).
+  // What earlier pages spilled on their way out joins this page's queue, under the same keys (and
+  // is removed from localStorage at once: this page spills it again if it hides before writing).
+  // The SDK flushes the queue once set up, which writes and sends it.
   try {
-    const spilled = local._get(SPILL);
-    if (spilled) {
-      local._set(SPILL, null);
-      for (const e of JSON.parse(spilled) as Envelope[]) {
-        const item: Stamped = [e.messageId, JSON.stringify(e)];
-        stamped.push(item);
-        track(...item);
-      }
-      schedule(0);
-    }
+    for (const [, batches] of local._take(SPILL)) for (const batch of batches as Batch[]) keep(batch);
   } catch (e) {
     o._onError(e);
   }
-  if (typeof addEventListener === "function") addEventListener("online", () => run());
+  addEventListener("online", () => run());
 
   return {
     _push: push,
     _flush: run,
     _hide() {
       try {
-        stamped = stamped.concat(stamp(fresh.splice(0)));
-        if (pending.size) {
-          // Appended to what another tab may have spilled: both arrays, joined.
-          const prior = local._get(SPILL);
-          const mine = [...pending.values()].join(",");
-          local._set(SPILL, prior ? `${prior.slice(0, -1)},${mine}]` : `[${mine}]`);
-        }
+        for (const e of fresh.splice(0)) stamp(e);
+        close();
+        spilled = true;
+        respill();
         // Uncommitted first: they are the ones at risk. Stop when the browser's quota is used up.
-        const all = [...new Set([...pending.values(), ...unacked.values()])];
-        for (let i = 0; i < all.length; ) {
-          const batch = fitting(all.slice(i, i + BATCH_SIZE).map((json): Stamped => ["", json]));
-          if (typeof navigator.sendBeacon !== "function" || !navigator.sendBeacon(o._url, body(batch.map((b) => b[1]))))
-            break;
-          i += batch.length;
-        }
+        for (const [, events] of new Map([...pending, ...unacked]))
+          if (!navigator.sendBeacon?.(o._url, body(events))) break;
       } catch (e) {
         o._onError(e);
       }

@@ -3,6 +3,9 @@ import type { History } from "./rules";
 import { watch } from "./signals";
 import type { Host, OnsiteConfig, Visitor, Widget } from "./types";
 
+// Opt-in email capture (init({ captureEmails: true })) loads with this chunk: see client.ts.
+export { watchEmails } from "../capture";
+
 /**
  * The onsite chunk (dist/cdn/sdk/onsite.js), loaded by the core once the config lists widgets.
  * It arms each widget's trigger and, when one fires, loads the widget chunk and shows the

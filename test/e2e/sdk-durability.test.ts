@@ -125,4 +125,43 @@ describe("SDK durability, in Chromium", () => {
     await context.close();
     expect(errors).toEqual([]);
   }, 180_000);
+
+  it("should keep calls made before nudge.js arrives when the tab closes or navigates away, and store them once from the next page", async () => {
+    const context = await browser.newContext();
+    const marker = `closed-early-${SEED}`;
+    const errors: string[] = [];
+    /** A tab where nudge.js does not arrive — it failed, or is still loading: only the stub runs. */
+    const stubOnly = async (tracked: string, failed: boolean) => {
+      const tab = await context.newPage();
+      errors.push(...watchErrors(tab));
+      await tab.route("**/sdk/nudge.js", (route) => (failed ? route.abort() : undefined)); // else never answered
+      await tab.goto(`${baseUrl()}/`, { waitUntil: failed ? "load" : "domcontentloaded" });
+      await tab.evaluate(
+        (m) => (window as unknown as { nudge: Nudge }).nudge("track", "Closed Early", { marker: m }),
+        tracked,
+      );
+      return tab;
+    };
+    // nudge.js failed (a network error), then the tab is closed. (Not a still-loading tab:
+    // Playwright's close() of one runs none of the page's unload events, unlike a browser.)
+    await (await stubOnly(`${marker}-closed`, true)).close();
+    // Still loading, the shopper goes on to the next page: it replays both pages' kept calls.
+    const tab = await stubOnly(`${marker}-left`, false);
+    await tab.unroute("**/sdk/nudge.js");
+    await tab.goto(`${baseUrl()}/`);
+    await tab.waitForFunction(() => !("q" in (window as unknown as { nudge: object }).nudge));
+    const anonymousId = await tab.evaluate(async () => {
+      await (window as unknown as { nudge: Nudge }).nudge("flush");
+      return localStorage.getItem("nudge_aid");
+    });
+    const query = new URLSearchParams({ anonymousId: anonymousId ?? "", event: "Closed Early" });
+    const stored = async () => (await api<{ events: Stored[] }>(`/v1/dev/events?${query}`)).events;
+    await expect.poll(async () => (await stored()).length, { timeout: 20_000 }).toBe(2);
+    const markers = (await stored()).map((e) => (e.properties as unknown as { marker: string }).marker);
+    expect(markers.sort()).toEqual([`${marker}-closed`, `${marker}-left`]);
+    // Nothing left behind for a later page to send again.
+    expect(await tab.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("nudge_q")))).toEqual([]);
+    await context.close();
+    expect(errors).toEqual([]);
+  });
 });

@@ -25,15 +25,45 @@ const run = (code: string) => new Function(code)();
 
 beforeEach(async () => {
   await freshPage();
+  nextPage();
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+  vi.useRealTimers();
+  setHidden(false);
+});
+
+/** The page's visibility; with `notify`, a visibilitychange as when a tab is switched or closed. */
+function setHidden(hidden: boolean, notify = false) {
+  Object.defineProperty(document, "hidden", { configurable: true, get: () => hidden });
+  Object.defineProperty(document, "visibilityState", {
+    configurable: true,
+    get: () => (hidden ? "hidden" : "visible"),
+  });
+  if (notify) document.dispatchEvent(new Event("visibilitychange"));
+}
+const stubKeys = () => Object.keys(localStorage).filter((k) => k.startsWith("nudge_q"));
+/** The stubs' visibilitychange listeners: a closed page's are gone with it. */
+const stubListeners: EventListener[] = [];
+function runStub() {
+  const add = vi.spyOn(document, "addEventListener");
+  run(STUB);
+  for (const [type, listener] of add.mock.calls)
+    if (type === "visibilitychange") stubListeners.push(listener as EventListener);
+  add.mockRestore();
+}
+/** A new page in the same browser: the old one's globals, scripts and listeners gone, storage kept. */
+function nextPage() {
+  for (const listener of stubListeners.splice(0)) document.removeEventListener("visibilitychange", listener);
   delete win.nudge;
   for (const s of document.querySelectorAll("script")) s.remove();
-});
-afterEach(() => vi.restoreAllMocks());
+  setHidden(false); // the old page is gone, not shown again: no event
+}
 
 describe("the minified bundle", () => {
   it("should replay what the stub queued and send it in one batch", async () => {
     const server = fakeServer(200);
-    run(STUB);
+    runStub();
     expect(document.querySelector("script[async]")?.getAttribute("src")).toBe("/sdk/nudge.js");
     win.nudge?.("init", { key: "pk_test", endpoint: ENDPOINT });
     win.nudge?.("track", "Product Viewed", { product_id: "E7247" });
@@ -49,6 +79,83 @@ describe("the minified bundle", () => {
     expect(events[2]?.properties).toEqual({ product_id: "E7247", price: 79, quantity: 1 });
     expect(events[0]?.context).toMatchObject({ library: { name: "nudge" }, page: { path: "/" } });
     expect(new Set(events.map((e) => e.messageId)).size).toBe(3);
+  });
+
+  it("should keep the stub's calls when the page hides before the SDK arrives, and send them from the next page", async () => {
+    const server = fakeServer(200);
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.parse("2026-11-23T09:00:00Z") });
+    runStub();
+    win.nudge?.("init", { key: "pk_test", endpoint: ENDPOINT });
+    win.nudge?.("productViewed", { id: "E7247", price: 79 });
+    setHidden(true, true); // closed before nudge.js arrived
+    expect(stubKeys()).toHaveLength(1);
+    vi.setSystemTime(Date.parse("2026-11-23T09:05:00Z"));
+
+    nextPage();
+    runStub();
+    win.nudge?.("init", { key: "pk_test", endpoint: ENDPOINT });
+    run(SDK);
+    await win.nudge?.("flush");
+    const events = server.events();
+    // The earlier page's call first, at its own time; its init is not replayed (this page has one).
+    expect(events.map((e) => e.event ?? e.type)).toEqual(["Product Viewed", "page"]);
+    expect(events[0]).toMatchObject({ timestamp: "2026-11-23T09:00:00.000Z", properties: { product_id: "E7247" } });
+    expect(events[1]?.timestamp).toBe("2026-11-23T09:05:00.000Z");
+    expect(stubKeys()).toEqual([]);
+    await win.nudge?.("flush");
+    expect(server.events()).toHaveLength(2);
+  });
+
+  it("should give a kept stub call the same messageId wherever it is replayed, so the server stores it once", async () => {
+    const server = fakeServer(200);
+    runStub();
+    const pageA = win.nudge;
+    pageA?.("init", { key: "pk_test", endpoint: ENDPOINT, trackPages: false });
+    pageA?.("track", "Kept");
+    setHidden(true, true); // page A is switched away from before its SDK arrives: its calls are kept
+
+    // Meanwhile page B, in another tab, loads and replays what page A kept.
+    nextPage();
+    runStub();
+    win.nudge?.("init", { key: "pk_test", endpoint: ENDPOINT, trackPages: false });
+    run(SDK);
+    await win.nudge?.("flush");
+
+    // Page A's SDK arrives after all, and replays its queue from memory.
+    win.nudge = pageA;
+    run(SDK);
+    await win.nudge?.("flush");
+    const kept = server.events().filter((e) => e.event === "Kept");
+    expect(kept).toHaveLength(2);
+    expect(kept[1]?.messageId).toBe(kept[0]?.messageId);
+    expect(kept[1]?.timestamp).toBe(kept[0]?.timestamp);
+  });
+
+  it("should take the kept calls back when the page is shown again, and keep nothing without consent or with a privacy signal", () => {
+    runStub();
+    win.nudge?.("track", "Switched");
+    setHidden(true, true);
+    expect(stubKeys()).toHaveLength(1);
+    setHidden(false, true); // back to the tab: the SDK will replay them from memory
+    expect(stubKeys()).toEqual([]);
+
+    nextPage();
+    runStub();
+    win.nudge?.("init", { key: "pk_test", requireConsent: true });
+    win.nudge?.("track", "Private");
+    setHidden(true, true);
+    expect(stubKeys()).toEqual([]);
+
+    nextPage();
+    Object.defineProperty(navigator, "globalPrivacyControl", { value: true, configurable: true });
+    try {
+      runStub();
+      win.nudge?.("track", "Private");
+      setHidden(true, true);
+      expect(stubKeys()).toEqual([]);
+    } finally {
+      Object.defineProperty(navigator, "globalPrivacyControl", { value: undefined, configurable: true });
+    }
   });
 
   it("should keep dev-only warnings out of the production build", async () => {

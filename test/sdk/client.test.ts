@@ -3,7 +3,10 @@ import { _resetForTests, consent, flush, identify, init, on, page, reset, track 
 import { fakeServer, freshPage } from "./helpers";
 
 beforeEach(freshPage);
-afterEach(() => vi.unstubAllGlobals());
+afterEach(() => {
+  vi.unstubAllGlobals();
+  vi.restoreAllMocks();
+});
 
 const ENDPOINT = "https://nudge.example";
 
@@ -39,9 +42,12 @@ describe("tracking", () => {
   it("should keep the anonymous id across page loads and renew it on reset", async () => {
     fakeServer(200);
     init({ key: "pk_test", endpoint: ENDPOINT, trackPages: false });
+    await flush();
     const first = localStorage.getItem("nudge_aid");
+    expect(first).not.toBeNull();
     _resetForTests();
     init({ key: "pk_test", endpoint: ENDPOINT, trackPages: false });
+    await flush();
     expect(localStorage.getItem("nudge_aid")).toBe(first);
     reset();
     expect(localStorage.getItem("nudge_aid")).not.toBe(first);
@@ -56,6 +62,59 @@ describe("tracking", () => {
     const [id, checkout] = server.events();
     expect(id).toMatchObject({ type: "identify", userId: "user-42", traits: { email: "ada@example.com" } });
     expect(checkout).toMatchObject({ userId: "user-42" });
+  });
+});
+
+describe("ready at once", () => {
+  it("should accept calls right after init without touching storage or the network, and send them with their time", async () => {
+    const server = fakeServer(200);
+    const getItem = vi.spyOn(localStorage, "getItem");
+    const setItem = vi.spyOn(localStorage, "setItem");
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.parse("2026-11-23T10:00:00Z") });
+    try {
+      init({ key: "pk_test", endpoint: ENDPOINT });
+      track("Right away");
+      identify("user-42");
+      track("Signed in");
+      // The first localStorage access costs milliseconds of IPC in Chromium: none on the init path.
+      expect(getItem).not.toHaveBeenCalled();
+      expect(setItem).not.toHaveBeenCalled();
+      expect(server.fetchMock).not.toHaveBeenCalled();
+      vi.setSystemTime(Date.parse("2026-11-23T10:00:05Z"));
+      await new Promise((r) => setTimeout(r)); // setup runs in the next task
+      expect(getItem).toHaveBeenCalled();
+    } finally {
+      vi.useRealTimers();
+    }
+    await flush();
+    const events = server.events();
+    expect(events.map((e) => e.event ?? e.type)).toEqual(["page", "Right away", "identify", "Signed in"]);
+    expect(events.map((e) => e.timestamp)).toEqual(Array(4).fill("2026-11-23T10:00:00.000Z"));
+    expect(events.map((e) => e.userId)).toEqual([undefined, undefined, "user-42", "user-42"]);
+    expect(new Set(events.map((e) => e.anonymousId))).toEqual(new Set([localStorage.getItem("nudge_aid")]));
+  });
+
+  it("should set up at once when the page hides before the next task, so nothing is lost", async () => {
+    const server = fakeServer(200);
+    const beacon = vi.fn(() => true);
+    Object.defineProperty(navigator, "sendBeacon", { configurable: true, value: beacon });
+    init({ key: "pk_test", endpoint: ENDPOINT, trackPages: false });
+    track("Leaving");
+    Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
+    try {
+      document.dispatchEvent(new Event("visibilitychange", { bubbles: true }));
+    } finally {
+      delete (document as { visibilityState?: string }).visibilityState;
+    }
+    expect(beacon).toHaveBeenCalledWith(`${ENDPOINT}/v1/batch`, expect.stringContaining('"event":"Leaving"'));
+    const spilled = Object.keys(localStorage)
+      .filter((k) => k.startsWith("nudge_spill"))
+      .flatMap((k) => JSON.parse(localStorage.getItem(k) ?? "[]") as [string, string[]][]);
+    // (Pages of earlier tests share this window, and hid too: only this one's events count.)
+    const names = spilled.flatMap(([, events]) => events.map((e) => JSON.parse(e).event));
+    expect(names.filter((n) => n === "Leaving")).toEqual(["Leaving"]);
+    await flush(); // the page lived on: it sends the normal way
+    expect(server.events().filter((e) => e.event === "Leaving")).toHaveLength(1);
   });
 });
 
@@ -159,7 +218,8 @@ describe("single-page apps", () => {
   it("should track a page view on load and on pushState, not on a same-path replaceState", async () => {
     const server = fakeServer(200);
     init({ key: "pk_test", endpoint: ENDPOINT });
-    history.pushState({}, "", "/product?id=E7247");
+    history.pushState({}, "", "/product?id=E7247"); // before setup (the next task): seen too
+    await flush();
     history.replaceState({ scrolled: true }, "", "/product?id=E7247");
     history.replaceState({}, "", "/product?id=E7247&colour=black"); // a filter written into the URL
     history.pushState({}, "", "/cart");

@@ -23,10 +23,13 @@ export function fakeServer(...statuses: number[]) {
   return { requests, events, fetchMock };
 }
 
-/** A fresh page: SDK state, storage and the outbox database wiped. */
+/** A fresh page: SDK state, storage and the outbox database wiped, history unpatched. */
 export async function freshPage() {
   _resetForTests();
+  // init patches these on the instance (SPA page views); the prototype's are the originals.
+  delete (history as Partial<History>).pushState;
+  delete (history as Partial<History>).replaceState;
   localStorage.clear();
-  await clear(createStore("nudge", "kv"));
+  await clear(createStore("nudge-outbox", "kv"));
   vi.unstubAllGlobals();
 }

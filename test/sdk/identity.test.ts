@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { _resetForTests, consent, flush, identify, init, reset, track } from "../../sdk/client";
+import { onsiteChunk } from "../../sdk/onsite";
 import { fakeServer, freshPage } from "./helpers";
 
 beforeEach(freshPage);
@@ -70,8 +71,13 @@ describe("email capture", () => {
 
   it("should identify by an email typed into checkout or newsletter fields once marketing consent is given", async () => {
     const server = fakeServer(200);
-    init({ key: "pk_test", endpoint: ENDPOINT, trackPages: false, captureEmails: true });
+    // The capture code rides in the onsite chunk, loaded by URL in a browser.
+    const load = vi.spyOn(onsiteChunk, "load").mockImplementation(() => import("../../sdk/triggers/index"));
     vi.spyOn(console, "warn").mockImplementation(() => {});
+    init({ key: "pk_test", endpoint: ENDPOINT, trackPages: false, captureEmails: true });
+    await flush();
+    expect(load).toHaveBeenCalledWith(`${ENDPOINT}/sdk/onsite.js`);
+    await load.mock.results[0]?.value;
     type("#co", "before@example.com"); // no consent yet
     consent({ marketing: true });
     type("#co", " Ada@Example.com ");
@@ -90,7 +96,10 @@ describe("email capture", () => {
 
   it("should read nothing without the captureEmails option", async () => {
     const server = fakeServer(200);
+    const load = vi.spyOn(onsiteChunk, "load");
     init({ key: "pk_test", endpoint: ENDPOINT, trackPages: false });
+    await flush();
+    expect(load).not.toHaveBeenCalled();
     consent({ marketing: true });
     type("#co", "ada@example.com");
     await flush();
