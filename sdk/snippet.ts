@@ -32,7 +32,8 @@ declare const __NUDGE_SRC__: string;
   d.head.appendChild(s);
   d.addEventListener("visibilitychange", () => {
     try {
-      if (!d.hidden) localStorage.removeItem(key);
+      // Shown again: the SDK will replay them from memory (once it has, there is nothing to do).
+      if (!d.hidden) q.length && localStorage.removeItem(key);
       else if (
         q.length &&
         !n.globalPrivacyControl &&
