@@ -25,10 +25,9 @@ export interface Env {
   INGEST_CLIENT_LIMIT?: RateLimit;
   INGEST_KEY_LIMIT?: RateLimit;
   /**
-   * "request" applies accepted events to profiles before answering (tests, the demo: what you see
-   * is already applied); "sweep" leaves them to the scheduled sweep (cheapest request, profiles up
-   * to a minute behind); anything else (the default) applies them right after, in ctx.waitUntil,
-   * group-committed with other requests' batches (ingest/drainer.ts).
+   * "sweep" only stores accepted batches in the inbox and leaves applying them to the scheduled
+   * sweep (a cheaper request; profiles up to a minute behind). Anything else (the default) stores
+   * and applies them before answering (ingest/process.ts, `applyBatch`).
    */
   INGEST_PROCESSING?: string;
 }

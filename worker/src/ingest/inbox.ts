@@ -2,22 +2,18 @@ import type { Message } from "./validate";
 import { isDict } from "./validate";
 
 /**
- * The inbox of accepted batches. Ingest stores a validated batch as ONE row and answers: a single
- * small write is the cheapest durable step D1 offers, so the request costs little more than parsing.
- * `expand` then, in one transaction, turns the row into `events` (deduplicated by (site,
- * messageId): a retry, a second tab or a beacon after a fetch is stored once) and deletes it — so
- * however many invocations expand the same row, its events come out of exactly one of them.
- *
- * A request that applies its own batch stores the row already claimed, so no drain takes it
- * meanwhile (a claim older than CLAIM_TIMEOUT_MS — the invocation died — is taken again); drains
- * `take` the rest, expanding as they take.
+ * The inbox: batches accepted but not applied yet. A request applies its batch itself
+ * (ingest/committer.ts); when that fails, or INGEST_PROCESSING is "sweep", it stores the validated
+ * batch here as ONE row — a single small write, the cheapest durable step D1 offers — and the
+ * scheduled sweep `take`s the rows: in one transaction it turns them into `events` (deduplicated by
+ * (site, messageId): a retry, a second tab, or an event the failed commit did store, is kept once)
+ * and deletes them, so however many invocations take at once, each row comes out of exactly one.
  */
 
-export const CLAIM_TIMEOUT_MS = 60_000;
 /** What one drain pass applies at most: large enough to fold many batches, small enough for one transaction. */
 export const MAX_EVENTS_PER_PASS = 2000;
 
-export interface Claimed {
+export interface Taken {
   id: number;
   siteId: string;
   receivedAt: number;
@@ -31,46 +27,38 @@ interface InboxRow {
   received_at: number;
 }
 
-/**
- * Stores a validated batch durably; returns the inbox row id. `claimed`: the caller applies the
- * batch itself right after (the row is born claimed), rather than leaving it to the sweep.
- */
+/** Stores a validated batch durably; returns the inbox row id. */
 export async function enqueue(
   db: D1Database,
   siteId: string,
   messages: Message[],
   receivedAt: number,
-  claimed = false,
 ): Promise<number> {
   const row = await db
-    .prepare(`INSERT INTO inbox (site_id, body, events, received_at, claimed_at) VALUES (?, ?, ?, ?, ?) RETURNING id`)
-    .bind(siteId, JSON.stringify(messages), messages.length, receivedAt, claimed ? receivedAt : null)
+    .prepare(`INSERT INTO inbox (site_id, body, events, received_at) VALUES (?, ?, ?, ?) RETURNING id`)
+    .bind(siteId, JSON.stringify(messages), messages.length, receivedAt)
     .first<{ id: number }>();
   if (!row) throw new Error("inbox insert returned no id");
   return row.id;
 }
 
-/** The oldest unclaimed or stale rows, as many as fit in ?3 messages (at least one row). Binds ?1 now, ?2 timeout. */
+/** The oldest rows, as many as fit in ?1 messages (at least one row). */
 const TAKEABLE = `SELECT id FROM (SELECT id, events, sum(events) OVER (ORDER BY id) AS upto
-                   FROM inbox WHERE claimed_at IS NULL OR claimed_at < ?1 - ?2 ORDER BY id LIMIT 100)
-                 WHERE upto <= ?3 OR upto = events`;
+                   FROM inbox ORDER BY id LIMIT 100)
+                 WHERE upto <= ?1 OR upto = events`;
 
 /**
- * Takes the oldest unclaimed or stale rows — as many as fit in `maxEvents` messages, at least one
- * row — and expands them like `expand`, in one transaction: no claim round trip, and two drains
- * that run at once take disjoint rows (the second finds them gone). Returns the rows taken (none:
- * the inbox is empty) and the new messages per site.
+ * Takes the oldest rows — as many as fit in `maxEvents` messages, at least one row — into `events`
+ * and deletes them, in one transaction: two sweeps that run at once take disjoint rows (the second
+ * finds them gone). Returns the rows taken (none: the inbox is empty) and the new messages per site.
  */
 export async function take(
   db: D1Database,
-  now: number,
   maxEvents = MAX_EVENTS_PER_PASS,
-): Promise<{ rows: Claimed[]; fresh: Map<string, Message[]> }> {
+): Promise<{ rows: Taken[]; fresh: Map<string, Message[]> }> {
   const [inserted, deleted] = await db.batch<{ site_id: string; message_id: string } & InboxRow>([
-    db.prepare(`${INSERT_EVENTS} WHERE i.id IN (${TAKEABLE}) ${INSERT_TAIL}`).bind(now, CLAIM_TIMEOUT_MS, maxEvents),
-    db
-      .prepare(`DELETE FROM inbox WHERE id IN (${TAKEABLE}) RETURNING id, site_id, body, received_at`)
-      .bind(now, CLAIM_TIMEOUT_MS, maxEvents),
+    db.prepare(`${INSERT_EVENTS} WHERE i.id IN (${TAKEABLE}) ${INSERT_TAIL}`).bind(maxEvents),
+    db.prepare(`DELETE FROM inbox WHERE id IN (${TAKEABLE}) RETURNING id, site_id, body, received_at`).bind(maxEvents),
   ]);
   const rows = (deleted?.results ?? [])
     .sort((a, b) => a.id - b.id)
@@ -93,24 +81,10 @@ const INSERT_EVENTS = `INSERT INTO events (site_id, message_id, type, event, ano
 const INSERT_TAIL = `ORDER BY i.id, m.key ON CONFLICT DO NOTHING RETURNING site_id, message_id`;
 
 /**
- * Moves batches the caller holds into `events` and deletes them from the inbox, in one
- * transaction; returns the new messages per site — none of a row another invocation took first.
- */
-export async function expand(db: D1Database, rows: Claimed[]): Promise<Map<string, Message[]>> {
-  if (rows.length === 0) return new Map();
-  const ids = JSON.stringify(rows.map((r) => r.id));
-  const [inserted] = await db.batch<{ site_id: string; message_id: string }>([
-    db.prepare(`${INSERT_EVENTS} WHERE i.id IN (SELECT value FROM json_each(?1)) ${INSERT_TAIL}`).bind(ids),
-    db.prepare(`DELETE FROM inbox WHERE id IN (SELECT value FROM json_each(?))`).bind(ids),
-  ]);
-  return freshOf(rows, inserted?.results ?? []);
-}
-
-/**
  * The messages of `rows` that were inserted as new events, per site, in row and batch order: the
  * first of each messageId only (later copies, in the same batch or another, are not new).
  */
-function freshOf(rows: Claimed[], inserted: { site_id: string; message_id: string }[]): Map<string, Message[]> {
+function freshOf(rows: Taken[], inserted: { site_id: string; message_id: string }[]): Map<string, Message[]> {
   const key = (siteId: string, messageId: string) => `${siteId}\u0000${messageId}`;
   const fresh = new Set(inserted.map((r) => key(r.site_id, r.message_id)));
   const bySite = new Map<string, Message[]>();

@@ -3,22 +3,21 @@ import type { AppliedEvent } from "../campaigns/campaign";
 import {
   applyTraits,
   createContacts,
-  findIdentities,
   identitiesOf,
+  identitiesQuery,
   newContactId,
   newContactIds,
   newContactKey,
   resolveContact,
 } from "../model/contacts";
-import type { Identity } from "../model/contacts";
+import type { Identity, IdentityRow } from "../model/contacts";
 import { addToCarts, cartAdd, cartStatements, toLine } from "../model/carts";
 import type { CartAdd } from "../model/carts";
 import type { Site } from "../model/sites";
 import { toMinor } from "../lib/money";
 import { text } from "../lib/values";
 import { redeemCoupons, releaseCoupons } from "../promotions/coupons";
-import { expand, take } from "./inbox";
-import type { Claimed } from "./inbox";
+import { take } from "./inbox";
 import { isDict } from "./validate";
 import type { Message } from "./validate";
 
@@ -42,15 +41,22 @@ import type { Message } from "./validate";
  * Campaigns' statements run after the chunk's effects, in the same transaction, so they see the
  * profiles and carts as of the chunk's last event.
  */
-export async function processEvents(db: D1Database, site: Site, events: Message[], now: number): Promise<void> {
-  const ordered = [...events].sort((a, b) => a.timestamp - b.timestamp);
+export async function processEvents(
+  db: D1Database,
+  site: Site,
+  events: Message[],
+  now: number,
+  receivedAt?: (m: Message) => number,
+): Promise<number> {
   const key = (i: Identity) => `${i.kind}:${i.value}`;
   const known = new Map<string, string>(); // identity → contact, as of the pending statements
   const inDb = new Set<string>(); // identities that existed before this call
-  for (const r of await findIdentities(db, site.id, ordered.flatMap(identitiesOf))) {
+  const { identities, stored } = await lookUp(db, site.id, events, receivedAt !== undefined);
+  for (const r of identities) {
     known.set(key(r), r.contact_id);
     inDb.add(key(r));
   }
+  const ordered = (stored ? newOnly(events, stored) : [...events]).sort((a, b) => a.timestamp - b.timestamp);
   // Ids for shoppers who may be new, hashed together up front rather than one await per event.
   const maybeNew = ordered.filter((m) => identitiesOf(m).every((i) => !inDb.has(key(i))));
   const newIds = await newContactIds(site.id, maybeNew);
@@ -61,11 +67,14 @@ export async function processEvents(db: D1Database, site: Site, events: Message[
     for (const campaign of CAMPAIGNS.values())
       campaigns.push(...(await campaign.onEvents(db, { site, now, events: chunk.applied })));
     await db.batch([
-      // New contacts first: the chunk's other statements update them.
+      // The events themselves first: one stored meanwhile by another invocation fails the
+      // transaction here, before anything else is applied twice.
+      ...(receivedAt ? [insertEvents(db, site.id, chunk.applied, receivedAt)] : []),
+      // New contacts next: the chunk's other statements update them.
       ...createContacts(db, site.id, chunk.created),
       ...chunk.resolved,
       ...orderedStatements(db, site.id, chunk.runs),
-      ...foldedStatements(db, site.id, chunk),
+      ...foldedStatements(db, site.id, chunk, !receivedAt),
       ...campaigns,
     ]);
     chunk = newChunk();
@@ -99,6 +108,73 @@ export async function processEvents(db: D1Database, site: Site, events: Message[
     if (chunk.applied.length >= CHUNK_EVENTS) await flush();
   }
   await flush();
+  return ordered.length;
+}
+
+/**
+ * The one read before applying: the stored identities of the events' shoppers and, when the events
+ * are not stored yet, which of their messageIds are (a retry, a second tab) — one round trip.
+ */
+async function lookUp(
+  db: D1Database,
+  siteId: string,
+  events: Message[],
+  storing: boolean,
+): Promise<{ identities: IdentityRow[]; stored: Set<string> | null }> {
+  const statements = [identitiesQuery(db, siteId, events.flatMap(identitiesOf))];
+  if (storing)
+    statements.push(
+      db
+        .prepare(`SELECT message_id FROM events WHERE site_id = ?1 AND message_id IN (SELECT value FROM json_each(?2))`)
+        .bind(siteId, JSON.stringify(events.map((m) => m.messageId))),
+    );
+  const [identities, stored] = await db.batch<IdentityRow & { message_id: string }>(statements);
+  return {
+    identities: identities?.results ?? [],
+    stored: storing ? new Set((stored?.results ?? []).map((r) => r.message_id)) : null,
+  };
+}
+
+/** The events not stored yet, each messageId once: the first copy, as the inbox keeps it. */
+function newOnly(events: Message[], stored: Set<string>): Message[] {
+  const seen = new Set(stored);
+  return events.filter((m) => !seen.has(m.messageId) && seen.add(m.messageId));
+}
+
+/**
+ * Stores a chunk's events, already applied: with their contact and marked processed, so each row is
+ * written once. A plain INSERT: a messageId stored since `lookUp` fails the whole transaction, and
+ * the caller falls back to the inbox, whose expansion skips what is stored.
+ */
+function insertEvents(
+  db: D1Database,
+  siteId: string,
+  applied: AppliedEvent[],
+  receivedAt: (m: Message) => number,
+): D1PreparedStatement {
+  const rows = applied.map(({ event: m, contactId }) => [
+    m.messageId,
+    m.type,
+    m.event,
+    m.anonymousId,
+    m.userId,
+    m.previousId,
+    m.properties,
+    m.traits,
+    m.context,
+    m.timestamp,
+    receivedAt(m),
+    contactId,
+  ]);
+  return db
+    .prepare(
+      `INSERT INTO events (site_id, message_id, type, event, anonymous_id, user_id, previous_id, properties, traits,
+         context, timestamp, received_at, contact_id, processed)
+       SELECT ?1, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value -> 6, value -> 7,
+         value -> 8, value ->> 9, value ->> 10, value ->> 11, 1
+       FROM json_each(?2)`,
+    )
+    .bind(siteId, JSON.stringify(rows));
 }
 
 /** A contact's consecutive effects of one kind: adds folded together, or other statements. */
@@ -176,7 +252,7 @@ function orderedStatements(db: D1Database, siteId: string, runs: Map<string, Run
 }
 
 /** One statement per kind of commutative update, whatever the number of events. */
-function foldedStatements(db: D1Database, siteId: string, chunk: Chunk): D1PreparedStatement[] {
+function foldedStatements(db: D1Database, siteId: string, chunk: Chunk, mark: boolean): D1PreparedStatement[] {
   const statements = [
     db
       .prepare(
@@ -211,18 +287,42 @@ function foldedStatements(db: D1Database, siteId: string, chunk: Chunk): D1Prepa
         )
         .bind(siteId, JSON.stringify([...chunk.views.values()])),
     );
-  // The lists drive these updates (MATERIALIZED): joined the other way round, SQLite would scan
-  // the site's rows for each entry.
-  statements.push(
-    db
-      .prepare(
-        `WITH marks (message_id, contact_id) AS MATERIALIZED (SELECT value ->> 0, value ->> 1 FROM json_each(?2))
+  // Events stored before applying (the inbox's) are marked now. The lists drive these updates
+  // (MATERIALIZED): joined the other way round, SQLite would scan the site's rows for each entry.
+  if (mark)
+    statements.push(
+      db
+        .prepare(
+          `WITH marks (message_id, contact_id) AS MATERIALIZED (SELECT value ->> 0, value ->> 1 FROM json_each(?2))
          UPDATE events SET contact_id = marks.contact_id, processed = 1
          FROM marks WHERE events.site_id = ?1 AND events.message_id = marks.message_id`,
-      )
-      .bind(siteId, JSON.stringify(chunk.applied.map((a) => [a.event.messageId, a.contactId]))),
-  );
+        )
+        .bind(siteId, JSON.stringify(chunk.applied.map((a) => [a.event.messageId, a.contactId]))),
+    );
   return statements;
+}
+
+/**
+ * How a request applies its batch before it answers: stored as events and applied in the same
+ * transactions — two D1 round trips for a batch of up to 500 events (one read, one write).
+ * Returns false when that failed or may have partly failed (a messageId stored meanwhile by a
+ * concurrent request, a D1 error); the caller then stores the batch in the inbox, whose expansion
+ * skips whatever did get stored — nothing lost, nothing applied twice.
+ */
+export async function applyBatch(
+  db: D1Database,
+  site: Site,
+  messages: Message[],
+  receivedAt: number,
+  now: number,
+): Promise<boolean> {
+  try {
+    await processEvents(db, site, messages, now, () => receivedAt);
+    return true;
+  } catch (e) {
+    console.error("applying deferred to the inbox", e);
+    return false;
+  }
 }
 
 /** How long one sweep keeps draining the inbox before leaving the rest to the next one. */
@@ -246,16 +346,6 @@ async function applyFresh(
   return applied;
 }
 
-/** Expands inbox batches the caller holds (a request's own) into events and applies the new ones. */
-export async function applyBatches(
-  db: D1Database,
-  siteById: (id: string) => Promise<Site | null>,
-  rows: Claimed[],
-  now: number,
-): Promise<number> {
-  return applyFresh(db, siteById, await expand(db, rows), now);
-}
-
 /**
  * Takes and applies what the inbox holds, a pass of up to MAX_EVENTS_PER_PASS events at a time
  * (all of a site's batches of a pass with one set of statements): until it is empty or
@@ -270,7 +360,7 @@ export async function drainInbox(
   let applied = 0;
   const until = Date.now() + budgetMs;
   for (let pass = 0; pass < passes; pass++) {
-    const { rows, fresh } = await take(db, now);
+    const { rows, fresh } = await take(db);
     applied += await applyFresh(db, siteById, fresh, now);
     if (rows.length === 0 || Date.now() > until) break;
   }

@@ -108,15 +108,19 @@ export async function resolveContact(
 /** The stored identities among `wanted`, with their contact's email and user id: one read. */
 export async function findIdentities(db: D1Database, siteId: string, wanted: Identity[]): Promise<IdentityRow[]> {
   if (wanted.length === 0) return [];
-  const { results } = await db
+  const { results } = await identitiesQuery(db, siteId, wanted).all<IdentityRow>();
+  return results ?? [];
+}
+
+/** findIdentities' statement, to run in a batch with other reads. */
+export function identitiesQuery(db: D1Database, siteId: string, wanted: Identity[]): D1PreparedStatement {
+  return db
     .prepare(
       `SELECT i.kind, i.value, i.contact_id, c.email, c.user_id
        FROM identities i JOIN contacts c ON c.site_id = i.site_id AND c.id = i.contact_id
        WHERE i.site_id = ?1 AND (i.kind, i.value) IN (SELECT value ->> '$[0]', value ->> '$[1]' FROM json_each(?2))`,
     )
-    .bind(siteId, JSON.stringify(wanted.map((i) => [i.kind, i.value])))
-    .all<IdentityRow>();
-  return results ?? [];
+    .bind(siteId, JSON.stringify(wanted.map((i) => [i.kind, i.value])));
 }
 
 /**

@@ -6,12 +6,11 @@ import { fail, readJson } from "../lib/http";
 import { now } from "../lib/clock";
 import { unverified } from "../ingest/identity";
 import { enqueue } from "../ingest/inbox";
-import { drainInBackground } from "../ingest/drainer";
-import { applyBatches } from "../ingest/process";
+import { applyBatch } from "../ingest/process";
 import { limitIngest } from "../ingest/ratelimit";
 import { LIMITS, isDict, parseSentAt, validateMessage } from "../ingest/validate";
 import type { Message, MessageError, MessageType } from "../ingest/validate";
-import { cachedSiteByPublicKey, siteById } from "../model/sites";
+import { cachedSiteByPublicKey } from "../model/sites";
 import type { Site } from "../model/sites";
 
 /**
@@ -20,11 +19,11 @@ import type { Site } from "../model/sites";
  * libraries send it. Valid messages are stored even when others in the batch are rejected; the
  * answer lists each rejected one, so a client can tell a retry from a lost cause.
  *
- * The request validates, stores the valid messages as one inbox row and answers; expanding them
- * into events (deduplicated) and applying them to profiles follows in ctx.waitUntil, group-committed
- * with other requests' batches (ingest/drainer.ts) — or before the answer when INGEST_PROCESSING is
- * "request" (tests, the demo), or only in the scheduled sweep when it is "sweep" (profiles lag by
- * up to a minute). See ingest/inbox.ts.
+ * The request validates, then stores and applies the valid messages before it answers
+ * (`applyBatch`): events are deduplicated, and profiles and campaigns current, when the sender
+ * hears back. If that fails — or
+ * INGEST_PROCESSING is "sweep" — the batch is stored as one inbox row for the scheduled sweep to
+ * apply (ingest/inbox.ts); only if that fails too does the sender get an error, and retry.
  */
 export const ingest = new Hono<{ Bindings: Env }>();
 
@@ -95,15 +94,10 @@ async function accept(c: Context<{ Bindings: Env }>, type?: MessageType) {
   if (valid.length === 0) fail(400, "invalid_messages", "No message in the request is valid.", { errors });
 
   const db = c.env.DB;
-  const mode = c.env.INGEST_PROCESSING;
-  // "request" applies its own batch before answering, so the row is stored already claimed.
-  const id = await enqueue(db, site.id, valid, receivedAt, mode === "request");
-  const sites = async (siteId: string) => (siteId === site.id ? site : siteById(db, siteId));
-  // Stored is stored: if applying fails, the sweep applies it, so the sender must not retry.
-  const deferred = (e: unknown) => console.error("processing deferred to the sweep", e);
-  if (mode === "request")
-    await applyBatches(db, sites, [{ id, siteId: site.id, receivedAt, messages: valid }], receivedAt).catch(deferred);
-  else if (mode !== "sweep") c.executionCtx.waitUntil(drainInBackground(db, sites, () => now(c.env)).catch(deferred));
+  // Stored and applied before the answer; failing that (or with INGEST_PROCESSING=sweep), stored in
+  // the inbox for the scheduled sweep to apply.
+  const applied = c.env.INGEST_PROCESSING !== "sweep" && (await applyBatch(db, site, valid, receivedAt, receivedAt));
+  if (!applied) await enqueue(db, site.id, valid, receivedAt);
   return { success: true, accepted: valid.length, errors };
 }
 

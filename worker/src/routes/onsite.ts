@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import type { Env } from "../env";
 import { isDev } from "../env";
 import { enqueue } from "../ingest/inbox";
-import { applyBatches } from "../ingest/process";
+import { applyBatch } from "../ingest/process";
 import { isDict } from "../ingest/validate";
 import type { Message } from "../ingest/validate";
 import { now } from "../lib/clock";
@@ -121,14 +121,8 @@ async function emit(a: Action, messages: Pick<Message, "type" | "event" | "prope
     context: { library: { name: "nudge-onsite" } },
     timestamp: a.at + i,
   }));
-  const id = await enqueue(a.env.DB, a.site.id, full, a.at, true);
-  try {
-    // Applied before answering: the callback task is then read with the visitor's contact.
-    const row = { id, siteId: a.site.id, receivedAt: a.at, messages: full };
-    await applyBatches(a.env.DB, async (siteId) => (siteId === a.site.id ? a.site : null), [row], a.at);
-  } catch (e) {
-    console.error("processing deferred to the sweep", e); // stored is stored: the sweep applies it
-  }
+  // Applied before answering, like any batch: the callback task is then read with the visitor's contact.
+  if (!(await applyBatch(a.env.DB, a.site, full, a.at, a.at))) await enqueue(a.env.DB, a.site.id, full, a.at);
 }
 
 onsite.get("/sdk/config", async (c) => {
