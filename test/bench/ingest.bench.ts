@@ -4,6 +4,8 @@
  * Posts batches of 100 and 500 events from 4 concurrent clients to the Worker on local workerd
  * (`wrangler dev`, the demo config, its own fresh database), side by side with
  *   - the ceiling: POST /v1/noop of the same Worker, which only parses the same batch;
+ *   - the storage bound: POST /v1/noop/store, which validates it like /v1/batch and stores its
+ *     events, nothing else — what any path that also applies them is bounded by;
  *   - raw SQLite: node:sqlite inserting the same rows into the same events table, one transaction
  *     per batch.
  * The Worker runs in each processing mode: "request" (the default: each request stores and applies
@@ -207,6 +209,10 @@ async function main() {
           ceiling.set(size, rate(noop));
           rows.push(
             `| ${size} | no-op parse (ceiling) | ${fmt(rate(noop))} | ${ms(pct(noop.latencies, 50))} | ${ms(pct(noop.latencies, 99))} | 100 % | |`,
+          );
+          const store = await load("/v1/noop/store", size);
+          rows.push(
+            `| ${size} | validate + store events only (bound) | ${fmt(rate(store))} | ${ms(pct(store.latencies, 50))} | ${ms(pct(store.latencies, 99))} | ${Math.round((100 * rate(store)) / rate(noop))} % | |`,
           );
         }
         const r = await load("/v1/batch", size, () => drained(mode === "sweep"));

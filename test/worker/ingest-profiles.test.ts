@@ -263,6 +263,29 @@ describe("accepted batches applied by the request or the sweep", () => {
 });
 
 describe("benchmark endpoints (development only)", () => {
+  it("should validate and store a batch on /v1/noop/store without applying it, and refuse it twice", async () => {
+    const anonymousId = uid("store");
+    const body = {
+      writeKey: "pk_demo",
+      batch: [
+        { type: "track", messageId: uid("m"), anonymousId, event: "Product Viewed", properties: product("P1") },
+        { type: "track", messageId: uid("m"), event: "No one sent this" },
+      ],
+    };
+    const res = await post("/v1/noop/store", body, { "cf-connecting-ip": "10.9.0.1" });
+    expect(await res.json()).toMatchObject({ success: true, accepted: 1, errors: [{ index: 1 }] });
+    const rows = await env.DB.prepare(`SELECT contact_id, event FROM events WHERE anonymous_id = ?`)
+      .bind(anonymousId)
+      .all();
+    expect(rows.results).toEqual([{ contact_id: null, event: "Product Viewed" }]);
+    expect(
+      await env.DB.prepare(`SELECT count(*) AS n FROM identities WHERE value = ?`).bind(anonymousId).first("n"),
+    ).toBe(0);
+    const again = await post("/v1/noop/store", body, { "cf-connecting-ip": "10.9.0.1" });
+    expect(again.status).toBe(409);
+    expect(await again.json()).toMatchObject({ error: { code: "already_stored" } });
+  });
+
   it("should parse a batch on /v1/noop and store nothing; /v1/dev/backlog counts what is not applied", async () => {
     const anonymousId = uid("noop");
     const res = await post("/v1/noop", {

@@ -146,10 +146,10 @@ function newOnly(events: Message[], stored: Set<string>): Message[] {
  * written once. A plain INSERT: a messageId stored since `lookUp` fails the whole transaction, and
  * the caller falls back to the inbox, whose expansion skips what is stored.
  */
-function insertEvents(
+export function insertEvents(
   db: D1Database,
   siteId: string,
-  applied: AppliedEvent[],
+  applied: { event: Message; contactId: string | null }[],
   receivedAt: (m: Message) => number,
 ): D1PreparedStatement {
   const rows = applied.map(({ event: m, contactId }) => [

@@ -6,7 +6,7 @@ import { fail, readJson } from "../lib/http";
 import { now } from "../lib/clock";
 import { unverified } from "../ingest/identity";
 import { enqueue } from "../ingest/inbox";
-import { applyBatch } from "../ingest/process";
+import { applyBatch, insertEvents } from "../ingest/process";
 import { limitIngest } from "../ingest/ratelimit";
 import { LIMITS, isDict, parseSentAt, validateMessage } from "../ingest/validate";
 import type { Message, MessageError, MessageType } from "../ingest/validate";
@@ -59,7 +59,8 @@ function checkOrigin(site: Site, origin: string | undefined) {
     fail(403, "origin_not_allowed", `Origin ${origin} is not allowed for this site.`);
 }
 
-async function accept(c: Context<{ Bindings: Env }>, type?: MessageType) {
+/** Everything a request checks before storing: body, key, rate limits, origin, each message. */
+async function validated(c: Context<{ Bindings: Env }>, type?: MessageType) {
   const body = await readJson(c.req.raw, LIMITS.requestBytes);
   if (!isDict(body)) fail(400, "invalid_body", "Request body must be a JSON object.");
   const key = requireKey(writeKey(c.req.header("authorization"), body));
@@ -92,7 +93,11 @@ async function accept(c: Context<{ Bindings: Env }>, type?: MessageType) {
     else valid.push(r);
   }
   if (valid.length === 0) fail(400, "invalid_messages", "No message in the request is valid.", { errors });
+  return { site, receivedAt, valid, errors };
+}
 
+async function accept(c: Context<{ Bindings: Env }>, type?: MessageType) {
+  const { site, receivedAt, valid, errors } = await validated(c, type);
   const db = c.env.DB;
   // Stored and applied before the answer; failing that (or with INGEST_PROCESSING=sweep), stored in
   // the inbox for the scheduled sweep to apply.
@@ -115,4 +120,21 @@ ingest.post("/noop", async (c) => {
   const body = await readJson(c.req.raw, LIMITS.requestBytes);
   const batch = isDict(body) && Array.isArray(body.batch) ? body.batch : [];
   return c.json({ success: true, accepted: batch.length, errors: [] });
+});
+
+/**
+ * Development only: validates a batch like /v1/batch, then stores its events and nothing else — no
+ * profiles, carts or campaigns. The benchmark's other bound: what validating and storing the rows
+ * alone cost, below which no path that also applies them can go.
+ */
+ingest.post("/noop/store", async (c) => {
+  if (!isDev(c.env)) fail(404, "not_found", "Not found.");
+  const { site, receivedAt, valid, errors } = await validated(c);
+  const rows = valid.map((event) => ({ event, contactId: null }));
+  await c.env.DB.batch([insertEvents(c.env.DB, site.id, rows, () => receivedAt)]).catch((e: unknown) => {
+    if (String(e).includes("UNIQUE"))
+      fail(409, "already_stored", "An event of this batch is stored already; send fresh messageIds.");
+    throw e;
+  });
+  return c.json({ success: true, accepted: valid.length, errors });
 });
