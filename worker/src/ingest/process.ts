@@ -26,6 +26,9 @@ import type { Message } from "./validate";
  * cart, catalogue, orders, the campaigns' journeys — and its `processed` mark commit in the same
  * D1 batch (a transaction), so an event is applied entirely or not at all; events left unprocessed
  * by a crash are picked up by the scheduled sweep (`recoverEvents`).
+ * Events from the inbox are stored already and only marked. Given `receivedAt` (a request's
+ * batch), they are not: those stored already are dropped, and the rest are INSERTed — with their
+ * contact, processed — in the transactions that apply them.
  *
  * Built for batches: the cost follows the number of statements, so
  *  - identities of the whole batch are read once up front; a shopper seen before in the batch, or
@@ -47,7 +50,7 @@ export async function processEvents(
   events: Message[],
   now: number,
   receivedAt?: (m: Message) => number,
-): Promise<number> {
+): Promise<void> {
   const key = (i: Identity) => `${i.kind}:${i.value}`;
   const known = new Map<string, string>(); // identity → contact, as of the pending statements
   const inDb = new Set<string>(); // identities that existed before this call
@@ -108,7 +111,6 @@ export async function processEvents(
     if (chunk.applied.length >= CHUNK_EVENTS) await flush();
   }
   await flush();
-  return ordered.length;
 }
 
 /**
