@@ -3,11 +3,12 @@ import { isDict } from "./validate";
 
 /**
  * The inbox: batches accepted but not applied yet. A request applies its batch itself
- * (ingest/committer.ts); when that fails, or INGEST_PROCESSING is "sweep", it stores the validated
- * batch here as ONE row — a single small write, the cheapest durable step D1 offers — and the
- * scheduled sweep `take`s the rows: in one transaction it turns them into `events` (deduplicated by
- * (site, messageId): a retry, a second tab, or an event the failed commit did store, is kept once)
- * and deletes them, so however many invocations take at once, each row comes out of exactly one.
+ * (`applyBatch` in ingest/process.ts); when that fails, or INGEST_PROCESSING is "sweep", it stores
+ * the validated batch here as ONE row — a single small write, the cheapest durable step D1 offers —
+ * and the scheduled sweep `take`s the rows: in one transaction it turns them into `events`
+ * (deduplicated by (site, messageId): a retry, a second tab, or an event the failed apply did store,
+ * is kept once) and deletes them, so however many invocations take at once, each row comes out of
+ * exactly one. (The `claimed_at` column is a leftover of an earlier design and stays unused.)
  */
 
 /** What one drain pass applies at most: large enough to fold many batches, small enough for one transaction. */

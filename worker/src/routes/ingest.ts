@@ -21,9 +21,9 @@ import type { Site } from "../model/sites";
  *
  * The request validates, then stores and applies the valid messages before it answers
  * (`applyBatch`): events are deduplicated, and profiles and campaigns current, when the sender
- * hears back. If that fails — or
- * INGEST_PROCESSING is "sweep" — the batch is stored as one inbox row for the scheduled sweep to
- * apply (ingest/inbox.ts); only if that fails too does the sender get an error, and retry.
+ * hears back. If that fails — or INGEST_PROCESSING is "sweep" — the batch is stored as one inbox
+ * row for the scheduled sweep to apply (ingest/inbox.ts); only if that fails too does the sender
+ * get an error, and retry.
  */
 export const ingest = new Hono<{ Bindings: Env }>();
 
