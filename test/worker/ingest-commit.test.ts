@@ -99,7 +99,7 @@ describe("applying a request's batch", () => {
   /** What the route does: apply, or failing that store in the inbox. */
   const request = async (db: D1Database, batch: Message[]) => {
     const site = await demo();
-    if (await applyBatch(db, site, batch, Date.now(), Date.now())) return true;
+    if (await applyBatch(db, site, batch, Date.now())) return true;
     await enqueue(env.DB, "demo", batch, Date.now());
     return false;
   };

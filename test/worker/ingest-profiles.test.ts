@@ -237,8 +237,7 @@ describe("accepted batches applied by the request or the sweep", () => {
     // event first applies it. A request that loses the race falls back to the inbox, as the route does.
     const request = async () => {
       const batch = messages(anonymousId, 6);
-      if (!(await applyBatch(env.DB, site, batch, Date.now(), Date.now())))
-        await enqueue(env.DB, "demo", batch, Date.now());
+      if (!(await applyBatch(env.DB, site, batch, Date.now()))) await enqueue(env.DB, "demo", batch, Date.now());
     };
     await Promise.all([request(), drainInbox(env.DB, sites, Date.now())]);
     await drainInbox(env.DB, sites, Date.now());

@@ -316,10 +316,10 @@ export async function applyBatch(
   site: Site,
   messages: Message[],
   receivedAt: number,
-  now: number,
 ): Promise<boolean> {
   try {
-    await processEvents(db, site, messages, now, () => receivedAt);
+    // Received now: the request's time is also the time campaigns schedule from.
+    await processEvents(db, site, messages, receivedAt, () => receivedAt);
     return true;
   } catch (e) {
     console.error("applying deferred to the inbox", e);

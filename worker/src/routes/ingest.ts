@@ -101,7 +101,7 @@ async function accept(c: Context<{ Bindings: Env }>, type?: MessageType) {
   const db = c.env.DB;
   // Stored and applied before the answer; failing that (or with INGEST_PROCESSING=sweep), stored in
   // the inbox for the scheduled sweep to apply.
-  const applied = c.env.INGEST_PROCESSING !== "sweep" && (await applyBatch(db, site, valid, receivedAt, receivedAt));
+  const applied = c.env.INGEST_PROCESSING !== "sweep" && (await applyBatch(db, site, valid, receivedAt));
   if (!applied) await enqueue(db, site.id, valid, receivedAt);
   return { success: true, accepted: valid.length, errors };
 }

@@ -122,7 +122,7 @@ async function emit(a: Action, messages: Pick<Message, "type" | "event" | "prope
     timestamp: a.at + i,
   }));
   // Applied before answering, like any batch: the callback task is then read with the visitor's contact.
-  if (!(await applyBatch(a.env.DB, a.site, full, a.at, a.at))) await enqueue(a.env.DB, a.site.id, full, a.at);
+  if (!(await applyBatch(a.env.DB, a.site, full, a.at))) await enqueue(a.env.DB, a.site.id, full, a.at);
 }
 
 onsite.get("/sdk/config", async (c) => {
