@@ -22,6 +22,7 @@ const views = (anonymousId: string, n: number): Message[] =>
       i,
       Date.now(),
       null,
+      "browser",
     );
     if ("code" in m) throw new Error(m.message);
     return m;

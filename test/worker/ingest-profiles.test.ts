@@ -215,6 +215,7 @@ describe("accepted batches applied by the request or the sweep", () => {
         i,
         Date.now(),
         null,
+        "browser",
       );
       if ("code" in m) throw new Error(m.message);
       return m;
@@ -340,6 +341,7 @@ describe("export and erasure", () => {
           traits: {},
           context: {},
           timestamp: now,
+          source: "browser",
         },
       ],
       now,

@@ -70,14 +70,18 @@ export async function take(
 /** Our own serialisation of validated messages; anything else would be a bug, so it is dropped. */
 function parseMessages(body: string): Message[] {
   const v: unknown = JSON.parse(body);
-  return Array.isArray(v) ? v.filter((m): m is Message => isDict(m) && typeof m.messageId === "string") : [];
+  if (!Array.isArray(v)) return [];
+  return v
+    .filter((m): m is Message => isDict(m) && typeof m.messageId === "string")
+    .map((m) => ({ ...m, source: m.source ?? "browser" })); // rows stored before sources were kept
 }
 
 const INSERT_EVENTS = `INSERT INTO events (site_id, message_id, type, event, anonymous_id, user_id, previous_id,
-    properties, traits, context, timestamp, received_at)
+    properties, traits, context, timestamp, received_at, source)
   SELECT i.site_id, m.value ->> 'messageId', m.value ->> 'type', m.value ->> 'event',
     m.value ->> 'anonymousId', m.value ->> 'userId', m.value ->> 'previousId',
-    m.value -> 'properties', m.value -> 'traits', m.value -> 'context', m.value ->> 'timestamp', i.received_at
+    m.value -> 'properties', m.value -> 'traits', m.value -> 'context', m.value ->> 'timestamp', i.received_at,
+    coalesce(m.value ->> 'source', 'browser')
   FROM inbox i, json_each(i.body) m`;
 const INSERT_TAIL = `ORDER BY i.id, m.key ON CONFLICT DO NOTHING RETURNING site_id, message_id`;
 

@@ -167,13 +167,14 @@ export function insertEvents(
     m.timestamp,
     receivedAt(m),
     contactId,
+    m.source,
   ]);
   return db
     .prepare(
       `INSERT INTO events (site_id, message_id, type, event, anonymous_id, user_id, previous_id, properties, traits,
-         context, timestamp, received_at, contact_id, processed)
+         context, timestamp, received_at, contact_id, source, processed)
        SELECT ?1, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value -> 6, value -> 7,
-         value -> 8, value ->> 9, value ->> 10, value ->> 11, 1
+         value -> 8, value ->> 9, value ->> 10, value ->> 11, value ->> 12, 1
        FROM json_each(?2)`,
     )
     .bind(siteId, JSON.stringify(rows));
@@ -486,6 +487,7 @@ interface EventRow {
   traits: string;
   context: string;
   timestamp: number;
+  source: Message["source"];
 }
 
 const parse = (text: string): Record<string, unknown> => {
@@ -502,7 +504,8 @@ export async function recoverEvents(
 ): Promise<number> {
   const { results } = await db
     .prepare(
-      `SELECT site_id, message_id, type, event, anonymous_id, user_id, previous_id, properties, traits, context, timestamp
+      `SELECT site_id, message_id, type, event, anonymous_id, user_id, previous_id, properties, traits, context, timestamp,
+         source
        FROM events WHERE processed = 0 AND received_at < ? ORDER BY received_at LIMIT 500`,
     )
     .bind(now - graceMs)
@@ -525,6 +528,7 @@ export async function recoverEvents(
           traits: parse(r.traits),
           context: parse(r.context),
           timestamp: r.timestamp,
+          source: r.source,
         }),
       );
     // One event at a time here: an event that keeps failing must not hold back the others.

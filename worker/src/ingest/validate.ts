@@ -17,6 +17,13 @@ export const LIMITS = {
 export const MESSAGE_TYPES = ["track", "identify", "page", "screen", "alias", "group"] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];
 
+/**
+ * Who sent a message, which decides what it may change (SECURITY.md): `browser` — the site's public
+ * key, printed in every page, so a claim by a stranger; `server` — the site's secret key, the
+ * merchant's own server; `widget` — one of Nudge's consented, rate-limited onsite endpoints.
+ */
+export type Source = "browser" | "server" | "widget";
+
 export interface Message {
   type: MessageType;
   messageId: string;
@@ -29,6 +36,7 @@ export interface Message {
   context: Record<string, unknown>;
   /** When it happened, in ms since the epoch, corrected for the sender's clock skew. */
   timestamp: number;
+  source: Source;
 }
 
 export interface MessageError {
@@ -84,6 +92,7 @@ export function validateMessage(
   index: number,
   receivedAt: number,
   sentAt: number | null,
+  source: Source,
   defaultType?: MessageType,
 ): Message | MessageError {
   const messageId = isDict(raw) && typeof raw.messageId === "string" ? raw.messageId.slice(0, 200) : undefined;
@@ -118,6 +127,7 @@ export function validateMessage(
       traits: optionalDict(raw.traits ?? (isDict(raw.context) ? raw.context.traits : undefined), "traits"),
       context: optionalDict(raw.context, "context"),
       timestamp,
+      source,
     };
   } catch (e) {
     if (e instanceof InvalidField) return error("invalid_field", e.message);

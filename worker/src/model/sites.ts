@@ -1,5 +1,39 @@
 import { sha256Hex } from "../lib/crypto";
 
+/**
+ * Per-site settings, stored as one JSON object (`sites.settings`, migration 0008). Every field has a
+ * default here, so a setting is added without a migration and old rows read as the defaults.
+ */
+export interface SiteSettings {
+  /**
+   * Orders, cancellations and refunds that the browser reports (public key) count as money state:
+   * spend, orders, redemptions, rewards. Off by default: only the merchant's server (secret key)
+   * can say that money changed hands, because anyone can send anything with the public key.
+   */
+  trustBrowserOrders: boolean;
+}
+
+export const DEFAULT_SETTINGS: SiteSettings = {
+  trustBrowserOrders: false,
+};
+
+/** Stored settings over the defaults; a field of the wrong type falls back to its default. */
+export function parseSettings(json: string | null | undefined): SiteSettings {
+  let stored: Record<string, unknown> = {};
+  try {
+    const v: unknown = JSON.parse(json ?? "{}");
+    if (typeof v === "object" && v !== null && !Array.isArray(v)) stored = v as Record<string, unknown>;
+  } catch {
+    // a malformed row reads as the defaults
+  }
+  const out: Record<string, unknown> = { ...DEFAULT_SETTINGS };
+  for (const [k, d] of Object.entries(DEFAULT_SETTINGS)) {
+    const v = stored[k];
+    if (v !== undefined && typeof v === typeof d && Array.isArray(v) === Array.isArray(d)) out[k] = v;
+  }
+  return out as unknown as SiteSettings;
+}
+
 export interface Site {
   id: string;
   name: string;
@@ -9,6 +43,7 @@ export interface Site {
   currency: string;
   /** Set when identity verification is enforced (see migration 0003); never sent to browsers. */
   identitySecret?: string | null;
+  settings: SiteSettings;
 }
 
 interface SiteRow {
@@ -19,9 +54,10 @@ interface SiteRow {
   time_zone: string;
   currency: string;
   identity_secret: string | null;
+  settings: string;
 }
 
-const COLUMNS = "id, name, url, allowed_origins, time_zone, currency, identity_secret";
+const COLUMNS = "id, name, url, allowed_origins, time_zone, currency, identity_secret, settings";
 
 const toSite = (row: SiteRow): Site => ({
   id: row.id,
@@ -31,6 +67,7 @@ const toSite = (row: SiteRow): Site => ({
   timeZone: row.time_zone,
   currency: row.currency,
   identitySecret: row.identity_secret,
+  settings: parseSettings(row.settings),
 });
 
 export async function siteByPublicKey(db: D1Database, key: string): Promise<Site | null> {
@@ -55,6 +92,30 @@ export async function cachedSiteByPublicKey(db: D1Database, key: string, now = D
   return site;
 }
 
+/**
+ * The site of a write key and who holds it: the public key is the browser's (`browser`), the
+ * secret key the merchant's server (`server`) — Segment's server libraries send the write key as
+ * the HTTP Basic username, so a merchant points them at Nudge with the secret key and changes
+ * nothing else. Cached like `cachedSiteByPublicKey`; the cache is keyed by the key's SHA-256, so no
+ * secret sits in isolate memory.
+ */
+export async function cachedSiteByWriteKey(
+  db: D1Database,
+  key: string,
+  now = Date.now(),
+): Promise<{ site: Site; source: "browser" | "server" } | null> {
+  const site = await cachedSiteByPublicKey(db, key, now);
+  if (site) return { site, source: "browser" };
+  const hash = await sha256Hex(key);
+  const hit = bySecretHash.get(hash);
+  if (hit && hit.until > now) return hit.site ? { site: hit.site, source: "server" } : null;
+  const found = await siteBySecretKey(db, key);
+  if (bySecretHash.size > 1000) bySecretHash.clear();
+  bySecretHash.set(hash, { site: found, until: now + SITE_CACHE_MS });
+  return found ? { site: found, source: "server" } : null;
+}
+const bySecretHash = new Map<string, { site: Site | null; until: number }>();
+
 export async function siteById(db: D1Database, id: string): Promise<Site | null> {
   const row = await db.prepare(`SELECT ${COLUMNS} FROM sites WHERE id = ?`).bind(id).first<SiteRow>();
   return row ? toSite(row) : null;
@@ -76,6 +137,7 @@ export interface NewSite {
   timeZone?: string;
   currency?: string;
   identitySecret?: string | null;
+  settings?: Partial<SiteSettings>;
 }
 
 /** Creates the site unless one with the same id exists (so seeding is idempotent). */
@@ -83,8 +145,8 @@ export async function createSite(db: D1Database, site: NewSite, now: number): Pr
   await db
     .prepare(
       `INSERT INTO sites (id, name, public_key, secret_hash, url, allowed_origins, time_zone, currency, created_at,
-         identity_secret)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+         identity_secret, settings)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
     )
     .bind(
       site.id,
@@ -97,6 +159,7 @@ export async function createSite(db: D1Database, site: NewSite, now: number): Pr
       site.currency ?? "GBP",
       now,
       site.identitySecret ?? null,
+      JSON.stringify(site.settings ?? {}),
     )
     .run();
 }

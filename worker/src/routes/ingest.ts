@@ -10,7 +10,7 @@ import { applyBatch, insertEvents } from "../ingest/process";
 import { limitIngest } from "../ingest/ratelimit";
 import { LIMITS, isDict, parseSentAt, validateMessage } from "../ingest/validate";
 import type { Message, MessageError, MessageType } from "../ingest/validate";
-import { cachedSiteByPublicKey } from "../model/sites";
+import { cachedSiteByPublicKey, cachedSiteByWriteKey } from "../model/sites";
 import type { Site } from "../model/sites";
 
 /**
@@ -29,6 +29,8 @@ export const ingest = new Hono<{ Bindings: Env }>();
 
 export function writeKey(header: string | undefined, body: Record<string, unknown>): string | null {
   if (typeof body.writeKey === "string") return body.writeKey;
+  // The merchant's server may also send its secret key the way the admin API takes it.
+  if (header?.startsWith("Bearer ")) return header.slice(7).trim() || null;
   if (header?.startsWith("Basic ")) {
     try {
       return atob(header.slice(6)).split(":")[0] || null;
@@ -65,13 +67,15 @@ async function validated(c: Context<{ Bindings: Env }>, type?: MessageType) {
   if (!isDict(body)) fail(400, "invalid_body", "Request body must be a JSON object.");
   const key = requireKey(writeKey(c.req.header("authorization"), body));
   // Independent reads in parallel: each is a round trip.
-  const [site, receivedAt] = await Promise.all([
-    cachedSiteByPublicKey(c.env.DB, key),
+  const [found, receivedAt] = await Promise.all([
+    cachedSiteByWriteKey(c.env.DB, key),
     now(c.env),
     limitIngest(c.env, c.req.raw, key),
   ]);
-  if (!site) fail(401, "invalid_key", "Unknown write key.");
-  checkOrigin(site, c.req.header("origin"));
+  if (!found) fail(401, "invalid_key", "Unknown write key.");
+  const { site, source } = found;
+  // The secret key is the merchant's server: no browser origin to check.
+  if (source === "browser") checkOrigin(site, c.req.header("origin"));
 
   const raw = type ? [body] : body.batch;
   if (!Array.isArray(raw)) fail(400, "invalid_batch", "batch must be an array of messages.");
@@ -83,7 +87,7 @@ async function validated(c: Context<{ Bindings: Env }>, type?: MessageType) {
   const valid: Message[] = [];
   const errors: MessageError[] = [];
   for (const [i, m] of raw.entries()) {
-    const r = validateMessage(m, i, receivedAt, sentAt, type);
+    const r = validateMessage(m, i, receivedAt, sentAt, source, type);
     if ("code" in r) {
       errors.push(r);
       continue;

@@ -120,6 +120,7 @@ async function emit(a: Action, messages: Pick<Message, "type" | "event" | "prope
     previousId: null,
     context: { library: { name: "nudge-onsite" } },
     timestamp: a.at + i,
+    source: "widget",
   }));
   // Applied before answering, like any batch: the callback task is then read with the visitor's contact.
   if (!(await applyBatch(a.env.DB, a.site, full, a.at))) await enqueue(a.env.DB, a.site.id, full, a.at);
