@@ -116,6 +116,45 @@ for (const type of ["track", "identify", "page", "screen", "alias", "group"] as 
 }
 
 /**
+ * Segment's browser library (analytics.js 2.0, `@segment/analytics-next`) as a sender: it posts one
+ * call per request to the type's first letter (`/t`, `/p`, `/i`, `/a`, `/g`, `/s`) as `text/plain`
+ * — a CORS "simple" request, no preflight — with the write key in the body, or batches to `/b`.
+ * A store that runs it points `cdnURL` at the Worker and changes nothing else.
+ */
+const SHORT_PATHS = { t: "track", p: "page", i: "identify", a: "alias", g: "group", s: "screen" } as const;
+for (const [path, type] of Object.entries(SHORT_PATHS)) {
+  ingest.post(`/${path}`, async (c) => c.json(await accept(c, type)));
+}
+ingest.post("/b", async (c) => c.json(await accept(c)));
+
+/**
+ * The settings analytics.js fetches first (`GET <cdnURL>/v1/projects/<writeKey>/settings`): only
+ * its own Segment.io destination, pointed back at this Worker, so every call comes here and nothing
+ * else loads. Public-key only; cacheable like the onsite config.
+ */
+ingest.get("/projects/:writeKey/settings", async (c) => {
+  const key = requireKey(c.req.param("writeKey"));
+  const site = await cachedSiteByPublicKey(c.env.DB, key);
+  if (!site) fail(401, "invalid_key", "Unknown write key.");
+  checkOrigin(site, c.req.header("origin"));
+  const url = new URL(c.req.url);
+  const settings = {
+    integrations: {
+      "Segment.io": { apiKey: key, apiHost: `${url.host}/v1`, protocol: url.protocol.replace(":", "") },
+    },
+    plan: { track: { __default: { enabled: true, integrations: {} } }, identify: {}, group: {} },
+    edgeFunction: {},
+    analyticsNextEnabled: true,
+    middlewareSettings: {},
+    enabledMiddleware: {},
+    metrics: { sampleRate: 0 },
+    legacyVideoPluginsEnabled: false,
+    remotePlugins: [],
+  };
+  return c.json(settings, 200, { "cache-control": "public, max-age=300", vary: "origin" });
+});
+
+/**
  * Development only: parses a batch like /v1/batch and does nothing else. The benchmark's ceiling —
  * what HTTP and JSON alone cost on this machine.
  */
