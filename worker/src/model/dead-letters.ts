@@ -110,7 +110,7 @@ export async function retryDeadLetter(db: D1Database, siteId: string, id: number
     batch: db
       .prepare(
         `INSERT INTO inbox (site_id, body, events, received_at)
-         SELECT site_id, body, json_array_length(body), received_at FROM dead_letters WHERE site_id = ?1 AND id = ?2`,
+         SELECT site_id, body, iif(json_valid(body), json_array_length(body), 1), received_at FROM dead_letters WHERE site_id = ?1 AND id = ?2`,
       )
       .bind(siteId, id),
     event: db

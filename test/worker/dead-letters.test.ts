@@ -1,0 +1,107 @@
+import { SELF } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it, vi } from "vitest";
+import { DEAD_AFTER } from "../../worker/src/model/dead-letters";
+import { BASE, clock, mailbox, post, putCampaign, SECRET, send, tick, uid } from "./helpers";
+
+const nested = (depth: number) => `${"[".repeat(depth)}1${"]".repeat(depth)}`;
+
+/** A batch that got past validation once (before the bounds existed): SQLite refuses its JSON. */
+async function poisonInbox(siteId = "demo") {
+  const messageId = uid("poison");
+  const body = `[{"type":"track","messageId":"${messageId}","anonymousId":"x","event":"E","properties":{"p":${nested(1100)}},"traits":{},"context":{},"timestamp":1}]`;
+  const row = await env.DB.prepare(
+    `INSERT INTO inbox (site_id, body, events, received_at) VALUES (?, ?, 1, ?) RETURNING id`,
+  )
+    .bind(siteId, body, Date.now())
+    .first<{ id: number }>();
+  return { id: row?.id ?? 0, messageId };
+}
+
+const admin = (path: string, method = "GET") =>
+  SELF.fetch(`${BASE}/v1/admin/dead-letters${path}`, { method, headers: SECRET });
+
+const letters = async (kind: string) =>
+  (await (await admin(`?kind=${kind}`)).json<{ deadLetters: { id: number; ref: string; reason: string }[] }>())
+    .deadLetters;
+
+describe("poison set aside, not retried forever", () => {
+  it("should keep every tick 2xx and the next shopper's reminder going out while a poisoned batch waits, then set it aside", async () => {
+    await putCampaign("poison-welcome", {
+      trigger: { type: "event", events: ["Poison Test"] },
+      steps: [{ delay: 0, template: "welcome" }],
+    });
+    const { id, messageId } = await poisonInbox();
+    // Another batch behind it, for the same sweep.
+    await env.DB.prepare(`INSERT INTO inbox (site_id, body, events, received_at) VALUES ('demo', '[]', 0, ?)`)
+      .bind(Date.now())
+      .run();
+    const email = `${uid("next")}@example.com`;
+    const anonymousId = uid("anon");
+    await send([
+      { type: "identify", anonymousId, traits: { email } },
+      { type: "track", anonymousId, event: "Poison Test", properties: {} },
+    ]);
+    const first = await tick((await clock()) + 1000);
+    expect(first.sent).toBeGreaterThan(0);
+    expect(await mailbox(email, "poison-welcome")).toHaveLength(1);
+    // Export (which drains the inbox first) still answers.
+    const contact = await SELF.fetch(`${BASE}/v1/admin/contacts?email=${encodeURIComponent(email)}`, {
+      headers: SECRET,
+    });
+    const { contact: found } = await contact.json<{ contact: { id: string } }>();
+    expect((await SELF.fetch(`${BASE}/v1/admin/contacts/${found.id}/export`, { headers: SECRET })).status).toBe(200);
+
+    for (let i = 1; i < DEAD_AFTER; i++) await tick((await clock()) + 60_000);
+    const inbox = await env.DB.prepare(`SELECT count(*) AS n FROM inbox WHERE id = ?`).bind(id).first<{ n: number }>();
+    expect(inbox?.n).toBe(0);
+    const dead = (await letters("batch")).find((d) => d.ref === String(id));
+    expect(dead?.reason).toMatch(/malformed JSON|JSON/i);
+
+    // Retry puts it back in the inbox (it fails again, but the admin could have fixed the cause);
+    // drop forgets it.
+    expect((await admin(`/${dead?.id}/retry`, "POST")).status).toBe(200);
+    const back = await env.DB.prepare(`SELECT id, attempts FROM inbox WHERE body LIKE ?`)
+      .bind(`%${messageId}%`)
+      .all<{ id: number; attempts: number }>();
+    expect(back.results).toEqual([expect.objectContaining({ attempts: 0 })]);
+    await env.DB.prepare(`DELETE FROM inbox WHERE id = ?`).bind(back.results[0]?.id).run();
+    expect((await admin(`/${dead?.id}`, "DELETE")).status).toBe(404); // retried: no longer a dead letter
+  });
+
+  it("should set aside an event that keeps failing to apply, and let the others be applied", async () => {
+    // Events stored but not applied (the request that stored them died); the bad one's traits nest
+    // deeper than SQLite's JSON functions go, so applying them fails every time.
+    const bad = uid("bad-event");
+    const good = uid("good-event");
+    const old = Date.now() - 3600_000;
+    await env.DB.batch(
+      [bad, good].map((m) =>
+        env.DB.prepare(
+          `INSERT INTO events (site_id, message_id, type, event, anonymous_id, properties, traits, context, timestamp, received_at)
+           VALUES ('demo', ?, 'identify', NULL, ?, '{}', ?, '{}', ?, ?)`,
+        ).bind(m, uid("anon"), m === bad ? `{"deep":${nested(1100)}}` : `{"name":"Ada"}`, old, old),
+      ),
+    );
+    const spy = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    for (let i = 0; i < DEAD_AFTER; i++) expect((await post("/v1/dev/tick", {}, SECRET)).status).toBe(200);
+    spy.mockRestore();
+    const rows = await env.DB.prepare(`SELECT message_id, processed FROM events WHERE message_id IN (?, ?)`)
+      .bind(bad, good)
+      .all<{ message_id: string; processed: number }>();
+    const state = Object.fromEntries(rows.results.map((r) => [r.message_id, r.processed]));
+    expect(state[good]).toBe(1);
+    expect(state[bad]).toBe(2);
+    const dead = (await letters("event")).find((d) => d.ref === bad);
+    expect(dead).toBeDefined();
+    expect((await admin(`/${dead?.id}`, "DELETE")).status).toBe(200);
+    expect((await letters("event")).find((d) => d.ref === bad)).toBeUndefined();
+  });
+
+  it("should refuse an unknown kind with 400 and an unknown id with 404", async () => {
+    expect((await admin("?kind=nope")).status).toBe(400);
+    expect((await admin("/999999999/retry", "POST")).status).toBe(404);
+    expect((await admin("/abc", "DELETE")).status).toBe(404);
+    expect((await SELF.fetch(`${BASE}/v1/admin/dead-letters`)).status).toBe(401);
+  });
+});
