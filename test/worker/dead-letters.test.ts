@@ -1,7 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import { DEAD_AFTER } from "../../worker/src/model/dead-letters";
+import { DEAD_AFTER, retryDeadLetter } from "../../worker/src/model/dead-letters";
 import { BASE, clock, mailbox, post, putCampaign, SECRET, send, tick, uid } from "./helpers";
 
 const nested = (depth: number) => `${"[".repeat(depth)}1${"]".repeat(depth)}`;
@@ -103,5 +103,63 @@ describe("poison set aside, not retried forever", () => {
     expect((await admin("/999999999/retry", "POST")).status).toBe(404);
     expect((await admin("/abc", "DELETE")).status).toBe(404);
     expect((await SELF.fetch(`${BASE}/v1/admin/dead-letters`)).status).toBe(401);
+  });
+});
+
+describe("the merchant's callback webhook, retried from the sweep", () => {
+  it("should retry a failing webhook with backoff and the same idempotency key, set it aside, and deliver it when retried", async () => {
+    const siteId = uid("hooks");
+    await env.DB.batch([
+      env.DB.prepare(
+        `INSERT INTO sites (id, name, public_key, secret_hash, url, created_at) VALUES (?1, ?1, 'pk_' || ?1, 'h_' || ?1, 'https://shop.example', 0)`,
+      ).bind(siteId),
+      env.DB.prepare(
+        `INSERT INTO onsite_configs (site_id, config, webhook_url, webhook_secret, updated_at) VALUES (?, '{}', 'https://crm.example/hooks', 'whsec_x', 0)`,
+      ).bind(siteId),
+    ]);
+    const start = await clock();
+    const row = await env.DB.prepare(
+      `INSERT INTO callbacks (site_id, request_id, anonymous_id, phone, time_window, created_at)
+       VALUES (?, 'r1', 'a1', '+442079460958', 'asap', ?) RETURNING id`,
+    )
+      .bind(siteId, start)
+      .first<{ id: number }>();
+    const tries: { at: number; key: string | null }[] = [];
+    let answer = 503;
+    const real = globalThis.fetch;
+    const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      const url = input instanceof Request ? input.url : String(input);
+      if (!url.startsWith("https://crm.example/")) return real(input, init);
+      tries.push({ at: await clock(), key: new Headers(init?.headers).get("idempotency-key") });
+      return new Response("", { status: answer });
+    });
+    try {
+      // Due a minute after the request (the request's own try failed, or never ran), then after 1, 2, 4, 8 minutes.
+      let at = start + 61_000;
+      for (let i = 0; i < DEAD_AFTER + 2; i++) {
+        await tick(at);
+        at += 20 * 60_000;
+      }
+      expect(tries).toHaveLength(DEAD_AFTER);
+      expect(new Set(tries.map((t) => t.key))).toEqual(new Set([`nudge-callback/${row?.id}`]));
+      const dead = await env.DB.prepare(`SELECT id, reason FROM dead_letters WHERE site_id = ? AND kind = 'webhook'`)
+        .bind(siteId)
+        .first<{ id: number; reason: string }>();
+      expect(dead?.reason).toBe("webhook answered 503");
+
+      // The merchant fixed their server; the dead letter is retried and the next sweep delivers.
+      answer = 200;
+      expect(await retryDeadLetter(env.DB, siteId, dead?.id ?? 0, at)).toBe(true);
+      await tick(at + 1000);
+      expect(tries).toHaveLength(DEAD_AFTER + 1);
+      const notified = await env.DB.prepare(`SELECT notified_at FROM callbacks WHERE id = ?`)
+        .bind(row?.id)
+        .first<{ notified_at: number | null }>();
+      expect(notified?.notified_at).not.toBeNull();
+      await tick(at + 3600_000);
+      expect(tries).toHaveLength(DEAD_AFTER + 1); // delivered once, never again
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
