@@ -56,6 +56,8 @@ export interface SweepResult {
   failed: number;
   /** Claimed, but given back: the provider's rate or the sweep's budget left no room to send. */
   released: number;
+  /** D1 calls this run made (a batch is one): D1 allows ~1 000 per invocation. */
+  d1Calls: number;
   /** Phases that failed this run (the others ran): what an operator looks at in the logs. */
   errors: string[];
 }
@@ -117,6 +119,7 @@ export async function sweep(env: Env, now: number, publicUrl?: string, budget: S
     held: 0,
     failed: 0,
     released: 0,
+    d1Calls: 0,
     errors: [],
   };
   const guard = async (phase: string, run: () => Promise<number>): Promise<number> => {
@@ -155,6 +158,7 @@ export async function sweep(env: Env, now: number, publicUrl?: string, budget: S
     perMessage = Math.max(1, Math.ceil((counted.calls() - before) / claimed.length));
     if (claimed.length < size) break;
   }
+  result.d1Calls = counted.calls();
   return result;
 }
 
@@ -244,7 +248,8 @@ function pacer(): Pacer {
     const at = Math.max(Date.now(), next.get(provider) ?? 0);
     if (at > deadline) return false;
     next.set(provider, at + 1000 / perSecond);
-    if (at > Date.now()) await scheduler.wait(at - Date.now());
+    // Date.now() stands still between I/O in workerd: only a wait of a millisecond or more is real.
+    if (at - Date.now() >= 1) await scheduler.wait(at - Date.now());
     return true;
   };
 }
