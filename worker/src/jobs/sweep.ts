@@ -154,7 +154,13 @@ export async function sweep(env: Env, now: number, publicUrl?: string, budget: S
     if (claimed.length === 0) break;
     result.rounds++;
     result.claimed += claimed.length;
-    await deliverRound(counting, claimed, now, sites, result, { pace, deadline, publicUrl });
+    // A round that fails as a whole (its contacts unreadable) leaves its rows 'sending': they are
+    // claimed again after CLAIM_TIMEOUT_MS.
+    const round = claimed;
+    await guard("send", async () => {
+      await deliverRound(counting, round, now, sites, result, { pace, deadline, publicUrl });
+      return 0;
+    });
     perMessage = Math.max(1, Math.ceil((counted.calls() - before) / claimed.length));
     if (claimed.length < size) break;
   }
@@ -195,6 +201,12 @@ async function claim(db: D1Database, now: number, size: number): Promise<Claimed
   return results ?? [];
 }
 
+/** What a round reads once for all its messages: contacts, and each one's latest placed order. */
+interface RoundReads {
+  contacts: Map<string, ContactRow>;
+  lastOrders: Map<string, number>;
+}
+
 interface RoundOptions {
   pace: Pacer;
   deadline: number;
@@ -219,11 +231,28 @@ async function deliverRound(
     byContact.set(key, [...(byContact.get(key) ?? []), m]);
   }
   const queues = [...byContact.values()];
+  // The round's contacts in one read, not one per message: a delivery's D1 calls are what bound a
+  // sweep (D1 allows ~1 000 per invocation), and this was one of its three.
+  const keys = JSON.stringify(queues.map((q) => [q[0]?.site_id, q[0]?.contact_id]));
+  const [people, orders] = await env.DB.batch<ContactRow & { site_id: string; contact_id: string; last: number }>([
+    env.DB.prepare(
+      `SELECT site_id, id, email, phone, name, traits, unsubscribed FROM contacts
+       WHERE (site_id, id) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))`,
+    ).bind(keys),
+    // orders_spend (site_id, contact_id, status, placed_at, …) makes this an index lookup per contact.
+    env.DB.prepare(
+      `SELECT site_id, contact_id, max(placed_at) AS last FROM orders
+       WHERE (site_id, contact_id) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?)) AND status = 'placed'
+       GROUP BY site_id, contact_id`,
+    ).bind(keys),
+  ]);
+  const contacts = new Map((people?.results ?? []).map((r) => [`${r.site_id}\u0000${r.id}`, r]));
+  const lastOrders = new Map((orders?.results ?? []).map((r) => [`${r.site_id}\u0000${r.contact_id}`, r.last]));
   const worker = async () => {
     for (let q = queues.shift(); q; q = queues.shift())
       for (const m of q) {
         try {
-          result[await deliver(env, m, now, site, options)]++;
+          result[await deliver(env, m, now, site, { ...options, contacts, lastOrders })]++;
         } catch (e) {
           // Even recording the failure failed (D1 unavailable): the row stays 'sending' and is
           // claimed again after CLAIM_TIMEOUT_MS, counting this attempt.
@@ -268,7 +297,7 @@ async function deliver(
   m: Claimed,
   now: number,
   siteOf: (id: string) => Promise<Site | null>,
-  { pace, deadline, publicUrl }: RoundOptions,
+  { pace, deadline, publicUrl, contacts, lastOrders }: RoundOptions & RoundReads,
 ): Promise<Outcome> {
   const db = env.DB;
   // Claimed again and again without an outcome: every sweep that took it died mid-send (a crash,
@@ -300,17 +329,14 @@ async function deliver(
     const def = site && (await campaignById(db, site.id, m.campaign));
     const step = def?.steps[m.step - 1];
     const template = step && MESSAGE_TEMPLATES.get(variantOf(step, m)?.template ?? step.template);
-    const row = await db
-      .prepare(`SELECT id, email, phone, name, traits, unsubscribed FROM contacts WHERE site_id = ? AND id = ?`)
-      .bind(m.site_id, m.contact_id)
-      .first<ContactRow>();
+    const row = contacts.get(`${m.site_id}\u0000${m.contact_id}`);
     if (!site || !def || !step || !template || !row) return finish("campaign disabled, or contact gone");
     const data = parseData(m.data);
     const traits = parseData(row.traits);
 
     // Consent and exit conditions, checked again now: things change between scheduling and sending.
     if (row.unsubscribed && !template.transactional) return finish("unsubscribed");
-    const exit = await exitReason(db, def, m, data, now);
+    const exit = await exitReason(db, def, m, data, now, lastOrders.get(`${m.site_id}\u0000${m.contact_id}`));
     if (exit) return finish(exit);
     const to =
       step.channel === "email"
@@ -412,19 +438,19 @@ function variantOf(step: Step, m: Claimed) {
 }
 
 /** Why this journey has ended since it was scheduled, or null. */
-async function exitReason(db: D1Database, def: CampaignDef, m: Claimed, data: Record<string, unknown>, now: number) {
+async function exitReason(
+  db: D1Database,
+  def: CampaignDef,
+  m: Claimed,
+  data: Record<string, unknown>,
+  now: number,
+  lastOrder: number | undefined,
+) {
   const since = typeof data.started_at === "number" ? data.started_at : m.created_at;
   if (def.trigger.type === "cart" && (await cartLines(db, m.site_id, m.contact_id)).length === 0)
     return "cart emptied or ordered";
-  if (def.exit.ordered) {
-    const order = await db
-      .prepare(
-        `SELECT 1 FROM orders WHERE site_id = ? AND contact_id = ? AND placed_at >= ? AND status = 'placed' LIMIT 1`,
-      )
-      .bind(m.site_id, m.contact_id, since)
-      .first();
-    if (order) return "ordered";
-  }
+  // An order placed since the journey began: the contact's latest placed order, read for the round.
+  if (def.exit.ordered && lastOrder !== undefined && lastOrder >= since) return "ordered";
   for (const event of def.exit.events) {
     const hit = await db
       .prepare(`SELECT 1 FROM events WHERE site_id = ? AND contact_id = ? AND timestamp >= ? AND event = ? LIMIT 1`)
