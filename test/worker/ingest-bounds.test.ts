@@ -163,4 +163,53 @@ describe("bounded input at the door", () => {
     expect(res.status).toBe(200);
     expect(await storedEvents(s.id)).toContainEqual({ message_id: fine.messageId, processed: 1 });
   }, 120_000);
+
+  it("should answer every public endpoint 2xx or 4xx, whatever well-formed JSON it is sent", async () => {
+    const anyJson = fc.oneof(
+      fc.jsonValue(),
+      fc.integer({ min: 0, max: 1200 }).map(nested),
+      // Plausible shapes with strange values, so the checks past "is it an object" run too.
+      fc.record(
+        {
+          key: fc.constantFrom("pk_demo", "nope"),
+          anonymousId: fc.oneof(fc.string(), fc.jsonValue()),
+          requestId: fc.oneof(fc.uuid(), fc.jsonValue()),
+          email: fc.oneof(fc.emailAddress(), fc.jsonValue()),
+          friendEmail: fc.oneof(fc.emailAddress(), fc.jsonValue()),
+          phone: fc.oneof(fc.constant("+442079460958"), fc.jsonValue()),
+          productId: fc.oneof(fc.constant("E7247"), fc.jsonValue()),
+          consent: fc.oneof(fc.boolean(), fc.jsonValue()),
+          window: fc.oneof(fc.constant("morning"), fc.jsonValue()),
+          lines: fc.oneof(
+            fc.array(fc.record({ product_id: fc.jsonValue(), price: fc.jsonValue(), quantity: fc.jsonValue() }), {
+              maxLength: 3,
+            }),
+            fc.jsonValue(),
+          ),
+          codes: fc.oneof(fc.array(fc.string(), { maxLength: 3 }), fc.jsonValue()),
+        },
+        { requiredKeys: ["key"] },
+      ),
+    );
+    const paths = [
+      "/v1/cart/price",
+      "/v1/onsite/coupon",
+      "/v1/onsite/friend",
+      "/v1/onsite/newsletter",
+      "/v1/onsite/callback",
+      "/v1/links/unsubscribe",
+      "/v1/track",
+      "/v1/identify",
+      "/v1/alias",
+    ];
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...paths), anyJson, fc.integer({ min: 1, max: 250 }), async (path, body, ip) => {
+        const res = await post(path, body, { "cf-connecting-ip": `10.0.0.${ip}` });
+        expect(res.status).toBeLessThan(500);
+        await res.body?.cancel();
+      }),
+      { numRuns: 150 },
+    );
+    expect(await tick()).toBe(200);
+  }, 120_000);
 });
