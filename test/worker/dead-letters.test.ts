@@ -163,3 +163,35 @@ describe("the merchant's callback webhook, retried from the sweep", () => {
     }
   });
 });
+
+describe("dead letters and privacy", () => {
+  it("should export a set-aside batch that names the contact, and erase it with them", async () => {
+    const email = `${uid("dl-privacy")}@example.com`;
+    const anonymousId = uid("anon");
+    await send([{ type: "identify", anonymousId, traits: { email } }]);
+    const body = `[{"type":"track","messageId":"m1","anonymousId":"${anonymousId}","properties":{"p":${nested(1100)}}}]`;
+    const other = `[{"type":"track","messageId":"m2","anonymousId":"${uid("someone-else")}"}]`;
+    await env.DB.batch(
+      [body, other].map((b, i) =>
+        env.DB.prepare(
+          `INSERT INTO dead_letters (site_id, kind, ref, body, received_at, reason, attempts, created_at)
+           VALUES ('demo', 'batch', ?, ?, 0, 'malformed JSON', 5, 0)`,
+        ).bind(uid(`ref${i}`), b),
+      ),
+    );
+    const lookup = await SELF.fetch(`${BASE}/v1/admin/contacts?email=${encodeURIComponent(email)}`, {
+      headers: SECRET,
+    });
+    const { contact } = await lookup.json<{ contact: { id: string } }>();
+    const exported = await (
+      await SELF.fetch(`${BASE}/v1/admin/contacts/${contact.id}/export`, { headers: SECRET })
+    ).json<{ data: { dead_letters: { body: string }[] } }>();
+    expect(exported.data.dead_letters.map((d) => d.body)).toEqual([body]);
+    const erased = await SELF.fetch(`${BASE}/v1/admin/contacts/${contact.id}`, { method: "DELETE", headers: SECRET });
+    expect(erased.status).toBe(200);
+    const left = await env.DB.prepare(`SELECT body FROM dead_letters WHERE body IN (?, ?)`)
+      .bind(body, other)
+      .all<{ body: string }>();
+    expect(left.results.map((r) => r.body)).toEqual([other]);
+  });
+});
