@@ -1,9 +1,16 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
+/**
+ * The seed of every fast-check property (test/fc-seed.ts): FC_SEED, else a fixed one when CI is
+ * set, else null (a fresh seed per property, printed with any failure).
+ */
+const fcSeed = process.env.FC_SEED ? Number(process.env.FC_SEED) : process.env.CI ? 20261202 : null;
+if (fcSeed !== null && !Number.isSafeInteger(fcSeed)) throw new Error(`FC_SEED must be an integer, not ${fcSeed}.`);
+
 /** Unit tests: the SDK in happy-dom, the Worker inside workerd with a real (local) D1. */
 export default defineConfig({
-  define: { __DEV__: "true", __VERSION__: JSON.stringify("test") },
+  define: { __DEV__: "true", __VERSION__: JSON.stringify("test"), __FC_SEED__: JSON.stringify(fcSeed) },
   test: {
     projects: [
       {
@@ -12,12 +19,17 @@ export default defineConfig({
           name: "sdk",
           include: ["test/sdk/**/*.test.ts"],
           environment: "happy-dom",
-          setupFiles: ["fake-indexeddb/auto"],
+          setupFiles: ["fake-indexeddb/auto", "./test/fc-seed.ts"],
         },
       },
       {
         extends: true,
-        test: { name: "promotions", include: ["test/promotions/**/*.test.ts"], environment: "node" },
+        test: {
+          name: "promotions",
+          include: ["test/promotions/**/*.test.ts"],
+          environment: "node",
+          setupFiles: ["./test/fc-seed.ts"],
+        },
       },
       {
         extends: true,
@@ -30,7 +42,7 @@ export default defineConfig({
         test: {
           name: "worker",
           include: ["test/worker/**/*.test.ts"],
-          setupFiles: ["./test/worker/setup.ts"],
+          setupFiles: ["./test/fc-seed.ts", "./test/worker/setup.ts"],
           // Loopback stand-ins for email/SMS providers (channels tests).
           globalSetup: ["./test/worker/provider-fakes.ts"],
         },

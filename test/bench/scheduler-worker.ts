@@ -113,6 +113,18 @@ export default {
         .all();
       return Response.json({ ms: performance.now() - t0, sent, runs, outcomes: results });
     }
+    if (url.pathname === "/send") {
+      // One sweep, as one cron invocation runs it (time and D1-call budgets as deployed).
+      const t0 = performance.now();
+      const r = await sweep(env, NOW, "https://b.example");
+      return Response.json({ ms: performance.now() - t0, ...r });
+    }
+    if (url.pathname === "/status") {
+      const { results } = await db
+        .prepare(`SELECT status, count(*) AS n FROM messages GROUP BY 1`)
+        .all<{ status: string; n: number }>();
+      return Response.json(Object.fromEntries(results.map((r) => [r.status, r.n])));
+    }
     if (url.pathname === "/seed-contacts") {
       await seedContacts(db, n);
       return Response.json({ ok: true });

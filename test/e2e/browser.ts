@@ -74,6 +74,21 @@ export async function advance(ms: number) {
   return api<{ sent: number }>("/v1/dev/tick", { at: new Date(Date.parse(now) + ms).toISOString() });
 }
 
+/**
+ * Runs the scheduler at least `ms` after the demo's current (simulated) time, at the first moment
+ * after that when the demo site's clock (Europe/London) reads `hour`:00. A test that needs daytime
+ * (a template with quiet hours) gets it whatever the hour it runs at, and wherever earlier tests
+ * left the shared clock.
+ */
+export async function advanceToLocal(ms: number, hour: number, timeZone = "Europe/London") {
+  const { now } = await api<{ now: string }>("/v1/dev/clock");
+  const f = new Intl.DateTimeFormat("en-GB", { timeZone, hour: "numeric", minute: "numeric", hourCycle: "h23" });
+  let at = Date.parse(now) + ms;
+  at = at - (at % 3600_000) + 3600_000; // whole hours: every zone's offset here is whole hours
+  while (f.format(at) !== `${String(hour).padStart(2, "0")}:00`) at += 3600_000;
+  return api<{ sent: number }>("/v1/dev/tick", { at: new Date(at).toISOString() });
+}
+
 export interface Mail {
   id: number;
   campaign: string;

@@ -10,5 +10,8 @@ export default defineConfig({
     testTimeout: 90_000,
     hookTimeout: 90_000,
     fileParallelism: false,
+    // expect.poll gives up after 1 s by default: on a loaded machine (2 cores shared by several
+    // runs) a page load alone took longer. A wait is not an assertion; it only ends sooner.
+    expect: { poll: { timeout: 20_000 } },
   },
 });

@@ -8,7 +8,8 @@ import type { TestProject } from "vitest/node";
  * calls) and a webhook receiver, on a loopback port. Each checks the request shape its provider
  * documents — auth, content type, required fields, idempotency key — and answers 401/422 as the
  * provider would when something is missing, so a wrong adapter fails its test. A recipient
- * containing "fail500" gets a 500 (a provider outage). Every request is recorded for assertions:
+ * containing "fail500" gets a 500 (a provider outage), one containing "fail429" a 429 with
+ * `Retry-After: 600` (throttled). Every request is recorded for assertions:
  * `GET /__requests` lists them.
  */
 
@@ -110,7 +111,10 @@ export default function setup(project: TestProject) {
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const path = req.url ?? "";
     const reply = (status: number, body: unknown) => {
-      res.writeHead(status, { "content-type": "application/json" });
+      res.writeHead(status, {
+        "content-type": "application/json",
+        ...(status === 429 ? { "retry-after": "600" } : {}),
+      });
       res.end(JSON.stringify(body));
     };
     if (req.method === "GET" && path === "/__requests") return reply(200, recorded);
@@ -134,7 +138,9 @@ export default function setup(project: TestProject) {
         : 422
       : c.to(body).includes("fail500")
         ? 500
-        : 200;
+        : c.to(body).includes("fail429")
+          ? 429
+          : 200;
     recorded.push({ provider, path, headers, body: provider === "webhook" ? text : body, status });
     reply(
       status,
@@ -142,7 +148,9 @@ export default function setup(project: TestProject) {
         ? { message: problem }
         : status === 500
           ? { message: "internal error" }
-          : { id: `fake-${recorded.length}`, sid: `SM${recorded.length}` },
+          : status === 429
+            ? { message: "rate limited" }
+            : { id: `fake-${recorded.length}`, sid: `SM${recorded.length}` },
     );
   });
   return new Promise<() => Promise<void>>((resolve) => {

@@ -407,7 +407,16 @@ export function nextStep(
   return startStatements(db, { def, stepIndex: m.step, siteId: m.siteId, now, rows: [row], reset: false });
 }
 
-/** The latest occurrence of a (possibly repeating) date at or before `now`, or null before the first. */
+/**
+ * The latest occurrence of a (possibly repeating) date at or before `now`, or null before the first.
+ * Every occurrence is counted from the first date, never from the one before it, and a day the
+ * month lacks is clamped to its end: monthly from 31 January is 28 (or 29) February, 31 March,
+ * 30 April… — `setUTCMonth` instead rolled 31 February over to 3 March, which skipped February and
+ * sent twice in March; stepping from the previous occurrence would have drifted to the 28th for good.
+ * Yearly from 29 February is 28 February in other years. All in UTC (the definition's `at` carries
+ * its offset), so there are no DST gaps here; quiet hours deal with local time when sending.
+ * Closed form: the number of steps is computed, not looped to (workerd has no Temporal yet).
+ */
 export function latestOccurrence(
   at: string,
   every: "day" | "week" | "month" | "year" | undefined,
@@ -416,18 +425,29 @@ export function latestOccurrence(
   const first = Date.parse(at);
   if (!(first <= now)) return null;
   if (!every) return first;
-  let latest = first;
-  // Calendar steps from the first date (months and years vary in length); bounded for safety.
-  for (let k = 1; k < 100_000; k++) {
-    const d = new Date(first);
-    if (every === "day") d.setUTCDate(d.getUTCDate() + k);
-    else if (every === "week") d.setUTCDate(d.getUTCDate() + 7 * k);
-    else if (every === "month") d.setUTCMonth(d.getUTCMonth() + k);
-    else d.setUTCFullYear(d.getUTCFullYear() + k);
-    if (d.getTime() > now) break;
-    latest = d.getTime();
+  if (every === "day" || every === "week") {
+    const step = (every === "day" ? 1 : 7) * 86400_000;
+    return first + Math.floor((now - first) / step) * step;
   }
-  return latest;
+  const months = every === "month" ? 1 : 12;
+  const start = new Date(first);
+  const end = new Date(now);
+  const span = (end.getUTCFullYear() - start.getUTCFullYear()) * 12 + end.getUTCMonth() - start.getUTCMonth();
+  let k = Math.floor(span / months);
+  // The k-th occurrence may fall later in `now`'s month than `now` itself: then it is the one before.
+  if (nthOccurrence(first, k * months) > now) k--;
+  return nthOccurrence(first, k * months);
+}
+
+/** `first` moved by `months` calendar months, its day clamped to the target month's last day. */
+export function nthOccurrence(first: number, months: number): number {
+  const d = new Date(first);
+  const month = d.getUTCMonth() + months;
+  const year = d.getUTCFullYear() + Math.floor(month / 12);
+  const m = ((month % 12) + 12) % 12;
+  const lastDay = new Date(Date.UTC(year, m + 1, 0)).getUTCDate();
+  const timeOfDay = first - Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
+  return Date.UTC(year, m, Math.min(d.getUTCDate(), lastDay)) + timeOfDay;
 }
 
 /**

@@ -19,9 +19,43 @@ export interface Outgoing {
 /** Every transport has this shape; throwing means "try again later". */
 export type Transport = (env: Env, message: Outgoing, now: number) => Promise<void>;
 
+/**
+ * How long a provider may take to answer before the try counts as failed (and is retried with the
+ * same idempotency key): their APIs answer in well under a second; a hung connection must not hold
+ * the sweep, which has a budget of its own.
+ */
+export const PROVIDER_TIMEOUT_MS = 10_000;
+
+/** A provider refused the message; a 429's or 503's `Retry-After` says when to try again. */
+export class ProviderError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+  }
+}
+
+/** `Retry-After` in seconds or as an HTTP date, in ms from `now`; 0 when absent or unreadable. */
+export function retryAfterMs(header: string | null, now = Date.now()): number {
+  if (!header) return 0;
+  const seconds = Number(header);
+  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(header) - now;
+  // Capped at a day: a provider's typo must not park a message for years.
+  return Number.isFinite(ms) ? Math.min(Math.max(0, ms), 86400_000) : 0;
+}
+
 /** A provider answered with an error: the status and the start of its body go into `messages.reason`. */
 export async function expectOk(res: Response, provider: string): Promise<void> {
-  if (res.ok) return;
+  if (res.ok) {
+    await res.body?.cancel();
+    return;
+  }
   const body = (await res.text()).slice(0, 200);
-  throw new Error(`${provider} answered ${res.status}: ${body}`);
+  throw new ProviderError(
+    `${provider} answered ${res.status}: ${body}`,
+    res.status,
+    retryAfterMs(res.headers.get("retry-after")),
+  );
 }

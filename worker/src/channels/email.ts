@@ -1,4 +1,4 @@
-import { expectOk } from "./channel";
+import { expectOk, PROVIDER_TIMEOUT_MS } from "./channel";
 import type { Transport } from "./channel";
 
 /**
@@ -17,6 +17,7 @@ const from = (env: Parameters<Transport>[0]) => {
 export const resend: Transport = async (env, m) => {
   const res = await fetch(`${env.RESEND_API_URL ?? "https://api.resend.com"}/emails`, {
     method: "POST",
+    signal: AbortSignal.timeout(PROVIDER_TIMEOUT_MS),
     headers: {
       authorization: `Bearer ${env.RESEND_API_KEY}`,
       "content-type": "application/json",
@@ -38,6 +39,7 @@ export const resend: Transport = async (env, m) => {
 export const postmark: Transport = async (env, m) => {
   const res = await fetch(`${env.POSTMARK_API_URL ?? "https://api.postmarkapp.com"}/email`, {
     method: "POST",
+    signal: AbortSignal.timeout(PROVIDER_TIMEOUT_MS),
     headers: {
       accept: "application/json",
       "content-type": "application/json",

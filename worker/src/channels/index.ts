@@ -32,3 +32,36 @@ export function transportFor(env: Env, channel: ChannelName): Transport {
       return isDev(env) ? both(webhook, outbox) : webhook;
   }
 }
+
+/**
+ * Requests per second each provider takes by default; the sweep paces its sends to them. Resend's
+ * default API limit is 2/s per team; Twilio queues Messages but a long-code number sends ~1 SMS/s and
+ * an account starts ~1 call/s; Postmark publishes no hard limit (10/s keeps well clear of
+ * throttling). `PROVIDER_RATES` (JSON, e.g. `{"resend": 10}`) sets an account's raised limits.
+ */
+const RATES: Record<string, number> = { resend: 2, postmark: 10, twilio_sms: 1, twilio_call: 1 };
+
+export function providerFor(env: Env, channel: ChannelName): { name: string; perSecond: number } {
+  const transport = transportFor(env, channel);
+  const name =
+    transport === resend
+      ? "resend"
+      : transport === postmark
+        ? "postmark"
+        : transport === twilioSms
+          ? "twilio_sms"
+          : transport === twilioCall
+            ? "twilio_call"
+            : channel === "webhook"
+              ? "webhook"
+              : "outbox";
+  let custom: unknown = null;
+  try {
+    custom = env.PROVIDER_RATES ? JSON.parse(env.PROVIDER_RATES) : null;
+  } catch {
+    custom = null;
+  }
+  const set = custom && typeof custom === "object" ? (custom as Record<string, unknown>)[name] : undefined;
+  const perSecond = typeof set === "number" && set > 0 ? set : (RATES[name] ?? Number.POSITIVE_INFINITY);
+  return { name, perSecond };
+}

@@ -1,4 +1,4 @@
-import { expectOk } from "./channel";
+import { expectOk, PROVIDER_TIMEOUT_MS } from "./channel";
 import type { Transport } from "./channel";
 
 /**
@@ -13,6 +13,7 @@ function post(env: Parameters<Transport>[0], resource: "Messages" | "Calls", for
     `${env.TWILIO_API_URL ?? "https://api.twilio.com"}/2010-04-01/Accounts/${encodeURIComponent(sid)}/${resource}.json`,
     {
       method: "POST",
+      signal: AbortSignal.timeout(PROVIDER_TIMEOUT_MS),
       headers: {
         authorization: `Basic ${btoa(`${sid}:${env.TWILIO_AUTH_TOKEN ?? ""}`)}`,
         "content-type": "application/x-www-form-urlencoded",

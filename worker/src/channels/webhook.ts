@@ -1,6 +1,6 @@
 import { isDev } from "../env";
 import { hmacHex } from "../lib/crypto";
-import { expectOk } from "./channel";
+import { expectOk, PROVIDER_TIMEOUT_MS } from "./channel";
 import type { Transport } from "./channel";
 
 /**
@@ -14,6 +14,7 @@ export const webhook: Transport = async (env, m, now) => {
   const t = Math.floor(now / 1000);
   const res = await fetch(m.to, {
     method: "POST",
+    signal: AbortSignal.timeout(PROVIDER_TIMEOUT_MS),
     headers: {
       "content-type": "application/json",
       "idempotency-key": `nudge-message/${m.messageId}`,

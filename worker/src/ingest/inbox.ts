@@ -1,3 +1,4 @@
+import { inboxFailed } from "../model/dead-letters";
 import type { Message } from "./validate";
 import { isDict } from "./validate";
 
@@ -52,14 +53,48 @@ const TAKEABLE = `SELECT id FROM (SELECT id, events, sum(events) OVER (ORDER BY 
  * Takes the oldest rows — as many as fit in `maxEvents` messages, at least one row — into `events`
  * and deletes them, in one transaction: two sweeps that run at once take disjoint rows (the second
  * finds them gone). Returns the rows taken (none: the inbox is empty) and the new messages per site.
+ *
+ * A row the database refuses (say, JSON it cannot parse) fails the whole transaction; then the
+ * same rows are taken one at a time, so the others still go through, and the refused one counts a
+ * failed attempt — set aside as a dead letter after a few (model/dead-letters.ts) instead of failing
+ * every sweep, for every site, forever.
  */
 export async function take(
   db: D1Database,
   maxEvents = MAX_EVENTS_PER_PASS,
+  now = Date.now(),
+): Promise<{ rows: Taken[]; fresh: Map<string, Message[]>; failed: number }> {
+  try {
+    return { ...(await takeWhere(db, `IN (${TAKEABLE})`, maxEvents)), failed: 0 };
+  } catch (e) {
+    console.error("inbox: taking rows one at a time", e);
+  }
+  const { results } = await db.prepare(TAKEABLE).bind(maxEvents).all<{ id: number }>();
+  const rows: Taken[] = [];
+  const fresh = new Map<string, Message[]>();
+  let failed = 0;
+  for (const { id } of results ?? []) {
+    try {
+      const one = await takeWhere(db, "= ?1", id);
+      rows.push(...one.rows);
+      for (const [site, list] of one.fresh) fresh.set(site, [...(fresh.get(site) ?? []), ...list]);
+    } catch (e) {
+      failed++;
+      await inboxFailed(db, id, e instanceof Error ? e.message : String(e), now);
+    }
+  }
+  return { rows, fresh, failed };
+}
+
+/** Takes the rows whose id is `where` (a fixed fragment of this file, bound to ?1). */
+async function takeWhere(
+  db: D1Database,
+  where: string,
+  param: number,
 ): Promise<{ rows: Taken[]; fresh: Map<string, Message[]> }> {
   const [inserted, deleted] = await db.batch<{ site_id: string; message_id: string } & InboxRow>([
-    db.prepare(`${INSERT_EVENTS} WHERE i.id IN (${TAKEABLE}) ${INSERT_TAIL}`).bind(maxEvents),
-    db.prepare(`DELETE FROM inbox WHERE id IN (${TAKEABLE}) RETURNING id, site_id, body, received_at`).bind(maxEvents),
+    db.prepare(`${INSERT_EVENTS} WHERE i.id ${where} ${INSERT_TAIL}`).bind(param),
+    db.prepare(`DELETE FROM inbox WHERE id ${where} RETURNING id, site_id, body, received_at`).bind(param),
   ]);
   const rows = (deleted?.results ?? [])
     .sort((a, b) => a.id - b.id)
@@ -69,7 +104,12 @@ export async function take(
 
 /** Our own serialisation of validated messages; anything else would be a bug, so it is dropped. */
 function parseMessages(body: string): Message[] {
-  const v: unknown = JSON.parse(body);
+  let v: unknown;
+  try {
+    v = JSON.parse(body);
+  } catch {
+    return [];
+  }
   if (!Array.isArray(v)) return [];
   return v
     .filter((m): m is Message => isDict(m) && typeof m.messageId === "string")

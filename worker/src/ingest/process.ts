@@ -17,7 +17,8 @@ import type { Site } from "../model/sites";
 import { toMinor } from "../lib/money";
 import { text } from "../lib/values";
 import { redeemCoupons, releaseCoupons } from "../promotions/coupons";
-import { take } from "./inbox";
+import { eventFailed } from "../model/dead-letters";
+import { MAX_EVENTS_PER_PASS, take } from "./inbox";
 import { isDict } from "./validate";
 import type { Message } from "./validate";
 
@@ -333,7 +334,11 @@ export const DRAIN_BUDGET_MS = 20_000;
 /** And at most this many passes (a few D1 calls each; an invocation may make 1 000 at most). */
 const SWEEP_PASSES = 60;
 
-/** Applies new events, per site, to profiles, carts and campaigns; returns how many there were. */
+/**
+ * Applies new events, per site, to profiles, carts and campaigns; returns how many there were. A
+ * site whose events fail to apply does not hold the others back: its events are stored already
+ * (processed = 0), and `recoverEvents` applies them one by one, setting aside any that keep failing.
+ */
 async function applyFresh(
   db: D1Database,
   siteById: (id: string) => Promise<Site | null>,
@@ -342,9 +347,13 @@ async function applyFresh(
 ): Promise<number> {
   let applied = 0;
   for (const [siteId, events] of fresh) {
-    const site = await siteById(siteId);
-    if (site) await processEvents(db, site, events, now);
-    applied += events.length;
+    try {
+      const site = await siteById(siteId);
+      if (site) await processEvents(db, site, events, now);
+      applied += events.length;
+    } catch (e) {
+      console.error(`inbox: applying site ${siteId}'s events left to recovery`, e);
+    }
   }
   return applied;
 }
@@ -352,7 +361,8 @@ async function applyFresh(
 /**
  * Takes and applies what the inbox holds, a pass of up to MAX_EVENTS_PER_PASS events at a time
  * (all of a site's batches of a pass with one set of statements): until it is empty or
- * DRAIN_BUDGET_MS or SWEEP_PASSES is spent (the sweep), or for `passes` passes.
+ * DRAIN_BUDGET_MS or SWEEP_PASSES is spent (the sweep), or for `passes` passes. A row the
+ * database refuses stays behind (and is set aside after a few tries, `take`); the rest go through.
  */
 export async function drainInbox(
   db: D1Database,
@@ -363,9 +373,10 @@ export async function drainInbox(
   let applied = 0;
   const until = Date.now() + budgetMs;
   for (let pass = 0; pass < passes; pass++) {
-    const { rows, fresh } = await take(db);
+    const { rows, fresh, failed } = await take(db, MAX_EVENTS_PER_PASS, now);
     applied += await applyFresh(db, siteById, fresh, now);
-    if (rows.length === 0 || Date.now() > until) break;
+    // Only refused rows left: they wait for the next sweep rather than be tried again now.
+    if (rows.length === 0 || failed > 0 || Date.now() > until) break;
   }
   return applied;
 }
@@ -491,8 +502,12 @@ interface EventRow {
 }
 
 const parse = (text: string): Record<string, unknown> => {
-  const v: unknown = JSON.parse(text);
-  return isDict(v) ? v : {};
+  try {
+    const v: unknown = JSON.parse(text);
+    return isDict(v) ? v : {};
+  } catch {
+    return {};
+  }
 };
 
 /** Events stored but not processed for over `graceMs` (the request that stored them died). */
@@ -513,7 +528,12 @@ export async function recoverEvents(
   const rows = results ?? [];
   for (const siteId of new Set(rows.map((r) => r.site_id))) {
     const site = await siteById(siteId);
-    if (!site) continue;
+    if (!site) {
+      // A site that no longer exists: its events can never apply, and would fill this read's 500
+      // rows ahead of every other site's. Set aside (processed = 2) in one statement.
+      await db.prepare(`UPDATE events SET processed = 2 WHERE site_id = ? AND processed = 0`).bind(siteId).run();
+      continue;
+    }
     const events = rows
       .filter((r) => r.site_id === siteId)
       .map(
@@ -531,8 +551,15 @@ export async function recoverEvents(
           source: r.source,
         }),
       );
-    // One event at a time here: an event that keeps failing must not hold back the others.
-    for (const event of events) await processEvents(db, site, [event], now);
+    // One event at a time here: an event that keeps failing must not hold back the others, and is
+    // set aside after a few attempts.
+    for (const event of events) {
+      try {
+        await processEvents(db, site, [event], now);
+      } catch (e) {
+        await eventFailed(db, siteId, event.messageId, e instanceof Error ? e.message : String(e), now);
+      }
+    }
   }
   return rows.length;
 }

@@ -12,6 +12,16 @@ export const LIMITS = {
   eventName: 200,
   /** Events stamped further in the future than this are clamped to the receive time. */
   futureSkewMs: 24 * 3600 * 1000,
+  /**
+   * The shape of a message's JSON. SQLite's JSON functions refuse more than 1 000 levels of
+   * nesting, and a message D1 refuses would poison every pass that touches it, so the bounds sit far
+   * below: the SDK's deepest message is 4 levels (context.page.…), Segment's E-commerce spec 4
+   * (properties.products[].…). 32 KB already bounds the totals; these bound the shape.
+   */
+  depth: 32,
+  keyLength: 256,
+  keysPerObject: 1000,
+  arrayItems: 1000,
 } as const;
 
 export const MESSAGE_TYPES = ["track", "identify", "page", "screen", "alias", "group"] as const;
@@ -71,6 +81,33 @@ function parseTime(v: unknown, field: string): number | null {
   return t;
 }
 
+/**
+ * The first way `value` breaks the shape bounds, or null. The walk stops at LIMITS.depth, so its
+ * cost is bounded by the message's size, never its nesting.
+ */
+export function shapeError(value: unknown): string | null {
+  const stack: [unknown, number][] = [[value, 1]];
+  for (let top = stack.pop(); top; top = stack.pop()) {
+    const [v, depth] = top;
+    if (typeof v !== "object" || v === null) continue;
+    if (depth > LIMITS.depth) return `A message may nest at most ${LIMITS.depth} levels deep.`;
+    if (Array.isArray(v)) {
+      if (v.length > LIMITS.arrayItems) return `An array may hold at most ${LIMITS.arrayItems} items.`;
+      for (const item of v) stack.push([item, depth + 1]);
+      continue;
+    }
+    const keys = Object.keys(v);
+    if (keys.length > LIMITS.keysPerObject) return `An object may hold at most ${LIMITS.keysPerObject} keys.`;
+    for (const k of keys) {
+      if (k.length > LIMITS.keyLength) return `A key may be at most ${LIMITS.keyLength} characters long.`;
+      stack.push([(v as Dict)[k], depth + 1]);
+    }
+  }
+  return null;
+}
+
+const encoder = new TextEncoder();
+
 const isMessageType = (v: unknown): v is MessageType =>
   typeof v === "string" && (MESSAGE_TYPES as readonly string[]).includes(v);
 
@@ -98,7 +135,10 @@ export function validateMessage(
   const messageId = isDict(raw) && typeof raw.messageId === "string" ? raw.messageId.slice(0, 200) : undefined;
   const error = (code: string, message: string): MessageError => ({ index, messageId, code, message });
   if (!isDict(raw)) return error("invalid_message", "Each message must be a JSON object.");
-  if (JSON.stringify(raw).length > LIMITS.messageBytes)
+  // The shape first: JSON.stringify recurses, so it only ever sees a bounded depth.
+  const shape = shapeError(raw);
+  if (shape) return error("message_too_complex", shape);
+  if (encoder.encode(JSON.stringify(raw)).length > LIMITS.messageBytes)
     return error("message_too_large", `A message must be at most ${LIMITS.messageBytes} bytes.`);
   try {
     const type = raw.type ?? defaultType;
@@ -114,8 +154,10 @@ export function validateMessage(
     if (type === "track" && !event) return error("missing_event", "track needs an event name.");
     const clientTime = parseTime(raw.timestamp, "timestamp");
     const skew = sentAt === null ? 0 : receivedAt - sentAt;
-    let timestamp = clientTime === null ? receivedAt : clientTime + skew;
-    if (timestamp > receivedAt + LIMITS.futureSkewMs) timestamp = receivedAt;
+    let timestamp = clientTime === null ? receivedAt : Math.round(clientTime + skew);
+    // Too far ahead, or before 1970 (a clock at zero, or a sentAt that skews it there): the receive
+    // time. This also keeps every stored time a valid Date (|t| ≤ 8.64e15).
+    if (!(timestamp >= 0 && timestamp <= receivedAt + LIMITS.futureSkewMs)) timestamp = receivedAt;
     return {
       type,
       messageId: id,

@@ -20,15 +20,29 @@ function localMinutes(at: number, timeZone: string): number {
   return get("hour") * 60 + get("minute");
 }
 
-/** When the message may go: `at` itself outside quiet hours, else the local time `to`:00 next. */
+const isQuiet = (minutes: number, quiet: { from: number; to: number }) => {
+  const hour = Math.floor(minutes / 60);
+  return quiet.from < quiet.to ? hour >= quiet.from && hour < quiet.to : hour >= quiet.from || hour < quiet.to;
+};
+
+/**
+ * When the message may go: `at` itself outside quiet hours, else the first instant the local clock
+ * reads `to`:00 (or, when that wall time does not exist that night, the first instant after it).
+ * Counting the wait in local minutes is off by the offset change on a DST night — an hour late in
+ * spring (09:00 for 08:00), an hour early in autumn (07:00, still quiet) — so the guess is
+ * corrected by what the local clock actually reads there.
+ */
 export function deferUntil(at: number, timeZone: string, quiet: { from: number; to: number }): number {
   const m = localMinutes(at, timeZone);
-  const hour = Math.floor(m / 60);
-  const inside = quiet.from < quiet.to ? hour >= quiet.from && hour < quiet.to : hour >= quiet.from || hour < quiet.to;
-  if (!inside) return at;
-  const wait = (quiet.to * 60 - m + 1440) % 1440;
-  // On a DST change day this can land an hour off; the sweep checks again and defers once more.
-  return at - (at % 60_000) + wait * 60_000;
+  if (!isQuiet(m, quiet)) return at;
+  const target = quiet.to * 60;
+  const guess = at - (at % 60_000) + ((target - m + 1440) % 1440) * 60_000;
+  // How far the clock there is from `to`:00, within ±12 h; zone offsets change by at most a few hours.
+  const off = ((localMinutes(guess, timeZone) - target + 2160) % 1440) - 720;
+  const corrected = guess - off * 60_000;
+  // The corrected instant must be past `at` and outside quiet hours; a wall time skipped by a DST
+  // gap has no instant, and the guess (already past the gap) is the first one allowed.
+  return corrected > at && !isQuiet(localMinutes(corrected, timeZone), quiet) ? corrected : guess;
 }
 
 /** A usable IANA zone name, or null. */

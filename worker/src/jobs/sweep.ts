@@ -4,42 +4,71 @@ import { localeOf, MESSAGE_TEMPLATES, renderCallScript, renderMessage, renderSms
 import type { MessageContext, MessageTemplate, Product } from "../campaigns/messages";
 import { campaignById } from "../campaigns/store";
 import type { Outgoing } from "../channels/channel";
-import { transportFor } from "../channels";
+import { ProviderError } from "../channels/channel";
+import { providerFor, transportFor } from "../channels";
 import { twiml } from "../channels/twilio";
 import type { Env } from "../env";
 import { drainInbox, recoverEvents } from "../ingest/process";
 import { isDict } from "../ingest/validate";
+import { countCalls } from "../lib/d1-budget";
 import { linkUrl } from "../lib/links";
 import { cartLines } from "../model/carts";
 import { mintCoupon } from "../model/coupons";
+import { DEAD_AFTER, deadLetter } from "../model/dead-letters";
 import { siteById } from "../model/sites";
 import type { Site } from "../model/sites";
 import { contactMatches } from "../segments/rules";
 import { deferUntil, validTimeZone } from "./quiet-hours";
+import { retryWebhooks } from "./webhooks";
 
 /**
  * The scheduler. Claims due messages with one UPDATE … RETURNING — D1 runs writes one at a time,
  * so two overlapping sweeps can never claim the same row — then, for each, in priority order:
  * re-checks consent and exit conditions, defers it out of quiet hours, applies the frequency cap
- * and the holdout, renders it and hands it to its channel. Failures retry with backoff and are
- * dead-lettered after MAX_ATTEMPTS with the reason. A row stuck in 'sending' (a sweep that died
- * mid-send) is claimed again after CLAIM_TIMEOUT_MS; transports are idempotent by message id.
+ * and the holdout, renders it and hands it to its channel. Failures retry with backoff (or a
+ * provider's Retry-After) and are set aside after MAX_ATTEMPTS with the reason (status 'dead' and a
+ * row in dead_letters). A row stuck in 'sending' (a sweep that died mid-send) is claimed again after
+ * CLAIM_TIMEOUT_MS, under the same provider idempotency key; one claimed more than MAX_ATTEMPTS
+ * times is set aside. A sweep claims rounds of BATCH until nothing is due or its time or D1-call
+ * budget is spent, each round reading its contacts and their latest orders in one call, so a
+ * delivery costs about one D1 call (its sent mark) and a sweep sends ~900, where it sent 100.
  */
 
-export const MAX_ATTEMPTS = 5;
+export const MAX_ATTEMPTS = DEAD_AFTER;
 export const CLAIM_TIMEOUT_MS = 5 * 60 * 1000;
+/** Rows per claim: one UPDATE … RETURNING; a round of this many is sent before the next claim. */
 const BATCH = 100;
 const CONCURRENCY = 8;
+/**
+ * How long one sweep keeps claiming: under the cron's minute, so runs rarely overlap (when they
+ * do, the claim keeps them apart). Was one claim of 100 per run — 100 messages a minute at most.
+ */
+export const SEND_BUDGET_MS = 45_000;
+/** D1 calls one sweep may make: D1 allows ~1 000 per invocation; the rest is headroom. */
+export const D1_CALL_BUDGET = 950;
 
 export interface SweepResult {
   recovered: number;
   launched: number;
+  webhooks: number;
+  rounds: number;
   claimed: number;
   sent: number;
   cancelled: number;
   deferred: number;
   held: number;
   failed: number;
+  /** Claimed, but given back: the provider's rate or the sweep's budget left no room to send. */
+  released: number;
+  /** D1 calls this run made (a batch is one): D1 allows ~1 000 per invocation. */
+  d1Calls: number;
+  /** Phases that failed this run (the others ran): what an operator looks at in the logs. */
+  errors: string[];
+}
+
+export interface SweepBudget {
+  ms?: number;
+  calls?: number;
 }
 
 interface Claimed {
@@ -68,25 +97,99 @@ interface ContactRow {
   unsubscribed: number;
 }
 
-type Outcome = "sent" | "cancelled" | "deferred" | "held" | "failed";
+type Outcome = "sent" | "cancelled" | "deferred" | "held" | "failed" | "released";
 
-export async function sweep(env: Env, now: number, publicUrl?: string): Promise<SweepResult> {
-  const db = env.DB;
+/**
+ * One run of the scheduler. Each phase — the inbox, recovery, date launches, webhook retries,
+ * sending — runs even when one before it failed (its error is listed in `errors`), so one poisoned
+ * row or one site's bad data never stops the others. Sending claims rounds of BATCH until nothing
+ * is due, or the time or D1-call budget is spent.
+ */
+export async function sweep(env: Env, now: number, publicUrl?: string, budget: SweepBudget = {}): Promise<SweepResult> {
+  const started = Date.now();
+  const { ms = SEND_BUDGET_MS, calls = D1_CALL_BUDGET } = budget;
+  const counted = countCalls(env.DB);
+  const db = counted.db;
+  const counting: Env = { ...env, DB: db };
   const result: SweepResult = {
     recovered: 0,
     launched: 0,
+    webhooks: 0,
+    rounds: 0,
     claimed: 0,
     sent: 0,
     cancelled: 0,
     deferred: 0,
     held: 0,
     failed: 0,
+    released: 0,
+    d1Calls: 0,
+    errors: [],
   };
-  // Batches accepted but not yet applied (their request's waitUntil has not run or died).
-  result.recovered = await drainInbox(db, (id) => siteById(db, id), now);
-  result.recovered += await recoverEvents(db, (id) => siteById(db, id), now);
-  result.launched = await launchDueCampaigns(db, now);
-  // The index on due_at (pending rows only) keeps this proportional to what is due.
+  const guard = async (phase: string, run: () => Promise<number>): Promise<number> => {
+    try {
+      return await run();
+    } catch (e) {
+      console.error(`sweep: ${phase} failed`, e);
+      result.errors.push(`${phase}: ${e instanceof Error ? e.message.slice(0, 200) : String(e)}`);
+      return 0;
+    }
+  };
+  const sites = siteCache(db);
+  // Batches accepted but not yet applied (their request failed to apply them, or INGEST_PROCESSING=sweep).
+  result.recovered = await guard("inbox", () => drainInbox(db, sites, now, { budgetMs: ms / 2 }));
+  result.recovered += await guard("recovery", () => recoverEvents(db, sites, now));
+  result.launched = await guard("launch", () => launchDueCampaigns(db, now));
+  result.webhooks = await guard("webhooks", () => retryWebhooks(db, now));
+
+  const deadline = started + ms;
+  const pace = pacer();
+  // D1 calls one delivery costs: a guess at first (~7 for a cart reminder), then measured.
+  let perMessage = 10;
+  while (Date.now() < deadline) {
+    const size = Math.min(BATCH, Math.floor((calls - counted.calls() - 2) / perMessage));
+    if (size <= 0) break;
+    const before = counted.calls();
+    let claimed: Claimed[] = [];
+    await guard("claim", async () => {
+      claimed = await claim(db, now, size);
+      return claimed.length;
+    });
+    if (claimed.length === 0) break;
+    result.rounds++;
+    result.claimed += claimed.length;
+    // A round that fails as a whole (its contacts unreadable) leaves its rows 'sending': they are
+    // claimed again after CLAIM_TIMEOUT_MS.
+    const round = claimed;
+    await guard("send", async () => {
+      await deliverRound(counting, round, now, sites, result, { pace, deadline, publicUrl });
+      return 0;
+    });
+    perMessage = Math.max(1, Math.ceil((counted.calls() - before) / claimed.length));
+    if (claimed.length < size) break;
+  }
+  result.d1Calls = counted.calls();
+  return result;
+}
+
+/** Each site is read once per sweep, however many of its messages are due. */
+function siteCache(db: D1Database) {
+  const sites = new Map<string, Promise<Site | null>>();
+  return (id: string) => {
+    let found = sites.get(id);
+    if (!found) {
+      found = siteById(db, id);
+      sites.set(id, found);
+    }
+    return found;
+  };
+}
+
+/**
+ * Claims up to `size` due rows, and rows stuck in 'sending' past CLAIM_TIMEOUT_MS (a sweep died
+ * mid-send). The index on due_at (pending rows only) keeps this proportional to what is due.
+ */
+async function claim(db: D1Database, now: number, size: number): Promise<Claimed[]> {
   const { results } = await db
     .prepare(
       `UPDATE messages SET status = 'sending', claimed_at = ?1, attempts = attempts + 1
@@ -97,11 +200,33 @@ export async function sweep(env: Env, now: number, publicUrl?: string): Promise<
        RETURNING id, site_id, contact_id, campaign, step, channel, attempts, dedupe_key, variant, holdout, priority,
                  data, coupon, created_at`,
     )
-    .bind(now, BATCH, CLAIM_TIMEOUT_MS)
+    .bind(now, size, CLAIM_TIMEOUT_MS)
     .all<Claimed>();
+  return results ?? [];
+}
+
+/** What a round reads once for all its messages: contacts, and each one's latest placed order. */
+interface RoundReads {
+  contacts: Map<string, ContactRow>;
+  lastOrders: Map<string, number>;
+}
+
+interface RoundOptions {
+  pace: Pacer;
+  deadline: number;
+  publicUrl: string | undefined;
+}
+
+async function deliverRound(
+  env: Env,
+  rows: Claimed[],
+  now: number,
+  site: (id: string) => Promise<Site | null>,
+  result: SweepResult,
+  options: RoundOptions,
+): Promise<void> {
   // Higher priority first: when a frequency cap leaves room for one message, it is theirs.
-  const claimed = (results ?? []).sort((a, b) => b.priority - a.priority || a.id - b.id);
-  result.claimed = claimed.length;
+  const claimed = rows.sort((a, b) => b.priority - a.priority || a.id - b.id);
   // One contact's messages go one after another (the cap counts what was just sent); different
   // contacts in parallel, so a sweep waits on the network once per round, not once per message.
   const byContact = new Map<string, Claimed[]>();
@@ -110,22 +235,56 @@ export async function sweep(env: Env, now: number, publicUrl?: string): Promise<
     byContact.set(key, [...(byContact.get(key) ?? []), m]);
   }
   const queues = [...byContact.values()];
-  // Each site is read once per sweep, however many of its messages are due.
-  const sites = new Map<string, Promise<Site | null>>();
-  const site = (id: string) => {
-    let found = sites.get(id);
-    if (!found) {
-      found = siteById(db, id);
-      sites.set(id, found);
-    }
-    return found;
-  };
+  // The round's contacts in one read, not one per message: a delivery's D1 calls are what bound a
+  // sweep (D1 allows ~1 000 per invocation), and this was one of its three.
+  const keys = JSON.stringify(queues.map((q) => [q[0]?.site_id, q[0]?.contact_id]));
+  const [people, orders] = await env.DB.batch<ContactRow & { site_id: string; contact_id: string; last: number }>([
+    env.DB.prepare(
+      `SELECT site_id, id, email, phone, name, traits, unsubscribed FROM contacts
+       WHERE (site_id, id) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))`,
+    ).bind(keys),
+    // orders_spend (site_id, contact_id, status, placed_at, …) makes this an index lookup per contact.
+    env.DB.prepare(
+      `SELECT site_id, contact_id, max(placed_at) AS last FROM orders
+       WHERE (site_id, contact_id) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?)) AND status = 'placed'
+       GROUP BY site_id, contact_id`,
+    ).bind(keys),
+  ]);
+  const contacts = new Map((people?.results ?? []).map((r) => [`${r.site_id}\u0000${r.id}`, r]));
+  const lastOrders = new Map((orders?.results ?? []).map((r) => [`${r.site_id}\u0000${r.contact_id}`, r.last]));
   const worker = async () => {
     for (let q = queues.shift(); q; q = queues.shift())
-      for (const m of q) result[await deliver(env, m, now, site, publicUrl)]++;
+      for (const m of q) {
+        try {
+          result[await deliver(env, m, now, site, { ...options, contacts, lastOrders })]++;
+        } catch (e) {
+          // Even recording the failure failed (D1 unavailable): the row stays 'sending' and is
+          // claimed again after CLAIM_TIMEOUT_MS, counting this attempt.
+          console.error("sweep: delivery left to a later claim", e);
+          result.failed++;
+        }
+      }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  return result;
+}
+
+/**
+ * Per-provider pacing within a sweep: each provider gets a send slot every 1/rate seconds. A
+ * message whose slot falls after the sweep's deadline is given back to the next sweep.
+ */
+type Pacer = (provider: string, perSecond: number, deadline: number) => Promise<boolean>;
+
+function pacer(): Pacer {
+  const next = new Map<string, number>();
+  return async (provider, perSecond, deadline) => {
+    if (!Number.isFinite(perSecond)) return true;
+    const at = Math.max(Date.now(), next.get(provider) ?? 0);
+    if (at > deadline) return false;
+    next.set(provider, at + 1000 / perSecond);
+    // Date.now() stands still between I/O in workerd: only a wait of a millisecond or more is real.
+    if (at - Date.now() >= 1) await scheduler.wait(at - Date.now());
+    return true;
+  };
 }
 
 const parseData = (text: string): Record<string, unknown> => {
@@ -142,9 +301,26 @@ async function deliver(
   m: Claimed,
   now: number,
   siteOf: (id: string) => Promise<Site | null>,
-  publicUrl?: string,
+  { pace, deadline, publicUrl, contacts, lastOrders }: RoundOptions & RoundReads,
 ): Promise<Outcome> {
   const db = env.DB;
+  // Claimed again and again without an outcome: every sweep that took it died mid-send (a crash,
+  // or it was killed at its limits). Set aside rather than take down the next sweep too.
+  if (m.attempts > MAX_ATTEMPTS) {
+    const reason = `claimed ${m.attempts} times without finishing`;
+    await db.batch([
+      db
+        .prepare(`UPDATE messages SET status = 'dead', reason = ? WHERE id = ? AND status = 'sending'`)
+        .bind(reason, m.id),
+      deadLetter(
+        db,
+        { siteId: m.site_id, kind: "message", ref: m.id, contactId: m.contact_id, reason },
+        m.attempts,
+        now,
+      ),
+    ]);
+    return "failed";
+  }
   const finish = async (reason: string): Promise<Outcome> => {
     await db
       .prepare(`UPDATE messages SET status = 'cancelled', reason = ? WHERE id = ? AND status = 'sending'`)
@@ -157,17 +333,14 @@ async function deliver(
     const def = site && (await campaignById(db, site.id, m.campaign));
     const step = def?.steps[m.step - 1];
     const template = step && MESSAGE_TEMPLATES.get(variantOf(step, m)?.template ?? step.template);
-    const row = await db
-      .prepare(`SELECT id, email, phone, name, traits, unsubscribed FROM contacts WHERE site_id = ? AND id = ?`)
-      .bind(m.site_id, m.contact_id)
-      .first<ContactRow>();
+    const row = contacts.get(`${m.site_id}\u0000${m.contact_id}`);
     if (!site || !def || !step || !template || !row) return finish("campaign disabled, or contact gone");
     const data = parseData(m.data);
     const traits = parseData(row.traits);
 
     // Consent and exit conditions, checked again now: things change between scheduling and sending.
     if (row.unsubscribed && !template.transactional) return finish("unsubscribed");
-    const exit = await exitReason(db, def, m, data, now);
+    const exit = await exitReason(db, def, m, data, now, lastOrders.get(`${m.site_id}\u0000${m.contact_id}`));
     if (exit) return finish(exit);
     const to =
       step.channel === "email"
@@ -220,6 +393,15 @@ async function deliver(
     const ctx = await context(env, site, row, traits, data, template, m, coupon, now, publicUrl);
     if (variant?.subject ?? step.subject) ctx.subject = variant?.subject ?? step.subject;
     const out = await outgoing(site, def, step, template, ctx, m, to, row, data, now);
+    const provider = providerFor(env, step.channel);
+    if (!(await pace(provider.name, provider.perSecond, deadline))) {
+      // No room left at this provider's rate in this sweep: back to pending, the attempt given back.
+      await db
+        .prepare(`UPDATE messages SET status = 'pending', attempts = attempts - 1 WHERE id = ? AND status = 'sending'`)
+        .bind(m.id)
+        .run();
+      return "released";
+    }
     await transportFor(env, step.channel)(env, out, now);
     // Marking it sent and scheduling what follows commit together.
     await db.batch([
@@ -237,16 +419,19 @@ async function deliver(
   } catch (e) {
     const reason = e instanceof Error ? e.message.slice(0, 500) : "send failed";
     const dead = m.attempts >= MAX_ATTEMPTS;
-    // Exponential backoff: 1, 2, 4, 8 … minutes.
-    await db
+    // A provider's Retry-After (a 429) is honoured when longer than the backoff.
+    const retryAfter = e instanceof ProviderError ? e.retryAfterMs : 0;
+    // Exponential backoff: 1, 2, 4, 8 … minutes; the last failure sets it aside as a dead letter.
+    const mark = db
       .prepare(`UPDATE messages SET status = ?2, reason = ?3, due_at = ?4 WHERE id = ?1 AND status = 'sending'`)
       .bind(
         m.id,
         dead ? "dead" : "pending",
         dead ? `dead after ${m.attempts} attempts: ${reason}` : reason,
-        now + 60_000 * 2 ** (m.attempts - 1),
-      )
-      .run();
+        now + Math.max(60_000 * 2 ** (m.attempts - 1), retryAfter),
+      );
+    const letter = { siteId: m.site_id, kind: "message" as const, ref: m.id, contactId: m.contact_id, reason };
+    await (dead ? db.batch([mark, deadLetter(db, letter, m.attempts, now)]) : mark.run());
     return "failed";
   }
 }
@@ -257,19 +442,19 @@ function variantOf(step: Step, m: Claimed) {
 }
 
 /** Why this journey has ended since it was scheduled, or null. */
-async function exitReason(db: D1Database, def: CampaignDef, m: Claimed, data: Record<string, unknown>, now: number) {
+async function exitReason(
+  db: D1Database,
+  def: CampaignDef,
+  m: Claimed,
+  data: Record<string, unknown>,
+  now: number,
+  lastOrder: number | undefined,
+) {
   const since = typeof data.started_at === "number" ? data.started_at : m.created_at;
   if (def.trigger.type === "cart" && (await cartLines(db, m.site_id, m.contact_id)).length === 0)
     return "cart emptied or ordered";
-  if (def.exit.ordered) {
-    const order = await db
-      .prepare(
-        `SELECT 1 FROM orders WHERE site_id = ? AND contact_id = ? AND placed_at >= ? AND status = 'placed' LIMIT 1`,
-      )
-      .bind(m.site_id, m.contact_id, since)
-      .first();
-    if (order) return "ordered";
-  }
+  // An order placed since the journey began: the contact's latest placed order, read for the round.
+  if (def.exit.ordered && lastOrder !== undefined && lastOrder >= since) return "ordered";
   for (const event of def.exit.events) {
     const hit = await db
       .prepare(`SELECT 1 FROM events WHERE site_id = ? AND contact_id = ? AND timestamp >= ? AND event = ? LIMIT 1`)

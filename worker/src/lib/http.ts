@@ -15,17 +15,73 @@ export function fail(
   });
 }
 
-/** Reads a JSON body of at most `limit` bytes, failing with 413/400 instead of throwing a 500. */
-export async function readJson(req: Request, limit: number): Promise<unknown> {
+/**
+ * How deep any request body may nest. SQLite's JSON functions refuse more than 1 000 levels
+ * ("malformed JSON") and V8's JSON.stringify recurses, so a 500 KB body of `[[[[…` (250 000 levels)
+ * would otherwise reach D1 or overflow the stack; no body any client of ours sends nests past ~10.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * The depth of a parsed JSON value, counting containers, or `Infinity` past `max` (it stops
+ * there: the walk is bounded by `max` levels, never by the input).
+ */
+export function jsonDepth(value: unknown, max = MAX_JSON_DEPTH): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  for (let top = stack.pop(); top; top = stack.pop()) {
+    const [v, depth] = top;
+    if (typeof v !== "object" || v === null) continue;
+    if (depth + 1 > max) return Number.POSITIVE_INFINITY;
+    deepest = Math.max(deepest, depth + 1);
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
+const tooLarge = (limit: number): never =>
+  fail(413, "payload_too_large", `Request body is over ${limit} bytes.`, { limit });
+
+/**
+ * Reads a JSON body of at most `limit` bytes, failing with 413/400 instead of throwing a 500.
+ * The body is read as a stream and cut off at the limit: a chunked upload of 40 MB (no
+ * content-length, or a lying one) costs `limit` bytes of memory, not 40 MB. `depth` bounds the
+ * nesting; ingest lifts it, to answer each message of a batch on its own (ingest/validate.ts).
+ */
+export async function readJson(req: Request, limit: number, depth = MAX_JSON_DEPTH): Promise<unknown> {
   const declared = Number(req.headers.get("content-length") ?? "0");
-  if (declared > limit) fail(413, "payload_too_large", `Request body is over ${limit} bytes.`, { limit });
-  const text = await req.text();
-  // content-length may be absent (chunked) or lie, so measure what actually arrived.
-  if (new TextEncoder().encode(text).length > limit)
-    fail(413, "payload_too_large", `Request body is over ${limit} bytes.`, { limit });
+  if (declared > limit) tooLarge(limit);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = req.body?.getReader();
+  if (reader) {
+    try {
+      for (let r = await reader.read(); !r.done; r = await reader.read()) {
+        size += r.value.byteLength;
+        if (size > limit) {
+          await reader.cancel().catch(() => undefined);
+          tooLarge(limit);
+        }
+        chunks.push(r.value);
+      }
+    } catch (e) {
+      if (e instanceof HTTPException) throw e;
+      fail(400, "invalid_body", "The request body could not be read.");
+    }
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) {
+    bytes.set(c, offset);
+    offset += c.byteLength;
+  }
+  let parsed: unknown;
   try {
-    return JSON.parse(text);
+    parsed = JSON.parse(new TextDecoder().decode(bytes));
   } catch {
     fail(400, "invalid_json", "Request body is not valid JSON.");
   }
+  if (Number.isFinite(depth) && jsonDepth(parsed, depth) > depth)
+    fail(400, "too_deep", `Request body nests deeper than ${depth} levels.`, { limit: depth });
+  return parsed;
 }

@@ -198,6 +198,7 @@ export const MERGED_TABLES = [
   "contacts",
   "coupon_redemptions",
   "coupons",
+  "dead_letters",
   "events",
   "identities",
   "messages",
@@ -218,6 +219,7 @@ export function mergeContacts(db: D1Database, siteId: string, from: string, into
     move(`UPDATE callbacks SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
     move(`UPDATE consents SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
     move(`UPDATE coupon_redemptions SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
+    move(`UPDATE dead_letters SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
     move(
       `INSERT INTO product_views (site_id, contact_id, product_id, viewed_at, views)
        SELECT site_id, ?3, product_id, viewed_at, views FROM product_views WHERE site_id = ?1 AND contact_id = ?2

@@ -54,6 +54,11 @@ const UNLINKED_EVENTS = `FROM events WHERE site_id = ?1 AND contact_id IS NULL
   AND (anonymous_id IN ${IDS("anonymous")} OR user_id IN ${IDS("user")} OR previous_id IN ${IDS("anonymous")})`;
 const ANONYMOUS_COUPONS = `FROM coupons WHERE site_id = ?1 AND contact_id IS NULL AND anonymous_id IN ${IDS("anonymous")}`;
 const OUTBOX = `FROM outbox WHERE site_id = ?1 AND message_id IN (SELECT id FROM messages WHERE site_id = ?1 AND contact_id = ?2)`;
+// A batch set aside before it was applied names its shoppers only inside its body — which may be
+// JSON the database refuses (why it was set aside), so it is searched as text, never parsed.
+const DEAD_BATCHES = `FROM dead_letters WHERE site_id = ?1 AND kind = 'batch' AND EXISTS (
+  SELECT 1 FROM identities i WHERE i.site_id = ?1 AND i.contact_id = ?2 AND i.kind IN ('anonymous', 'user')
+    AND instr(dead_letters.body, json_quote(i.value)) > 0)`;
 
 /** Every row stored about the contact, by table. */
 export async function exportContact(db: D1Database, siteId: string, contactId: string) {
@@ -65,6 +70,7 @@ export async function exportContact(db: D1Database, siteId: string, contactId: s
     db.prepare(`SELECT * ${UNLINKED_EVENTS}`),
     db.prepare(`SELECT * ${ANONYMOUS_COUPONS}`),
     db.prepare(`SELECT * ${OUTBOX}`),
+    db.prepare(`SELECT * ${DEAD_BATCHES}`),
   ].map((q) => q.bind(siteId, contactId));
   const results = await db.batch<Record<string, unknown>>(queries);
   const rows = (i: number) => results[i]?.results ?? [];
@@ -74,6 +80,7 @@ export async function exportContact(db: D1Database, siteId: string, contactId: s
   data.events = [...(data.events ?? []), ...rows(extra)];
   data.coupons = [...(data.coupons ?? []), ...rows(extra + 1)];
   data.outbox = rows(extra + 2);
+  data.dead_letters = [...(data.dead_letters ?? []), ...rows(extra + 3)];
   return { contact: rows(0)[0] ?? null, data };
 }
 
@@ -85,6 +92,7 @@ export async function eraseContact(db: D1Database, siteId: string, contactId: st
     ["events", `DELETE ${UNLINKED_EVENTS}`],
     ["coupons", `DELETE ${ANONYMOUS_COUPONS}`],
     ["outbox", `DELETE ${OUTBOX}`],
+    ["dead_letters", `DELETE ${DEAD_BATCHES}`],
     ...tables.map((t): [string, string] => [t, `DELETE FROM ${t} WHERE site_id = ?1 AND contact_id = ?2`]),
     ["identities", `DELETE FROM identities WHERE site_id = ?1 AND contact_id = ?2`],
     ["contacts", `DELETE FROM contacts WHERE site_id = ?1 AND id = ?2`],

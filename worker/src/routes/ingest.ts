@@ -63,7 +63,8 @@ function checkOrigin(site: Site, origin: string | undefined) {
 
 /** Everything a request checks before storing: body, key, rate limits, origin, each message. */
 async function validated(c: Context<{ Bindings: Env }>, type?: MessageType) {
-  const body = await readJson(c.req.raw, LIMITS.requestBytes);
+  // Nesting is bounded per message (validateMessage), so one deep message gets its own 400.
+  const body = await readJson(c.req.raw, LIMITS.requestBytes, Number.POSITIVE_INFINITY);
   if (!isDict(body)) fail(400, "invalid_body", "Request body must be a JSON object.");
   const key = requireKey(writeKey(c.req.header("authorization"), body));
   // Independent reads in parallel: each is a round trip.

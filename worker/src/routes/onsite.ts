@@ -7,7 +7,8 @@ import { applyBatch } from "../ingest/process";
 import { isDict } from "../ingest/validate";
 import type { Message } from "../ingest/validate";
 import { now } from "../lib/clock";
-import { hmacHex, sha256Hex } from "../lib/crypto";
+import { notifyCallback, present } from "../jobs/webhooks";
+import { sha256Hex } from "../lib/crypto";
 import { fail, readJson } from "../lib/http";
 import { rateLimit } from "../lib/rate-limit";
 import { normaliseEmail } from "../model/contacts";
@@ -20,7 +21,6 @@ import {
   exitCoupon,
   linkBrowser,
   listCallbacks,
-  markNotified,
   onsiteConfig,
   saveOnsiteConfig,
   setCallbackStatus,
@@ -258,31 +258,14 @@ onsite.post("/onsite/callback", async (c) => {
 
 /**
  * Tells the merchant's team through their webhook, signed like Stripe's: `t=<ms>,v1=<hex>` where
- * v1 = HMAC-SHA-256(secret, `${t}.${body}`), so a receiver can check origin and freshness.
+ * v1 = HMAC-SHA-256(secret, `${t}.${body}`), so a receiver can check origin and freshness. A try
+ * that fails is retried by the sweep with backoff (jobs/webhooks.ts).
  */
 async function notifyMerchant(a: Action, callback: Callback): Promise<void> {
   const { webhookUrl, webhookSecret } = await configOf(a.env, a.site);
   if (!webhookUrl || !webhookSecret) return;
-  const body = JSON.stringify({ type: "callback.requested", site: a.site.id, callback: present(callback) });
-  const t = String(a.at);
-  try {
-    const res = await fetch(webhookUrl, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        "x-nudge-signature": `t=${t},v1=${await hmacHex(webhookSecret, `${t}.${body}`)}`,
-      },
-      body,
-    });
-    if (res.ok) await markNotified(a.env.DB, callback.id, a.at);
-    else console.error("callback webhook answered", res.status);
-  } catch (e) {
-    console.error("callback webhook failed", e);
-  }
+  await notifyCallback(a.env.DB, { url: webhookUrl, secret: webhookSecret }, a.site.id, callback, a.at);
 }
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-const present = (c: Callback) => ({ ...c, notified_at: iso(c.notified_at), created_at: iso(c.created_at) });
 
 onsiteAdmin.get("/onsite", requireSecretKey, async (c) => {
   const stored = await configOf(c.env, c.get("site"));
