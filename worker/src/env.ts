@@ -19,8 +19,6 @@ export interface Env {
   TWILIO_AUTH_TOKEN?: string;
   TWILIO_FROM?: string;
   TWILIO_API_URL?: string;
-  /** HMAC key for webhook signatures (`X-Nudge-Signature`). */
-  WEBHOOK_SECRET?: string;
   /** Ingest rate limits (Rate Limiting bindings): per write key + client address, and per write key. */
   INGEST_CLIENT_LIMIT?: RateLimit;
   INGEST_KEY_LIMIT?: RateLimit;

@@ -14,14 +14,20 @@ export interface Outgoing {
   /** Email: the text part. SMS: the message. Call: the script. Webhook: the JSON payload. */
   text: string;
   headers: Record<string, string>;
+  /** Webhooks: the site's signing key (model/sites.ts `webhookSecret`). */
+  signingSecret?: string;
 }
 
 /** Every transport has this shape; throwing means "try again later". */
 export type Transport = (env: Env, message: Outgoing, now: number) => Promise<void>;
 
-/** A provider answered with an error: the status and the start of its body go into `messages.reason`. */
+/**
+ * A provider answered with an error: only its status goes into `messages.reason`. The body is
+ * whatever the other end chose to say — a merchant's webhook, or anything it redirects to — and
+ * the reason is shown in the admin API; its status says enough to retry or to look.
+ */
 export async function expectOk(res: Response, provider: string): Promise<void> {
   if (res.ok) return;
-  const body = (await res.text()).slice(0, 200);
-  throw new Error(`${provider} answered ${res.status}: ${body}`);
+  await res.body?.cancel();
+  throw new Error(`${provider} answered ${res.status}`);
 }
