@@ -29,7 +29,16 @@ describe("campaign scenarios", () => {
     // is never texted (trust-costs.test.ts).
     const server = await post(
       "/v1/batch",
-      { batch: [{ type: "identify", messageId: uid("m"), anonymousId, traits: { email, name: "Ada", phone: "+447700900123" } }] },
+      {
+        batch: [
+          {
+            type: "identify",
+            messageId: uid("m"),
+            anonymousId,
+            traits: { email, name: "Ada", phone: "+447700900123" },
+          },
+        ],
+      },
       SECRET,
     );
     expect(server.status).toBe(200);

@@ -247,7 +247,10 @@ describe("callback requests", () => {
   });
 
   it("should create a task the admin API lists, notify the merchant's signed webhook, and track Callback Requested", async () => {
-    const put = await admin("/onsite", "PUT", { config: DEMO_CONFIG, webhook: { url: "https://crm.example/hooks/nudge" } });
+    const put = await admin("/onsite", "PUT", {
+      config: DEMO_CONFIG,
+      webhook: { url: "https://crm.example/hooks/nudge" },
+    });
     expect(put.status).toBe(200);
     // The site's own signing secret (shown once to the merchant; read from D1 here).
     const { secret } = await webhookSecret(env.DB, "demo");
