@@ -80,7 +80,9 @@ links.get("/click", async (c) => {
       ? await linkUrl(c.env, new URL(c.req.url).origin, "restore", claims.s, claims.c, at)
       : claims.x === 1 && claims.u && /^https?:\/\//.test(claims.u)
         ? claims.u
-        : (onSite(claims.u, siteHosts(site)) ?? site.url);
+        : claims.u && onSite(claims.u, siteHosts(site))
+          ? claims.u
+          : site.url;
   await c.env.DB.prepare(
     `UPDATE messages SET clicked_at = coalesce(clicked_at, ?) WHERE id = ? AND site_id = ? AND contact_id = ?`,
   )
