@@ -20,7 +20,7 @@ describe("scenarios in the demo store", () => {
     const errors = watchErrors(page);
     await signIn(page, email, "Grace");
     await page.click('a[data-product="E7247"]');
-    await expect.poll(() => page.textContent("h1")).toContain("E7247 speaker");
+    await expect.poll(() => page.textContent("h1"), { timeout: 15_000 }).toContain("E7247 speaker");
     await flush(page);
     await page.close();
 

@@ -197,7 +197,6 @@ describe("send to a friend", () => {
 
 describe("callback request", () => {
   it("should create a task the merchant sees in the admin API and post it to their signed webhook", async () => {
-    const secret = "whsec_e2e_0123456789";
     const received: { body: string; signature: string }[] = [];
     const hook = createServer((req, res) => {
       let body = "";
@@ -212,11 +211,16 @@ describe("callback request", () => {
     await new Promise<void>((r) => hook.listen(0, "127.0.0.1", r));
     const { config } = await api<{ config: unknown }>("/v1/admin/onsite");
     const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/nudge`;
+    const admin = { authorization: "Bearer sk_demo", "content-type": "application/json" };
     await fetch(`${baseUrl()}/v1/admin/onsite`, {
       method: "PUT",
-      headers: { authorization: "Bearer sk_demo", "content-type": "application/json" },
-      body: JSON.stringify({ config, webhook: { url, secret } }),
+      headers: admin,
+      body: JSON.stringify({ config, webhook: { url } }),
     });
+    // Every webhook of the site is signed with its own secret, shown to the merchant when made.
+    const { secret } = (await (
+      await fetch(`${baseUrl()}/v1/admin/webhook-secret`, { method: "POST", headers: admin })
+    ).json()) as { secret: string };
 
     const context = await browser().newContext();
     const page = await context.newPage();
@@ -250,7 +254,7 @@ describe("callback request", () => {
     await until(() => received.length).toBe(1);
     const [{ body, signature } = { body: "", signature: "" }] = received;
     expect(JSON.parse(body)).toMatchObject({ type: "callback.requested", callback: { phone, time_window: "evening" } });
-    const [, t, v1] = signature.match(/^t=(\d+),v1=([0-9a-f]+)$/) ?? [];
+    const [, t, v1] = signature.match(/^t=(\d{10}),v1=([0-9a-f]+)$/) ?? []; // unix seconds
     expect(v1).toBe(createHmac("sha256", secret).update(`${t}.${body}`).digest("hex"));
     hook.close();
   });

@@ -4,10 +4,12 @@ import { mintCoupon } from "../../worker/src/model/coupons";
 import {
   advance,
   advanceToLocal,
+  BASE,
   mailbox,
   messagesOf,
   post,
   product,
+  SECRET,
   send,
   shopperWithCart,
   unwrap,
@@ -23,10 +25,24 @@ describe("campaign scenarios", () => {
     await advanceToLocal(10);
     const email = `${uid("chain")}@example.com`;
     const anonymousId = uid("anon");
-    await send([
-      { type: "identify", anonymousId, traits: { email, name: "Ada", phone: "+447700900123" } },
-      { type: "track", anonymousId, event: "Product Added", properties: product("E7247") },
-    ]);
+    // The number comes from the merchant's server (secret key): a browser's own `identify { phone }`
+    // is never texted (trust-costs.test.ts).
+    const server = await post(
+      "/v1/batch",
+      {
+        batch: [
+          {
+            type: "identify",
+            messageId: uid("m"),
+            anonymousId,
+            traits: { email, name: "Ada", phone: "+447700900123" },
+          },
+        ],
+      },
+      SECRET,
+    );
+    expect(server.status).toBe(200);
+    await send([{ type: "track", anonymousId, event: "Product Added", properties: product("E7247") }]);
     await advance(2 * HOUR);
     expect((await mailbox(email, "abandoned_cart")).map((m) => m.step)).toEqual([1]);
 
@@ -93,7 +109,7 @@ describe("campaign scenarios", () => {
           type: "track",
           anonymousId,
           event: "Product Viewed",
-          properties: { ...product("H100", 25.5), url: "https://shop.example/p/H100" },
+          properties: { ...product("H100", 25.5), url: `${BASE}/p/H100` },
         },
         ...(email === adder
           ? [{ type: "track", anonymousId, event: "Product Added", properties: product("H100", 25.5) }]
@@ -107,7 +123,7 @@ describe("campaign scenarios", () => {
     expect(mail?.subject).toBe("Still interested in Product H100?");
     expect(mail?.html).toContain("£25.50");
     expect(mail?.text).toMatch(/Your code: [2-9A-Z]{4}-/);
-    expect(await unwrap(mail?.text.match(/Take another look: (\S+)/)?.[1] ?? "")).toBe("https://shop.example/p/H100");
+    expect(await unwrap(mail?.text.match(/Take another look: (\S+)/)?.[1] ?? "")).toBe(`${BASE}/p/H100`);
     expect(await mailbox(adder, "browse_abandonment")).toHaveLength(0);
   });
 
@@ -185,17 +201,24 @@ describe("campaign scenarios", () => {
     const sharer = `${uid("sharer")}@example.com`;
     const friend = `${uid("friend")}@example.com`;
     const anonymousId = uid("anon");
-    const share = {
-      type: "track",
-      anonymousId,
-      event: "Product Shared",
-      properties: { ...product("E7247"), recipient_email: friend, share_via: "email", sender_name: "Ada <b>" },
-    };
+    // Through the send-to-friend widget: a Product Shared sent to /v1/batch mails nobody (trust-costs.test.ts).
     await send([
       { type: "identify", anonymousId, traits: { email: sharer } },
-      share,
-      { ...share, messageId: crypto.randomUUID() },
+      { type: "track", anonymousId, event: "Product Viewed", properties: product("E7247") },
     ]);
+    const share = () =>
+      post("/v1/onsite/friend", {
+        key: "pk_demo",
+        anonymousId,
+        requestId: uid("r"),
+        productId: "E7247",
+        friendEmail: friend,
+        senderName: "Ada <b>",
+        consent: true,
+        consentText: "My friend knows me.",
+      });
+    expect((await share()).status).toBe(200);
+    expect((await share()).status).toBe(200);
     await advance(60_000);
     const mails = await mailbox(friend, "referral");
     expect(mails).toHaveLength(1);
@@ -205,19 +228,20 @@ describe("campaign scenarios", () => {
   });
 
   it("should confirm a callback request by SMS to the number given", async () => {
-    const anonymousId = uid("anon");
-    await send([
-      {
-        type: "track",
-        anonymousId,
-        event: "Callback Requested",
-        properties: { phone: "+33612345678", preferred_time: "tomorrow 10:00–12:00" },
-      },
-    ]);
+    const res = await post("/v1/onsite/callback", {
+      key: "pk_demo",
+      anonymousId: uid("anon"),
+      requestId: uid("r"),
+      phone: "+44 20 7946 0321",
+      window: "morning",
+      consent: true,
+      consentText: "Call me about my request.",
+    });
+    expect(res.status).toBe(200);
     await advance(60_000);
-    const [sms] = await mailbox("+33612345678", "callback_confirmation");
+    const [sms] = await mailbox("+442079460321", "callback_confirmation");
     expect(sms?.channel).toBe("sms");
-    expect(sms?.text).toBe("Wavelength: thank you, we will call you back tomorrow 10:00–12:00.");
+    expect(sms?.text).toBe("Wavelength: thank you, we will call you back in the morning.");
   });
 
   it("should greet a segment on a date and win back the inactive at night", async () => {

@@ -7,7 +7,11 @@ import { webhook } from "../../worker/src/channels/webhook";
 import type { Env } from "../../worker/src/env";
 import { MAX_ATTEMPTS, sweep } from "../../worker/src/jobs/sweep";
 import { clock, messagesOf, putCampaign, send, uid } from "./helpers";
+import { webhookSecret } from "../../worker/src/model/sites";
 import type { Recorded } from "./provider-fakes";
+
+/** provider-fakes.ts `WEBHOOK_SECRET` (that module runs in Node, not here). */
+const WEBHOOK_SECRET = "whsec-test";
 
 const fakes = inject("providers");
 
@@ -23,7 +27,6 @@ const providerEnv = (): Env => ({
   TWILIO_AUTH_TOKEN: "twilio-token",
   TWILIO_FROM: "+441234567890",
   TWILIO_API_URL: `${fakes}/twilio`,
-  WEBHOOK_SECRET: "whsec-test",
 });
 
 const requests = async (): Promise<Recorded[]> => (await fetch(`${fakes}/__requests`)).json();
@@ -106,17 +109,15 @@ describe("channels against the providers' documented request shapes", () => {
 
   it("should sign webhooks so the receiver can verify them", async () => {
     const body = JSON.stringify({ campaign: "callback", contact: { phone: "+33612345678" } });
-    await webhook(providerEnv(), message({ channel: "webhook", to: `${fakes}/webhook/team`, text: body }), Date.now());
+    const hook = (signingSecret: string) =>
+      message({ channel: "webhook", to: `${fakes}/webhook/team`, text: body, signingSecret });
+    const at = Date.now();
+    await webhook(providerEnv(), hook(WEBHOOK_SECRET), at);
     const r = await last("webhook");
     expect(r.status).toBe(200); // the fake recomputed the HMAC and accepted it
     expect(r.body).toBe(body);
-    await expect(
-      webhook(
-        { ...providerEnv(), WEBHOOK_SECRET: "wrong" },
-        message({ channel: "webhook", to: `${fakes}/webhook/team`, text: body }),
-        Date.now(),
-      ),
-    ).rejects.toThrow(/Webhook answered 422/);
+    expect(r.headers["x-nudge-signature"]).toMatch(new RegExp(`^t=${Math.floor(at / 1000)},v1=[0-9a-f]{64}$`));
+    await expect(webhook(providerEnv(), hook("wrong"), Date.now())).rejects.toThrow(/^Webhook answered 422$/);
   });
 
   it("should fail loudly when a provider rejects the credentials", async () => {
@@ -158,9 +159,13 @@ describe("channels against the providers' documented request shapes", () => {
   });
 
   it("should notify the merchant's team of a callback request through a signed webhook step", async () => {
+    // Signed with the demo site's own secret, which the receiver knows (registered with the fake).
+    const path = `/webhook/${uid("team")}`;
+    const { secret } = await webhookSecret(env.DB, "demo");
+    await fetch(`${fakes}/__secrets`, { method: "POST", body: JSON.stringify({ path, secret }) });
     await putCampaign("callback-team", {
       trigger: { type: "event", events: ["Callback Requested"] },
-      steps: [{ delay: 0, channel: "webhook", url: `${fakes}/webhook/team`, template: "callback_sms" }],
+      steps: [{ delay: 0, channel: "webhook", url: `${fakes}${path}`, template: "callback_sms" }],
     });
     await send([
       {

@@ -36,10 +36,17 @@ const read = (req: IncomingMessage) =>
     req.on("end", () => resolve(text));
   });
 
-type Check = (headers: Record<string, string>, body: Record<string, unknown>, raw: string) => string | null;
+type Check = (
+  headers: Record<string, string>,
+  body: Record<string, unknown>,
+  raw: string,
+  path: string,
+) => string | null;
 
-/** The secret the channels tests give the Worker for webhooks. */
+/** The signing secret the channels tests give webhook messages directly. */
 export const WEBHOOK_SECRET = "whsec-test";
+/** Sites' own signing secrets, registered per receiving path by a test (`POST /__secrets`). */
+const secrets = new Map<string, string>();
 
 const json = (h: Record<string, string>) =>
   h["content-type"]?.startsWith("application/json") ? null : "content-type must be JSON";
@@ -93,10 +100,12 @@ const checks: Record<string, { match: RegExp; check: Check; to: (b: Record<strin
   webhook: {
     match: /^\/webhook\/.*/,
     to: (b) => String(b.campaign ?? ""),
-    check: (h, _b, raw) => {
-      const [, t, v1] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(h["x-nudge-signature"] ?? "") ?? [];
+    check: (h, _b, raw, path) => {
+      // Unix seconds (10 digits until 2286), as Stripe's: a milliseconds timestamp is refused.
+      const [, t, v1] = /^t=(\d{10}),v1=([0-9a-f]{64})$/.exec(h["x-nudge-signature"] ?? "") ?? [];
       // What a receiver does: recompute the HMAC over "t.body" with the shared secret.
-      const expected = createHmac("sha256", WEBHOOK_SECRET).update(`${t}.${raw}`).digest("hex");
+      const secret = secrets.get(path) ?? WEBHOOK_SECRET;
+      const expected = createHmac("sha256", secret).update(`${t}.${raw}`).digest("hex");
       return (
         json(h) ??
         (!t || v1 !== expected ? "bad signature" : null) ??
@@ -119,6 +128,11 @@ export default function setup(project: TestProject) {
     };
     if (req.method === "GET" && path === "/__requests") return reply(200, recorded);
     const text = await read(req);
+    if (req.method === "POST" && path === "/__secrets") {
+      const { path: at, secret } = JSON.parse(text) as { path: string; secret: string };
+      secrets.set(at, secret);
+      return reply(200, {});
+    }
     const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
     const entry = Object.entries(checks).find(([, c]) => c.match.test(path));
     if (!entry || req.method !== "POST") return reply(404, { message: "not found" });
@@ -131,7 +145,7 @@ export default function setup(project: TestProject) {
     } catch {
       return reply(400, { message: "invalid body" });
     }
-    const problem = c.check(headers, body, text);
+    const problem = c.check(headers, body, text, path);
     const status = problem
       ? problem.startsWith("missing API") || problem.includes("Basic") || problem.includes("Token")
         ? 401

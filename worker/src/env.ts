@@ -21,8 +21,6 @@ export interface Env {
   TWILIO_API_URL?: string;
   /** Raised provider rate limits, requests per second, as JSON: `{"resend": 10, "twilio_sms": 30}`. */
   PROVIDER_RATES?: string;
-  /** HMAC key for webhook signatures (`X-Nudge-Signature`). */
-  WEBHOOK_SECRET?: string;
   /** Ingest rate limits (Rate Limiting bindings): per write key + client address, and per write key. */
   INGEST_CLIENT_LIMIT?: RateLimit;
   INGEST_KEY_LIMIT?: RateLimit;

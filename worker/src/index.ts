@@ -17,6 +17,7 @@ import { dev } from "./routes/dev";
 import { ingest } from "./routes/ingest";
 import { links } from "./routes/links";
 import { onsite, onsiteAdmin } from "./routes/onsite";
+import { productsAdmin } from "./routes/products";
 import { couponsAdmin, promotionsAdmin } from "./routes/promotions";
 
 const app = new Hono<{ Bindings: Env }>();
@@ -35,15 +36,15 @@ app.use("*", async (c, next) => {
 });
 
 // Browsers send events from the store's origin; per-site origin rules are checked in ingest.
-app.use(
-  "/v1/*",
-  cors({
-    origin: (origin) => origin,
-    allowHeaders: ["content-type", "authorization"],
-    exposeHeaders: ["retry-after"], // so a browser SDK can honour a 429
-    maxAge: 86400,
-  }),
-);
+// The admin API gets no CORS at all: it is called server to server or from the same-origin
+// dashboard, and answering any origin would let any page that learns a secret key read the site.
+const publicCors = cors({
+  origin: (origin) => origin,
+  allowHeaders: ["content-type", "authorization"],
+  exposeHeaders: ["retry-after"], // so a browser SDK can honour a 429
+  maxAge: 86400,
+});
+app.use("/v1/*", async (c, next) => (/^\/v1\/admin(\/|$)/.test(c.req.path) ? next() : publicCors(c, next)));
 
 app.route("/v1", ingest);
 app.route("/v1/admin/campaigns", campaigns);
@@ -57,6 +58,7 @@ app.route("/v1/admin", onsiteAdmin);
 app.route("/v1/cart", cart);
 app.route("/v1/admin/promotions", promotionsAdmin);
 app.route("/v1/admin/coupons", couponsAdmin);
+app.route("/v1/admin/products", productsAdmin);
 
 app.notFound((c) =>
   c.json({ error: { code: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` } }, 404),

@@ -155,7 +155,10 @@ function trigger(v: unknown): Trigger {
   }
 }
 
-function step(v: unknown, i: number): Step {
+/** Why a webhook URL may not be used (routes pass lib/hosts.ts `webhookUrlProblem`), or null. */
+export type UrlCheck = (url: string) => string | null;
+
+function step(v: unknown, i: number, checkUrl?: UrlCheck): Step {
   const at = `steps[${i}]`;
   if (!isDict(v)) throw new DefinitionError(`${at} must be an object.`);
   const channel = v.channel ?? "email";
@@ -194,13 +197,15 @@ function step(v: unknown, i: number): Step {
   if (s.channel === "webhook") {
     const url = str(v.url, `${at}.url`, 2000);
     if (!/^https?:\/\//.test(url) || !URL.canParse(url)) throw new DefinitionError(`${at}.url must be an http(s) URL.`);
+    const problem = checkUrl?.(url);
+    if (problem) throw new DefinitionError(`${at}.url ${problem}.`);
     s.url = url;
   }
   return s;
 }
 
 /** The definition if `input` is valid, else a DefinitionError that says what to fix. */
-export function parseDefinition(input: unknown, id?: string): CampaignDef {
+export function parseDefinition(input: unknown, id?: string, checkUrl?: UrlCheck): CampaignDef {
   if (!isDict(input)) throw new DefinitionError("A campaign definition must be a JSON object.");
   const cid = id ?? input.id;
   if (typeof cid !== "string" || !ID.test(cid))
@@ -213,7 +218,7 @@ export function parseDefinition(input: unknown, id?: string): CampaignDef {
     name: input.name === undefined ? cid : str(input.name, "name"),
     priority: num(input.priority, "priority", 0, 100, 50),
     trigger: trigger(input.trigger),
-    steps: input.steps.map(step),
+    steps: input.steps.map((v, i) => step(v, i, checkUrl)),
     exit: {
       ordered: exit.ordered === undefined ? true : exit.ordered === true,
       events: Array.isArray(exit.events)

@@ -193,6 +193,23 @@ interface Plan {
   friends: Map<string, string>;
 }
 
+/**
+ * A journey that texts, calls, or mails someone other than the event's own contact (a referred
+ * friend) costs the merchant money or reaches a third person: it starts only from events a
+ * consented, capped widget endpoint (`widget`) or the merchant's server (`server`) sent — never
+ * from the public key, which every store page prints (SECURITY.md). A browser's `Callback
+ * Requested` or `Product Shared { recipient_email }` is kept as behaviour and sends nothing.
+ * Journeys of other triggers (cart, segment, date) are checked where they send: the sweep texts
+ * only numbers the merchant or a consented widget supplied.
+ */
+export function reachesOut(def: CampaignDef): boolean {
+  const t = def.trigger;
+  return (
+    (t.type === "event" && t.recipient !== undefined) ||
+    def.steps.some((s) => s.channel === "sms" || s.channel === "call")
+  );
+}
+
 /** A start of `def`'s first step for one event, keyed by what makes two starts the same journey. */
 function startOf(def: CampaignDef, siteId: string, e: AppliedEvent, now: number, plan: Plan) {
   const t = def.trigger;
@@ -226,6 +243,7 @@ function startOf(def: CampaignDef, siteId: string, e: AppliedEvent, now: number,
   }
   if (t.type !== "event" || !name || !t.events.includes(name)) return null;
   if (t.match && !Object.entries(t.match).every(([k, v]) => String(e.event.properties[k] ?? "") === v)) return null;
+  if (e.event.source === "browser" && reachesOut(def)) return null;
   let who: { c?: string; e?: string } = { c: e.contactId };
   let whoKey = e.contactId;
   if (t.recipient) {

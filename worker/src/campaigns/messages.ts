@@ -18,6 +18,8 @@ export interface Product {
   price: number;
   url: string | null;
   imageUrl: string | null;
+  /** The merchant wrote this row (server events, admin API): its url may lead off the store's hosts. */
+  merchant?: boolean;
 }
 
 export interface MessageContext {
@@ -29,7 +31,7 @@ export interface MessageContext {
   /** The products the template shows: viewed, related, top, shared. */
   products: Product[];
   coupon: string | null;
-  /** Free text from the trigger: the sender of a referral, a callback window. */
+  /** From the trigger: the sender of a referral (free text), a callback window (one of four words). */
   sender: string | null;
   window: string | null;
   /** `cta` already goes through click tracking; `open` is the pixel; `unsubscribe` asks first. */
@@ -298,6 +300,20 @@ const ITEMS: Record<Locale, (n: number) => string> = {
   ru: (n) => String(n),
 };
 const SOON: Record<Locale, string> = { en: "soon", fr: "bientôt", ru: "в ближайшее время" };
+/**
+ * The callback widget's four windows in words. The SMS says only these (or "soon"): whatever else
+ * an event carried — "pay the fee at http://evil.test" — never reaches the shopper's phone.
+ */
+const WINDOWS: Record<Locale, Record<string, string>> = {
+  en: {
+    asap: "as soon as we can",
+    morning: "in the morning",
+    afternoon: "in the afternoon",
+    evening: "in the evening",
+  },
+  fr: { asap: "dès que possible", morning: "dans la matinée", afternoon: "dans l'après-midi", evening: "en soirée" },
+  ru: { asap: "как можно скорее", morning: "утром", afternoon: "днём", evening: "вечером" },
+};
 const HELLO: Record<Locale, [string, string]> = {
   en: ["Hi {name},", "Hi,"],
   fr: ["Bonjour {name},", "Bonjour,"],
@@ -322,7 +338,9 @@ function fill(text: string, ctx: MessageContext): string {
     items: ITEMS[ctx.locale](ctx.lines.length),
     product: ctx.products[0]?.name ?? "",
     sender: ctx.sender ?? "",
-    window: ctx.window ?? SOON[ctx.locale],
+    window:
+      (ctx.window && Object.hasOwn(WINDOWS[ctx.locale], ctx.window) && WINDOWS[ctx.locale][ctx.window]) ||
+      SOON[ctx.locale],
   };
   return text.replace(/\{(\w+)\}/g, (m, k: string) => vars[k] ?? m).replace(/\s+([,.!])/g, "$1");
 }

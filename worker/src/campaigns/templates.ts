@@ -104,7 +104,9 @@ export const CAMPAIGN_TEMPLATES: Readonly<Record<string, Record<string, unknown>
   },
   callback_confirmation: {
     name: "Callback request: SMS confirmation",
-    priority: 100,
+    // Not 100: priority orders one contact's messages (who gets the room a frequency cap leaves),
+    // and a flood of confirmations must not look more urgent than anyone's mail.
+    priority: 60,
     trigger: { type: "event", events: ["Callback Requested"] },
     steps: [{ delay: 0, channel: "sms", template: "callback_sms" }],
     exit: { ordered: false },

@@ -14,6 +14,8 @@ export interface Outgoing {
   /** Email: the text part. SMS: the message. Call: the script. Webhook: the JSON payload. */
   text: string;
   headers: Record<string, string>;
+  /** Webhooks: the site's signing key (model/sites.ts `webhookSecret`). */
+  signingSecret?: string;
 }
 
 /** Every transport has this shape; throwing means "try again later". */
@@ -46,15 +48,16 @@ export function retryAfterMs(header: string | null, now = Date.now()): number {
   return Number.isFinite(ms) ? Math.min(Math.max(0, ms), 86400_000) : 0;
 }
 
-/** A provider answered with an error: the status and the start of its body go into `messages.reason`. */
+/**
+ * A provider answered with an error: only its status goes into `messages.reason`. The body is
+ * whatever the other end chose to say — a merchant's webhook, or anything it redirects to — and
+ * the reason is shown in the admin API; its status says enough to retry or to look.
+ */
 export async function expectOk(res: Response, provider: string): Promise<void> {
-  if (res.ok) {
-    await res.body?.cancel();
-    return;
-  }
-  const body = (await res.text()).slice(0, 200);
+  await res.body?.cancel();
+  if (res.ok) return;
   throw new ProviderError(
-    `${provider} answered ${res.status}: ${body}`,
+    `${provider} answered ${res.status}`,
     res.status,
     retryAfterMs(res.headers.get("retry-after")),
   );

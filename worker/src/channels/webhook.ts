@@ -1,26 +1,32 @@
-import { isDev } from "../env";
 import { hmacHex } from "../lib/crypto";
 import { expectOk, PROVIDER_TIMEOUT_MS } from "./channel";
 import type { Transport } from "./channel";
 
 /**
- * A signed webhook: POSTs the JSON payload to the step's URL with
- * `X-Nudge-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">` (the receiver recomputes
- * it with WEBHOOK_SECRET and rejects old timestamps) and `Idempotency-Key: nudge-message/<id>`.
+ * Every webhook Nudge sends — campaign steps and callback tasks — carries one signature, Stripe's:
+ * `X-Nudge-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">`, keyed with the site's own
+ * signing secret (shown to the merchant once: POST /v1/admin/webhook-secret). The receiver
+ * recomputes it and rejects old timestamps; one site's key cannot sign another site's hooks.
  */
-export const webhook: Transport = async (env, m, now) => {
-  const secret = env.WEBHOOK_SECRET ?? (isDev(env) ? "nudge-development-webhook-secret" : null);
-  if (!secret) throw new Error("WEBHOOK_SECRET is not set: run `wrangler secret put WEBHOOK_SECRET`.");
-  const t = Math.floor(now / 1000);
+export async function signature(secret: string, body: string, nowMs: number): Promise<string> {
+  const t = Math.floor(nowMs / 1000);
+  return `t=${t},v1=${await hmacHex(secret, `${t}.${body}`)}`;
+}
+
+/** A campaign's webhook step: the payload, signed, with `Idempotency-Key: nudge-message/<id>`. */
+export const webhook: Transport = async (_env, m, now) => {
+  if (!m.signingSecret) throw new Error("Webhook: no signing secret for the site.");
   const res = await fetch(m.to, {
     method: "POST",
     signal: AbortSignal.timeout(PROVIDER_TIMEOUT_MS),
     headers: {
       "content-type": "application/json",
       "idempotency-key": `nudge-message/${m.messageId}`,
-      "x-nudge-signature": `t=${t},v1=${await hmacHex(secret, `${t}.${m.text}`)}`,
+      "x-nudge-signature": await signature(m.signingSecret, m.text, now),
     },
     body: m.text,
+    // A redirect could lead where the URL check never looked (a private address).
+    redirect: "manual",
   });
   await expectOk(res, "Webhook");
 };

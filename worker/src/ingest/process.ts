@@ -17,6 +17,7 @@ import type { Site } from "../model/sites";
 import { toMinor } from "../lib/money";
 import { text } from "../lib/values";
 import { redeemCoupons, releaseCoupons } from "../promotions/coupons";
+import { onSite, siteHosts } from "../lib/hosts";
 import { eventFailed } from "../model/dead-letters";
 import { MAX_EVENTS_PER_PASS, take } from "./inbox";
 import { isDict } from "./validate";
@@ -198,7 +199,7 @@ interface Chunk {
   /** Commutative updates, folded as events come: last seen per contact, one catalogue row per
    * product, one view count per contact and product. */
   seen: Map<string, number>;
-  products: Map<string, [string, string, number, string, string | null, string | null, string | null, number]>;
+  products: Map<string, ProductRow>;
   views: Map<string, [string, string, number, number]>;
 }
 
@@ -270,14 +271,20 @@ function foldedStatements(db: D1Database, siteId: string, chunk: Chunk, mark: bo
     statements.push(
       db
         .prepare(
-          `INSERT INTO products (site_id, product_id, name, price, currency, category, url, image_url, updated_at)
+          `INSERT INTO products (site_id, product_id, name, price, currency, category, url, image_url, updated_at,
+             merchant)
            SELECT ?1, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6,
-             value ->> 7
+             value ->> 7, value ->> 8
            FROM json_each(?2) WHERE true
-           ON CONFLICT DO UPDATE SET name = excluded.name, price = excluded.price, currency = excluded.currency,
-             category = coalesce(excluded.category, category), url = coalesce(excluded.url, url),
-             image_url = coalesce(excluded.image_url, image_url), updated_at = excluded.updated_at
-           WHERE excluded.updated_at >= updated_at`,
+           ON CONFLICT DO UPDATE SET
+             name = iif(excluded.merchant, excluded.name, name),
+             price = iif(excluded.merchant, excluded.price, price),
+             currency = iif(excluded.merchant, excluded.currency, currency),
+             category = iif(excluded.merchant, coalesce(excluded.category, category), coalesce(category, excluded.category)),
+             url = iif(excluded.merchant, coalesce(excluded.url, url), coalesce(url, excluded.url)),
+             image_url = iif(excluded.merchant, coalesce(excluded.image_url, image_url), coalesce(image_url, excluded.image_url)),
+             updated_at = iif(excluded.merchant, excluded.updated_at, updated_at),
+             merchant = max(merchant, excluded.merchant)`,
         )
         .bind(siteId, JSON.stringify([...chunk.products.values()])),
     );
@@ -458,26 +465,52 @@ const PRODUCT_EVENTS = new Set([
   "Product Shared",
 ]);
 
-/** The catalogue learns products from product events; views are kept per contact and product. */
+/** A catalogue row as the products statement reads it; the last field is 1 for the merchant's. */
+type ProductRow = [string, string, number, string, string | null, string | null, string | null, number, 0 | 1];
+
+/**
+ * The catalogue is the merchant's (SECURITY.md). Their server's product events (secret key) write
+ * name, price, url and image, the latest received winning; a browser's or a widget's — a claim by
+ * whoever holds the public key — only adds a product not known yet and fills empty fields, with
+ * url and image only on the store's own hosts. Order is the order events are applied in (server
+ * time): the client's timestamp decides nothing, so a view dated 23 h ahead cannot keep a row.
+ * Views are kept per contact and product.
+ */
 function productRows(site: Site, contactId: string, m: Message, chunk: Chunk) {
   if (!m.event || !PRODUCT_EVENTS.has(m.event)) return;
   const currency =
     typeof m.properties.currency === "string" ? m.properties.currency.slice(0, 3).toUpperCase() : site.currency;
   const line = toLine(m.properties, currency);
   if (!line) return;
-  // Events come in time order: the latest wins, and a detail only an earlier event had is kept —
-  // what upserting each event in turn would leave, in one row per product.
-  const before = chunk.products.get(line.productId);
-  const category = text(m.properties.category, 200);
-  chunk.products.set(line.productId, [
+  const merchant = m.source === "server" ? 1 : 0;
+  const hosts = merchant ? null : siteHosts(site);
+  const url = hosts ? onSite(line.url, hosts) : line.url;
+  const imageUrl = hosts ? onSite(line.imageUrl, hosts) : line.imageUrl;
+  const category = text(m.properties.category, 200) ?? null;
+  // Folded in event order into what applying each event in turn would leave: the merchant's latest
+  // facts, else the first claim, with a detail only another event had kept.
+  const key = line.productId;
+  const before = chunk.products.get(key);
+  const row: ProductRow = [
     line.productId,
     line.name,
     line.price,
     currency,
-    category ?? before?.[4] ?? null,
-    line.url ?? before?.[5] ?? null,
-    line.imageUrl ?? before?.[6] ?? null,
+    category,
+    url,
+    imageUrl,
     m.timestamp,
+    merchant,
+  ];
+  const newer = !before || merchant === 1 ? row : before;
+  const older = newer === row ? before : row;
+  chunk.products.set(key, [
+    ...(newer.slice(0, 4) as [string, string, number, string]),
+    newer[4] ?? older?.[4] ?? null,
+    newer[5] ?? older?.[5] ?? null,
+    newer[6] ?? older?.[6] ?? null,
+    Math.max(newer[7], older?.[7] ?? 0),
+    Math.max(newer[8], older?.[8] ?? 0) as 0 | 1,
   ]);
   if (m.event === "Product Viewed") {
     const key = `${contactId}\u0000${line.productId}`;

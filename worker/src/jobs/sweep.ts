@@ -11,11 +11,15 @@ import type { Env } from "../env";
 import { drainInbox, recoverEvents } from "../ingest/process";
 import { isDict } from "../ingest/validate";
 import { countCalls } from "../lib/d1-budget";
+import { isDev } from "../env";
+import { onSite, siteHosts, webhookUrlProblem } from "../lib/hosts";
 import { linkUrl } from "../lib/links";
+import { normalisePhone, phoneAllowed, phoneCountries } from "../lib/phone";
+import { countAll } from "../lib/rate-limit";
 import { cartLines } from "../model/carts";
 import { mintCoupon } from "../model/coupons";
 import { DEAD_AFTER, deadLetter } from "../model/dead-letters";
-import { siteById } from "../model/sites";
+import { siteById, webhookSecret } from "../model/sites";
 import type { Site } from "../model/sites";
 import { contactMatches } from "../segments/rules";
 import { deferUntil, validTimeZone } from "./quiet-hours";
@@ -225,8 +229,10 @@ async function deliverRound(
   result: SweepResult,
   options: RoundOptions,
 ): Promise<void> {
-  // Higher priority first: when a frequency cap leaves room for one message, it is theirs.
-  const claimed = rows.sort((a, b) => b.priority - a.priority || a.id - b.id);
+  // Contacts are served in claim order; priority orders only each contact's own messages (when a
+  // frequency cap leaves room for one, it is theirs), so no campaign's priority puts one site's
+  // messages ahead of another site's.
+  const claimed = rows.sort((a, b) => a.id - b.id);
   // One contact's messages go one after another (the cap counts what was just sent); different
   // contacts in parallel, so a sweep waits on the network once per round, not once per message.
   const byContact = new Map<string, Claimed[]>();
@@ -234,7 +240,7 @@ async function deliverRound(
     const key = `${m.site_id}\u0000${m.contact_id}`;
     byContact.set(key, [...(byContact.get(key) ?? []), m]);
   }
-  const queues = [...byContact.values()];
+  const queues = [...byContact.values()].map((q) => q.sort((a, b) => b.priority - a.priority || a.id - b.id));
   // The round's contacts in one read, not one per message: a delivery's D1 calls are what bound a
   // sweep (D1 allows ~1 000 per invocation), and this was one of its three.
   const keys = JSON.stringify(queues.map((q) => [q[0]?.site_id, q[0]?.contact_id]));
@@ -342,13 +348,23 @@ async function deliver(
     if (row.unsubscribed && !template.transactional) return finish("unsubscribed");
     const exit = await exitReason(db, def, m, data, now, lastOrders.get(`${m.site_id}\u0000${m.contact_id}`));
     if (exit) return finish(exit);
-    const to =
+    let to =
       step.channel === "email"
         ? row.email
         : step.channel === "webhook"
           ? (step.url ?? null)
           : ((typeof data.phone === "string" ? data.phone : null) ?? row.phone);
     if (!to) return finish(step.channel === "email" ? "no email address" : "no phone number");
+    if (step.channel === "sms" || step.channel === "call") {
+      const checked = await checkPhone(db, site, m.contact_id, to);
+      if ("refused" in checked) return finish(checked.refused);
+      to = checked.phone;
+    }
+    if (step.channel === "webhook") {
+      // Checked again when sending: a definition stored before the check existed is not trusted either.
+      const problem = webhookUrlProblem(to, isDev(env));
+      if (problem) return finish(`webhook URL ${problem}`);
+    }
 
     if (!template.transactional) {
       if (def.quiet_hours && (def.quiet_hours.channels ?? [step.channel]).includes(step.channel)) {
@@ -388,6 +404,10 @@ async function deliver(
       return "held";
     }
 
+    const budget = budgetOf(site, def, step);
+    if (budget && ((await countAll(db, [{ bucket: budget.bucket, windowMs: DAY }], now))[0] ?? 0) > budget.limit)
+      return overBudget(db, site, m, budget, now);
+
     const coupon = m.coupon ?? (step.coupon ? await couponFor(db, site, def, step, m, now) : null);
     const variant = variantOf(step, m);
     const ctx = await context(env, site, row, traits, data, template, m, coupon, now, publicUrl);
@@ -402,6 +422,7 @@ async function deliver(
         .run();
       return "released";
     }
+    if (step.channel === "webhook") out.signingSecret = (await webhookSecret(db, site.id)).secret;
     await transportFor(env, step.channel)(env, out, now);
     // Marking it sent and scheduling what follows commit together.
     await db.batch([
@@ -434,6 +455,93 @@ async function deliver(
     await (dead ? db.batch([mark, deadLetter(db, letter, m.attempts, now)]) : mark.run());
     return "failed";
   }
+}
+
+const DAY = 86_400_000;
+
+/**
+ * A number the sweep may text or call: E.164, in the site's countries and no premium range
+ * (lib/phone.ts), and supplied either by the shopper in a consented widget (a `consents` row of
+ * this contact or one of their browsers) or by the merchant's server (an event with the secret key
+ * naming it). Any browser can `identify { phone }` its own new contact; without this, a cart left
+ * by a script would text whatever number the script chose.
+ */
+async function checkPhone(
+  db: D1Database,
+  site: Site,
+  contactId: string,
+  raw: string,
+): Promise<{ phone: string } | { refused: string }> {
+  const phone = normalisePhone(raw);
+  if (!phone) return { refused: "not an E.164 phone number" };
+  const countries = phoneCountries(site);
+  if (!phoneAllowed(phone, countries))
+    return { refused: `phone number outside the site's countries (${countries.join(", ") || "none set"})` };
+  const digits = (col: string) =>
+    `replace(replace(replace(replace(replace(${col}, ' ', ''), '-', ''), '(', ''), ')', ''), '.', '')`;
+  const supplied = await db
+    .prepare(
+      `SELECT 1 FROM consents WHERE site_id = ?1 AND subject = ?3 AND purpose IN ('callback', 'sms')
+         AND (contact_id = ?2 OR anonymous_id IN
+              (SELECT value FROM identities WHERE site_id = ?1 AND kind = 'anonymous' AND contact_id = ?2))
+       UNION ALL
+       SELECT 1 FROM events WHERE site_id = ?1 AND contact_id = ?2 AND source = 'server'
+         AND ?3 IN (${digits("traits ->> 'phone'")}, ${digits("properties ->> 'phone'")})
+       LIMIT 1`,
+    )
+    .bind(site.id, contactId, phone)
+    .first();
+  return supplied ? { phone } : { refused: "phone number not given by the merchant or in a consented widget" };
+}
+
+interface Budget {
+  kind: "sms" | "call" | "referral";
+  limit: number;
+  setting: string;
+  bucket: string;
+}
+
+/** The site's daily budget this message spends from, if any: SMS, calls, mail to a referred friend. */
+function budgetOf(site: Site, def: CampaignDef, step: Step): Budget | null {
+  const s = site.settings;
+  const b =
+    step.channel === "sms"
+      ? { kind: "sms" as const, limit: s.smsPerDay, setting: "smsPerDay" }
+      : step.channel === "call"
+        ? { kind: "call" as const, limit: s.callsPerDay, setting: "callsPerDay" }
+        : step.channel === "email" && def.trigger.type === "event" && def.trigger.recipient
+          ? { kind: "referral" as const, limit: s.referralsPerDay, setting: "referralsPerDay" }
+          : null;
+  return b && { ...b, limit: Math.max(0, b.limit), bucket: `budget:${site.id}:${b.kind}` };
+}
+
+/**
+ * Past the day's budget the message waits for the next UTC day (not a failed attempt), and the
+ * merchant is told once a day per channel: an alert row (GET /v1/admin/alerts).
+ */
+async function overBudget(db: D1Database, site: Site, m: Claimed, b: Budget, now: number): Promise<Outcome> {
+  const day = new Date(now).toISOString().slice(0, 10);
+  await db.batch([
+    db
+      .prepare(
+        `UPDATE messages SET status = 'pending', due_at = ?, attempts = attempts - 1, reason = ?
+         WHERE id = ? AND status = 'sending'`,
+      )
+      .bind(now - (now % DAY) + DAY, `daily ${b.kind} budget (${b.limit}) reached: deferred`, m.id),
+    db
+      .prepare(
+        `INSERT INTO alerts (site_id, kind, day, message, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      )
+      .bind(
+        site.id,
+        `budget:${b.kind}`,
+        day,
+        `The daily ${b.kind} budget (${b.limit}) was reached on ${day}: further ${b.kind} messages wait for the next day. ` +
+          `Raise it with the site setting ${b.setting} if this traffic is genuine.`,
+        now,
+      ),
+  ]);
+  return "deferred";
 }
 
 function variantOf(step: Step, m: Claimed) {
@@ -500,14 +608,24 @@ async function couponFor(db: D1Database, site: Site, def: CampaignDef, step: Ste
 }
 
 async function products(db: D1Database, site: Site, template: MessageTemplate, data: Record<string, unknown>) {
-  const cols = `product_id AS productId, name, price, url, image_url AS imageUrl`;
+  const cols = `product_id AS productId, name, price, url, image_url AS imageUrl, merchant`;
+  // What the merchant wrote is shown as written; a browser's claim only on the store's own hosts
+  // (rows learned before that rule may still hold a foreign image or url).
+  const hosts = siteHosts(site);
   const list = async (sql: string, ...params: unknown[]) =>
     (
-      await db
-        .prepare(sql)
-        .bind(...params)
-        .all<Product>()
-    ).results ?? [];
+      (
+        await db
+          .prepare(sql)
+          .bind(...params)
+          .all<Omit<Product, "merchant"> & { merchant: number }>()
+      ).results ?? []
+    ).map(
+      (p): Product =>
+        p.merchant === 1
+          ? { ...p, merchant: true }
+          : { ...p, merchant: false, url: onSite(p.url, hosts), imageUrl: onSite(p.imageUrl, hosts) },
+    );
   switch (template.block) {
     case "viewed":
     case "shared":
@@ -555,10 +673,15 @@ async function context(
   const link = (purpose: "unsubscribe" | "open", extra = {}) =>
     linkUrl(env, base, purpose, site.id, row.id, now, extra);
   // A cart button names no URL: the click link mints the restore link when followed, so it stays short.
+  // A product link leads off the store's hosts only when the merchant wrote it (`x`, checked again
+  // when the link is followed).
+  const product = template.cta === "product" ? shown[0] : undefined;
   const click =
     template.cta === "restore"
       ? { m: m.id, r: "restore" as const }
-      : { m: m.id, u: template.cta === "product" && shown[0]?.url ? shown[0].url : site.url };
+      : product?.url
+        ? { m: m.id, u: product.url, ...(product.merchant ? { x: 1 as const } : {}) }
+        : { m: m.id, u: site.url };
   return {
     site,
     locale: localeOf(traits.locale ?? traits.language),

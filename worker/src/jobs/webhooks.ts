@@ -1,4 +1,4 @@
-import { hmacHex } from "../lib/crypto";
+import { signature } from "../channels/webhook";
 import { DEAD_AFTER, deadLetter } from "../model/dead-letters";
 import type { Callback } from "../model/onsite";
 import { callbackById, markNotified } from "../model/onsite";
@@ -37,7 +37,6 @@ export async function notifyCallback(
   at: number,
 ): Promise<boolean> {
   const body = JSON.stringify({ type: "callback.requested", site: siteId, callback: present(callback) });
-  const t = String(at);
   let reason: string;
   try {
     const res = await fetch(hook.url, {
@@ -45,9 +44,10 @@ export async function notifyCallback(
       headers: {
         "content-type": "application/json",
         "idempotency-key": `nudge-callback/${callback.id}`,
-        "x-nudge-signature": `t=${t},v1=${await hmacHex(hook.secret, `${t}.${body}`)}`,
+        "x-nudge-signature": await signature(hook.secret, body, at),
       },
       body,
+      redirect: "manual",
       signal: AbortSignal.timeout(10_000),
     });
     await res.body?.cancel();
@@ -81,11 +81,11 @@ export async function notifyCallback(
 export async function retryWebhooks(db: D1Database, now: number): Promise<number> {
   const { results } = await db
     .prepare(
-      `SELECT c.id, c.site_id, o.webhook_url, o.webhook_secret FROM callbacks c
-       JOIN onsite_configs o ON o.site_id = c.site_id
+      `SELECT c.id, c.site_id, o.webhook_url, s.webhook_secret FROM callbacks c
+       JOIN onsite_configs o ON o.site_id = c.site_id JOIN sites s ON s.id = c.site_id
        WHERE c.notified_at IS NULL AND c.created_at > ?1 - ?2 AND c.notify_attempts < ?3
          AND coalesce(c.notify_after, c.created_at + ?4) <= ?1
-         AND o.webhook_url IS NOT NULL AND o.webhook_secret IS NOT NULL
+         AND o.webhook_url IS NOT NULL AND s.webhook_secret IS NOT NULL
        ORDER BY c.created_at LIMIT 50`,
     )
     .bind(now, GIVE_UP_MS, DEAD_AFTER, FIRST_RETRY_MS)

@@ -19,6 +19,7 @@ export interface LinkClaims {
   m?: number; // message id (click, open)
   u?: string; // destination (click)
   r?: "restore"; // click that ends at a fresh restore link (keeps the link short enough for SMS)
+  x?: 1; // the merchant wrote `u` (their catalogue): it may lead off the store's hosts
 }
 
 const LIFETIME_MS: Record<LinkPurpose, number> = {
@@ -42,7 +43,7 @@ export async function linkUrl(
   siteId: string,
   contactId: string,
   now: number,
-  extra: { m?: number; u?: string; r?: "restore" } = {},
+  extra: { m?: number; u?: string; r?: "restore"; x?: 1 } = {},
 ) {
   const claims: LinkClaims = { p: purpose, s: siteId, c: contactId, e: now + LIFETIME_MS[purpose], ...extra };
   return `${base}/v1/links/${purpose}?t=${await signToken(secret(env), claims)}`;
@@ -58,5 +59,6 @@ export async function readLink(env: Env, token: string, purpose: LinkPurpose, no
   if (typeof c.m === "number") claims.m = c.m;
   if (typeof c.u === "string") claims.u = c.u;
   if (c.r === "restore") claims.r = "restore";
+  if (c.x === 1) claims.x = 1;
   return claims;
 }

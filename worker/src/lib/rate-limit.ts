@@ -15,24 +15,48 @@ export async function rateLimit(
   windowMs: number,
   now: number,
 ): Promise<void> {
-  const start = now - (now % windowMs);
-  const [, counted] = await db.batch<{ count: number }>([
+  await rateLimits(db, [{ bucket, limit, windowMs }], now);
+}
+
+export interface Limit {
+  bucket: string;
+  limit: number;
+  windowMs: number;
+}
+
+/**
+ * Counts a request in every bucket at once — one D1 batch, each count an upsert that returns the
+ * window's new total, so two requests racing cannot both see room — and answers 429 when any
+ * bucket is over its limit (with the longest wait among them).
+ */
+export async function rateLimits(db: D1Database, limits: Limit[], now: number): Promise<void> {
+  const counts = await countAll(db, limits, now);
+  let retryAfter = 0;
+  for (const [i, l] of limits.entries())
+    if ((counts[i] ?? 0) > l.limit) {
+      const start = now - (now % l.windowMs);
+      retryAfter = Math.max(retryAfter, Math.ceil((start + l.windowMs - now) / 1000));
+    }
+  if (retryAfter > 0) fail(429, "rate_limited", `Too many requests; try again in ${retryAfter} s.`, { retryAfter });
+}
+
+/** Adds one to each bucket's current window and returns the new totals, in order. */
+export async function countAll(db: D1Database, limits: Omit<Limit, "limit">[], now: number): Promise<number[]> {
+  const results = await db.batch<{ count: number }>([
     db
       .prepare(
         `DELETE FROM rate_limits WHERE (bucket, window_start) IN
            (SELECT bucket, window_start FROM rate_limits WHERE window_start < ? LIMIT 20)`,
       )
       .bind(now - KEEP_MS),
-    db
-      .prepare(
-        `INSERT INTO rate_limits (bucket, window_start, count) VALUES (?, ?, 1)
-         ON CONFLICT (bucket, window_start) DO UPDATE SET count = count + 1 RETURNING count`,
-      )
-      .bind(bucket, start),
+    ...limits.map((l) =>
+      db
+        .prepare(
+          `INSERT INTO rate_limits (bucket, window_start, count) VALUES (?, ?, 1)
+           ON CONFLICT (bucket, window_start) DO UPDATE SET count = count + 1 RETURNING count`,
+        )
+        .bind(l.bucket, now - (now % l.windowMs)),
+    ),
   ]);
-  const count = counted?.results?.[0]?.count ?? 0;
-  if (count > limit) {
-    const retryAfter = Math.ceil((start + windowMs - now) / 1000);
-    fail(429, "rate_limited", `Too many requests; try again in ${retryAfter} s.`, { retryAfter });
-  }
+  return results.slice(1).map((r) => r.results?.[0]?.count ?? 0);
 }

@@ -11,10 +11,30 @@ export interface SiteSettings {
    * can say that money changed hands, because anyone can send anything with the public key.
    */
   trustBrowserOrders: boolean;
+  /**
+   * The store's country (ISO 3166 alpha-2). Empty: guessed from the time zone, then the currency
+   * (lib/phone.ts `siteCountry`); no guess, no SMS or call until it is set.
+   */
+  country: string;
+  /** Countries whose numbers the site texts and calls; empty means the site's own country. */
+  phoneCountries: string[];
+  /**
+   * Daily budgets per channel (UTC days), enforced when sending: past one, due messages of that
+   * channel wait for the next day and the merchant gets one alert (GET /v1/admin/alerts). SMS and
+   * calls cost money per message; referral mail reaches people who never asked.
+   */
+  smsPerDay: number;
+  callsPerDay: number;
+  referralsPerDay: number;
 }
 
 export const DEFAULT_SETTINGS: SiteSettings = {
   trustBrowserOrders: false,
+  country: "",
+  phoneCountries: [],
+  smsPerDay: 200,
+  callsPerDay: 50,
+  referralsPerDay: 500,
 };
 
 /** Stored settings over the defaults; a field of the wrong type falls back to its default. */
@@ -162,6 +182,36 @@ export async function createSite(db: D1Database, site: NewSite, now: number): Pr
       JSON.stringify(site.settings ?? {}),
     )
     .run();
+}
+
+/**
+ * The site's webhook signing key, made on first need (one statement, so two sweeps racing make one).
+ * `fresh` when this call made it: the only time the caller may show it to the merchant.
+ */
+export async function webhookSecret(db: D1Database, siteId: string): Promise<{ secret: string; fresh: boolean }> {
+  const candidate = newWebhookSecret();
+  const row = await db
+    .prepare(
+      `UPDATE sites SET webhook_secret = coalesce(webhook_secret, ?2) WHERE id = ?1
+       RETURNING webhook_secret AS secret, webhook_secret = ?2 AS fresh`,
+    )
+    .bind(siteId, candidate)
+    .first<{ secret: string; fresh: number }>();
+  if (!row) throw new Error(`no site ${siteId}`);
+  return { secret: row.secret, fresh: row.fresh === 1 };
+}
+
+/** A new signing key for the site, replacing the old one at once; shown to the merchant this once. */
+export async function rotateWebhookSecret(db: D1Database, siteId: string): Promise<string> {
+  const secret = newWebhookSecret();
+  await db.prepare(`UPDATE sites SET webhook_secret = ? WHERE id = ?`).bind(secret, siteId).run();
+  return secret;
+}
+
+/** `whsec_` + 32 random bytes in hex (256 bits, the HMAC-SHA256 key size). */
+function newWebhookSecret(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return `whsec_${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
 }
 
 /** The demo store's site: documented keys, development only. */

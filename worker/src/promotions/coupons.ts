@@ -50,15 +50,29 @@ export async function checkCodes(
   now: number,
 ): Promise<{ accepted: CodeInput[]; rejected: Rejection[] }> {
   if (codes.length === 0) return { accepted: [], rejected: [] };
+  // Every code counts as a guess before any is looked up, in one upsert that returns the window's
+  // new total: requests racing each see the others' guesses, so 30 parallel requests evaluate at
+  // most GUESS_LIMIT codes between them (reading the count first and adding failures afterwards let
+  // them all pass the check: 35 codes against a limit of 10). Codes that turn out to exist are
+  // given back below: only unknown codes use up the allowance.
   const bucket = Math.floor(now / GUESS_WINDOW_MS);
-  const attempts = await db
-    .prepare(`SELECT failures FROM coupon_attempts WHERE bucket = ? AND site_id = ? AND client = ?`)
-    .bind(bucket, siteId, client)
-    .first<{ failures: number }>();
-  if ((attempts?.failures ?? 0) >= GUESS_LIMIT) {
-    const message = "Too many codes tried. Please wait a few minutes and try again.";
-    return { accepted: [], rejected: codes.map((code) => ({ code, reason: "too_many_attempts", message })) };
-  }
+  const [counted] = await db.batch<{ failures: number }>([
+    db
+      .prepare(
+        `INSERT INTO coupon_attempts (bucket, site_id, client, failures) VALUES (?, ?, ?, ?)
+         ON CONFLICT DO UPDATE SET failures = failures + excluded.failures RETURNING failures`,
+      )
+      .bind(bucket, siteId, client, codes.length),
+    db.prepare(`DELETE FROM coupon_attempts WHERE bucket < ?`).bind(bucket - 1),
+  ]);
+  const before = (counted?.results?.[0]?.failures ?? codes.length) - codes.length;
+  const tried = codes.slice(0, Math.max(0, GUESS_LIMIT - before));
+  const refused = codes.slice(tried.length).map((code) => ({
+    code,
+    reason: "too_many_attempts" as const,
+    message: "Too many codes tried. Please wait a few minutes and try again.",
+  }));
+  if (tried.length === 0) return { accepted: [], rejected: refused };
 
   const { results } = await db
     .prepare(
@@ -70,14 +84,14 @@ export async function checkCodes(
        LEFT JOIN identities i ON i.site_id = c.site_id AND i.kind = 'anonymous' AND i.value = c.anonymous_id
        WHERE c.site_id = ?1 AND c.code IN (SELECT value FROM json_each(?2))`,
     )
-    .bind(siteId, JSON.stringify(codes), shopper.contactId)
+    .bind(siteId, JSON.stringify(tried), shopper.contactId)
     .all<CouponRow>();
   const rows = new Map((results ?? []).map((r) => [r.code, r]));
 
   const accepted: CodeInput[] = [];
   const rejected: Rejection[] = [];
   let unknown = 0;
-  for (const code of codes) {
+  for (const code of tried) {
     const row = rows.get(code);
     const reject = (reason: Rejection["reason"], message: string) => rejected.push({ code, reason, message });
     if (!row) {
@@ -90,18 +104,14 @@ export async function checkCodes(
     else if (!belongsTo(row, shopper)) reject("not_yours", "This code was issued to someone else.");
     else accepted.push({ code, promotionId: row.promotion_id });
   }
-  if (unknown > 0) {
-    await db.batch([
-      db
-        .prepare(
-          `INSERT INTO coupon_attempts (bucket, site_id, client, failures) VALUES (?, ?, ?, ?)
-           ON CONFLICT DO UPDATE SET failures = failures + excluded.failures`,
-        )
-        .bind(bucket, siteId, client, unknown),
-      db.prepare(`DELETE FROM coupon_attempts WHERE bucket < ?`).bind(bucket - 1),
-    ]);
-  }
-  return { accepted, rejected };
+  if (unknown < tried.length)
+    await db
+      .prepare(
+        `UPDATE coupon_attempts SET failures = max(0, failures - ?) WHERE bucket = ? AND site_id = ? AND client = ?`,
+      )
+      .bind(tried.length - unknown, bucket, siteId, client)
+      .run();
+  return { accepted, rejected: [...rejected, ...refused] };
 }
 
 /**

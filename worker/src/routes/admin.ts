@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { rotateWebhookSecret } from "../model/sites";
 import { requireSecretKey } from "./auth";
 import type { SecretEnv } from "./auth";
 
@@ -47,4 +48,27 @@ admin.get("/messages", async (c) => {
     .bind(c.get("site").id)
     .all();
   return c.json({ messages: results ?? [] });
+});
+
+/** What the merchant must hear about (a daily budget reached), newest first. */
+admin.get("/alerts", async (c) => {
+  const { results } = await c.env.DB.prepare(
+    `SELECT kind, day, message, created_at FROM alerts WHERE site_id = ? ORDER BY created_at DESC LIMIT 100`,
+  )
+    .bind(c.get("site").id)
+    .all<{ kind: string; day: string; message: string; created_at: number }>();
+  return c.json({ alerts: (results ?? []).map((r) => ({ ...r, created_at: iso(r.created_at) })) });
+});
+
+/**
+ * The key every webhook of this site is signed with (`X-Nudge-Signature`, channels/webhook.ts).
+ * POST makes a new one and shows it this once; the old one stops at once. GET only says whether
+ * one exists: the key is never shown twice.
+ */
+admin.post("/webhook-secret", async (c) => c.json({ secret: await rotateWebhookSecret(c.env.DB, c.get("site").id) }));
+admin.get("/webhook-secret", async (c) => {
+  const row = await c.env.DB.prepare(`SELECT webhook_secret IS NOT NULL AS configured FROM sites WHERE id = ?`)
+    .bind(c.get("site").id)
+    .first<{ configured: number }>();
+  return c.json({ configured: row?.configured === 1 });
 });

@@ -1,5 +1,8 @@
 import { Hono } from "hono";
 import { DefinitionError, parseDefinition } from "../campaigns/definition";
+import type { UrlCheck } from "../campaigns/definition";
+import { isDev } from "../env";
+import { webhookUrlProblem } from "../lib/hosts";
 import { deleteCampaign, enableTemplate, saveCampaign } from "../campaigns/store";
 import { CAMPAIGN_TEMPLATES } from "../campaigns/templates";
 import { isDict } from "../ingest/validate";
@@ -15,9 +18,9 @@ campaigns.use("*", requireSecretKey);
 
 const LIMIT = 64 * 1024;
 
-function definition(input: unknown, id?: string) {
+function definition(input: unknown, id?: string, checkUrl?: UrlCheck) {
   try {
-    return parseDefinition(input, id);
+    return parseDefinition(input, id, checkUrl);
   } catch (e) {
     if (e instanceof DefinitionError) fail(400, "invalid_campaign", e.message);
     throw e;
@@ -91,7 +94,7 @@ campaigns.get("/:id", async (c) => {
 /** Creates or replaces a campaign; `enabled: false` in the body pauses it. */
 campaigns.put("/:id", async (c) => {
   const body = await readJson(c.req.raw, LIMIT);
-  const def = definition(body, c.req.param("id"));
+  const def = definition(body, c.req.param("id"), (url) => webhookUrlProblem(url, isDev(c.env)));
   const enabled = !(isDict(body) && body.enabled === false);
   await saveCampaign(c.env.DB, c.get("site").id, def, enabled, await now(c.env));
   return c.json({ campaign: def, enabled });

@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import { html } from "hono/html";
 import type { Env } from "../env";
 import { now } from "../lib/clock";
+import { onSite, siteHosts } from "../lib/hosts";
 import { linkUrl, readLink } from "../lib/links";
 import { cartLines } from "../model/carts";
 import { siteById } from "../model/sites";
@@ -70,11 +71,18 @@ links.get("/click", async (c) => {
   const at = await now(c.env);
   const claims = await readLink(c.env, c.req.query("t") ?? "", "click", at);
   if (!claims || claims.m === undefined) return invalid(c);
+  const site = await siteById(c.env.DB, claims.s);
+  if (!site) return invalid(c);
+  // Never off the store's hosts unless the merchant wrote the link: a token signed before that rule
+  // (a poisoned catalogue url) lands on the store instead of the page it names.
   const to =
     claims.r === "restore"
       ? await linkUrl(c.env, new URL(c.req.url).origin, "restore", claims.s, claims.c, at)
-      : claims.u;
-  if (!to || !/^https?:\/\//.test(to)) return invalid(c);
+      : claims.x === 1 && claims.u && /^https?:\/\//.test(claims.u)
+        ? claims.u
+        : claims.u && onSite(claims.u, siteHosts(site))
+          ? claims.u
+          : site.url;
   await c.env.DB.prepare(
     `UPDATE messages SET clicked_at = coalesce(clicked_at, ?) WHERE id = ? AND site_id = ? AND contact_id = ?`,
   )

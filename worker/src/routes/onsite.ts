@@ -9,8 +9,10 @@ import type { Message } from "../ingest/validate";
 import { now } from "../lib/clock";
 import { notifyCallback, present } from "../jobs/webhooks";
 import { sha256Hex } from "../lib/crypto";
+import { webhookUrlProblem } from "../lib/hosts";
 import { fail, readJson } from "../lib/http";
-import { rateLimit } from "../lib/rate-limit";
+import { normalisePhone, phoneAllowed, phoneCountries } from "../lib/phone";
+import { rateLimit, rateLimits } from "../lib/rate-limit";
 import { normaliseEmail } from "../model/contacts";
 import { mintCoupon } from "../model/coupons";
 import {
@@ -27,6 +29,7 @@ import {
   visitorState,
 } from "../model/onsite";
 import type { Callback } from "../model/onsite";
+import { webhookSecret } from "../model/sites";
 import type { Site } from "../model/sites";
 import { ConfigError, DEMO_CONFIG, parseConfig } from "../onsite/schema";
 import type { OnsiteConfig } from "../onsite/schema";
@@ -51,8 +54,21 @@ const HOUR = 3600_000;
 const DAY = 24 * HOUR;
 const COUPON_DAYS = 7;
 const WINDOWS = ["asap", "morning", "afternoon", "evening"] as const;
-/** E.164: a plus, a country code that does not start with 0, at most 15 digits in all. */
-const E164 = /^\+[1-9]\d{6,14}$/;
+
+type Cap = [limit: number, windowMs: number];
+/**
+ * What one widget action may do, counted in one D1 batch of atomic upserts once the input is valid
+ * (a typo uses up nothing): per visitor (anonymous id — free to change, so never alone), per
+ * network address, per destination (the friend's email, the phone, the subscribed email: nobody
+ * is mailed or texted more than this however many browsers and addresses ask) and per site. A
+ * site's daily budget per channel (settings) still bounds what is sent.
+ */
+const CAPS: Record<string, { visitor: Cap; ip: Cap; destination?: Cap; site: Cap }> = {
+  coupon: { visitor: [10, HOUR], ip: [30, DAY], site: [5000, DAY] },
+  friend: { visitor: [5, DAY], ip: [20, DAY], destination: [2, DAY], site: [1000, DAY] },
+  callback: { visitor: [5, DAY], ip: [10, DAY], destination: [2, DAY], site: [400, DAY] },
+  newsletter: { visitor: [5, HOUR], ip: [20, DAY], destination: [3, DAY], site: [5000, DAY] },
+};
 
 /** The stored configuration; in development the demo site falls back to the seeded demo widgets. */
 const configOf = (env: Env, site: Pick<Site, "id">) =>
@@ -92,6 +108,8 @@ interface Action {
   requestId: string;
   at: number;
   name: string;
+  /** The client's network address (Cloudflare's `cf-connecting-ip`). */
+  ip: string;
 }
 
 /** Authenticates and parses a widget action, rate limited per IP address. */
@@ -102,13 +120,30 @@ async function action(c: Context<{ Bindings: Env }>, name: string): Promise<Acti
   const anonymousId = requireString(body, "anonymousId", 200);
   const requestId = requireString(body, "requestId", 100);
   const at = await now(c.env);
-  await rateLimit(c.env.DB, `${name}:${site.id}:ip:${c.req.header("cf-connecting-ip") ?? "local"}`, 60, HOUR, at);
-  return { env: c.env, site, body, anonymousId, requestId, at, name };
+  const ip = c.req.header("cf-connecting-ip") ?? "local";
+  await rateLimit(c.env.DB, `${name}:${site.id}:ip:${ip}`, 60, HOUR, at);
+  return { env: c.env, site, body, anonymousId, requestId, at, name, ip };
 }
 
-/** The per-visitor cap, counted once the input is valid: a typo does not use up a share. */
-const perVisitor = (a: Action, limit: number, windowMs: number) =>
-  rateLimit(a.env.DB, `${a.name}:${a.site.id}:aid:${a.anonymousId}`, limit, windowMs, a.at);
+/** Counts a valid action against its caps (CAPS); 429 past any of them. */
+async function capped(a: Action, destination?: string) {
+  const caps = CAPS[a.name];
+  if (!caps) return;
+  const key = `${a.name}:${a.site.id}`;
+  const limit = (bucket: string, [max, windowMs]: Cap) => ({ bucket, limit: max, windowMs });
+  // Hashed: the counters are not personal data to export or erase.
+  const to = destination && caps.destination ? (await sha256Hex(`${a.site.id}:${destination}`)).slice(0, 32) : null;
+  await rateLimits(
+    a.env.DB,
+    [
+      limit(`${key}:aid:${a.anonymousId}`, caps.visitor),
+      limit(`${key}:ip-day:${a.ip}`, caps.ip),
+      limit(`${key}:site`, caps.site),
+      ...(to && caps.destination ? [limit(`${key}:to:${to}`, caps.destination)] : []),
+    ],
+    a.at,
+  );
+}
 
 /** Stores the events through the ingest pipeline, so campaigns see them like any other. */
 async function emit(a: Action, messages: Pick<Message, "type" | "event" | "properties" | "traits">[], kind: string) {
@@ -147,7 +182,7 @@ onsite.get("/sdk/visitor", async (c) => {
 onsite.post("/onsite/coupon", async (c) => {
   const a = await action(c, "coupon");
   const widgetId = requireString(a.body, "widget", 64);
-  await perVisitor(a, 10, HOUR);
+  await capped(a);
   const widget = (await configOf(a.env, a.site)).config.widgets.find((w) => w.id === widgetId && w.type === "coupon");
   if (!widget?.promotion) fail(404, "unknown_widget", `No coupon widget "${widgetId}" is configured.`);
   const existing = await exitCoupon(a.env.DB, a.site.id, a.anonymousId, a.at);
@@ -180,7 +215,7 @@ onsite.post("/onsite/friend", async (c) => {
   const senderName = requireString(a.body, "senderName", 100, "Your name");
   const productId = requireString(a.body, "productId", 200);
   const wording = requireConsent(a.body);
-  await perVisitor(a, 5, DAY); // capped per sender: five friends a day
+  await capped(a, recipient); // five friends a day per sender, two shares a day per friend
 
   const properties = {
     product_id: productId,
@@ -204,7 +239,7 @@ onsite.post("/onsite/newsletter", async (c) => {
   const email = normaliseEmail(a.body.email);
   if (!email) fail(400, "invalid_email", "Enter a valid email address.", { field: "email" });
   const wording = requireConsent(a.body);
-  await perVisitor(a, 5, HOUR);
+  await capped(a, email);
 
   const consent = { email_marketing: true, email_marketing_at: new Date(a.at).toISOString() };
   await emit(
@@ -221,16 +256,27 @@ onsite.post("/onsite/newsletter", async (c) => {
 
 onsite.post("/onsite/callback", async (c) => {
   const a = await action(c, "callback");
-  const phone = requireString(a.body, "phone", 32, "Phone number").replace(/[\s().-]/g, "");
-  if (!E164.test(phone))
+  const phone = normalisePhone(requireString(a.body, "phone", 32, "Phone number"));
+  if (!phone)
     fail(400, "invalid_phone", "Enter the phone number with its country code, e.g. +44 20 7946 0958.", {
       field: "phone",
     });
+  // The site's countries only, never premium or international-network ranges (lib/phone.ts).
+  const countries = phoneCountries(a.site);
+  if (!phoneAllowed(phone, countries))
+    fail(
+      400,
+      "phone_not_allowed",
+      countries.length > 0
+        ? `We can only call numbers in ${countries.join(", ")}.`
+        : "This store does not take callback requests by phone yet.",
+      { field: "phone" },
+    );
   const window = a.body.window;
   if (typeof window !== "string" || !(WINDOWS as readonly string[]).includes(window))
     fail(400, "invalid_field", `window must be one of ${WINDOWS.join(", ")}.`, { field: "window" });
   const wording = requireConsent(a.body);
-  await perVisitor(a, 5, DAY);
+  await capped(a, phone);
   const name = optionalString(a.body, "name", 100);
   const { id, created } = await createCallback(
     a.env.DB,
@@ -257,14 +303,15 @@ onsite.post("/onsite/callback", async (c) => {
 });
 
 /**
- * Tells the merchant's team through their webhook, signed like Stripe's: `t=<ms>,v1=<hex>` where
- * v1 = HMAC-SHA-256(secret, `${t}.${body}`), so a receiver can check origin and freshness. A try
- * that fails is retried by the sweep with backoff (jobs/webhooks.ts).
+ * Tells the merchant's team through their webhook, signed like every webhook Nudge sends
+ * (channels/webhook.ts: `t=<unix seconds>,v1=<hex>` with the site's signing secret). A try that
+ * fails is retried by the sweep with backoff (jobs/webhooks.ts).
  */
 async function notifyMerchant(a: Action, callback: Callback): Promise<void> {
-  const { webhookUrl, webhookSecret } = await configOf(a.env, a.site);
-  if (!webhookUrl || !webhookSecret) return;
-  await notifyCallback(a.env.DB, { url: webhookUrl, secret: webhookSecret }, a.site.id, callback, a.at);
+  const { webhookUrl } = await configOf(a.env, a.site);
+  if (!webhookUrl || webhookUrlProblem(webhookUrl, isDev(a.env))) return;
+  const { secret } = await webhookSecret(a.env.DB, a.site.id);
+  await notifyCallback(a.env.DB, { url: webhookUrl, secret }, a.site.id, callback, a.at);
 }
 
 onsiteAdmin.get("/onsite", requireSecretKey, async (c) => {
@@ -283,20 +330,29 @@ onsiteAdmin.put("/onsite", requireSecretKey, async (c) => {
     throw e;
   }
   const site = c.get("site");
-  const before = await configOf(c.env, site);
-  let { webhookUrl, webhookSecret } = before;
-  if (body.webhook === null) webhookUrl = webhookSecret = null;
+  let { webhookUrl } = await configOf(c.env, site);
+  // Shown in the answer only when this request made the site's signing secret (its first need).
+  let secret: string | null = null;
+  if (body.webhook === null) webhookUrl = null;
   else if (body.webhook !== undefined) {
     const w = isDict(body.webhook) ? body.webhook : {};
-    const url = typeof w.url === "string" && w.url.length <= 2000 && URL.canParse(w.url) ? new URL(w.url) : null;
-    if (!url || !/^https?:$/.test(url.protocol)) fail(400, "invalid_webhook", "webhook.url must be an http(s) URL.");
-    if (typeof w.secret !== "string" || w.secret.length < 16 || w.secret.length > 200)
-      fail(400, "invalid_webhook", "webhook.secret must be 16–200 characters.");
-    webhookUrl = url.href;
-    webhookSecret = w.secret;
+    if (w.secret !== undefined)
+      fail(
+        400,
+        "invalid_webhook",
+        "webhook.secret is not taken: every webhook is signed with the site's signing secret " +
+          "(POST /v1/admin/webhook-secret shows a new one).",
+        { field: "webhook.secret" },
+      );
+    const url = typeof w.url === "string" && w.url.length <= 2000 ? w.url : "";
+    const problem = webhookUrlProblem(url, isDev(c.env));
+    if (problem) fail(400, "invalid_webhook", `webhook.url ${problem}.`, { field: "webhook.url" });
+    webhookUrl = new URL(url).href;
+    const made = await webhookSecret(c.env.DB, site.id);
+    if (made.fresh) secret = made.secret;
   }
-  await saveOnsiteConfig(c.env.DB, site.id, { config, webhookUrl, webhookSecret }, await now(c.env));
-  return c.json({ config, webhook: webhookUrl ? { url: webhookUrl } : null });
+  await saveOnsiteConfig(c.env.DB, site.id, { config, webhookUrl, webhookSecret: null }, await now(c.env));
+  return c.json({ config, webhook: webhookUrl ? { url: webhookUrl, ...(secret ? { secret } : {}) } : null });
 });
 
 onsiteAdmin.get("/callbacks", requireSecretKey, async (c) => {
