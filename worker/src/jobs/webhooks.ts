@@ -2,6 +2,7 @@ import { signature } from "../channels/webhook";
 import { DEAD_AFTER, deadLetter } from "../model/dead-letters";
 import type { Callback } from "../model/onsite";
 import { callbackById, markNotified } from "../model/onsite";
+import { webhookSecret } from "../model/sites";
 
 /**
  * The merchant's callback webhook: tried at once when the shopper asks (routes/onsite.ts), then
@@ -81,20 +82,21 @@ export async function notifyCallback(
 export async function retryWebhooks(db: D1Database, now: number): Promise<number> {
   const { results } = await db
     .prepare(
-      `SELECT c.id, c.site_id, o.webhook_url, s.webhook_secret FROM callbacks c
-       JOIN onsite_configs o ON o.site_id = c.site_id JOIN sites s ON s.id = c.site_id
+      `SELECT c.id, c.site_id, o.webhook_url FROM callbacks c
+       JOIN onsite_configs o ON o.site_id = c.site_id
        WHERE c.notified_at IS NULL AND c.created_at > ?1 - ?2 AND c.notify_attempts < ?3
          AND coalesce(c.notify_after, c.created_at + ?4) <= ?1
-         AND o.webhook_url IS NOT NULL AND s.webhook_secret IS NOT NULL
+         AND o.webhook_url IS NOT NULL
        ORDER BY c.created_at LIMIT 50`,
     )
     .bind(now, GIVE_UP_MS, DEAD_AFTER, FIRST_RETRY_MS)
-    .all<{ id: number; site_id: string; webhook_url: string; webhook_secret: string }>();
+    .all<{ id: number; site_id: string; webhook_url: string }>();
   let delivered = 0;
   for (const r of results ?? []) {
     const callback = await callbackById(db, r.site_id, r.id);
     if (!callback) continue;
-    const hook = { url: r.webhook_url, secret: r.webhook_secret };
+    // Signed with the site's own key, made on first need (model/sites.ts).
+    const hook = { url: r.webhook_url, secret: (await webhookSecret(db, r.site_id)).secret };
     if (await notifyCallback(db, hook, r.site_id, callback, now)) delivered++;
   }
   return delivered;
