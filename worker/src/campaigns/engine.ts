@@ -1,3 +1,4 @@
+import { countsMoney } from "../ingest/trust";
 import { normaliseEmail } from "../model/contacts";
 import type { Message } from "../ingest/validate";
 import { text } from "../lib/values";
@@ -306,8 +307,9 @@ export async function campaignStatements(db: D1Database, batch: CampaignBatch): 
         );
     }
   }
-  // Orders are few: one attribution each.
-  for (const e of batch.events) if (e.event.event === "Order Completed") out.push(attribute(db, siteId, e));
+  // Orders are few: one attribution each — of the orders that count as money (ingest/trust.ts).
+  for (const e of batch.events)
+    if (e.event.event === "Order Completed" && countsMoney(batch.site, e.event)) out.push(attribute(db, siteId, e));
   return out;
 }
 

@@ -12,6 +12,7 @@ import { isDict } from "../ingest/validate";
 import { linkUrl } from "../lib/links";
 import { cartLines } from "../model/carts";
 import { mintCoupon } from "../model/coupons";
+import { suppressed } from "../model/privacy";
 import { siteById } from "../model/sites";
 import type { Site } from "../model/sites";
 import { contactMatches } from "../segments/rules";
@@ -176,6 +177,9 @@ async function deliver(
           ? (step.url ?? null)
           : ((typeof data.phone === "string" ? data.phone : null) ?? row.phone);
     if (!to) return finish(step.channel === "email" ? "no email address" : "no phone number");
+    // Someone who unsubscribed and was then erased is known only by a hash: check it at the door.
+    if (!template.transactional && step.channel !== "webhook" && (await suppressed(db, m.site_id, to)))
+      return finish("unsubscribed (before an erasure)");
 
     if (!template.transactional) {
       if (def.quiet_hours && (def.quiet_hours.channels ?? [step.channel]).includes(step.channel)) {
@@ -262,9 +266,15 @@ async function exitReason(db: D1Database, def: CampaignDef, m: Claimed, data: Re
   if (def.trigger.type === "cart" && (await cartLines(db, m.site_id, m.contact_id)).length === 0)
     return "cart emptied or ordered";
   if (def.exit.ordered) {
+    // An order row (the merchant's word), or the shopper's own browser saying they bought: that
+    // makes no order row on a site that does not trust browser orders, but still ends their journeys.
     const order = await db
       .prepare(
-        `SELECT 1 FROM orders WHERE site_id = ? AND contact_id = ? AND placed_at >= ? AND status = 'placed' LIMIT 1`,
+        `SELECT 1 FROM orders WHERE site_id = ?1 AND contact_id = ?2 AND placed_at >= ?3 AND status = 'placed'
+         UNION ALL
+         SELECT 1 FROM events WHERE site_id = ?1 AND contact_id = ?2 AND timestamp >= ?3 AND event = 'Order Completed'
+           AND source != 'server'
+         LIMIT 1`,
       )
       .bind(m.site_id, m.contact_id, since)
       .first();
