@@ -73,7 +73,9 @@ export function effectiveClaim(
   holder: (kind: IdentityKind, value: string) => Holder | undefined,
 ): Message {
   if (m.source === "server") return m;
-  const own = m.anonymousId ? holder("anonymous", m.anonymousId) : undefined;
+  // The browser's own id: its anonymous id (alias names it as the previous id).
+  const browserId = m.anonymousId ?? (m.type === "alias" ? m.previousId : null);
+  const own = browserId ? holder("anonymous", browserId) : undefined;
   // A verified user id names the contact the session belongs to; otherwise the browser's own.
   const userHolder = m.userId ? holder("user", m.userId) : undefined;
   const target = verified.has("user") ? userHolder : own;
@@ -107,7 +109,7 @@ export function effectiveClaim(
   if (m.type === "alias" && previousId) {
     // alias names an earlier id of this browser; one that belongs to another contact stays theirs.
     const h = holder("anonymous", previousId) ?? holder("user", previousId);
-    if (h && h.contactId !== (target ?? own)?.contactId && !trusted) {
+    if (h && h.contactId !== target?.contactId && !trusted) {
       refused.push("previousId");
       previousId = null;
     }
