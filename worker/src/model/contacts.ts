@@ -112,7 +112,6 @@ export async function resolveContact(
   return { contactId, statements, merged: [...merged] };
 }
 
-
 /** The stored identities among `wanted`, with their contact's email and user id: one read. */
 export async function findIdentities(db: D1Database, siteId: string, wanted: Identity[]): Promise<IdentityRow[]> {
   if (wanted.length === 0) return [];

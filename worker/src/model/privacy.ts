@@ -92,8 +92,7 @@ const CONVERSIONS = `FROM conversions WHERE site_id = ?1
 const normalisePhone = (v: string) => v.replace(/[\s().-]/g, "");
 
 /** The suppression entry of an email or phone: SHA-256 of its normalised form. */
-const suppressionHash = (address: string) =>
-  sha256Hex(normaliseEmail(address) ?? normalisePhone(address.trim()));
+const suppressionHash = (address: string) => sha256Hex(normaliseEmail(address) ?? normalisePhone(address.trim()));
 
 /** Whether `address` (email or phone) belongs to someone who unsubscribed and was then erased. */
 export async function suppressed(db: D1Database, siteId: string, address: string): Promise<boolean> {
