@@ -77,7 +77,13 @@ describe("identity merge", () => {
     // The order is the merchant's to report; so is the link between the laptop and the account (an
     // unverified browser never merges into a known contact: SECURITY.md).
     await sendAsServer([
-      { type: "track", anonymousId: phone, userId, event: "Order Completed", properties: { order_id: uid("o"), total: 30 } },
+      {
+        type: "track",
+        anonymousId: phone,
+        userId,
+        event: "Order Completed",
+        properties: { order_id: uid("o"), total: 30 },
+      },
     ]);
     // Later, on the laptop, they sign in with the same user id and an email; the store's server says so.
     await sendAsServer([{ type: "identify", anonymousId: laptop, userId, traits: { email } }]);
