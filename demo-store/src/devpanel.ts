@@ -8,6 +8,8 @@
 // local Worker in development mode. Never ship a real secret key to a browser.
 const AUTH = { authorization: "Bearer sk_demo", "content-type": "application/json" };
 const HOUR = 3600_000;
+/** The shop's flag (store.ts): report orders from the browser instead of the shop's server. */
+const BROWSER_ORDERS = "demo:browser-orders";
 
 interface Clock {
   now: string;
@@ -92,6 +94,25 @@ function mount(): void {
     }),
   );
   buttons.append(reset, el("a", "Mailbox", { href: "/mailbox", class: "button" }));
+
+  // How the shop reports orders: from its server (the default, the way a merchant should), or from
+  // the browser on a site that trusts browser orders. The shop's checkout reads the same flag.
+  const label = el("label", "", { class: "devpanel-toggle" });
+  const toggle = el("input", "", { type: "checkbox", id: "devpanel-browser-orders" });
+  toggle.checked = localStorage.getItem(BROWSER_ORDERS) === "true";
+  label.append(toggle, " Browser orders (site trusts them)");
+  toggle.addEventListener(
+    "change",
+    guard(async () => {
+      const on = toggle.checked;
+      await call("/v1/dev/settings", { trustBrowserOrders: on });
+      localStorage.setItem(BROWSER_ORDERS, String(on));
+      status.textContent = on
+        ? "Orders now come from the browser; the site trusts them."
+        : "Orders now come from the shop's server (secret key).";
+    }),
+  );
+  panel.append(label);
   document.body.append(panel);
   call<Clock>("/v1/dev/clock").then(
     (c) => show(c.now),

@@ -22,6 +22,8 @@ const KEYS = {
   checkout: "demo:checkout",
   coupons: "demo:coupons",
 };
+/** Set by the demo panel: report orders from the browser (the site then trusts browser orders). */
+const BROWSER_ORDERS = "demo:browser-orders";
 const MAX_QUANTITY = 10;
 /** The site's public key, the same one the snippet is initialised with. */
 const NUDGE_KEY = "pk_demo";
@@ -348,6 +350,32 @@ function anonymousId(): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Reports an order the way a merchant should: from the shop's own server (the demo's is
+ * `/v1/demo-shop/orders`, which sends it to Nudge with the secret key), because anyone can send
+ * anything with the public key and Nudge counts orders only from the merchant (SECURITY.md). The
+ * demo panel's "Browser orders" switch shows the other way: the site trusts the browser's
+ * `Order Completed`. Either way the browser's own events go first, so the order closes the cart
+ * they built.
+ */
+async function reportOrder(email: string, order: Record<string, unknown>): Promise<void> {
+  if (load(BROWSER_ORDERS) !== true) {
+    try {
+      await Promise.resolve(window.nudge?.("flush") as unknown);
+      const res = await fetch("/v1/demo-shop/orders", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ anonymousId: anonymousId(), email, order }),
+      });
+      if (res.ok) return;
+    } catch {
+      // the shop's backend is unreachable: tell Nudge from the browser, as the fallback
+    }
+  }
+  nudge("track", "Order Completed", order);
+  nudge("flush");
 }
 
 /** Prices the cart with the site's promotions; null when pricing is unreachable (the shop still sells). */
@@ -834,7 +862,8 @@ function renderCheckout(app: HTMLElement): void {
     await pricing; // the total the shopper saw is the one they order at
     const t = priced.totals;
     const used = priced.promotions.flatMap((p) => (p.code ? [p.code] : []));
-    nudge("track", "Order Completed", {
+    const email = typed || current?.email || "";
+    await reportOrder(email, {
       order_id,
       checkout_id,
       total: t.total / 100,
@@ -845,13 +874,11 @@ function renderCheckout(app: HTMLElement): void {
       products,
       ...(used.length ? { coupon: used[0], coupons: used } : {}),
     });
-    nudge("flush");
     if (used.includes(nudgeCoupon())) forgetNudgeCoupon(); // single use: it is spent now
     writeCart([]);
     save(KEYS.cartId, randomId("cart_").toLowerCase());
     save(KEYS.checkout, null);
     save(KEYS.coupons, []);
-    const email = typed || current?.email || "";
     app.replaceChildren(
       h(
         "section",

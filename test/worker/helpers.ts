@@ -26,6 +26,20 @@ export async function send(batch: Record<string, unknown>[]) {
   return res.json<{ accepted: number; errors: unknown[] }>();
 }
 
+/**
+ * Sends events the way the merchant's server does (secret key as the HTTP Basic username, as
+ * Segment's server libraries send it): source `server`, whose orders, refunds and identity links count.
+ */
+export async function sendAsServer(batch: Record<string, unknown>[]) {
+  const res = await post(
+    "/v1/batch",
+    { batch: batch.map((m) => ({ messageId: crypto.randomUUID(), ...m })) },
+    { authorization: `Basic ${btoa("sk_demo:")}` },
+  );
+  if (res.status !== 200) throw new Error(`server batch failed: ${res.status} ${await res.text()}`);
+  return res.json<{ accepted: number; errors: unknown[] }>();
+}
+
 /** The dev clock's "now": other tests may already have moved it ahead of the real clock. */
 export async function clock(): Promise<number> {
   const res = await SELF.fetch(`${BASE}/v1/dev/clock`, { headers: SECRET });

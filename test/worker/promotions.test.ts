@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { advance, BASE, clock, post, SECRET, send, uid } from "./helpers";
+import { advance, BASE, clock, post, SECRET, send, sendAsServer, uid } from "./helpers";
 import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 
@@ -47,8 +47,9 @@ async function shopper() {
   return anonymousId;
 }
 
+/** The store's server reports the order (or its cancellation, refund): that is what redeems and releases codes. */
 async function order(anonymousId: string, orderId: string, coupon: string, event = "Order Completed") {
-  await send([
+  await sendAsServer([
     {
       type: "track",
       anonymousId,

@@ -12,6 +12,7 @@ import {
   putCampaign,
   SECRET,
   send,
+  sendAsServer,
   tick,
   unwrap,
   uid,
@@ -108,7 +109,7 @@ describe("scheduler guarantees", () => {
     await unwrap(mail?.text.match(/Start shopping: (\S+)/)?.[1] ?? "");
     for (const r of [treated, control]) {
       const who = people.find((p) => p.email === r.email);
-      await send([
+      await sendAsServer([
         {
           type: "track",
           anonymousId: who?.anonymousId,

@@ -1,8 +1,10 @@
+import { countsMoney, familyOf } from "../ingest/trust";
 import { normaliseEmail } from "../model/contacts";
 import type { Message } from "../ingest/validate";
 import { text } from "../lib/values";
 import { compileRule } from "../segments/rules";
 import type { Rule } from "../segments/rules";
+import type { Site } from "../model/sites";
 import type { AppliedEvent, CampaignBatch } from "./campaign";
 import type { CampaignDef, Step } from "./definition";
 import { MESSAGE_TEMPLATES } from "./messages";
@@ -211,7 +213,8 @@ export function reachesOut(def: CampaignDef): boolean {
 }
 
 /** A start of `def`'s first step for one event, keyed by what makes two starts the same journey. */
-function startOf(def: CampaignDef, siteId: string, e: AppliedEvent, now: number, plan: Plan) {
+function startOf(def: CampaignDef, site: Site, e: AppliedEvent, now: number, plan: Plan) {
+  const siteId = site.id;
   const t = def.trigger;
   const name = e.event.event;
   const step = def.steps[0];
@@ -242,6 +245,8 @@ function startOf(def: CampaignDef, siteId: string, e: AppliedEvent, now: number,
     return { key, last: false, row: row(key, "", { c: e.contactId }) };
   }
   if (t.type !== "event" || !name || !t.events.includes(name)) return null;
+  // A payment confirmation for an order the merchant never reported would confirm nothing.
+  if (familyOf(e.event) === "money" && !countsMoney(site, e.event)) return null;
   if (t.match && !Object.entries(t.match).every(([k, v]) => String(e.event.properties[k] ?? "") === v)) return null;
   if (e.event.source === "browser" && reachesOut(def)) return null;
   let who: { c?: string; e?: string } = { c: e.contactId };
@@ -279,7 +284,7 @@ function plan(def: CampaignDef, batch: CampaignBatch): Plan {
       generation(e.contactId).exits.set(e.contactId, exit);
       p.lastOf.set(e.contactId, (p.lastOf.get(e.contactId) ?? 0) + 1);
     }
-    const start = startOf(def, batch.site.id, e, batch.now, p);
+    const start = startOf(def, batch.site, e, batch.now, p);
     if (!start) continue;
     const { starts } = generation(e.contactId);
     if (start.last || !starts.has(start.key)) {
@@ -324,8 +329,9 @@ export async function campaignStatements(db: D1Database, batch: CampaignBatch): 
         );
     }
   }
-  // Orders are few: one attribution each.
-  for (const e of batch.events) if (e.event.event === "Order Completed") out.push(attribute(db, siteId, e));
+  // Orders are few: one attribution each — of the orders that count as money (ingest/trust.ts).
+  for (const e of batch.events)
+    if (e.event.event === "Order Completed" && countsMoney(batch.site, e.event)) out.push(attribute(db, siteId, e));
   return out;
 }
 

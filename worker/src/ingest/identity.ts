@@ -1,4 +1,6 @@
 import { hmacHex } from "../lib/crypto";
+import { normaliseEmail } from "../model/contacts";
+import type { IdentityKind } from "../model/contacts";
 import type { Site } from "../model/sites";
 import type { Message, MessageError } from "./validate";
 import { isDict } from "./validate";
@@ -23,6 +25,26 @@ export async function unverified(site: Site, m: Message, index: number): Promise
     message:
       "This site verifies identities: send context.nudge.userHash, the hex HMAC-SHA256 of the userId (or email) keyed with the site's identity secret.",
   };
+}
+
+/**
+ * Which of a message's claims the site's identity hash covers: the user id, the email, or neither.
+ * The hash is over one exact value, so it vouches for that value only — a valid hash of one's own
+ * user id says nothing about an email sent beside it (ingest/trust.ts decides what that may change).
+ * In memory only: an HMAC per message that carries a hash, no D1 read.
+ */
+export async function verifiedKinds(site: Site, m: Message): Promise<Set<IdentityKind>> {
+  const kinds = new Set<IdentityKind>();
+  const secret = site.identitySecret;
+  const nudge = m.context.nudge;
+  const hash = isDict(nudge) && typeof nudge.userHash === "string" ? nudge.userHash.toLowerCase() : null;
+  if (!secret || hash === null || hash.length !== 64) return kinds;
+  const matches = async (value: string) => timingSafeEqual(hash, await hmacHex(secret, value));
+  if (m.userId && (await matches(m.userId))) kinds.add("user");
+  const raw = typeof m.traits.email === "string" ? m.traits.email : null;
+  const email = normaliseEmail(raw);
+  if (raw && email && ((await matches(raw)) || (raw !== email && (await matches(email))))) kinds.add("email");
+  return kinds;
 }
 
 function timingSafeEqual(a: string, b: string): boolean {

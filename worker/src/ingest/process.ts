@@ -14,12 +14,16 @@ import type { Identity, IdentityRow } from "../model/contacts";
 import { addToCarts, cartAdd, cartStatements, toLine } from "../model/carts";
 import type { CartAdd } from "../model/carts";
 import type { Site } from "../model/sites";
+import { MESSAGE_TEMPLATES } from "../campaigns/messages";
 import { toMinor } from "../lib/money";
 import { text } from "../lib/values";
 import { redeemCoupons, releaseCoupons } from "../promotions/coupons";
 import { onSite, siteHosts } from "../lib/hosts";
 import { eventFailed } from "../model/dead-letters";
+import { verifiedKinds } from "./identity";
 import { MAX_EVENTS_PER_PASS, take } from "./inbox";
+import { countsMoney, effectiveClaim, optsOut, releasesCoupons } from "./trust";
+import type { Holder } from "./trust";
 import { isDict } from "./validate";
 import type { Message } from "./validate";
 
@@ -57,11 +61,23 @@ export async function processEvents(
   const known = new Map<string, string>(); // identity → contact, as of the pending statements
   const inDb = new Set<string>(); // identities that existed before this call
   const { identities, stored } = await lookUp(db, site.id, events, receivedAt !== undefined);
+  // What the trust policy asks about an identity: who holds it, and whether that contact is a known
+  // person. Kept current as the chunk links and merges, from the same read.
+  const holders = new Map<string, string>(); // identity → contact
+  const people = new Map<string, boolean>(); // contact → has an email or a user id
   for (const r of identities) {
     known.set(key(r), r.contact_id);
     inDb.add(key(r));
+    holders.set(key(r), r.contact_id);
+    people.set(r.contact_id, r.email !== null || r.user_id !== null);
   }
+  const holder = (kind: Identity["kind"], value: string): Holder | undefined => {
+    const contactId = holders.get(key({ kind, value }));
+    return contactId === undefined ? undefined : { contactId, known: people.get(contactId) === true };
+  };
   const ordered = (stored ? newOnly(events, stored) : [...events]).sort((a, b) => a.timestamp - b.timestamp);
+  // Which claims the site's identity hash covers, per message: HMACs in parallel, no read.
+  const verified = await Promise.all(ordered.map((m) => verifiedKinds(site, m)));
   // Ids for shoppers who may be new, hashed together up front rather than one await per event.
   const maybeNew = ordered.filter((m) => identitiesOf(m).every((i) => !inDb.has(key(i))));
   const newIds = await newContactIds(site.id, maybeNew);
@@ -84,7 +100,9 @@ export async function processEvents(
     ]);
     chunk = newChunk();
   };
-  for (const m of ordered) {
+  for (const [i, sent] of ordered.entries()) {
+    // The message as the trust policy lets it apply: refused identity claims taken out.
+    const m = effectiveClaim(sent, verified[i] ?? new Set(), holder);
     const ids = identitiesOf(m);
     const keys = ids.map(key);
     let contactId = keys.length > 0 ? known.get(keys[0] ?? "") : undefined;
@@ -97,16 +115,26 @@ export async function processEvents(
       } else {
         // Anything else may merge: commit what is pending, so the read sees it.
         if (!fresh) await flush();
-        const resolved = await resolveContact(db, site.id, m, undefined, fresh ? [] : undefined);
+        const resolved = await resolveContact(
+          db,
+          site.id,
+          m,
+          undefined,
+          fresh ? [] : undefined,
+          m.source === "server" || (verified[i]?.size ?? 0) > 0,
+        );
         contactId = resolved.contactId;
         chunk.resolved.push(...resolved.statements);
         if (!fresh) {
           // A merge folds other contacts into this one: forget them rather than point at a deleted row.
           for (const [k, v] of known) if (v !== contactId) known.delete(k);
+          for (const [k, v] of holders) if (resolved.merged.includes(v)) holders.set(k, contactId);
         }
       }
       for (const k of keys) known.set(k, contactId);
     }
+    for (const k of keys) holders.set(k, contactId);
+    if (ids.some((id) => id.kind !== "anonymous")) people.set(contactId, true);
     applyEvent(db, site, contactId, m, chunk);
     chunk.applied.push({ contactId, event: m });
     // Bounds each JSON list a statement binds under D1's 1 MB per value, however large the pass.
@@ -229,6 +257,7 @@ function applyEvent(db: D1Database, site: Site, contactId: string, m: Message, c
   if (m.type === "track") {
     if (!add) statements.push(...cartStatements(db, site.id, contactId, m, site.currency));
     statements.push(...orderStatements(db, site, contactId, m));
+    if (optsOut(m)) statements.push(...optOut(db, site.id, contactId));
     productRows(site, contactId, m, chunk);
   }
   if (statements.length > 0) {
@@ -393,9 +422,20 @@ const ORDER_STATUS: Record<string, "cancelled" | "refunded"> = {
   "Order Refunded": "refunded",
 };
 
-/** Orders are rows keyed by order id; the contact's aggregates are recomputed from them, so a
- * resent Order Completed (same order, new messageId) or a cancel/refund keeps them exact. */
+/**
+ * Orders are rows keyed by order id; the contact's aggregates are recomputed from them, so a
+ * resent Order Completed (same order, new messageId) or a cancel/refund keeps them exact.
+ * Only money the trust policy counts (`countsMoney`: the merchant's server, or a site that trusts
+ * browser orders) makes rows; a browser's Order Completed elsewhere only ends its own contact's
+ * reminders. A cancel or refund touches an order of the same contact only, and only the server's
+ * gives coupon uses back.
+ */
 function orderStatements(db: D1Database, site: Site, contactId: string, m: Message): D1PreparedStatement[] {
+  if (m.event === "Order Completed" && !countsMoney(site, m))
+    // The shopper bought (their word): stop reminding them of this cart; the campaigns' exits on the
+    // event do the rest. No order, spend, redemption, attribution or reward.
+    return [cancelCartReminders(db, site.id, contactId)];
+  if (!countsMoney(site, m)) return [];
   const p = m.properties;
   const currency = typeof p.currency === "string" ? p.currency.slice(0, 3).toUpperCase() : site.currency;
   const orderId = text(p.order_id ?? p.orderId ?? p.checkout_id, 200);
@@ -426,21 +466,18 @@ function orderStatements(db: D1Database, site: Site, contactId: string, m: Messa
           JSON.stringify(coupons),
           JSON.stringify(products),
         ),
-      // The shopper bought: nothing still waiting to remind them of this cart may go out.
-      db
-        .prepare(
-          `UPDATE messages SET status = 'cancelled', reason = 'ordered'
-           WHERE site_id = ?1 AND contact_id = ?2 AND status = 'pending' AND campaign = 'abandoned_cart'`,
-        )
-        .bind(site.id, contactId),
+      cancelCartReminders(db, site.id, contactId),
       ...redeemCoupons(db, site.id, orderId ?? m.messageId, contactId, coupons, m.timestamp),
     );
   } else {
     const status = m.event ? ORDER_STATUS[m.event] : undefined;
     if (!status || !orderId) return [];
     statements.push(
-      db.prepare(`UPDATE orders SET status = ? WHERE site_id = ? AND order_id = ?`).bind(status, site.id, orderId),
-      ...releaseCoupons(db, site.id, orderId, m.timestamp),
+      // Another shopper's order id names nothing here: the order must be this contact's.
+      db
+        .prepare(`UPDATE orders SET status = ? WHERE site_id = ? AND order_id = ? AND contact_id = ?`)
+        .bind(status, site.id, orderId, contactId),
+      ...(releasesCoupons(m) ? releaseCoupons(db, site.id, orderId, contactId, m.timestamp) : []),
     );
   }
   statements.push(
@@ -455,6 +492,37 @@ function orderStatements(db: D1Database, site: Site, contactId: string, m: Messa
       .bind(site.id, contactId),
   );
   return statements;
+}
+
+/** The shopper bought: nothing still waiting to remind them of this cart may go out. */
+const cancelCartReminders = (db: D1Database, siteId: string, contactId: string) =>
+  db
+    .prepare(
+      `UPDATE messages SET status = 'cancelled', reason = 'ordered'
+       WHERE site_id = ?1 AND contact_id = ?2 AND status = 'pending' AND campaign = 'abandoned_cart'`,
+    )
+    .bind(siteId, contactId);
+
+/** Templates whose messages are not marketing (order and callback confirmations): consent does not stop them. */
+const TRANSACTIONAL = JSON.stringify([...MESSAGE_TEMPLATES].filter(([, t]) => t.transactional).map(([id]) => id));
+
+/**
+ * `Consent Updated { marketing: false }`: the contact is unsubscribed from marketing, and the
+ * marketing messages waiting for them are cancelled (a message's template is its campaign's step).
+ */
+function optOut(db: D1Database, siteId: string, contactId: string): D1PreparedStatement[] {
+  return [
+    db.prepare(`UPDATE contacts SET unsubscribed = 1 WHERE site_id = ? AND id = ?`).bind(siteId, contactId),
+    db
+      .prepare(
+        `UPDATE messages SET status = 'cancelled', reason = 'unsubscribed'
+         WHERE site_id = ?1 AND contact_id = ?2 AND status = 'pending'
+           AND coalesce((SELECT json_extract(cp.definition, '$.steps[' || (messages.step - 1) || '].template')
+                         FROM campaigns cp WHERE cp.site_id = messages.site_id AND cp.id = messages.campaign), '')
+               NOT IN (SELECT value FROM json_each(?3))`,
+      )
+      .bind(siteId, contactId, TRANSACTIONAL),
+  ];
 }
 
 const PRODUCT_EVENTS = new Set([

@@ -19,6 +19,7 @@ import { countAll } from "../lib/rate-limit";
 import { cartLines } from "../model/carts";
 import { mintCoupon } from "../model/coupons";
 import { DEAD_AFTER, deadLetter } from "../model/dead-letters";
+import { suppressed } from "../model/privacy";
 import { siteById, webhookSecret } from "../model/sites";
 import type { Site } from "../model/sites";
 import { contactMatches } from "../segments/rules";
@@ -365,6 +366,9 @@ async function deliver(
       const problem = webhookUrlProblem(to, isDev(env));
       if (problem) return finish(`webhook URL ${problem}`);
     }
+    // Someone who unsubscribed and was then erased is known only by a hash: check it at the door.
+    if (!template.transactional && step.channel !== "webhook" && (await suppressed(db, m.site_id, to)))
+      return finish("unsubscribed (before an erasure)");
 
     if (!template.transactional) {
       if (def.quiet_hours && (def.quiet_hours.channels ?? [step.channel]).includes(step.channel)) {
@@ -561,8 +565,20 @@ async function exitReason(
   const since = typeof data.started_at === "number" ? data.started_at : m.created_at;
   if (def.trigger.type === "cart" && (await cartLines(db, m.site_id, m.contact_id)).length === 0)
     return "cart emptied or ordered";
-  // An order placed since the journey began: the contact's latest placed order, read for the round.
-  if (def.exit.ordered && lastOrder !== undefined && lastOrder >= since) return "ordered";
+  if (def.exit.ordered) {
+    // An order placed since the journey began (the merchant's word: the contact's latest placed
+    // order, read for the round), or the shopper's own browser saying they bought — that makes no
+    // order row on a site that does not trust browser orders, but still ends their journeys.
+    if (lastOrder !== undefined && lastOrder >= since) return "ordered";
+    const bought = await db
+      .prepare(
+        `SELECT 1 FROM events WHERE site_id = ?1 AND contact_id = ?2 AND timestamp >= ?3 AND event = 'Order Completed'
+           AND source != 'server' LIMIT 1`,
+      )
+      .bind(m.site_id, m.contact_id, since)
+      .first();
+    if (bought) return "ordered";
+  }
   for (const event of def.exit.events) {
     const hit = await db
       .prepare(`SELECT 1 FROM events WHERE site_id = ? AND contact_id = ? AND timestamp >= ? AND event = ? LIMIT 1`)

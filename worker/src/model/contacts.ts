@@ -47,6 +47,8 @@ export interface Resolution {
   contactId: string;
   /** Statements that create the contact, link identities and merge duplicates; run them first. */
   statements: D1PreparedStatement[];
+  /** Contacts folded into `contactId` by those statements. */
+  merged: string[];
 }
 
 /**
@@ -60,6 +62,8 @@ export async function resolveContact(
   newId: () => Promise<string> = () => newContactId(siteId, m),
   /** The event's identities as stored, when the caller already read them (none: a new shopper). */
   known?: IdentityRow[],
+  /** May merge known contacts and move identities away from them: the server, or a verified claim. */
+  authoritative = m.source === "server",
 ): Promise<Resolution> {
   const wanted = identitiesOf(m);
   const found = known ?? (await findIdentities(db, siteId, wanted));
@@ -78,8 +82,11 @@ export async function resolveContact(
   }
 
   const merged = new Set<string>();
+  // Only the merchant's server (or a verified claim) may merge or relink; ingest/trust.ts keeps other
+  // claims on known contacts out of `m` already — this is the net under it, should a row slip past.
   for (const r of found) {
     if (r.contact_id === contactId || merged.has(r.contact_id)) continue;
+    if (!authoritative && (r.email !== null || r.user_id !== null)) continue;
     if (r.email === null && r.user_id === null) {
       // An anonymous contact that turns out to be this person: fold it in.
       merged.add(r.contact_id);
@@ -102,7 +109,7 @@ export async function resolveContact(
       statements.push(linkIdentity(db, siteId, id, contactId));
     }
   }
-  return { contactId, statements };
+  return { contactId, statements, merged: [...merged] };
 }
 
 /** The stored identities among `wanted`, with their contact's email and user id: one read. */

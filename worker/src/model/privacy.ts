@@ -1,3 +1,6 @@
+import { sha256Hex } from "../lib/crypto";
+import { normaliseEmail } from "./contacts";
+
 /**
  * Everything stored about one contact: export (the right of access) and erasure (the right to be
  * forgotten). Both are driven by the schema rather than a hand-kept list: every table with
@@ -84,12 +87,56 @@ export async function exportContact(db: D1Database, siteId: string, contactId: s
   return { contact: rows(0)[0] ?? null, data };
 }
 
+// Rows of other contacts, or of no one, that name the person by address: the emails and phone the
+// contact holds (?3, a JSON list, read before erasing).
+const NAMED_SHARES = `FROM events WHERE site_id = ?1 AND event = 'Product Shared'
+  AND properties ->> 'recipient_email' IN (SELECT value FROM json_each(?3))`;
+const NAMED_CONSENTS = `FROM consents WHERE site_id = ?1 AND subject IN (SELECT value FROM json_each(?3))`;
+const CONVERSIONS = `FROM conversions WHERE site_id = ?1
+  AND order_id IN (SELECT order_id FROM orders WHERE site_id = ?1 AND contact_id = ?2)`;
+
+/** A phone number as stored and compared for suppression: digits and a leading plus only. */
+const normalisePhone = (v: string) => v.replace(/[\s().-]/g, "");
+
+/** The suppression entry of an email or phone: SHA-256 of its normalised form. */
+const suppressionHash = (address: string) => sha256Hex(normaliseEmail(address) ?? normalisePhone(address.trim()));
+
+/** Whether `address` (email or phone) belongs to someone who unsubscribed and was then erased. */
+export async function suppressed(db: D1Database, siteId: string, address: string): Promise<boolean> {
+  const row = await db
+    .prepare(`SELECT 1 FROM suppressions WHERE site_id = ? AND hash = ?`)
+    .bind(siteId, await suppressionHash(address))
+    .first();
+  return row !== null;
+}
+
+/** The contact's addresses: its email and phone columns and every email identity. */
+async function addressesOf(db: D1Database, siteId: string, contactId: string) {
+  const [c, ids] = await db.batch<{ email: string | null; phone: string | null; unsubscribed: number; value: string }>([
+    db.prepare(`SELECT email, phone, unsubscribed FROM contacts WHERE site_id = ? AND id = ?`).bind(siteId, contactId),
+    db
+      .prepare(`SELECT value FROM identities WHERE site_id = ? AND contact_id = ? AND kind = 'email'`)
+      .bind(siteId, contactId),
+  ]);
+  const row = c?.results[0];
+  const emails = [row?.email, ...(ids?.results ?? []).map((r) => r.value)].filter((e): e is string => !!e);
+  const phones = row?.phone ? [row.phone, normalisePhone(row.phone)] : [];
+  return { addresses: [...new Set([...emails, ...phones])], unsubscribed: row?.unsubscribed === 1 };
+}
+
 /** Deletes everything stored about the contact in one transaction; returns rows deleted per table. */
 export async function eraseContact(db: D1Database, siteId: string, contactId: string) {
   const tables = (await contactTables(db)).filter((t) => t !== "identities");
+  const { addresses, unsubscribed } = await addressesOf(db, siteId, contactId);
+  const named = JSON.stringify(addresses);
+  // Someone who had unsubscribed stays unsubscribed when they come back: kept as hashes only.
+  const hashes = unsubscribed ? await Promise.all(addresses.map(suppressionHash)) : [];
   const steps: [string, string][] = [
-    // Rows found through identities or messages go before those.
+    // Rows found through identities, messages or orders go before those.
     ["events", `DELETE ${UNLINKED_EVENTS}`],
+    ["events", `DELETE ${NAMED_SHARES}`],
+    ["consents", `DELETE ${NAMED_CONSENTS}`],
+    ["conversions", `DELETE ${CONVERSIONS}`],
     ["coupons", `DELETE ${ANONYMOUS_COUPONS}`],
     ["outbox", `DELETE ${OUTBOX}`],
     ["dead_letters", `DELETE ${DEAD_BATCHES}`],
@@ -97,7 +144,16 @@ export async function eraseContact(db: D1Database, siteId: string, contactId: st
     ["identities", `DELETE FROM identities WHERE site_id = ?1 AND contact_id = ?2`],
     ["contacts", `DELETE FROM contacts WHERE site_id = ?1 AND id = ?2`],
   ];
-  const results = await db.batch(steps.map(([, sql]) => db.prepare(sql).bind(siteId, contactId)));
+  const results = await db.batch([
+    // Bound with as many values as each statement names: the address list only where ?3 is used.
+    ...steps.map(([, sql]) => db.prepare(sql).bind(siteId, contactId, ...(sql.includes("?3") ? [named] : []))),
+    db
+      .prepare(
+        `INSERT INTO suppressions (site_id, hash, created_at)
+         SELECT ?1, value, CAST(strftime('%s', 'now') AS INTEGER) * 1000 FROM json_each(?2) WHERE true ON CONFLICT DO NOTHING`,
+      )
+      .bind(siteId, JSON.stringify(hashes)),
+  ]);
   const deleted: Record<string, number> = {};
   for (const [i, [t]] of steps.entries()) deleted[t] = (deleted[t] ?? 0) + (results[i]?.meta.changes ?? 0);
   return deleted;

@@ -136,6 +136,21 @@ export async function cachedSiteByWriteKey(
 }
 const bySecretHash = new Map<string, { site: Site | null; until: number }>();
 
+/** Drops what this isolate cached, so a changed setting applies at once (development's switch). */
+export function forgetCachedSites(): void {
+  byPublicKey.clear();
+  bySecretHash.clear();
+}
+
+/** Replaces some of a site's settings; the others keep their stored values. */
+export async function updateSettings(db: D1Database, siteId: string, patch: Partial<SiteSettings>): Promise<void> {
+  await db
+    .prepare(`UPDATE sites SET settings = json_patch(settings, ?) WHERE id = ?`)
+    .bind(JSON.stringify(patch), siteId)
+    .run();
+  forgetCachedSites();
+}
+
 export async function siteById(db: D1Database, id: string): Promise<Site | null> {
   const row = await db.prepare(`SELECT ${COLUMNS} FROM sites WHERE id = ?`).bind(id).first<SiteRow>();
   return row ? toSite(row) : null;

@@ -162,14 +162,21 @@ export function redeemCoupons(
   ];
 }
 
-/** Statements that give a cancelled or refunded order's codes back. */
-export function releaseCoupons(db: D1Database, siteId: string, orderId: string, at: number): D1PreparedStatement[] {
+/** Statements that give a cancelled or refunded order's codes back: only that contact's redemptions. */
+export function releaseCoupons(
+  db: D1Database,
+  siteId: string,
+  orderId: string,
+  contactId: string,
+  at: number,
+): D1PreparedStatement[] {
   return [
     db
       .prepare(
-        `UPDATE coupon_redemptions SET released_at = ? WHERE site_id = ? AND order_id = ? AND released_at IS NULL`,
+        `UPDATE coupon_redemptions SET released_at = ?
+         WHERE site_id = ? AND order_id = ? AND contact_id = ? AND released_at IS NULL`,
       )
-      .bind(at, siteId, orderId),
+      .bind(at, siteId, orderId, contactId),
     recount(db, siteId, orderId),
   ];
 }

@@ -5,6 +5,7 @@ import { fail, readJson } from "../lib/http";
 import { backlog } from "../ingest/inbox";
 import { isDict } from "../ingest/validate";
 import { sweep } from "../jobs/sweep";
+import { forgetCachedSites, updateSettings } from "../model/sites";
 import { seedDemoPromotions } from "../promotions/demo";
 import { requireSecretKey } from "./auth";
 import type { SecretEnv } from "./auth";
@@ -30,6 +31,20 @@ dev.post("/tick", async (c) => {
   const at = await now(c.env);
   const result = await sweep(c.env, at, new URL(c.req.url).origin);
   return c.json({ now: new Date(at).toISOString(), ...result });
+});
+
+/**
+ * `GET|POST /v1/dev/settings { trustBrowserOrders }`: the demo site's trust setting, so the demo
+ * panel can show both ways of reporting orders (the shop's server, or the browser on a site that
+ * trusts it).
+ */
+dev.get("/settings", async (c) => c.json(c.get("site").settings));
+dev.post("/settings", async (c) => {
+  const body = await readJson(c.req.raw, 1024);
+  if (!isDict(body) || typeof body.trustBrowserOrders !== "boolean")
+    fail(400, "invalid_body", 'Send { "trustBrowserOrders": true | false }.');
+  await updateSettings(c.env.DB, c.get("site").id, { trustBrowserOrders: body.trustBrowserOrders });
+  return c.json({ trustBrowserOrders: body.trustBrowserOrders });
 });
 
 /** `GET /v1/dev/clock`: the simulated time the demo panel shows. */
@@ -59,7 +74,10 @@ dev.post("/reset", async (c) => {
     db.prepare(`DELETE FROM dev_clock`),
     // Campaigns are configuration and stay; date campaigns may run again on the rewound clock.
     db.prepare(`UPDATE campaigns SET launched_at = NULL WHERE site_id = ?`).bind(c.get("site").id),
+    // Settings back to the defaults too: orders from the shop's server only.
+    db.prepare(`UPDATE sites SET settings = '{}' WHERE id = ?`).bind(c.get("site").id),
   ]);
+  forgetCachedSites();
   forgetDevClock();
   // The demo's promotions and static codes are configuration: back to the defaults.
   await seedDemoPromotions(db, c.get("site").id, await now(c.env));

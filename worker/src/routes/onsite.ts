@@ -236,6 +236,11 @@ onsite.post("/onsite/friend", async (c) => {
 
 onsite.post("/onsite/newsletter", async (c) => {
   const a = await action(c, "newsletter");
+  // Only where the merchant put a sign-up form: otherwise this is an identity path they never opened.
+  if (!(await configOf(a.env, a.site)).config.widgets.some((w) => w.type === "newsletter"))
+    fail(404, "unknown_widget", "No newsletter widget is configured.");
+  // The address is the browser's claim (source `widget`): ingest/trust.ts attaches it only where no
+  // other contact holds it, so a sign-up with a customer's address neither links nor changes her.
   const email = normaliseEmail(a.body.email);
   if (!email) fail(400, "invalid_email", "Enter a valid email address.", { field: "email" });
   const wording = requireConsent(a.body);
