@@ -9,7 +9,7 @@ import type { Transport } from "./channel";
  * it with WEBHOOK_SECRET and rejects old timestamps) and `Idempotency-Key: nudge-message/<id>`.
  */
 export const webhook: Transport = async (env, m, now) => {
-  const secret = env.WEBHOOK_SECRET ?? (isDev(env) ? "nudge-development-webhook-secret" : null);
+  const secret = m.secret ?? env.WEBHOOK_SECRET ?? (isDev(env) ? "nudge-development-webhook-secret" : null);
   if (!secret) throw new Error("WEBHOOK_SECRET is not set: run `wrangler secret put WEBHOOK_SECRET`.");
   const t = Math.floor(now / 1000);
   const res = await fetch(m.to, {

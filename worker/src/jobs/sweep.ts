@@ -4,12 +4,13 @@ import { localeOf, MESSAGE_TEMPLATES, renderCallScript, renderMessage, renderSms
 import type { MessageContext, MessageTemplate, Product } from "../campaigns/messages";
 import { campaignById } from "../campaigns/store";
 import type { Outgoing } from "../channels/channel";
-import { transportFor } from "../channels";
+import { NotConfigured } from "../channels/channel";
+import { missingSetup, transportFor } from "../channels";
 import { twiml } from "../channels/twilio";
 import type { Env } from "../env";
 import { drainInbox, recoverEvents } from "../ingest/process";
 import { isDict } from "../ingest/validate";
-import { linkUrl } from "../lib/links";
+import { linkUrl, publicBase } from "../lib/links";
 import { cartLines } from "../model/carts";
 import { mintCoupon } from "../model/coupons";
 import { siteById } from "../model/sites";
@@ -215,6 +216,9 @@ async function deliver(
       return "held";
     }
 
+    // A deployment without a provider, sender or public address for this channel: dead at once.
+    const missing = missingSetup(env, site, step.channel);
+    if (missing) throw new NotConfigured(missing);
     const coupon = m.coupon ?? (step.coupon ? await couponFor(db, site, def, step, m, now) : null);
     const variant = variantOf(step, m);
     const ctx = await context(env, site, row, traits, data, template, m, coupon, now, publicUrl);
@@ -236,14 +240,14 @@ async function deliver(
     return "sent";
   } catch (e) {
     const reason = e instanceof Error ? e.message.slice(0, 500) : "send failed";
-    const dead = m.attempts >= MAX_ATTEMPTS;
+    const dead = m.attempts >= MAX_ATTEMPTS || e instanceof NotConfigured;
     // Exponential backoff: 1, 2, 4, 8 … minutes.
     await db
       .prepare(`UPDATE messages SET status = ?2, reason = ?3, due_at = ?4 WHERE id = ?1 AND status = 'sending'`)
       .bind(
         m.id,
         dead ? "dead" : "pending",
-        dead ? `dead after ${m.attempts} attempts: ${reason}` : reason,
+        e instanceof NotConfigured ? reason : dead ? `dead after ${m.attempts} attempts: ${reason}` : reason,
         now + 60_000 * 2 ** (m.attempts - 1),
       )
       .run();
@@ -365,7 +369,8 @@ async function context(
   now: number,
   publicUrl?: string,
 ): Promise<MessageContext> {
-  const base = publicUrl ?? site.url;
+  // The Worker's public address; in development (no PUBLIC_URL) the dev tick's origin, or the site's.
+  const base = publicBase(env, site) ?? publicUrl ?? site.url;
   const shown = await products(env.DB, site, template, data);
   const link = (purpose: "unsubscribe" | "open", extra = {}) =>
     linkUrl(env, base, purpose, site.id, row.id, now, extra);
@@ -403,7 +408,22 @@ async function outgoing(
   data: Record<string, unknown>,
   now: number,
 ): Promise<Outgoing> {
-  const base = { messageId: m.id, siteId: site.id, channel: step.channel, to, headers: {} };
+  const s = site.settings;
+  // The site's sender settings; each transport falls back to the deployment's (EMAIL_FROM, …).
+  const sender =
+    step.channel === "email"
+      ? {
+          ...(s.senderEmail ? { from: s.senderName ? `${quoteName(s.senderName)} <${s.senderEmail}>` : s.senderEmail } : {}),
+          ...(s.replyTo ? { replyTo: s.replyTo } : {}),
+        }
+      : step.channel === "webhook"
+        ? s.webhookSecret
+          ? { secret: s.webhookSecret }
+          : {}
+        : s.smsFrom
+          ? { from: s.smsFrom }
+          : {};
+  const base = { messageId: m.id, siteId: site.id, channel: step.channel, to, headers: {}, ...sender };
   switch (step.channel) {
     case "email": {
       const r = await renderMessage(template, ctx);
@@ -443,3 +463,7 @@ async function outgoing(
     }
   }
 }
+
+/** An RFC 5322 display name: quoted when it holds anything beyond letters, digits and spaces. */
+const quoteName = (name: string) =>
+  /^[\p{L}\p{N} ]+$/u.test(name) ? name : `"${name.replace(/[\\"]/g, (ch) => `\\${ch}`)}"`;
