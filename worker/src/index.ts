@@ -16,6 +16,7 @@ import { dev } from "./routes/dev";
 import { ingest } from "./routes/ingest";
 import { links } from "./routes/links";
 import { onsite, onsiteAdmin } from "./routes/onsite";
+import { operator } from "./routes/operator";
 import { couponsAdmin, promotionsAdmin } from "./routes/promotions";
 
 const app = new Hono<{ Bindings: Env }>();
@@ -55,6 +56,7 @@ app.route("/v1/admin", onsiteAdmin);
 app.route("/v1/cart", cart);
 app.route("/v1/admin/promotions", promotionsAdmin);
 app.route("/v1/admin/coupons", couponsAdmin);
+app.route("/v1/operator", operator);
 
 app.notFound((c) =>
   c.json({ error: { code: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` } }, 404),

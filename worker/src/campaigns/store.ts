@@ -52,14 +52,14 @@ export async function saveCampaign(db: D1Database, siteId: string, def: Campaign
   await db.batch([
     ...templatePromotions(def).map((p) => putPromotion(db, siteId, p, true, now, true)),
     db
-    .prepare(
-      `INSERT INTO campaigns (site_id, id, definition, enabled, updated_at) VALUES (?, ?, ?, ?, ?)
+      .prepare(
+        `INSERT INTO campaigns (site_id, id, definition, enabled, updated_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT DO UPDATE SET definition = excluded.definition, enabled = excluded.enabled,
          updated_at = excluded.updated_at,
          launched_at = CASE WHEN json_extract(definition, '$.trigger') IS json_extract(excluded.definition, '$.trigger')
                             THEN launched_at END`,
-    )
-    .bind(siteId, def.id, JSON.stringify(def), enabled ? 1 : 0, now),
+      )
+      .bind(siteId, def.id, JSON.stringify(def), enabled ? 1 : 0, now),
   ]);
   cache.delete(siteId);
 }

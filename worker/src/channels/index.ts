@@ -31,7 +31,8 @@ export function missingSetup(env: Env, site: Site, channel: ChannelName): string
     case "email":
       if (!env.RESEND_API_KEY && !env.POSTMARK_SERVER_TOKEN)
         return "No email provider: set the RESEND_API_KEY (or POSTMARK_SERVER_TOKEN) secret.";
-      if (!s.senderEmail && !env.EMAIL_FROM) return "No email sender: set the site's senderEmail or the EMAIL_FROM var.";
+      if (!s.senderEmail && !env.EMAIL_FROM)
+        return "No email sender: set the site's senderEmail or the EMAIL_FROM var.";
       break;
     case "sms":
     case "call":

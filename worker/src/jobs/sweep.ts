@@ -413,7 +413,9 @@ async function outgoing(
   const sender =
     step.channel === "email"
       ? {
-          ...(s.senderEmail ? { from: s.senderName ? `${quoteName(s.senderName)} <${s.senderEmail}>` : s.senderEmail } : {}),
+          ...(s.senderEmail
+            ? { from: s.senderName ? `${quoteName(s.senderName)} <${s.senderEmail}>` : s.senderEmail }
+            : {}),
           ...(s.replyTo ? { replyTo: s.replyTo } : {}),
         }
       : step.channel === "webhook"
