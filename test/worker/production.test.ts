@@ -3,6 +3,7 @@ import { describe, expect, inject, it } from "vitest";
 import type { Env } from "../../worker/src/env";
 import { app } from "../../worker/src/index";
 import { sweep } from "../../worker/src/jobs/sweep";
+import { sha256Hex } from "../../worker/src/lib/crypto";
 import { advance, BASE, clock, mailbox, product, uid } from "./helpers";
 import type { Recorded } from "./provider-fakes";
 
@@ -86,11 +87,14 @@ describe("operator API", () => {
     expect((await call("GET", "/v1/operator/sites", undefined, OPERATOR)).status).toBe(200);
   });
 
-  it("should create a site whose keys work at once, and show the secrets only then", async () => {
+  it("should create a site whose keys work at once, storing and showing only the secret key's hash", async () => {
     const { site, keys } = await createSite({ allowedOrigins: ["https://fresh.example"], currency: "eur" });
     expect(keys.publicKey).toMatch(/^pk_/);
     expect(keys.secretKey).toMatch(/^sk_/);
     expect(site).toMatchObject({ publicKey: keys.publicKey });
+    const row = JSON.stringify(await env.DB.prepare(`SELECT * FROM sites WHERE id = ?`).bind(site.id).first());
+    expect(row).toContain(await sha256Hex(keys.secretKey));
+    expect(row).not.toContain(keys.secretKey);
     const read = await (await call("GET", `/v1/operator/sites/${site.id}`, undefined, OPERATOR)).text();
     expect(read).not.toContain(keys.secretKey);
     expect(JSON.parse(read).site).toMatchObject({ currency: "EUR", allowedOrigins: ["https://fresh.example"] });
