@@ -13,6 +13,7 @@ import { admin } from "./routes/admin";
 import { cart } from "./routes/cart";
 import { contacts } from "./routes/contacts";
 import { dev } from "./routes/dev";
+import { feedback } from "./routes/feedback";
 import { ingest } from "./routes/ingest";
 import { links } from "./routes/links";
 import { onsite, onsiteAdmin } from "./routes/onsite";
@@ -57,6 +58,7 @@ app.route("/v1/cart", cart);
 app.route("/v1/admin/promotions", promotionsAdmin);
 app.route("/v1/admin/coupons", couponsAdmin);
 app.route("/v1/operator", operator);
+app.route("/v1/feedback", feedback);
 
 app.notFound((c) =>
   c.json({ error: { code: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` } }, 404),

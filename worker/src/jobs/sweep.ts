@@ -14,9 +14,11 @@ import { linkUrl, publicBase } from "../lib/links";
 import { cartLines } from "../model/carts";
 import { mintCoupon } from "../model/coupons";
 import { siteById } from "../model/sites";
+import { suppressionOf } from "../model/suppressions";
 import type { Site } from "../model/sites";
 import { contactMatches } from "../segments/rules";
 import { deferUntil, validTimeZone } from "./quiet-hours";
+import { prune } from "./retention";
 
 /**
  * The scheduler. Claims due messages with one UPDATE … RETURNING — D1 runs writes one at a time,
@@ -126,6 +128,8 @@ export async function sweep(env: Env, now: number, publicUrl?: string): Promise<
       for (const m of q) result[await deliver(env, m, now, site, publicUrl)]++;
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  // Last, so sending never waits on it: a bounded batch of what is past each site's retention.
+  await prune(db, now);
   return result;
 }
 
@@ -177,6 +181,9 @@ async function deliver(
           ? (step.url ?? null)
           : ((typeof data.phone === "string" ? data.phone : null) ?? row.phone);
     if (!to) return finish(step.channel === "email" ? "no email address" : "no phone number");
+    // Bounced, complained or texted STOP: never again, transactional or not.
+    const suppressed = step.channel === "webhook" ? null : await suppressionOf(db, site.id, to);
+    if (suppressed) return finish(`suppressed: ${suppressed}`);
 
     if (!template.transactional) {
       if (def.quiet_hours && (def.quiet_hours.channels ?? [step.channel]).includes(step.channel)) {

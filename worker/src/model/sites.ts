@@ -25,6 +25,8 @@ export interface SiteSettings {
   smsFrom: string;
   /** HMAC key of this site's webhook signatures; empty: the deployment's WEBHOOK_SECRET. */
   webhookSecret: string;
+  /** Signing secret ("whsec_…") of this site's Resend webhook; empty: RESEND_WEBHOOK_SECRET. */
+  resendWebhookSecret: string;
   /** ISO 3166-1 alpha-2 codes of the countries the shop sells to; empty: any. */
   countries: string[];
   /** Raw events, messages and outbox copies older than this are deleted (jobs/retention.ts). */
@@ -42,6 +44,7 @@ export const DEFAULT_SETTINGS: SiteSettings = {
   replyTo: "",
   smsFrom: "",
   webhookSecret: "",
+  resendWebhookSecret: "",
   countries: [],
   retentionDays: DEFAULT_RETENTION_DAYS,
 };

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { Env } from "../env";
 import { isDict } from "../ingest/validate";
-import { sha256Hex } from "../lib/crypto";
+import { sameSecret, sha256Hex } from "../lib/crypto";
 import { fail, readJson } from "../lib/http";
 import { createSite, siteById } from "../model/sites";
 import type { Site, SiteSettings } from "../model/sites";
@@ -13,15 +13,6 @@ import type { Site, SiteSettings } from "../model/sites";
  * Worker secret); without the secret the API is off. `npm run site:create` is a client of it.
  */
 export const operator = new Hono<{ Bindings: Env }>();
-
-const encoder = new TextEncoder();
-
-/** Compared as SHA-256 digests (equal lengths) in constant time: the token's length leaks nothing either. */
-async function sameSecret(given: string, expected: string): Promise<boolean> {
-  const digest = (s: string) => crypto.subtle.digest("SHA-256", encoder.encode(s));
-  const [a, b] = await Promise.all([digest(given), digest(expected)]);
-  return crypto.subtle.timingSafeEqual(a, b);
-}
 
 operator.use(
   "*",
@@ -96,6 +87,10 @@ const FIELDS: Record<string, Check> = {
   senderEmail: text(254, "an email address", EMAIL),
   replyTo: text(254, "an email address", EMAIL),
   smsFrom: text(16, "an E.164 number, e.g. +447700900123", /^\+[1-9]\d{6,14}$/),
+  resendWebhookSecret: (v) =>
+    typeof v === "string" && (v === "" || /^whsec_[A-Za-z0-9+/=]{16,200}$/.test(v))
+      ? ok(v)
+      : bad('the signing secret Resend shows for this site\'s webhook, "whsec_…"'),
   webhookSecret: (v) =>
     typeof v === "string" && (v === "" || (v.length >= 16 && v.length <= 200))
       ? ok(v)
@@ -149,7 +144,7 @@ const token = (prefix: string, bytes: number) => {
 
 /** What an operator sees of a site: everything but secrets (the webhook key only as set or not). */
 function view(site: Site, publicKey: string) {
-  const { webhookSecret, ...settings } = site.settings;
+  const { webhookSecret, resendWebhookSecret, ...settings } = site.settings;
   return {
     id: site.id,
     name: site.name,
@@ -159,7 +154,11 @@ function view(site: Site, publicKey: string) {
     timeZone: site.timeZone,
     currency: site.currency,
     identityVerification: !!site.identitySecret,
-    settings: { ...settings, webhookSecret: webhookSecret ? "(set)" : "" },
+    settings: {
+      ...settings,
+      webhookSecret: webhookSecret ? "(set)" : "",
+      resendWebhookSecret: resendWebhookSecret ? "(set)" : "",
+    },
   };
 }
 
