@@ -28,7 +28,9 @@ export async function suppress(
   await db.batch(
     hashes.map((hash) =>
       db
-        .prepare(`INSERT INTO suppressions (site_id, hash, reason, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+        .prepare(
+          `INSERT INTO suppressions (site_id, hash, reason, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+        )
         .bind(siteId, hash, reason, now),
     ),
   );

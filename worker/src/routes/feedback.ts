@@ -41,7 +41,8 @@ async function siteAndBody(c: Context<{ Bindings: Env }>): Promise<{ site: Site;
   const id = c.req.param("site") ?? "";
   const site = id.length <= 100 ? await siteById(c.env.DB, id) : null;
   if (!site) fail(404, "not_found", "No such site.");
-  const raw = await c.req.text();
+  // Decoded here rather than with .text(): Twilio's form bodies are text too, whatever their type.
+  const raw = new TextDecoder().decode(await c.req.arrayBuffer());
   if (raw.length > MAX_BODY) fail(413, "payload_too_large", `Request body is over ${MAX_BODY} bytes.`);
   return { site, raw };
 }
@@ -68,7 +69,10 @@ export async function svixVerified(secret: string, headers: Headers, body: strin
   return false;
 }
 
-const RESEND_EVENTS: Record<string, SuppressionReason> = { "email.bounced": "bounced", "email.complained": "complained" };
+const RESEND_EVENTS: Record<string, SuppressionReason> = {
+  "email.bounced": "bounced",
+  "email.complained": "complained",
+};
 
 feedback.post("/resend/:site", async (c) => {
   const { site, raw } = await siteAndBody(c);
@@ -117,7 +121,16 @@ feedback.post("/postmark/:site", async (c) => {
  */
 export async function twilioVerified(token: string, url: string, params: URLSearchParams, signature: string) {
   const names = [...new Set(params.keys())].sort();
-  const data = url + names.map((n) => params.getAll(n).map((v) => n + v).join("")).join("");
+  const data =
+    url +
+    names
+      .map((n) =>
+        params
+          .getAll(n)
+          .map((v) => n + v)
+          .join(""),
+      )
+      .join("");
   const expected = base64(await hmac("SHA-1", encoder.encode(token), data));
   return sameSecret(signature, expected);
 }
