@@ -4,6 +4,7 @@ import type { Env } from "../../worker/src/env";
 import { app } from "../../worker/src/index";
 import { sweep } from "../../worker/src/jobs/sweep";
 import { sha256Hex } from "../../worker/src/lib/crypto";
+import { DEMO_CONFIG } from "../../worker/src/onsite/schema";
 import { advance, BASE, clock, mailbox, product, uid } from "./helpers";
 import type { Recorded } from "./provider-fakes";
 
@@ -334,6 +335,17 @@ describe("templates bring their promotions", () => {
     expect(result.rejected).toEqual([]);
     expect(result.totals.discount).toBe(790);
     expect(await mailbox(email)).toEqual([]); // another site's mail is not the demo's
+  });
+
+  it("should create the exit-intent promotion when a fresh site turns on the coupon widget", async () => {
+    const { keys } = await createSite();
+    const secret = { authorization: `Bearer ${keys.secretKey}` };
+    const saved = await call("PUT", "/v1/admin/onsite", { config: DEMO_CONFIG }, secret);
+    expect(saved.status).toBe(200);
+    const { promotions } = await (await call("GET", "/v1/admin/promotions", undefined, secret)).json<{
+      promotions: { id: string }[];
+    }>();
+    expect(promotions.map((p) => p.id)).toEqual(["exit-intent-10"]);
   });
 
   it("should refuse a coupon step naming a promotion the site does not have", async () => {

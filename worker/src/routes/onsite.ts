@@ -29,6 +29,8 @@ import {
 import type { Callback } from "../model/onsite";
 import type { Site } from "../model/sites";
 import { ConfigError, DEMO_CONFIG, parseConfig } from "../onsite/schema";
+import { DEFAULT_PROMOTIONS } from "../promotions/defaults";
+import { putPromotion } from "../promotions/store";
 import type { OnsiteConfig } from "../onsite/schema";
 import { requireSecretKey } from "./auth";
 import type { SecretEnv } from "./auth";
@@ -312,7 +314,14 @@ onsiteAdmin.put("/onsite", requireSecretKey, async (c) => {
     webhookUrl = url.href;
     webhookSecret = w.secret;
   }
-  await saveOnsiteConfig(c.env.DB, site.id, { config, webhookUrl, webhookSecret }, await now(c.env));
+  const at = await now(c.env);
+  // A coupon widget naming a built-in promotion (exit-intent-10) brings it, as templates do.
+  const defaults = config.widgets.flatMap((w) => {
+    const p = w.promotion ? DEFAULT_PROMOTIONS.get(w.promotion) : undefined;
+    return p ? [putPromotion(c.env.DB, site.id, p, true, at, true)] : [];
+  });
+  if (defaults.length > 0) await c.env.DB.batch(defaults);
+  await saveOnsiteConfig(c.env.DB, site.id, { config, webhookUrl, webhookSecret }, at);
   return c.json({ config, webhook: webhookUrl ? { url: webhookUrl } : null });
 });
 
