@@ -227,6 +227,14 @@ describe("a production Worker fails closed", () => {
       withResend({ PUBLIC_URL: undefined }),
     );
     expect((await noAddress.json<{ error: { message: string } }>()).error.message).toContain("PUBLIC_URL");
+    const unsigned = await call(
+      "PUT",
+      "/v1/admin/campaigns/cart",
+      emailStep(),
+      secret,
+      withResend({ LINK_SECRET: undefined }),
+    );
+    expect((await unsigned.json<{ error: { message: string } }>()).error.message).toContain("LINK_SECRET");
     // Paused is fine: nothing will be sent.
     const paused = await call(
       "PUT",

@@ -47,6 +47,7 @@ export function missingSetup(env: Env, site: Site, channel: ChannelName): string
   }
   if (!publicBase(env, site))
     return "No public address for links in messages: set the PUBLIC_URL var or the site's publicUrl.";
+  if (!env.LINK_SECRET) return "No key to sign the links in messages: set the LINK_SECRET secret.";
   return null;
 }
 
