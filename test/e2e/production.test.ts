@@ -1,8 +1,9 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { flush, useBrowser, watchErrors } from "./browser";
 
@@ -129,10 +130,13 @@ beforeAll(async () => {
 
   rmSync(PERSIST, { recursive: true, force: true });
   const config = ["-c", "worker/wrangler.jsonc", "--persist-to", PERSIST];
-  execFileSync(process.execPath, [WRANGLER, "d1", "migrations", "apply", "DB", "--local", ...config], {
-    env: wranglerEnv,
-    stdio: "pipe",
-  });
+  // The schema is applied while wrangler dev starts (about half of this hook's time each); nothing
+  // reads the database before both are done.
+  const migrated = promisify(execFile)(
+    process.execPath,
+    [WRANGLER, "d1", "migrations", "apply", "DB", "--local", ...config],
+    { env: wranglerEnv },
+  );
   const vars = {
     PUBLIC_URL: worker,
     OPERATOR_TOKEN,
@@ -172,6 +176,7 @@ beforeAll(async () => {
     if (Date.now() > deadline || child.exitCode !== null) throw new Error(`wrangler dev did not start:\n${log}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+  await migrated;
 });
 
 afterAll(async () => {
