@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
-import { readFileSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
@@ -65,21 +65,17 @@ const listen = (server: Server) =>
 
 let worker = "";
 let store = "";
-let publicKey = "";
+let snippet = "";
 let secretKey = "";
 let child: ChildProcess | undefined;
 const mails: Mail[] = [];
 const servers: Server[] = [];
 
-/** The store's page: nothing but the pasted snippet, a cart list, and two buttons wired to nudge(). */
+/** The store's page: nothing but the pasted snippet, a cart list, and a button wired to nudge(). */
 function storePage(): string {
-  // The loader stub exactly as built, pointed at the Worker (the paste a merchant makes).
-  const stub = readFileSync("dist/cdn/sdk/snippet.js", "utf8")
-    .trim()
-    .replace('"/sdk/nudge.js"', `"${worker}/sdk/nudge.js"`);
+  // The tag exactly as the operator API handed it out for this site.
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Plain shop</title>
-<script>${stub}
-nudge("init", { key: ${JSON.stringify(publicKey)}, endpoint: ${JSON.stringify(worker)} });</script></head>
+${snippet}</head>
 <body><h1>Plain shop</h1>
 <button id="add" type="button">Add the E7247 speaker</button>
 <ul id="cart"></ul>
@@ -210,7 +206,10 @@ describe("production, end to end (worker/wrangler.jsonc, no demo code)", () => {
       },
     });
     expect(created.status).toBe(201);
-    ({ publicKey, secretKey } = (await created.json()).keys);
+    const answer = await created.json();
+    secretKey = answer.keys.secretKey;
+    snippet = answer.site.snippet;
+    expect(snippet).toBe(`<script async src="${worker}/sdk/nudge.js" data-key="${answer.keys.publicKey}"></script>`);
 
     // The merchant enables the cart template. Its SMS and call steps have no provider here: refused.
     const asIs = await api("/v1/admin/campaigns/templates/abandoned_cart/enable", { body: {} });

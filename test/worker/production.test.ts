@@ -92,7 +92,11 @@ describe("operator API", () => {
     const { site, keys } = await createSite({ allowedOrigins: ["https://fresh.example"], currency: "eur" });
     expect(keys.publicKey).toMatch(/^pk_/);
     expect(keys.secretKey).toMatch(/^sk_/);
-    expect(site).toMatchObject({ publicKey: keys.publicKey });
+    expect(site).toMatchObject({
+      publicKey: keys.publicKey,
+      // Development has no PUBLIC_URL: the address the operator called.
+      snippet: `<script async src="${BASE}/sdk/nudge.js" data-key="${keys.publicKey}"></script>`,
+    });
     const row = JSON.stringify(await env.DB.prepare(`SELECT * FROM sites WHERE id = ?`).bind(site.id).first());
     expect(row).toContain(await sha256Hex(keys.secretKey));
     expect(row).not.toContain(keys.secretKey);

@@ -1,9 +1,11 @@
 import { Hono } from "hono";
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { Env } from "../env";
 import { isDict } from "../ingest/validate";
 import { sameSecret, sha256Hex } from "../lib/crypto";
 import { fail, readJson } from "../lib/http";
+import { publicBase } from "../lib/links";
 import { createSite, siteById } from "../model/sites";
 import type { Site, SiteSettings } from "../model/sites";
 
@@ -142,8 +144,15 @@ const token = (prefix: string, bytes: number) => {
     .replace(/=+$/, "")}`;
 };
 
+/**
+ * The paste-ready tag for the store's pages: the SDK from the Worker's public address (the site's
+ * own, else PUBLIC_URL, else the address this request came to), configured by its data-key.
+ */
+const snippet = (base: string, publicKey: string) =>
+  `<script async src="${base}/sdk/nudge.js" data-key="${publicKey}"></script>`;
+
 /** What an operator sees of a site: everything but secrets (the webhook key only as set or not). */
-function view(site: Site, publicKey: string) {
+function view(site: Site, publicKey: string, base: string) {
   const { webhookSecret, resendWebhookSecret, ...settings } = site.settings;
   return {
     id: site.id,
@@ -154,6 +163,7 @@ function view(site: Site, publicKey: string) {
     timeZone: site.timeZone,
     currency: site.currency,
     identityVerification: !!site.identitySecret,
+    snippet: snippet(base, publicKey),
     settings: {
       ...settings,
       webhookSecret: webhookSecret ? "(set)" : "",
@@ -162,11 +172,12 @@ function view(site: Site, publicKey: string) {
   };
 }
 
-async function load(db: D1Database, id: string) {
+async function load(c: Context<{ Bindings: Env }>, id: string) {
+  const db = c.env.DB;
   const site = id.length <= 100 ? await siteById(db, id) : null;
   if (!site) fail(404, "not_found", "No such site.");
   const row = await db.prepare(`SELECT public_key FROM sites WHERE id = ?`).bind(id).first<{ public_key: string }>();
-  return view(site, row?.public_key ?? "");
+  return view(site, row?.public_key ?? "", publicBase(c.env, site) ?? new URL(c.req.url).origin);
 }
 
 const LIMIT = 16 * 1024;
@@ -196,7 +207,7 @@ operator.post("/sites", async (c) => {
     },
     Date.now(),
   );
-  return c.json({ site: await load(c.env.DB, id), keys }, 201);
+  return c.json({ site: await load(c, id), keys }, 201);
 });
 
 operator.get("/sites", async (c) => {
@@ -214,12 +225,12 @@ operator.get("/sites", async (c) => {
   });
 });
 
-operator.get("/sites/:id", async (c) => c.json({ site: await load(c.env.DB, c.req.param("id")) }));
+operator.get("/sites/:id", async (c) => c.json({ site: await load(c, c.req.param("id")) }));
 
 /** Changes the fields sent, leaves the rest; a setting sent as "" goes back to the deployment's default. */
 operator.patch("/sites/:id", async (c) => {
   const id = c.req.param("id");
-  await load(c.env.DB, id);
+  await load(c, id);
   const f = parseFields(await readJson(c.req.raw, LIMIT), false);
   await c.env.DB.prepare(
     `UPDATE sites SET name = coalesce(?2, name), url = coalesce(?3, url),
@@ -237,7 +248,7 @@ operator.patch("/sites/:id", async (c) => {
       JSON.stringify(settingsOf(f)),
     )
     .run();
-  return c.json({ site: await load(c.env.DB, id) });
+  return c.json({ site: await load(c, id) });
 });
 
 /**
@@ -249,7 +260,7 @@ operator.post("/sites/:id/keys/:which", async (c) => {
   const which = c.req.param("which");
   if (which !== "public" && which !== "secret")
     fail(404, "not_found", "Rotate /keys/public (the snippet's key) or /keys/secret (the admin key).");
-  await load(c.env.DB, id);
+  await load(c, id);
   if (which === "public") {
     const publicKey = token("pk", 18);
     await c.env.DB.prepare(`UPDATE sites SET public_key = ? WHERE id = ?`).bind(publicKey, id).run();
