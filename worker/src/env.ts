@@ -5,14 +5,26 @@ export interface Env {
   NUDGE_ENV?: string;
   /** HMAC key for signed links. A Worker secret in production (`wrangler secret put LINK_SECRET`). */
   LINK_SECRET?: string;
-  // Channels (worker/src/channels): each provider is used when its secrets are set, else the outbox.
+  /**
+   * The Worker's public address (e.g. https://nudge.shop.example), on which links in messages are
+   * built; a site's `publicUrl` setting overrides it. Without either, production sends nothing.
+   */
+  PUBLIC_URL?: string;
+  /** Bearer token of the operator API (`/v1/operator/*`: sites, keys, settings). A Worker secret. */
+  OPERATOR_TOKEN?: string;
+  /** Signing secrets of provider feedback webhooks (routes/provider-hooks.ts): Resend's "whsec_…". */
+  RESEND_WEBHOOK_SECRET?: string;
+  /** "user:password" that Postmark sends as HTTP Basic on its bounce and spam webhooks. */
+  POSTMARK_WEBHOOK_AUTH?: string;
+  // Channels (worker/src/channels): each provider is used when its secrets are set; else, in
+  // development only, the outbox. A deployment without a provider refuses the channel.
   /** Email over Resend (`wrangler secret put RESEND_API_KEY`); RESEND_API_URL only to point elsewhere. */
   RESEND_API_KEY?: string;
   RESEND_API_URL?: string;
   /** Email over Postmark (server token), when Resend is not configured. */
   POSTMARK_SERVER_TOKEN?: string;
   POSTMARK_API_URL?: string;
-  /** Sender of email, e.g. "Shop <shop@example.com>". */
+  /** Sender of email, e.g. "Shop <shop@example.com>", when the site sets none (`senderEmail`). */
   EMAIL_FROM?: string;
   /** SMS and automated calls over Twilio. */
   TWILIO_ACCOUNT_SID?: string;

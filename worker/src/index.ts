@@ -15,10 +15,12 @@ import { contacts } from "./routes/contacts";
 import { deadLetters } from "./routes/dead-letters";
 import { demoShop } from "./routes/demo-shop";
 import { dev } from "./routes/dev";
+import { feedback } from "./routes/feedback";
 import { ingest } from "./routes/ingest";
 import { links } from "./routes/links";
 import { onsite, onsiteAdmin } from "./routes/onsite";
 import { productsAdmin } from "./routes/products";
+import { operator } from "./routes/operator";
 import { couponsAdmin, promotionsAdmin } from "./routes/promotions";
 
 const app = new Hono<{ Bindings: Env }>();
@@ -61,6 +63,8 @@ app.route("/v1/cart", cart);
 app.route("/v1/admin/promotions", promotionsAdmin);
 app.route("/v1/admin/coupons", couponsAdmin);
 app.route("/v1/admin/products", productsAdmin);
+app.route("/v1/operator", operator);
+app.route("/v1/feedback", feedback);
 
 app.notFound((c) =>
   c.json({ error: { code: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` } }, 404),

@@ -182,7 +182,8 @@ export const MESSAGE_TEMPLATES: ReadonlyMap<string, MessageTemplate> = new Map(
           cta: "Перейти в магазин",
         },
       },
-      true,
+      // Not transactional: the products it recommends make it marketing (unsubscribe, quiet hours
+      // and caps apply); a store's own order confirmation is the transactional mail.
     ),
     welcome: T("none", "store", {
       en: {

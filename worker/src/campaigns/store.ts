@@ -1,3 +1,5 @@
+import { DEFAULT_PROMOTIONS } from "../promotions/defaults";
+import { putPromotion } from "../promotions/store";
 import { type CampaignDef, parseDefinition } from "./definition";
 import { CAMPAIGN_TEMPLATES } from "./templates";
 
@@ -34,18 +36,31 @@ export async function campaignById(db: D1Database, siteId: string, id: string): 
   return (await enabledCampaigns(db, siteId)).find((d) => d.id === id) ?? null;
 }
 
-/** Creates or replaces a campaign (already validated) and returns it. */
+/**
+ * The promotions a campaign's steps mint codes for that have a built-in default
+ * (promotions/defaults.ts): saving the campaign creates those missing on the site, so its codes
+ * are accepted at checkout on a fresh site too.
+ */
+export const templatePromotions = (def: CampaignDef) =>
+  def.steps.flatMap((s) => {
+    const p = s.coupon && DEFAULT_PROMOTIONS.get(s.coupon.promotion_id);
+    return p ? [p] : [];
+  });
+
+/** Creates or replaces a campaign (already validated), with the default promotions it needs. */
 export async function saveCampaign(db: D1Database, siteId: string, def: CampaignDef, enabled: boolean, now: number) {
-  await db
-    .prepare(
-      `INSERT INTO campaigns (site_id, id, definition, enabled, updated_at) VALUES (?, ?, ?, ?, ?)
+  await db.batch([
+    ...templatePromotions(def).map((p) => putPromotion(db, siteId, p, true, now, true)),
+    db
+      .prepare(
+        `INSERT INTO campaigns (site_id, id, definition, enabled, updated_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT DO UPDATE SET definition = excluded.definition, enabled = excluded.enabled,
          updated_at = excluded.updated_at,
          launched_at = CASE WHEN json_extract(definition, '$.trigger') IS json_extract(excluded.definition, '$.trigger')
                             THEN launched_at END`,
-    )
-    .bind(siteId, def.id, JSON.stringify(def), enabled ? 1 : 0, now)
-    .run();
+      )
+      .bind(siteId, def.id, JSON.stringify(def), enabled ? 1 : 0, now),
+  ]);
   cache.delete(siteId);
 }
 
@@ -55,19 +70,10 @@ export async function deleteCampaign(db: D1Database, siteId: string, id: string)
   return (r.meta.changes ?? 0) > 0;
 }
 
-/** Copies built-in template `id` (with the merchant's overrides on top) into the site's campaigns. */
-export async function enableTemplate(
-  db: D1Database,
-  siteId: string,
-  id: string,
-  overrides: Record<string, unknown>,
-  now: number,
-): Promise<CampaignDef | null> {
+/** Built-in template `id` with the merchant's overrides on top, validated; saved with `saveCampaign`. */
+export function templateDefinition(id: string, overrides: Record<string, unknown>): CampaignDef | null {
   const template = CAMPAIGN_TEMPLATES[id];
-  if (!template) return null;
-  const def = parseDefinition({ ...template, ...overrides, id });
-  await saveCampaign(db, siteId, def, true, now);
-  return def;
+  return template ? parseDefinition({ ...template, ...overrides, id }) : null;
 }
 
 /** Development: the demo site starts with every template enabled (unless the merchant changed it). */

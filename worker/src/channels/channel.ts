@@ -16,9 +16,13 @@ export interface Outgoing {
   headers: Record<string, string>;
   /** Webhooks: the site's signing key (model/sites.ts `webhookSecret`). */
   signingSecret?: string;
+  /** The site's sender (email "Name <address>", or the E.164 number of texts and calls); else the env's. */
+  from?: string;
+  /** Email Reply-To. */
+  replyTo?: string;
 }
 
-/** Every transport has this shape; throwing means "try again later". */
+/** Every transport has this shape; throwing means "try again later" (but see `NotConfigured`). */
 export type Transport = (env: Env, message: Outgoing, now: number) => Promise<void>;
 
 /**
@@ -62,3 +66,9 @@ export async function expectOk(res: Response, provider: string): Promise<void> {
     retryAfterMs(res.headers.get("retry-after")),
   );
 }
+
+/**
+ * What no retry can fix: the deployment has no provider (or sender) for the channel. The sweep
+ * dead-letters the message at once with this reason, so a missing secret is never counted as sent.
+ */
+export class NotConfigured extends Error {}

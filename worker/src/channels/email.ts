@@ -1,4 +1,4 @@
-import { expectOk, PROVIDER_TIMEOUT_MS } from "./channel";
+import { expectOk, NotConfigured, PROVIDER_TIMEOUT_MS } from "./channel";
 import type { Transport } from "./channel";
 
 /**
@@ -8,9 +8,11 @@ import type { Transport } from "./channel";
  * after Postmark accepted it is the one case that can deliver twice).
  */
 
-const from = (env: Parameters<Transport>[0]) => {
-  if (!env.EMAIL_FROM) throw new Error("EMAIL_FROM is not set: the sender address of emails.");
-  return env.EMAIL_FROM;
+/** The site's sender, else the deployment's EMAIL_FROM. */
+const from = (env: Parameters<Transport>[0], m: Parameters<Transport>[1]) => {
+  const sender = m.from ?? env.EMAIL_FROM;
+  if (!sender) throw new NotConfigured("No sender: set the site's senderEmail or the EMAIL_FROM var.");
+  return sender;
 };
 
 /** https://resend.com/docs/api-reference/emails/send-email */
@@ -24,12 +26,13 @@ export const resend: Transport = async (env, m) => {
       "idempotency-key": `nudge-message/${m.messageId}`,
     },
     body: JSON.stringify({
-      from: from(env),
+      from: from(env, m),
       to: [m.to],
       subject: m.subject,
       html: m.html,
       text: m.text,
       headers: m.headers,
+      ...(m.replyTo ? { reply_to: m.replyTo } : {}),
     }),
   });
   await expectOk(res, "Resend");
@@ -46,7 +49,8 @@ export const postmark: Transport = async (env, m) => {
       "x-postmark-server-token": env.POSTMARK_SERVER_TOKEN ?? "",
     },
     body: JSON.stringify({
-      From: from(env),
+      From: from(env, m),
+      ...(m.replyTo ? { ReplyTo: m.replyTo } : {}),
       To: m.to,
       Subject: m.subject,
       HtmlBody: m.html,

@@ -1,6 +1,9 @@
 import type { ChannelName } from "../campaigns/definition";
 import type { Env } from "../env";
 import { isDev } from "../env";
+import { publicBase } from "../lib/links";
+import type { Site } from "../model/sites";
+import { NotConfigured } from "./channel";
 import type { Transport } from "./channel";
 import { postmark, resend } from "./email";
 import { outbox } from "./outbox";
@@ -16,18 +19,54 @@ const both =
   };
 
 /**
- * Which transport carries a channel: the provider whose secrets are set, else the outbox (what
- * the demo and a fresh install use). Webhooks always go to their URL.
+ * What a deployment lacks to send on `channel` for `site`, naming the secret or setting to add;
+ * null when it can send. Development lacks nothing: the outbox stands in for every provider.
+ * Campaign steps on such a channel cannot be enabled (routes/campaigns.ts), and due messages on it
+ * are dead-lettered with this reason (jobs/sweep.ts) — never stored in a table and counted as sent.
  */
-export function transportFor(env: Env, channel: ChannelName): Transport {
-  const twilio = env.TWILIO_ACCOUNT_SID && env.TWILIO_AUTH_TOKEN && env.TWILIO_FROM;
+export function missingSetup(env: Env, site: Site, channel: ChannelName): string | null {
+  if (isDev(env)) return null;
+  const s = site.settings;
   switch (channel) {
     case "email":
-      return env.RESEND_API_KEY ? resend : env.POSTMARK_SERVER_TOKEN ? postmark : outbox;
+      if (!env.RESEND_API_KEY && !env.POSTMARK_SERVER_TOKEN)
+        return "No email provider: set the RESEND_API_KEY (or POSTMARK_SERVER_TOKEN) secret.";
+      if (!s.senderEmail && !env.EMAIL_FROM)
+        return "No email sender: set the site's senderEmail or the EMAIL_FROM var.";
+      break;
     case "sms":
-      return twilio ? twilioSms : outbox;
     case "call":
-      return twilio ? twilioCall : outbox;
+      if (!env.TWILIO_ACCOUNT_SID || !env.TWILIO_AUTH_TOKEN)
+        return "No SMS and call provider: set the TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN secrets.";
+      if (!s.smsFrom && !env.TWILIO_FROM) return "No sender number: set the site's smsFrom or the TWILIO_FROM var.";
+      break;
+    case "webhook":
+      return null; // signed with the site's own key, made on first need; a webhook carries no links
+  }
+  if (!publicBase(env, site))
+    return "No public address for links in messages: set the PUBLIC_URL var or the site's publicUrl.";
+  if (!env.LINK_SECRET) return "No key to sign the links in messages: set the LINK_SECRET secret.";
+  return null;
+}
+
+/**
+ * Which transport carries a channel: the provider whose secrets are set; in development only,
+ * else the outbox (what the demo mailbox shows). Webhooks always go to their URL.
+ */
+export function transportFor(env: Env, channel: ChannelName): Transport {
+  const twilio = env.TWILIO_ACCOUNT_SID && env.TWILIO_AUTH_TOKEN;
+  const fallback: Transport = isDev(env)
+    ? outbox
+    : async () => {
+        throw new NotConfigured(`No provider for ${channel} in this deployment.`);
+      };
+  switch (channel) {
+    case "email":
+      return env.RESEND_API_KEY ? resend : env.POSTMARK_SERVER_TOKEN ? postmark : fallback;
+    case "sms":
+      return twilio ? twilioSms : fallback;
+    case "call":
+      return twilio ? twilioCall : fallback;
     case "webhook":
       return isDev(env) ? both(webhook, outbox) : webhook;
   }

@@ -23,12 +23,14 @@ function post(env: Parameters<Transport>[0], resource: "Messages" | "Calls", for
   );
 }
 
+const sender = (m: Parameters<Transport>[1]): Record<string, string> => (m.from ? { From: m.from } : {});
+
 export const twilioSms: Transport = async (env, m) => {
-  await expectOk(await post(env, "Messages", { To: m.to, Body: m.text }), "Twilio");
+  await expectOk(await post(env, "Messages", { To: m.to, ...sender(m), Body: m.text }), "Twilio");
 };
 
 export const twilioCall: Transport = async (env, m) => {
-  await expectOk(await post(env, "Calls", { To: m.to, Twiml: m.html }), "Twilio");
+  await expectOk(await post(env, "Calls", { To: m.to, ...sender(m), Twiml: m.html }), "Twilio");
 };
 
 const XML: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" };

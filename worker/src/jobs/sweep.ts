@@ -4,8 +4,8 @@ import { localeOf, MESSAGE_TEMPLATES, renderCallScript, renderMessage, renderSms
 import type { MessageContext, MessageTemplate, Product } from "../campaigns/messages";
 import { campaignById } from "../campaigns/store";
 import type { Outgoing } from "../channels/channel";
-import { ProviderError } from "../channels/channel";
-import { providerFor, transportFor } from "../channels";
+import { NotConfigured, ProviderError } from "../channels/channel";
+import { missingSetup, providerFor, transportFor } from "../channels";
 import { twiml } from "../channels/twilio";
 import type { Env } from "../env";
 import { drainInbox, recoverEvents } from "../ingest/process";
@@ -13,7 +13,7 @@ import { isDict } from "../ingest/validate";
 import { countCalls } from "../lib/d1-budget";
 import { isDev } from "../env";
 import { onSite, siteHosts, webhookUrlProblem } from "../lib/hosts";
-import { linkUrl } from "../lib/links";
+import { linkUrl, publicBase } from "../lib/links";
 import { normalisePhone, phoneAllowed, phoneCountries } from "../lib/phone";
 import { countAll } from "../lib/rate-limit";
 import { cartLines } from "../model/carts";
@@ -21,9 +21,11 @@ import { mintCoupon } from "../model/coupons";
 import { DEAD_AFTER, deadLetter } from "../model/dead-letters";
 import { suppressed } from "../model/privacy";
 import { siteById, webhookSecret } from "../model/sites";
+import { suppressionOf } from "../model/suppressions";
 import type { Site } from "../model/sites";
 import { contactMatches } from "../segments/rules";
 import { deferUntil, validTimeZone } from "./quiet-hours";
+import { prune } from "./retention";
 import { retryWebhooks } from "./webhooks";
 
 /**
@@ -173,6 +175,11 @@ export async function sweep(env: Env, now: number, publicUrl?: string, budget: S
     perMessage = Math.max(1, Math.ceil((counted.calls() - before) / claimed.length));
     if (claimed.length < size) break;
   }
+  // Last, so sending never waits on it: a bounded batch of what is past each site's retention.
+  await guard("retention", async () => {
+    await prune(db, now);
+    return 0;
+  });
   result.d1Calls = counted.calls();
   return result;
 }
@@ -369,6 +376,9 @@ async function deliver(
     // Someone who unsubscribed and was then erased is known only by a hash: check it at the door.
     if (!template.transactional && step.channel !== "webhook" && (await suppressed(db, m.site_id, to)))
       return finish("unsubscribed (before an erasure)");
+    // Bounced, complained or texted STOP: never again, transactional or not.
+    const stopped = step.channel === "webhook" ? null : await suppressionOf(db, site.id, to);
+    if (stopped && stopped !== "unsubscribed") return finish(`suppressed: ${stopped}`);
 
     if (!template.transactional) {
       if (def.quiet_hours && (def.quiet_hours.channels ?? [step.channel]).includes(step.channel)) {
@@ -408,6 +418,9 @@ async function deliver(
       return "held";
     }
 
+    // A deployment without a provider, sender or public address for this channel: dead at once.
+    const missing = missingSetup(env, site, step.channel);
+    if (missing) throw new NotConfigured(missing);
     const budget = budgetOf(site, def, step);
     if (budget && ((await countAll(db, [{ bucket: budget.bucket, windowMs: DAY }], now))[0] ?? 0) > budget.limit)
       return overBudget(db, site, m, budget, now);
@@ -443,7 +456,7 @@ async function deliver(
     return "sent";
   } catch (e) {
     const reason = e instanceof Error ? e.message.slice(0, 500) : "send failed";
-    const dead = m.attempts >= MAX_ATTEMPTS;
+    const dead = m.attempts >= MAX_ATTEMPTS || e instanceof NotConfigured;
     // A provider's Retry-After (a 429) is honoured when longer than the backoff.
     const retryAfter = e instanceof ProviderError ? e.retryAfterMs : 0;
     // Exponential backoff: 1, 2, 4, 8 … minutes; the last failure sets it aside as a dead letter.
@@ -452,7 +465,7 @@ async function deliver(
       .bind(
         m.id,
         dead ? "dead" : "pending",
-        dead ? `dead after ${m.attempts} attempts: ${reason}` : reason,
+        e instanceof NotConfigured ? reason : dead ? `dead after ${m.attempts} attempts: ${reason}` : reason,
         now + Math.max(60_000 * 2 ** (m.attempts - 1), retryAfter),
       );
     const letter = { siteId: m.site_id, kind: "message" as const, ref: m.id, contactId: m.contact_id, reason };
@@ -684,7 +697,8 @@ async function context(
   now: number,
   publicUrl?: string,
 ): Promise<MessageContext> {
-  const base = publicUrl ?? site.url;
+  // The Worker's public address; in development (no PUBLIC_URL) the dev tick's origin, or the site's.
+  const base = publicBase(env, site) ?? publicUrl ?? site.url;
   const shown = await products(env.DB, site, template, data);
   const link = (purpose: "unsubscribe" | "open", extra = {}) =>
     linkUrl(env, base, purpose, site.id, row.id, now, extra);
@@ -727,7 +741,22 @@ async function outgoing(
   data: Record<string, unknown>,
   now: number,
 ): Promise<Outgoing> {
-  const base = { messageId: m.id, siteId: site.id, channel: step.channel, to, headers: {} };
+  const s = site.settings;
+  // The site's sender settings; each transport falls back to the deployment's (EMAIL_FROM, …).
+  const sender =
+    step.channel === "email"
+      ? {
+          ...(s.senderEmail
+            ? { from: s.senderName ? `${quoteName(s.senderName)} <${s.senderEmail}>` : s.senderEmail }
+            : {}),
+          ...(s.replyTo ? { replyTo: s.replyTo } : {}),
+        }
+      : step.channel === "webhook"
+        ? {}
+        : s.smsFrom
+          ? { from: s.smsFrom }
+          : {};
+  const base = { messageId: m.id, siteId: site.id, channel: step.channel, to, headers: {}, ...sender };
   switch (step.channel) {
     case "email": {
       const r = await renderMessage(template, ctx);
@@ -767,3 +796,7 @@ async function outgoing(
     }
   }
 }
+
+/** An RFC 5322 display name: quoted when it holds anything beyond letters, digits and spaces. */
+const quoteName = (name: string) =>
+  /^[\p{L}\p{N} ]+$/u.test(name) ? name : `"${name.replace(/[\\"]/g, (ch) => `\\${ch}`)}"`;

@@ -43,6 +43,16 @@ export async function verifyToken(secret: string, token: string): Promise<unknow
   }
 }
 
+/**
+ * Whether a presented secret equals the expected one, in constant time: both are hashed first, so
+ * the comparison is over equal lengths and leaks neither content nor length.
+ */
+export async function sameSecret(given: string, expected: string): Promise<boolean> {
+  const digest = (s: string) => crypto.subtle.digest("SHA-256", encoder.encode(s));
+  const [a, b] = await Promise.all([digest(given), digest(expected)]);
+  return crypto.subtle.timingSafeEqual(a, b);
+}
+
 /** Hex HMAC-SHA256 of `text` keyed with `secret`: identity verification hashes, webhook signatures. */
 export async function hmacHex(secret: string, text: string): Promise<string> {
   return hex(await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(text)));

@@ -36,6 +36,15 @@ function secret(env: Env): string {
   throw new Error("LINK_SECRET is not set: run `wrangler secret put LINK_SECRET`.");
 }
 
+/**
+ * The Worker's public address, on which links in a site's messages are built: the site's own
+ * (`publicUrl`, e.g. a Workers route on the shop's domain), else the deployment's PUBLIC_URL; null
+ * when neither is set. Never `site.url`: that is the shop, which does not serve `/v1/links/*`.
+ */
+export function publicBase(env: Env, site: { settings: { publicUrl: string } }): string | null {
+  return (site.settings.publicUrl || env.PUBLIC_URL || "").replace(/\/+$/, "") || null;
+}
+
 export async function linkUrl(
   env: Env,
   base: string,

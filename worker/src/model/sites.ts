@@ -26,7 +26,28 @@ export interface SiteSettings {
   smsPerDay: number;
   callsPerDay: number;
   referralsPerDay: number;
+  /**
+   * The Worker's public address for links in this site's messages (unsubscribe, click, open,
+   * restore), e.g. a Workers route on the shop's own domain. Empty: the deployment's PUBLIC_URL.
+   */
+  publicUrl: string;
+  /** Email sender ("Name <address>" is built from both); empty: the deployment's EMAIL_FROM. */
+  senderName: string;
+  senderEmail: string;
+  /** Reply-To of emails; empty: none. */
+  replyTo: string;
+  /** E.164 number texts and calls come from; empty: the deployment's TWILIO_FROM. */
+  smsFrom: string;
+  /** Signing secret ("whsec_…") of this site's Resend webhook; empty: RESEND_WEBHOOK_SECRET. */
+  resendWebhookSecret: string;
+  /** ISO 3166-1 alpha-2 codes of the countries the shop sells to; empty: any. */
+  countries: string[];
+  /** Raw events, messages and outbox copies older than this are deleted (jobs/retention.ts). */
+  retentionDays: number;
 }
+
+/** 13 months: a year-on-year comparison still has its month. */
+export const DEFAULT_RETENTION_DAYS = 396;
 
 export const DEFAULT_SETTINGS: SiteSettings = {
   trustBrowserOrders: false,
@@ -35,6 +56,14 @@ export const DEFAULT_SETTINGS: SiteSettings = {
   smsPerDay: 200,
   callsPerDay: 50,
   referralsPerDay: 500,
+  publicUrl: "",
+  senderName: "",
+  senderEmail: "",
+  replyTo: "",
+  smsFrom: "",
+  resendWebhookSecret: "",
+  countries: [],
+  retentionDays: DEFAULT_RETENTION_DAYS,
 };
 
 /** Stored settings over the defaults; a field of the wrong type falls back to its default. */

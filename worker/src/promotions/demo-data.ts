@@ -4,53 +4,24 @@
  * one per other campaign template) and a few that show the catalogue in the shop. Pure data, so the engine tests use
  * exactly what the demo seeds.
  */
+import { DEFAULT_PROMOTIONS } from "./defaults";
 import type { Promotion } from "./definition";
 
+const template = (id: string): Promotion => {
+  const p = DEFAULT_PROMOTIONS.get(id);
+  if (!p) throw new Error(`no default promotion ${id}`);
+  return p;
+};
+
 export const DEMO_PROMOTIONS: Promotion[] = [
-  {
-    id: "exit-intent-10",
-    label: "10% off your order",
-    couponRequired: true,
-    action: { type: "percent_off_order", percent: 10 },
-  },
-  {
-    id: "welcome-10",
-    label: "Welcome: 10% off your first order",
-    couponRequired: true,
-    conditions: { segments: ["first_order"] },
-    action: { type: "percent_off_order", percent: 10 },
-  },
-  // Coupon-only offers the built-in campaign templates mint codes for (worker/src/campaigns/templates.ts).
-  {
-    id: "browse-10",
-    label: "10% off your order",
-    couponRequired: true,
-    action: { type: "percent_off_order", percent: 10 },
-  },
-  {
-    id: "winback-15",
-    label: "Welcome back: 15% off your order",
-    couponRequired: true,
-    action: { type: "percent_off_order", percent: 15 },
-  },
-  {
-    id: "loyalty-15",
-    label: "Thank you: 15% off your order",
-    couponRequired: true,
-    action: { type: "percent_off_order", percent: 15 },
-  },
+  // Coupon-only offers the built-in campaign templates mint codes for (promotions/defaults.ts).
+  ...["exit-intent-10", "welcome-10", "browse-10", "winback-15", "loyalty-15", "referral-10"].map(template),
+  // The demo shop has a gift to give: its tote bag.
   {
     id: "holiday-gift",
     label: "A gift from us: a canvas tote bag",
     couponRequired: true,
     action: { type: "free_gift", item: { productId: "G3020", name: "Canvas tote bag", price: 1500 }, quantity: 1 },
-  },
-  {
-    id: "referral-10",
-    label: "A friend's gift: 10% off your first order",
-    couponRequired: true,
-    conditions: { segments: ["first_order"] },
-    action: { type: "percent_off_order", percent: 10 },
   },
   {
     id: "free-delivery-100",

@@ -1,13 +1,17 @@
 import { Hono } from "hono";
 import { DefinitionError, parseDefinition } from "../campaigns/definition";
-import type { UrlCheck } from "../campaigns/definition";
+import type { CampaignDef, UrlCheck } from "../campaigns/definition";
 import { isDev } from "../env";
+import type { Env } from "../env";
 import { webhookUrlProblem } from "../lib/hosts";
-import { deleteCampaign, enableTemplate, saveCampaign } from "../campaigns/store";
+import { deleteCampaign, saveCampaign, templateDefinition, templatePromotions } from "../campaigns/store";
+import { missingSetup } from "../channels";
 import { CAMPAIGN_TEMPLATES } from "../campaigns/templates";
 import { isDict } from "../ingest/validate";
 import { now } from "../lib/clock";
 import { fail, readJson } from "../lib/http";
+import type { Site } from "../model/sites";
+import { getPromotion } from "../promotions/store";
 import { compileRule, parseRule, RuleError } from "../segments/rules";
 import { requireSecretKey } from "./auth";
 import type { SecretEnv } from "./auth";
@@ -24,6 +28,21 @@ function definition(input: unknown, id?: string, checkUrl?: UrlCheck) {
   } catch (e) {
     if (e instanceof DefinitionError) fail(400, "invalid_campaign", e.message);
     throw e;
+  }
+}
+
+/**
+ * An enabled campaign must be sendable: every step's channel configured in this deployment (400
+ * naming the missing secret — production sends nothing into a table), and every coupon step's
+ * promotion on the site or created with it (a built-in default, see campaigns/store.ts).
+ */
+async function requireSendable(env: Env, site: Site, def: CampaignDef) {
+  for (const [i, step] of def.steps.entries()) {
+    const missing = missingSetup(env, site, step.channel);
+    if (missing) fail(400, "channel_not_configured", `Step ${i + 1} (${step.channel}): ${missing}`);
+    const id = step.coupon?.promotion_id;
+    if (id && !templatePromotions(def).some((p) => p.id === id) && !(await getPromotion(env.DB, site.id, id)))
+      fail(400, "unknown_promotion", `Step ${i + 1}: no promotion "${id}" on this site; create it first.`);
   }
 }
 
@@ -56,13 +75,16 @@ campaigns.post("/templates/:id/enable", async (c) => {
   const empty = c.req.raw.body === null || c.req.header("content-length") === "0";
   const body = empty ? {} : await readJson(c.req.raw, LIMIT);
   if (!isDict(body)) fail(400, "invalid_body", "Send a JSON object of fields to override, or nothing.");
-  let def: Awaited<ReturnType<typeof enableTemplate>>;
+  let def: ReturnType<typeof templateDefinition>;
   try {
-    def = await enableTemplate(c.env.DB, c.get("site").id, id, body, await now(c.env));
+    def = templateDefinition(id, body);
   } catch (e) {
     if (e instanceof DefinitionError) fail(400, "invalid_campaign", e.message);
     throw e;
   }
+  if (!def) fail(404, "unknown_template", `No template "${id}".`);
+  await requireSendable(c.env, c.get("site"), def);
+  await saveCampaign(c.env.DB, c.get("site").id, def, true, await now(c.env));
   return c.json({ campaign: def, enabled: true }, 201);
 });
 
@@ -96,6 +118,7 @@ campaigns.put("/:id", async (c) => {
   const body = await readJson(c.req.raw, LIMIT);
   const def = definition(body, c.req.param("id"), (url) => webhookUrlProblem(url, isDev(c.env)));
   const enabled = !(isDict(body) && body.enabled === false);
+  if (enabled) await requireSendable(c.env, c.get("site"), def);
   await saveCampaign(c.env.DB, c.get("site").id, def, enabled, await now(c.env));
   return c.json({ campaign: def, enabled });
 });

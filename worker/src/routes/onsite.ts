@@ -32,6 +32,8 @@ import type { Callback } from "../model/onsite";
 import { webhookSecret } from "../model/sites";
 import type { Site } from "../model/sites";
 import { ConfigError, DEMO_CONFIG, parseConfig } from "../onsite/schema";
+import { DEFAULT_PROMOTIONS } from "../promotions/defaults";
+import { putPromotion } from "../promotions/store";
 import type { OnsiteConfig } from "../onsite/schema";
 import { requireSecretKey } from "./auth";
 import type { SecretEnv } from "./auth";
@@ -356,7 +358,14 @@ onsiteAdmin.put("/onsite", requireSecretKey, async (c) => {
     const made = await webhookSecret(c.env.DB, site.id);
     if (made.fresh) secret = made.secret;
   }
-  await saveOnsiteConfig(c.env.DB, site.id, { config, webhookUrl, webhookSecret: null }, await now(c.env));
+  const at = await now(c.env);
+  // A coupon widget naming a built-in promotion (exit-intent-10) brings it, as templates do.
+  const defaults = config.widgets.flatMap((w) => {
+    const p = w.promotion ? DEFAULT_PROMOTIONS.get(w.promotion) : undefined;
+    return p ? [putPromotion(c.env.DB, site.id, p, true, at, true)] : [];
+  });
+  if (defaults.length > 0) await c.env.DB.batch(defaults);
+  await saveOnsiteConfig(c.env.DB, site.id, { config, webhookUrl, webhookSecret: null }, at);
   return c.json({ config, webhook: webhookUrl ? { url: webhookUrl, ...(secret ? { secret } : {}) } : null });
 });
 
