@@ -21,7 +21,8 @@ describe("Segment's server library, unchanged", () => {
   it("should send identify, track, page and alias through @segment/analytics-node and find them stored", async () => {
     const userId = `seg-${Date.now()}`;
     const errors: unknown[] = [];
-    const analytics = new Analytics({ writeKey: "pk_demo", host: baseUrl(), flushAt: 3, maxRetries: 0 });
+    // A server library is the merchant's server: it holds the secret key, so its orders count.
+    const analytics = new Analytics({ writeKey: "sk_demo", host: baseUrl(), flushAt: 3, maxRetries: 0 });
     analytics.on("error", (e) => errors.push(e));
     analytics.identify({ userId, traits: { email: `${userId}@example.com`, name: "Segment Sam" } });
     analytics.track({ userId, event: "Order Completed", properties: { order_id: `${userId}-1`, total: 42.5 } });

@@ -25,11 +25,17 @@ async function axe(page: Page): Promise<AxeResult["violations"]> {
   return result.violations;
 }
 
-/** Every event the page sends to ingest, as the Worker receives it. */
+/**
+ * Every event the page sends to ingest, as the Worker receives it — and the orders it reports
+ * through the demo shop's own backend, which passes them on as `Order Completed`.
+ */
 function batches(page: Page) {
   const events: { event?: string; properties?: Record<string, unknown> }[] = [];
   page.on("request", (req) => {
-    if (req.url().endsWith("/v1/batch") && req.method() === "POST") events.push(...(req.postDataJSON()?.batch ?? []));
+    if (req.method() !== "POST") return;
+    if (req.url().endsWith("/v1/batch")) events.push(...(req.postDataJSON()?.batch ?? []));
+    if (req.url().endsWith("/v1/demo-shop/orders"))
+      events.push({ event: "Order Completed", properties: req.postDataJSON()?.order });
   });
   return events;
 }
