@@ -147,7 +147,7 @@ describe("operator API", () => {
     expect((await call("PATCH", "/v1/operator/sites/nope", { name: "Y" }, OPERATOR)).status).toBe(404);
   });
 
-  it("should change only the settings sent, and hide the webhook secret", async () => {
+  it("should change only the settings sent, and hide the Resend signing secret", async () => {
     const { site } = await createSite({ senderName: "Fresh", senderEmail: "hello@fresh.example" });
     const res = await call(
       "PATCH",
@@ -156,7 +156,7 @@ describe("operator API", () => {
         publicUrl: "https://fresh.example/nudge/",
         replyTo: "care@fresh.example",
         smsFrom: "+447700900999",
-        webhookSecret: "a-long-webhook-secret-value",
+        resendWebhookSecret: "whsec_c2VjcmV0LXZhbHVlLWZvci10ZXN0",
         countries: ["gb", "FR"],
         retentionDays: 400,
         timeZone: "Europe/Paris",
@@ -165,7 +165,7 @@ describe("operator API", () => {
     );
     expect(res.status).toBe(200);
     const body = await res.text();
-    expect(body).not.toContain("a-long-webhook-secret-value");
+    expect(body).not.toContain("whsec_c2VjcmV0LXZhbHVlLWZvci10ZXN0");
     expect(JSON.parse(body).site).toMatchObject({
       timeZone: "Europe/Paris",
       settings: {
@@ -174,7 +174,7 @@ describe("operator API", () => {
         publicUrl: "https://fresh.example/nudge",
         replyTo: "care@fresh.example",
         smsFrom: "+447700900999",
-        webhookSecret: "(set)",
+        resendWebhookSecret: "(set)",
         countries: ["GB", "FR"],
         retentionDays: 400,
       },

@@ -373,12 +373,12 @@ async function deliver(
       const problem = webhookUrlProblem(to, isDev(env));
       if (problem) return finish(`webhook URL ${problem}`);
     }
-    // Someone who unsubscribed and was then erased is known only by a hash: check it at the door.
-    if (!template.transactional && step.channel !== "webhook" && (await suppressed(db, m.site_id, to)))
-      return finish("unsubscribed (before an erasure)");
     // Bounced, complained or texted STOP: never again, transactional or not.
     const stopped = step.channel === "webhook" ? null : await suppressionOf(db, site.id, to);
     if (stopped && stopped !== "unsubscribed") return finish(`suppressed: ${stopped}`);
+    // Someone who unsubscribed and was then erased is known only by a hash: check it at the door.
+    if (!template.transactional && step.channel !== "webhook" && (await suppressed(db, m.site_id, to)))
+      return finish("unsubscribed (before an erasure)");
 
     if (!template.transactional) {
       if (def.quiet_hours && (def.quiet_hours.channels ?? [step.channel]).includes(step.channel)) {
