@@ -12,6 +12,7 @@ import { seedDemoPromotions } from "./promotions/demo";
 import { admin } from "./routes/admin";
 import { cart } from "./routes/cart";
 import { contacts } from "./routes/contacts";
+import { dashboard, dashboardApi } from "./routes/dashboard";
 import { dev } from "./routes/dev";
 import { ingest } from "./routes/ingest";
 import { links } from "./routes/links";
@@ -45,6 +46,9 @@ app.use(
 );
 
 app.route("/v1", ingest);
+// Before the other admin routes: signing in must not meet their secret-key check.
+app.route("/", dashboard);
+app.route("/v1/admin/dashboard", dashboardApi);
 app.route("/v1/admin/campaigns", campaigns);
 app.route("/v1/admin", admin);
 app.route("/v1/admin/contacts", contacts);
