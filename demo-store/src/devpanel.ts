@@ -91,7 +91,11 @@ function mount(): void {
       location.reload();
     }),
   );
-  buttons.append(reset, el("a", "Mailbox", { href: "/mailbox", class: "button" }));
+  buttons.append(
+    reset,
+    el("a", "Mailbox", { href: "/mailbox", class: "button" }),
+    el("a", "Dashboard", { href: "/admin", class: "button", id: "devpanel-dashboard" }),
+  );
   document.body.append(panel);
   call<Clock>("/v1/dev/clock").then(
     (c) => show(c.now),

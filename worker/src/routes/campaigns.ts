@@ -117,7 +117,7 @@ campaigns.get("/:id/results", async (c) => {
     .first<{ definition: string }>();
   if (!row) fail(404, "not_found", "No such campaign.");
   const def = definition(JSON.parse(row.definition), c.req.param("id"));
-  const range = resultsRange(c.req.query("from"), c.req.query("to"), await now(c.env));
+  const range = resultsRange(c.req.query("from"), c.req.query("to"), await now(c.env), c.req.query("days"));
   const mde = Number(c.req.query("mde") ?? "0.1");
   if (!(mde > 0 && mde <= 10)) fail(400, "invalid_mde", "mde is a relative lift between 0 and 10, e.g. 0.1 for +10 %.");
   return c.json(await campaignResults(c.env.DB, site, def, range, mde));

@@ -104,7 +104,7 @@ const DAY = 86400_000;
  */
 dashboardApi.get("/overview", async (c) => {
   const site = c.get("site");
-  const range = resultsRange(c.req.query("from"), c.req.query("to"), await now(c.env));
+  const range = resultsRange(c.req.query("from"), c.req.query("to"), await now(c.env), c.req.query("days"));
   const db = c.env.DB;
   const cartCampaigns = `(SELECT id FROM campaigns WHERE site_id = ?1 AND json_extract(definition, '$.trigger.type') = 'cart')`;
   const [totals, journeys, sent, days] = await db.batch([
