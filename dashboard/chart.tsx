@@ -18,12 +18,17 @@ export function BarChart({ title, points, format }: { title: string; points: Poi
   const max = Math.max(...points.map((p) => p.value), 1);
   const total = points.reduce((n, p) => n + p.value, 0);
   const step = (W - PAD) / points.length;
-  const bar = Math.max(1, step * 0.8);
+  // Thin bars for long periods, never wider than 40 units: one day alone must not look like a wall.
+  const bar = Math.min(40, Math.max(1, step * 0.8));
   const first = points[0]?.label ?? "";
   const last = points[points.length - 1]?.label ?? "";
   return (
     <figure class="chart">
-      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`${title}: ${format(total)} in total from ${first} to ${last}, at most ${format(max)} a day.`}>
+      <svg
+        viewBox={`0 0 ${W} ${H}`}
+        role="img"
+        aria-label={`${title}: ${format(total)} in total from ${first} to ${last}, at most ${format(max)} a day.`}
+      >
         <line x1={PAD} y1={H - PAD} x2={W} y2={H - PAD} class="axis" />
         <text x={PAD} y={12} class="tick">
           {format(max)}
@@ -31,7 +36,14 @@ export function BarChart({ title, points, format }: { title: string; points: Poi
         {points.map((p, i) => {
           const h = ((H - 2 * PAD) * p.value) / max;
           return (
-            <rect key={p.label} x={PAD + i * step + (step - bar) / 2} y={H - PAD - h} width={bar} height={h} class="bar">
+            <rect
+              key={p.label}
+              x={PAD + i * step + (step - bar) / 2}
+              y={H - PAD - h}
+              width={bar}
+              height={h}
+              class="bar"
+            >
               <title>{`${p.label}: ${format(p.value)}`}</title>
             </rect>
           );
@@ -48,10 +60,19 @@ export function BarChart({ title, points, format }: { title: string; points: Poi
   );
 }
 
-/** Fills the days between the first and last with zeros, so bars are evenly spaced in time. */
-export function daily<T extends { date: string }>(rows: T[], value: (r: T) => number): Point[] {
-  const first = rows[0]?.date;
-  const last = rows[rows.length - 1]?.date;
+/**
+ * One point per day from `from` (or the first row) to `to` (or the last row), zeros where nothing
+ * happened, so bars are evenly spaced in time. At most 400 days.
+ */
+export function daily<T extends { date: string }>(
+  rows: T[],
+  value: (r: T) => number,
+  from?: string,
+  to?: string,
+): Point[] {
+  if (rows.length === 0) return [];
+  const first = from && from > "2000" ? from.slice(0, 10) : rows[0]?.date;
+  const last = to ? to.slice(0, 10) : rows[rows.length - 1]?.date;
   if (!first || !last) return [];
   const sums = new Map<string, number>();
   for (const r of rows) sums.set(r.date, (sums.get(r.date) ?? 0) + value(r));

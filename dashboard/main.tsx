@@ -58,7 +58,7 @@ function App() {
   const main = useRef<HTMLElement>(null);
   useEffect(() => {
     whenSignedOut(() => setSite(null));
-    api<{ site: SiteInfo }>("/v1/admin/session").then(
+    api<{ site: SiteInfo | null }>("/v1/admin/session").then(
       (r) => setSite(r.site),
       () => setSite(null),
     );
@@ -66,9 +66,13 @@ function App() {
     addEventListener("hashchange", onHash);
     return () => removeEventListener("hashchange", onHash);
   }, []);
-  // A new page: move focus to its heading, so keyboard and screen reader users start there.
+  // A new page (or signing in): move focus to its heading, so keyboard and screen reader users
+  // start there. Not on the first load: the browser starts at the top, with the skip link.
+  const loaded = useRef(false);
   useEffect(() => {
-    main.current?.querySelector<HTMLElement>("h1")?.focus();
+    if (site === undefined) return;
+    if (loaded.current) main.current?.querySelector<HTMLElement>("h1")?.focus();
+    loaded.current = true;
   }, [path, site]);
 
   if (site === undefined)
@@ -85,9 +89,10 @@ function App() {
   };
   return (
     <>
-      <a class="skip" href="#main" onClick={(e) => (e.preventDefault(), main.current?.focus())}>
+      {/* A button, not a #main link: the URL's hash is the router's. */}
+      <button type="button" class="skip" onClick={() => main.current?.focus()}>
         Skip to content
-      </a>
+      </button>
       <header class="top">
         <p class="brand">
           Nudge <span>· {site.name}</span>
@@ -100,7 +105,10 @@ function App() {
         <ul>
           {NAV.map(([href, name]) => (
             <li key={href}>
-              <a href={href} aria-current={section === href || (href === "#/" && section === "#/") ? "page" : undefined}>
+              <a
+                href={href}
+                aria-current={section === href || (href === "#/" && section === "#/") ? "page" : undefined}
+              >
                 {name}
               </a>
             </li>

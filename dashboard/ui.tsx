@@ -5,7 +5,7 @@ import { useEffect, useState } from "preact/hooks";
 export function useData<T>(load: () => Promise<T>, deps: unknown[]) {
   const [state, setState] = useState<{ data?: T; error?: string; loading: boolean }>({ loading: true });
   const [version, setVersion] = useState(0);
-  // biome-ignore lint/correctness/useExhaustiveDependencies: the caller names what the load depends on
+  // The caller names what `load` depends on (deps), like useEffect itself.
   useEffect(() => {
     let live = true;
     setState((s) => ({ ...s, loading: true }));
@@ -21,8 +21,19 @@ export function useData<T>(load: () => Promise<T>, deps: unknown[]) {
 }
 
 /** Shows loading and error states around the page's content. */
-export function Loaded<T>({ state, children }: { state: { data?: T; error?: string; loading: boolean }; children: (data: T) => ComponentChildren }) {
-  if (state.error) return <p role="alert" class="error">{state.error}</p>;
+export function Loaded<T>({
+  state,
+  children,
+}: {
+  state: { data?: T; error?: string; loading: boolean };
+  children: (data: T) => ComponentChildren;
+}) {
+  if (state.error)
+    return (
+      <p role="alert" class="error">
+        {state.error}
+      </p>
+    );
   if (state.data === undefined)
     return (
       <p class="loading" role="status">
@@ -35,13 +46,14 @@ export function Loaded<T>({ state, children }: { state: { data?: T; error?: stri
 /** A table that scrolls sideways on narrow screens, reachable with the keyboard. */
 export function Table({ label, children }: { label: string; children: ComponentChildren }) {
   return (
+    // A labelled section is a region; focusable so a keyboard can scroll it sideways.
     // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be focusable to scroll by keyboard
-    <div class="scroll" role="region" aria-label={label} tabIndex={0}>
+    <section class="scroll" aria-label={label} tabIndex={0}>
       <table>
         <caption>{label}</caption>
         {children}
       </table>
-    </div>
+    </section>
   );
 }
 

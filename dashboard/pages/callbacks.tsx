@@ -56,7 +56,11 @@ export function Callbacks() {
                     <td>{c.name ?? c.email ?? "—"}</td>
                     <td>{dateTime(c.created_at)}</td>
                     <td>
-                      <button type="button" onClick={() => done(c)} aria-label={`Mark the callback to ${c.phone} done`}>
+                      <button
+                        type="button"
+                        onClick={() => done(c)}
+                        aria-label={`Mark done: the callback to ${c.phone}`}
+                      >
                         Mark done
                       </button>
                     </td>

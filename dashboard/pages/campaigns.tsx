@@ -22,9 +22,16 @@ interface Campaign {
 }
 
 const delay = (ms: number) =>
-  ms === 0 ? "at once" : ms % 86400_000 === 0 ? `${ms / 86400_000} d` : ms % 3600_000 === 0 ? `${ms / 3600_000} h` : `${Math.round(ms / 60_000)} min`;
+  ms === 0
+    ? "at once"
+    : ms % 86400_000 === 0
+      ? `${ms / 86400_000} d`
+      : ms % 3600_000 === 0
+        ? `${ms / 3600_000} h`
+        : `${Math.round(ms / 60_000)} min`;
 
-const triggerText = (t: Campaign["trigger"]) => (t.type === "event" ? `event: ${(t.events ?? []).join(", ")}` : t.type.replace("_", " "));
+const triggerText = (t: Campaign["trigger"]) =>
+  t.type === "event" ? `event: ${(t.events ?? []).join(", ")}` : t.type.replace("_", " ");
 
 export function Campaigns() {
   const state = useData(() => api<{ campaigns: Campaign[] }>("/v1/admin/campaigns"), []);
@@ -83,6 +90,8 @@ interface Group {
   failed: number;
 }
 interface Results {
+  from: string;
+  to: string;
   windowDays: number;
   groups: (Group & { conversionRate: number; revenuePerRecipient: number })[];
   steps: { step: number; channel: string | null; groups: Group[] }[];
@@ -126,14 +135,32 @@ function GroupRows({ groups, cur }: { groups: Group[]; cur: (v: number) => strin
   );
 }
 
-const HEAD = ["Group", "Recipients", "Delivered", "Opened", "Clicked", "Converted", "Revenue", "Unsubscribed", "Bounced"];
+const HEAD = [
+  "Group",
+  "Recipients",
+  "Delivered",
+  "Opened",
+  "Clicked",
+  "Converted",
+  "Revenue",
+  "Unsubscribed",
+  "Bounced",
+];
 
 function Lift({ r, cur }: { r: Results; cur: (v: number) => string }) {
   const l = r.lift;
   if (!l?.conversion)
-    return <p class="note">No holdout in this period: lift cannot be measured. Give the campaign a holdout share to compare with a control group.</p>;
+    return (
+      <p class="note">
+        No holdout in this period: lift cannot be measured. Give the campaign a holdout share to compare with a control
+        group.
+      </p>
+    );
   const c = l.conversion;
-  const significant = c.differenceCi.low > 0 || c.differenceCi.high < 0;
+  // Significance by the pooled z-test's p-value; the Wald interval is shown, but with few
+  // recipients or no conversions in a group it is too narrow to decide on (it can exclude 0 at p > 0.05).
+  const significant = c.pValue < 0.05;
+  const small = r.groups.some((g) => g.recipients < 30 || g.converted === 0);
   return (
     <section aria-labelledby="lift-h">
       <h2 id="lift-h">Lift over the holdout</h2>
@@ -141,23 +168,32 @@ function Lift({ r, cur }: { r: Results; cur: (v: number) => string }) {
         items={[
           ["Conversion, treated", percent(c.treated, 2)],
           ["Conversion, holdout", percent(c.control, 2)],
-          ["Difference", points(c.difference), `95 % CI ${points(c.differenceCi.low)} to ${points(c.differenceCi.high)}`],
+          [
+            "Difference",
+            points(c.difference),
+            `95 % CI ${points(c.differenceCi.low)} to ${points(c.differenceCi.high)}`,
+          ],
           [
             "Relative lift",
             c.relative === null ? "—" : percent(c.relative),
-            c.relativeCi ? `95 % CI ${percent(c.relativeCi.low)} to ${percent(c.relativeCi.high)}` : "needs conversions in both groups",
+            c.relativeCi
+              ? `95 % CI ${percent(c.relativeCi.low)} to ${percent(c.relativeCi.high)}`
+              : "needs conversions in both groups",
           ],
           [
             "Revenue per recipient",
             l.revenuePerRecipient ? cur(l.revenuePerRecipient.difference) : "—",
-            l.revenuePerRecipient ? `95 % CI ${cur(l.revenuePerRecipient.ci.low)} to ${cur(l.revenuePerRecipient.ci.high)}` : "needs 2 recipients per group",
+            l.revenuePerRecipient
+              ? `95 % CI ${cur(l.revenuePerRecipient.ci.low)} to ${cur(l.revenuePerRecipient.ci.high)}`
+              : "needs 2 recipients per group",
           ],
         ]}
       />
       <p>
         {significant
-          ? `The difference is statistically significant (p = ${c.pValue.toPrecision(2)}).`
-          : `Not significant yet (p = ${c.pValue.toPrecision(2)}): the interval still includes no effect.`}{" "}
+          ? `The difference is statistically significant (two-proportion z-test, p = ${c.pValue.toPrecision(2)}).`
+          : `Not significant yet (two-proportion z-test, p = ${c.pValue.toPrecision(2)}).`}{" "}
+        {small ? "With fewer than 30 recipients or no conversion in a group, treat the intervals as rough. " : ""}
         {l.sampleNeeded.perArm === null
           ? "The sample needed can be estimated once the holdout has conversions."
           : `To detect a ${percent(l.sampleNeeded.mde, 0)} relative lift (80 % power, α 0.05) each group needs ${count(l.sampleNeeded.perArm)} recipients: ${count(l.sampleNeeded.remaining ?? 0)} more.`}
@@ -168,8 +204,14 @@ function Lift({ r, cur }: { r: Results; cur: (v: number) => string }) {
 
 export function CampaignResults({ id, site }: { id: string; site: SiteInfo }) {
   const [days, setDays] = useState("");
-  const def = useData(() => api<{ campaign: Campaign; enabled: boolean }>(`/v1/admin/campaigns/${encodeURIComponent(id)}`), [id]);
-  const state = useData(() => api<Results>(`/v1/admin/campaigns/${encodeURIComponent(id)}/results${periodQuery(days)}`), [id, days]);
+  const def = useData(
+    () => api<{ campaign: Campaign; enabled: boolean }>(`/v1/admin/campaigns/${encodeURIComponent(id)}`),
+    [id],
+  );
+  const state = useData(
+    () => api<Results>(`/v1/admin/campaigns/${encodeURIComponent(id)}/results${periodQuery(days)}`),
+    [id, days],
+  );
   const cur = (v: number) => money(v, site.currency);
   return (
     <>
@@ -263,10 +305,14 @@ export function CampaignResults({ id, site }: { id: string; site: SiteInfo }) {
                 </Table>
               ))}
               <h2>Over time</h2>
-              <BarChart title="Journeys started per day (all groups)" points={daily(r.days, (d) => d.recipients)} format={count} />
+              <BarChart
+                title="Journeys started per day (all groups)"
+                points={daily(r.days, (d) => d.recipients, r.from, r.to)}
+                format={count}
+              />
               <BarChart
                 title="Revenue per day, treated"
-                points={daily(r.days, (d) => (d.group === "holdout" ? 0 : d.revenue))}
+                points={daily(r.days, (d) => (d.group === "holdout" ? 0 : d.revenue), r.from, r.to)}
                 format={cur}
               />
               <details>
@@ -294,7 +340,11 @@ interface Template {
 
 export function Templates() {
   const state = useData(
-    () => Promise.all([api<{ templates: Template[] }>("/v1/admin/campaigns/templates"), api<{ campaigns: Campaign[] }>("/v1/admin/campaigns")]),
+    () =>
+      Promise.all([
+        api<{ templates: Template[] }>("/v1/admin/campaigns/templates"),
+        api<{ campaigns: Campaign[] }>("/v1/admin/campaigns"),
+      ]),
     [],
   );
   const [status, setStatus] = useState("");
@@ -324,7 +374,8 @@ export function Templates() {
                 <li key={t.id} class="card">
                   <h2>{t.name ?? t.id}</h2>
                   <p>
-                    {triggerText(t.trigger)} · {t.steps.length} step{t.steps.length === 1 ? "" : "s"} ({t.steps.map((s) => s.channel ?? "email").join(", ")})
+                    {triggerText(t.trigger)} · {t.steps.length} step{t.steps.length === 1 ? "" : "s"} (
+                    {t.steps.map((s) => s.channel ?? "email").join(", ")})
                   </p>
                   {live ? (
                     <p>

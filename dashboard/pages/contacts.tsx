@@ -17,10 +17,14 @@ interface Row {
 export function Contacts({ site }: { site: SiteInfo }) {
   const [q, setQ] = useState("");
   const [query, setQuery] = useState("");
-  const state = useData(() => api<{ contacts: Row[] }>(`/v1/admin/dashboard/contacts?q=${encodeURIComponent(query)}`), [query]);
+  const state = useData(
+    () => api<{ contacts: Row[] }>(`/v1/admin/dashboard/contacts?q=${encodeURIComponent(query)}`),
+    [query],
+  );
   return (
     <>
       <h1 tabIndex={-1}>Contacts</h1>
+      {/* biome-ignore lint/a11y/useSemanticElements: <search> is too new for preact's JSX types; the role is the same */}
       <form
         role="search"
         class="inline"
@@ -30,13 +34,23 @@ export function Contacts({ site }: { site: SiteInfo }) {
         }}
       >
         <label for="q">Email, name, phone or id starts with</label>
-        <input id="q" type="search" value={q} maxLength={100} onInput={(e) => setQ((e.target as HTMLInputElement).value)} />
+        <input
+          id="q"
+          type="search"
+          value={q}
+          maxLength={100}
+          onInput={(e) => setQ((e.target as HTMLInputElement).value)}
+        />
         <button type="submit">Search</button>
       </form>
       <Loaded state={state}>
         {({ contacts }) =>
           contacts.length === 0 ? (
-            <p class="empty">{query ? `No contact starts with “${query}”.` : "No contacts yet: they appear as shoppers visit the store."}</p>
+            <p class="empty">
+              {query
+                ? `No contact starts with “${query}”.`
+                : "No contacts yet: they appear as shoppers visit the store."}
+            </p>
           ) : (
             <Table label={query ? `Contacts matching “${query}”` : "Latest contacts"}>
               <thead>
@@ -52,7 +66,9 @@ export function Contacts({ site }: { site: SiteInfo }) {
                 {contacts.map((c) => (
                   <tr key={c.id}>
                     <th scope="row">
-                      <a href={`#/contacts/${encodeURIComponent(c.id)}`}>{c.email ?? c.name ?? c.phone ?? "Anonymous visitor"}</a>
+                      <a href={`#/contacts/${encodeURIComponent(c.id)}`}>
+                        {c.email ?? c.name ?? c.phone ?? "Anonymous visitor"}
+                      </a>
                     </th>
                     <td>{count(c.ordersCount)}</td>
                     <td>{money(c.totalSpent, site.currency)}</td>
@@ -87,7 +103,13 @@ interface Profile {
 export function ContactProfile({ id, site }: { id: string; site: SiteInfo }) {
   const path = `/v1/admin/contacts/${encodeURIComponent(id)}`;
   const state = useData(
-    () => Promise.all([api<{ contact: Profile }>(path), api<{ timeline: { kind: string; title: string; at: number; detail: string | null }[] }>(`/v1/admin/dashboard/contacts/${encodeURIComponent(id)}/timeline`)]),
+    () =>
+      Promise.all([
+        api<{ contact: Profile }>(path),
+        api<{ timeline: { kind: string; title: string; at: number; detail: string | null }[] }>(
+          `/v1/admin/dashboard/contacts/${encodeURIComponent(id)}/timeline`,
+        ),
+      ]),
     [id],
   );
   const [confirm, setConfirm] = useState(false);

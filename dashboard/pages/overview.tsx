@@ -5,6 +5,8 @@ import { count, money, percent } from "../format";
 import { Loaded, PeriodPicker, periodQuery, Tiles, useData } from "../ui";
 
 interface Overview {
+  from: string;
+  to: string;
   revenueRecovered: number;
   revenueInfluenced: number;
   orders: number;
@@ -32,15 +34,28 @@ export function Overview({ site }: { site: SiteInfo }) {
                 ["Revenue recovered", cur(o.revenueRecovered), `${count(o.recoveredOrders)} abandoned-cart orders`],
                 ["Revenue influenced", cur(o.revenueInfluenced), "orders credited to any campaign"],
                 ["Orders", count(o.orders)],
-                ["Recovery rate", percent(o.recoveryRate), `${count(o.recoveredJourneys)} of ${count(o.cartJourneys)} carts reminded`],
+                [
+                  "Recovery rate",
+                  percent(o.recoveryRate),
+                  `${count(o.recoveredJourneys)} of ${count(o.cartJourneys)} carts reminded`,
+                ],
                 ["Messages sent", count(o.messagesSent)],
               ]}
             />
-            <BarChart title="Revenue influenced per day" points={daily(o.days, (d) => d.influenced)} format={cur} />
-            <BarChart title="Messages sent per day" points={daily(o.days, (d) => d.sent)} format={count} />
+            <BarChart
+              title="Revenue influenced per day"
+              points={daily(o.days, (d) => d.influenced, o.from, o.to)}
+              format={cur}
+            />
+            <BarChart
+              title="Messages sent per day"
+              points={daily(o.days, (d) => d.sent, o.from, o.to)}
+              format={count}
+            />
             <p class="note">
-              Revenue counts orders credited to a campaign's message (last touch within its attribution window), held-out
-              contacts excluded. For what a campaign <em>caused</em>, compare it with its holdout on its results page.
+              Revenue counts orders credited to a campaign's message (last touch within its attribution window),
+              held-out contacts excluded. For what a campaign <em>caused</em>, compare it with its holdout on its
+              results page.
             </p>
           </>
         )}

@@ -29,7 +29,8 @@ export function Promotions({ site }: { site: SiteInfo }) {
   const [priced, setPriced] = useState<Priced | null>(null);
   const [error, setError] = useState("");
   const cur = (v: number) => money(v, site.currency);
-  const set = (i: number, k: keyof (typeof SAMPLE)[0], v: string) => setLines(lines.map((l, j) => (j === i ? { ...l, [k]: v } : l)));
+  const set = (i: number, k: keyof (typeof SAMPLE)[0], v: string) =>
+    setLines(lines.map((l, j) => (j === i ? { ...l, [k]: v } : l)));
   const simulate = async (e: Event) => {
     e.preventDefault();
     setError("");
@@ -90,21 +91,44 @@ export function Promotions({ site }: { site: SiteInfo }) {
             <fieldset key={i}>
               <legend>Line {i + 1}</legend>
               <label>
-                Product id <input value={l.product_id} maxLength={100} onInput={(e) => set(i, "product_id", (e.target as HTMLInputElement).value)} />
+                Product id{" "}
+                <input
+                  value={l.product_id}
+                  maxLength={100}
+                  onInput={(e) => set(i, "product_id", (e.target as HTMLInputElement).value)}
+                />
               </label>
               <label>
-                Price <input inputMode="decimal" value={l.price} maxLength={12} onInput={(e) => set(i, "price", (e.target as HTMLInputElement).value)} />
+                Price{" "}
+                <input
+                  inputMode="decimal"
+                  value={l.price}
+                  maxLength={12}
+                  onInput={(e) => set(i, "price", (e.target as HTMLInputElement).value)}
+                />
               </label>
               <label>
-                Quantity <input inputMode="numeric" value={l.quantity} maxLength={4} onInput={(e) => set(i, "quantity", (e.target as HTMLInputElement).value)} />
+                Quantity{" "}
+                <input
+                  inputMode="numeric"
+                  value={l.quantity}
+                  maxLength={4}
+                  onInput={(e) => set(i, "quantity", (e.target as HTMLInputElement).value)}
+                />
               </label>
               <label>
-                Categories <input value={l.categories} maxLength={200} onInput={(e) => set(i, "categories", (e.target as HTMLInputElement).value)} />
+                Categories{" "}
+                <input
+                  value={l.categories}
+                  maxLength={200}
+                  onInput={(e) => set(i, "categories", (e.target as HTMLInputElement).value)}
+                />
               </label>
             </fieldset>
           ))}
           <label>
-            Coupon code <input value={code} maxLength={64} onInput={(e) => setCode((e.target as HTMLInputElement).value)} />
+            Coupon code{" "}
+            <input value={code} maxLength={64} onInput={(e) => setCode((e.target as HTMLInputElement).value)} />
           </label>
           <button type="submit">Price this cart</button>
         </form>
@@ -123,7 +147,11 @@ export function Promotions({ site }: { site: SiteInfo }) {
               <dt>Total</dt>
               <dd>{cur(priced.totals.total)}</dd>
               <dt>Applied</dt>
-              <dd>{priced.promotions.length ? priced.promotions.map((a) => `${a.label} (−${cur(a.discount)})`).join("; ") : "none"}</dd>
+              <dd>
+                {priced.promotions.length
+                  ? priced.promotions.map((a) => `${a.label} (−${cur(a.discount)})`).join("; ")
+                  : "none"}
+              </dd>
               {priced.rejected.length ? (
                 <>
                   <dt>Codes refused</dt>

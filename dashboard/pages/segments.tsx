@@ -7,7 +7,15 @@ const PRESETS: [string, unknown][] = [
   ["Has an open cart", { open_cart: true }],
   ["Spent 80.00 or more in 365 days", { metric: "spend_365d", op: "gte", value: 8000 }],
   ["No visit for 6 months", { inactive_days: 180 }],
-  ["Ordered, and has an email", { all: [{ metric: "orders_count", op: "gte", value: 1 }, { attr: "email", op: "exists" }] }],
+  [
+    "Ordered, and has an email",
+    {
+      all: [
+        { metric: "orders_count", op: "gte", value: 1 },
+        { attr: "email", op: "exists" },
+      ],
+    },
+  ],
 ];
 
 export function Segments() {
@@ -59,7 +67,11 @@ export function Segments() {
         onInput={(e) => setText((e.target as HTMLTextAreaElement).value)}
       />
       <p id="audience" class="audience" role="status" aria-live="polite">
-        {result.loading ? "Counting…" : result.error ? `Not a valid rule: ${result.error}` : `${count(result.count ?? 0)} contacts match.`}
+        {result.loading
+          ? "Counting…"
+          : result.error
+            ? `Not a valid rule: ${result.error}`
+            : `${count(result.count ?? 0)} contacts match.`}
       </p>
     </>
   );

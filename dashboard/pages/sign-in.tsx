@@ -22,7 +22,10 @@ export function SignIn({ onSignedIn }: { onSignedIn: (site: SiteInfo) => void })
   return (
     <main class="sign-in">
       <h1 tabIndex={-1}>Sign in to Nudge</h1>
-      <p>Paste your site's secret key. It is exchanged for a session that lasts 12 hours; the key itself is not kept in this browser.</p>
+      <p>
+        Paste your site's secret key. It is exchanged for a session that lasts 12 hours; the key itself is not kept in
+        this browser.
+      </p>
       <form onSubmit={submit}>
         <label for="key">Secret key</label>
         <input

@@ -17,7 +17,10 @@ const LOCALES: Locale[] = ["en", "fr", "ru"];
 
 const keysOf = (w: Widget) => {
   const p = w.type === "cart_reminder" ? "cart" : w.type;
-  const keys = w.type === "cart_reminder" ? ["cart_title", "cart_link"] : [`${p}_title`, `${p}_body`, w.type === "coupon" ? "coupon_continue" : `${p}_submit`];
+  const keys =
+    w.type === "cart_reminder"
+      ? ["cart_title", "cart_link"]
+      : [`${p}_title`, `${p}_body`, w.type === "coupon" ? "coupon_continue" : `${p}_submit`];
   return keys as Key[];
 };
 
@@ -48,7 +51,9 @@ function Preview({ config, widget, locale }: { config: OnsiteConfig; widget: Wid
           </>
         )}
       </div>
-      <figcaption>Preview of “{widget.id}” ({locale})</figcaption>
+      <figcaption>
+        Preview of “{widget.id}” ({locale})
+      </figcaption>
     </figure>
   );
 }
@@ -96,7 +101,11 @@ export function Widgets() {
             <div class="editor">
               <form onSubmit={save}>
                 <label for="widget">Widget</label>
-                <select id="widget" value={String(selected)} onChange={(e) => setSelected(Number((e.target as HTMLSelectElement).value))}>
+                <select
+                  id="widget"
+                  value={String(selected)}
+                  onChange={(e) => setSelected(Number((e.target as HTMLSelectElement).value))}
+                >
                   {config.widgets.map((w, i) => (
                     <option key={w.id} value={String(i)}>
                       {w.id} ({w.type.replace("_", " ")})
@@ -109,7 +118,11 @@ export function Widgets() {
                   <select
                     id="trigger"
                     value={widget.trigger.on}
-                    onChange={(e) => update({ trigger: { ...widget.trigger, on: (e.target as HTMLSelectElement).value as TriggerKind } })}
+                    onChange={(e) =>
+                      update({
+                        trigger: { ...widget.trigger, on: (e.target as HTMLSelectElement).value as TriggerKind },
+                      })
+                    }
                   >
                     {TRIGGERS.map((t) => (
                       <option key={t} value={t}>
@@ -140,21 +153,32 @@ export function Widgets() {
                         id="trigger-selector"
                         value={widget.trigger.selector ?? ""}
                         maxLength={200}
-                        onInput={(e) => update({ trigger: { ...widget.trigger, selector: (e.target as HTMLInputElement).value } })}
+                        onInput={(e) =>
+                          update({ trigger: { ...widget.trigger, selector: (e.target as HTMLInputElement).value } })
+                        }
                       />
                     </>
                   ) : null}
                   {widget.type === "coupon" ? (
                     <>
                       <label for="offer">Offer shown</label>
-                      <input id="offer" value={widget.offer ?? ""} maxLength={20} onInput={(e) => update({ offer: (e.target as HTMLInputElement).value })} />
+                      <input
+                        id="offer"
+                        value={widget.offer ?? ""}
+                        maxLength={20}
+                        onInput={(e) => update({ offer: (e.target as HTMLInputElement).value })}
+                      />
                     </>
                   ) : null}
                 </fieldset>
                 <fieldset>
                   <legend>Texts</legend>
                   <label for="locale">Language</label>
-                  <select id="locale" value={locale} onChange={(e) => setLocale((e.target as HTMLSelectElement).value as Locale)}>
+                  <select
+                    id="locale"
+                    value={locale}
+                    onChange={(e) => setLocale((e.target as HTMLSelectElement).value as Locale)}
+                  >
                     {LOCALES.map((l) => (
                       <option key={l} value={l}>
                         {l}
@@ -181,7 +205,12 @@ export function Widgets() {
                     id="accent"
                     type="color"
                     value={config.theme?.["--nudge-accent"] ?? "#0f6e68"}
-                    onInput={(e) => setConfig({ ...config, theme: { ...config.theme, "--nudge-accent": (e.target as HTMLInputElement).value } })}
+                    onInput={(e) =>
+                      setConfig({
+                        ...config,
+                        theme: { ...config.theme, "--nudge-accent": (e.target as HTMLInputElement).value },
+                      })
+                    }
                   />
                 </fieldset>
                 <button type="submit">Save widgets</button>

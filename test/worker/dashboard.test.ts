@@ -81,6 +81,10 @@ describe("dashboard", () => {
     expect(out.headers.get("set-cookie")).toContain("Max-Age=0");
     const after = await SELF.fetch(`${BASE}/v1/admin/campaigns`, { headers: { cookie } });
     expect(after.status).toBe(401);
+    // Asking who is signed in is not an error when no one is.
+    const who = await SELF.fetch(`${BASE}/v1/admin/session`, { headers: { cookie } });
+    expect(who.status).toBe(200);
+    expect(await who.json()).toEqual({ site: null });
     expect((await SELF.fetch(`${BASE}/v1/admin/campaigns`)).status).toBe(401);
     expect((await SELF.fetch(`${BASE}/v1/admin/campaigns`, { headers: SECRET })).status).toBe(200);
     const forged = await SELF.fetch(`${BASE}/v1/admin/campaigns`, {

@@ -8,7 +8,8 @@ import { fail } from "../lib/http";
 export function resultsRange(from: string | undefined, to: string | undefined, now: number, days?: string) {
   if (days !== undefined && days !== "") {
     const n = Number(days);
-    if (!(Number.isInteger(n) && n >= 1 && n <= 3660)) fail(400, "invalid_range", "days must be a whole number from 1 to 3660.");
+    if (!(Number.isInteger(n) && n >= 1 && n <= 3660))
+      fail(400, "invalid_range", "days must be a whole number from 1 to 3660.");
     return { from: now - n * 86400_000, to: now + 1 };
   }
   const parse = (v: string, name: string, end: boolean) => {

@@ -1,5 +1,12 @@
 import { Hono } from "hono";
-import { createSession, deleteSession, requireSameOrigin, sessionCookie, sessionToken } from "../admin/session";
+import {
+  createSession,
+  deleteSession,
+  requireSameOrigin,
+  sessionCookie,
+  sessionToken,
+  siteFromSession,
+} from "../admin/session";
 import { isDict } from "../ingest/validate";
 import { now } from "../lib/clock";
 import { fail, readJson } from "../lib/http";
@@ -38,6 +45,7 @@ const SHELL = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Nudge dashboard</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/admin/app.css">
 <script type="module" src="/admin/app.js"></script>
 </head>
@@ -84,10 +92,20 @@ dashboard.delete("/v1/admin/session", async (c) => {
   return c.json({ signedOut: true });
 });
 
-/** Who is signed in (cookie or Bearer key). */
-dashboard.get("/v1/admin/session", requireSecretKey, (c) => {
-  const site = c.get("site");
-  return c.json({ site: { id: site.id, name: site.name, currency: site.currency, timeZone: site.timeZone } });
+/**
+ * Who is signed in: the site of the Bearer key or of a live session, else `{ site: null }` (200, not
+ * 401: the dashboard asks this first on every load, and being signed out is not an error).
+ */
+dashboard.get("/v1/admin/session", async (c) => {
+  const header = c.req.header("authorization") ?? "";
+  const key = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
+  const site = key
+    ? key.length <= 200
+      ? await siteBySecretKey(c.env.DB, key)
+      : null
+    : await siteFromSession(c).catch(() => null);
+  c.header("cache-control", "no-store");
+  return c.json({ site: site && { id: site.id, name: site.name, currency: site.currency, timeZone: site.timeZone } });
 });
 
 /** The dashboard's own reads: `/v1/admin/dashboard/*`. */
