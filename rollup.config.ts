@@ -15,6 +15,7 @@ import { renderPage, SHOP_PAGES } from "./demo-store/pages";
  *   dist/esm/                 the SDK as ES modules, for stores with their own bundler (.d.ts
  *                             emitted by `tsc -p sdk/tsconfig.types.json` in `npm run build`)
  *   dist/demo/                the demo store: its pages with the stub inlined, and the SDK
+ *   dist/cdn/admin/           the merchant dashboard's script and styles (copied to dist/demo/admin)
  * Each SDK entry has a gzip budget; the build fails when one is exceeded.
  */
 
@@ -27,6 +28,8 @@ const BUDGETS: Record<string, number> = {
   // Onsite: triggers load when a site has widgets; preact + the widgets only when one shows.
   "onsite.js": 3 * 1024,
   "widgets.js": 14 * 1024,
+  // The merchant dashboard (/admin): preact, eight pages, the chart; loaded by merchants, not shoppers.
+  "app.js": 20 * 1024,
 };
 
 const DEMO_SDK_SRC = "/sdk/nudge.js";
@@ -101,6 +104,18 @@ function demoAssets(): Plugin {
   };
 }
 
+/** The dashboard's styles beside its script, in the production assets and the demo's. */
+function dashboardAssets(): Plugin {
+  return {
+    name: "dashboard-assets",
+    writeBundle() {
+      cpSync("dashboard/app.css", "dist/cdn/admin/app.css");
+      mkdirSync("dist/demo/admin", { recursive: true });
+      for (const f of ["app.js", "app.css"]) cpSync(`dist/cdn/admin/${f}`, `dist/demo/admin/${f}`);
+    },
+  };
+}
+
 const config: RollupOptions[] = [
   {
     input: "sdk/snippet.ts",
@@ -138,6 +153,12 @@ const config: RollupOptions[] = [
     },
     output: { dir: "dist/demo", format: "es" },
     plugins: [nodeResolve(), ts(), minify(), demoAssets()],
+  },
+  {
+    // The merchant dashboard, served by the Worker at /admin (routes/dashboard.ts).
+    input: "dashboard/main.tsx",
+    output: { file: "dist/cdn/admin/app.js", format: "es" },
+    plugins: [nodeResolve(), ts(), minify(), sizeBudget(), dashboardAssets()],
   },
 ];
 

@@ -33,6 +33,11 @@ export default defineConfig({
       },
       {
         extends: true,
+        // Campaign statistics (worker/src/results/stats.ts): pure, plain Node.
+        test: { name: "results", include: ["test/results/**/*.test.ts"], environment: "node" },
+      },
+      {
+        extends: true,
         plugins: [
           cloudflareTest(async () => ({
             wrangler: { configPath: "./test/worker/wrangler.jsonc" },

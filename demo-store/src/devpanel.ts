@@ -93,7 +93,11 @@ function mount(): void {
       location.reload();
     }),
   );
-  buttons.append(reset, el("a", "Mailbox", { href: "/mailbox", class: "button" }));
+  buttons.append(
+    reset,
+    el("a", "Mailbox", { href: "/mailbox", class: "button" }),
+    el("a", "Dashboard", { href: "/admin", class: "button", id: "devpanel-dashboard" }),
+  );
 
   // How the shop reports orders: from its server (the default, the way a merchant should), or from
   // the browser on a site that trusts browser orders. The shop's checkout reads the same flag.

@@ -1,6 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+import { FIRST_RETRY_MS } from "../../worker/src/jobs/webhooks";
 import { DEAD_AFTER, retryDeadLetter } from "../../worker/src/model/dead-letters";
 import { BASE, clock, mailbox, post, putCampaign, SECRET, send, tick, uid } from "./helpers";
 
@@ -134,8 +135,8 @@ describe("the merchant's callback webhook, retried from the sweep", () => {
       return new Response("", { status: answer });
     });
     try {
-      // Due a minute after the request (the request's own try failed, or never ran), then after 1, 2, 4, 8 minutes.
-      let at = start + 61_000;
+      // Due FIRST_RETRY_MS after the request (its own try failed, or never ran), then after 1, 2, 4, 8 minutes.
+      let at = start + FIRST_RETRY_MS + 1000;
       for (let i = 0; i < DEAD_AFTER + 2; i++) {
         await tick(at);
         at += 20 * 60_000;

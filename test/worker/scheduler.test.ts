@@ -121,14 +121,28 @@ describe("scheduler guarantees", () => {
     expect((await messagesOf("lift")).find((r) => r.id === treated.id)).toMatchObject({ status: "sent" });
     const res = await SELF.fetch(`${BASE}/v1/admin/campaigns/lift/results`, { headers: SECRET });
     const { groups } = await res.json<{
-      groups: { group: string; messages: number; clicks: number; conversions: number; revenue: number }[];
+      groups: {
+        group: string;
+        recipients: number;
+        messages: number;
+        clicked: number;
+        converted: number;
+        revenue: number;
+      }[];
     }>();
     const held = rows.filter((r) => r.holdout).length;
     expect(groups).toContainEqual(
-      expect.objectContaining({ group: "holdout", messages: held, conversions: 1, revenue: 4000 }),
+      expect.objectContaining({ group: "holdout", recipients: held, messages: held, converted: 1, revenue: 4000 }),
     );
     expect(groups).toContainEqual(
-      expect.objectContaining({ group: "all", messages: 16 - held, clicks: 1, conversions: 1, revenue: 4000 }),
+      expect.objectContaining({
+        group: "all",
+        recipients: 16 - held,
+        messages: 16 - held,
+        clicked: 1,
+        converted: 1,
+        revenue: 4000,
+      }),
     );
   });
 

@@ -14,6 +14,7 @@ import { cart } from "./routes/cart";
 import { contacts } from "./routes/contacts";
 import { deadLetters } from "./routes/dead-letters";
 import { demoShop } from "./routes/demo-shop";
+import { dashboard, dashboardApi } from "./routes/dashboard";
 import { dev } from "./routes/dev";
 import { feedback } from "./routes/feedback";
 import { ingest } from "./routes/ingest";
@@ -50,6 +51,9 @@ const publicCors = cors({
 app.use("/v1/*", async (c, next) => (/^\/v1\/admin(\/|$)/.test(c.req.path) ? next() : publicCors(c, next)));
 
 app.route("/v1", ingest);
+// Before the other admin routes: signing in must not meet their secret-key check.
+app.route("/", dashboard);
+app.route("/v1/admin/dashboard", dashboardApi);
 app.route("/v1/admin/campaigns", campaigns);
 app.route("/v1/admin", admin);
 app.route("/v1/admin/contacts", contacts);

@@ -408,13 +408,22 @@ async function deliver(
       }
     }
     if (m.holdout) {
-      // The control group: nothing is delivered, but the time it would have gone is kept for attribution.
-      await db
-        .prepare(
-          `UPDATE messages SET status = 'cancelled', reason = 'holdout', sent_at = ? WHERE id = ? AND status = 'sending'`,
-        )
-        .bind(now, m.id)
-        .run();
+      // The control group: nothing is delivered, but the time it would have gone is kept, and the
+      // journey goes on virtually (its next step is scheduled and held in turn), so control and
+      // treated contacts are compared over the same journey (routes/results.ts).
+      await db.batch([
+        db
+          .prepare(
+            `UPDATE messages SET status = 'cancelled', reason = 'holdout', sent_at = ? WHERE id = ? AND status = 'sending'`,
+          )
+          .bind(now, m.id),
+        ...nextStep(
+          db,
+          def,
+          { siteId: site.id, contactId: row.id, step: m.step, dedupeKey: m.dedupe_key, holdout: 1, data: m.data },
+          now,
+        ),
+      ]);
       return "held";
     }
 

@@ -19,8 +19,13 @@ export const present = (c: Callback) => ({
   created_at: iso(c.created_at),
 });
 
-/** How long after the request the sweep picks up a callback the first try did not deliver. */
-export const FIRST_RETRY_MS = 60_000;
+/**
+ * How long after the request the sweep picks up a callback the first try did not deliver. Longer
+ * than that try can take (a 10 s timeout, run after the answer in `waitUntil`), so a sweep never
+ * sends a second copy while the first is still in flight — seen when it was a minute: a tick a
+ * minute ahead (the e2e suite) raced the request's own try and delivered twice.
+ */
+export const FIRST_RETRY_MS = 5 * 60_000;
 /** Callbacks older than this are not retried: a callback request a week late helps nobody. */
 const GIVE_UP_MS = 7 * 86400_000;
 

@@ -13,6 +13,8 @@ import { fail, readJson } from "../lib/http";
 import type { Site } from "../model/sites";
 import { getPromotion } from "../promotions/store";
 import { compileRule, parseRule, RuleError } from "../segments/rules";
+import { campaignResults } from "../results/campaign";
+import { resultsRange } from "../results/range";
 import { requireSecretKey } from "./auth";
 import type { SecretEnv } from "./auth";
 
@@ -129,34 +131,20 @@ campaigns.delete("/:id", async (c) => {
   return c.json({ deleted: true });
 });
 
-/** Sends, opens, clicks, conversions and revenue per variant, and the holdout's, for lift. */
+/**
+ * Results per group (variant, holdout), per step and per day, compared per recipient over the same
+ * window from journey start, with lift, confidence intervals and the A/B verdict (results/campaign.ts).
+ * `?from=&to=` (ISO dates or times) bound when journeys started; `?mde=0.1` the relative lift to size for.
+ */
 campaigns.get("/:id/results", async (c) => {
   const site = c.get("site").id;
-  const id = c.req.param("id");
-  const { results: sent } = await c.env.DB.prepare(
-    `SELECT coalesce(variant, '') AS variant, holdout, count(*) AS messages, count(opened_at) AS opens,
-            count(clicked_at) AS clicks
-     FROM messages WHERE site_id = ? AND campaign = ? AND sent_at IS NOT NULL GROUP BY 1, 2`,
-  )
-    .bind(site, id)
-    .all<{ variant: string; holdout: number; messages: number; opens: number; clicks: number }>();
-  const { results: conv } = await c.env.DB.prepare(
-    `SELECT coalesce(variant, '') AS variant, holdout, count(*) AS conversions, sum(amount) AS revenue
-     FROM conversions WHERE site_id = ? AND campaign = ? GROUP BY 1, 2`,
-  )
-    .bind(site, id)
-    .all<{ variant: string; holdout: number; conversions: number; revenue: number }>();
-  const groups = (sent ?? []).map((s) => {
-    const k = (conv ?? []).find((x) => x.variant === s.variant && x.holdout === s.holdout);
-    return {
-      group: s.holdout ? "holdout" : s.variant || "all",
-      messages: s.messages,
-      opens: s.opens,
-      clicks: s.clicks,
-      conversions: k?.conversions ?? 0,
-      revenue: k?.revenue ?? 0,
-      conversion_rate: s.messages ? (k?.conversions ?? 0) / s.messages : 0,
-    };
-  });
-  return c.json({ campaign: id, groups });
+  const row = await c.env.DB.prepare(`SELECT definition FROM campaigns WHERE site_id = ? AND id = ?`)
+    .bind(site, c.req.param("id"))
+    .first<{ definition: string }>();
+  if (!row) fail(404, "not_found", "No such campaign.");
+  const def = definition(JSON.parse(row.definition), c.req.param("id"));
+  const range = resultsRange(c.req.query("from"), c.req.query("to"), await now(c.env), c.req.query("days"));
+  const mde = Number(c.req.query("mde") ?? "0.1");
+  if (!(mde > 0 && mde <= 10)) fail(400, "invalid_mde", "mde is a relative lift between 0 and 10, e.g. 0.1 for +10 %.");
+  return c.json(await campaignResults(c.env.DB, site, def, range, mde));
 });

@@ -1,0 +1,129 @@
+import { render } from "preact";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { api, type SiteInfo, whenSignedOut } from "./api";
+import { CampaignResults, Campaigns, Templates } from "./pages/campaigns";
+import { Callbacks } from "./pages/callbacks";
+import { ContactProfile, Contacts } from "./pages/contacts";
+import { Overview } from "./pages/overview";
+import { Promotions } from "./pages/promotions";
+import { Segments } from "./pages/segments";
+import { SignIn } from "./pages/sign-in";
+import { Widgets } from "./pages/widgets";
+
+/**
+ * The merchant dashboard at /admin: one preact app, routed by the URL's hash (#/campaigns) so the
+ * Worker serves a single page. Signed in = the Worker accepts our session cookie; the cookie is
+ * HttpOnly, so we learn it by asking (GET /v1/admin/session).
+ */
+
+const NAV: [string, string][] = [
+  ["#/", "Overview"],
+  ["#/campaigns", "Campaigns"],
+  ["#/templates", "Templates"],
+  ["#/callbacks", "Callbacks"],
+  ["#/contacts", "Contacts"],
+  ["#/promotions", "Promotions"],
+  ["#/widgets", "Widgets"],
+  ["#/segments", "Segments"],
+];
+
+const route = () => location.hash.replace(/^#/, "") || "/";
+
+function Page({ path, site }: { path: string; site: SiteInfo }) {
+  const [, section, id] = path.split("/");
+  const param = id ? decodeURIComponent(id) : "";
+  switch (section) {
+    case "campaigns":
+      return param ? <CampaignResults id={param} site={site} /> : <Campaigns />;
+    case "templates":
+      return <Templates />;
+    case "callbacks":
+      return <Callbacks />;
+    case "contacts":
+      return param ? <ContactProfile id={param} site={site} /> : <Contacts site={site} />;
+    case "promotions":
+      return <Promotions site={site} />;
+    case "widgets":
+      return <Widgets />;
+    case "segments":
+      return <Segments />;
+    default:
+      return <Overview site={site} />;
+  }
+}
+
+function App() {
+  const [site, setSite] = useState<SiteInfo | null | undefined>(undefined);
+  const [path, setPath] = useState(route());
+  const main = useRef<HTMLElement>(null);
+  useEffect(() => {
+    whenSignedOut(() => setSite(null));
+    api<{ site: SiteInfo | null }>("/v1/admin/session").then(
+      (r) => setSite(r.site),
+      () => setSite(null),
+    );
+    const onHash = () => setPath(route());
+    addEventListener("hashchange", onHash);
+    return () => removeEventListener("hashchange", onHash);
+  }, []);
+  // A new page (or signing in): move focus to its heading, so keyboard and screen reader users
+  // start there. Not on the first load: the browser starts at the top, with the skip link.
+  const loaded = useRef(false);
+  useEffect(() => {
+    if (site === undefined) return;
+    if (loaded.current) main.current?.querySelector<HTMLElement>("h1")?.focus();
+    loaded.current = true;
+  }, [path, site]);
+
+  if (site === undefined)
+    return (
+      <main class="loading">
+        <p role="status">Loading the dashboard…</p>
+      </main>
+    );
+  if (site === null) return <SignIn onSignedIn={setSite} />;
+  const section = `#/${path.split("/")[1] ?? ""}`;
+  const signOut = async () => {
+    await api("/v1/admin/session", { method: "DELETE" }).catch(() => {});
+    setSite(null);
+  };
+  return (
+    <>
+      {/* A button, not a #main link: the URL's hash is the router's. */}
+      <button type="button" class="skip" onClick={() => main.current?.focus()}>
+        Skip to content
+      </button>
+      <header class="top">
+        <p class="brand">
+          Nudge <span>· {site.name}</span>
+        </p>
+        <button type="button" class="secondary" onClick={signOut}>
+          Sign out
+        </button>
+      </header>
+      <nav aria-label="Dashboard">
+        <ul>
+          {NAV.map(([href, name]) => (
+            <li key={href}>
+              <a
+                href={href}
+                aria-current={section === href || (href === "#/" && section === "#/") ? "page" : undefined}
+              >
+                {name}
+              </a>
+            </li>
+          ))}
+        </ul>
+      </nav>
+      <main id="main" ref={main} tabIndex={-1}>
+        <Page path={path} site={site} />
+      </main>
+    </>
+  );
+}
+
+const root = document.getElementById("app");
+if (root) {
+  root.textContent = "";
+  render(<App />, root);
+}

@@ -1,0 +1,352 @@
+import { readFileSync } from "node:fs";
+import type { BrowserContext, Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { advance, api, baseUrl, useBrowser } from "./browser";
+
+const HOUR = 3600_000;
+const SECRET = { authorization: "Bearer sk_demo" };
+const AXE = readFileSync("node_modules/axe-core/axe.min.js", "utf8");
+
+const browser = useBrowser();
+
+/** Polls for up to 15 s: the shared 2-core machine can be slow to load a page. */
+const poll = <T>(f: () => Promise<T> | T) => expect.poll(f, { timeout: 15_000, interval: 100 });
+
+const gbp = (minor: number) =>
+  new Intl.NumberFormat("en-GB", { style: "currency", currency: "GBP" }).format(minor / 100);
+
+async function call<T>(path: string, method: string, body?: unknown): Promise<T> {
+  const res = await fetch(`${baseUrl()}${path}`, {
+    method,
+    headers: { ...SECRET, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+/** Events as the store's pages send them (public key). */
+const track = (batch: Record<string, unknown>[]) =>
+  api("/v1/batch", { writeKey: "pk_demo", batch: batch.map((m) => ({ messageId: crypto.randomUUID(), ...m })) });
+
+/** An order as the merchant's server reports it (secret key). */
+const order = (anonymousId: string, total: number) =>
+  api("/v1/batch", {
+    batch: [
+      {
+        type: "track",
+        messageId: crypto.randomUUID(),
+        anonymousId,
+        event: "Order Completed",
+        properties: {
+          order_id: `o-${crypto.randomUUID()}`,
+          total,
+          currency: "GBP",
+          products: [{ product_id: "E7247", price: total, quantity: 1 }],
+        },
+      },
+    ],
+  });
+
+/**
+ * Every axe-core violation on the page, whatever its impact. The page's CSP allows only its own
+ * scripts, so axe is evaluated over the DevTools protocol (page.evaluate), not injected as a tag.
+ */
+async function axe(page: Page): Promise<string[]> {
+  await page.evaluate(AXE);
+  return page.evaluate(async () => {
+    const a = (
+      window as unknown as {
+        axe: { run: (c: unknown) => Promise<{ violations: { id: string; nodes: { target: string[] }[] }[] }> };
+      }
+    ).axe;
+    const { violations } = await a.run(document);
+    return violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  });
+}
+
+/** Console errors (CSP refusals included) and uncaught exceptions. */
+function watch(page: Page): string[] {
+  const errors: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(m.text());
+  });
+  page.on("pageerror", (e) => errors.push(e.message));
+  return errors;
+}
+
+const heading = (page: Page) => page.locator("main h1").first().textContent();
+const tile = (page: Page, name: string) =>
+  page.locator(".tile", { has: page.locator(`dt:text-is("${name}")`) }).locator("dd");
+/** The page has loaded its data: no "Loading…" left. */
+const settled = (page: Page) => poll(() => page.locator(".loading").count()).toBe(0);
+
+async function go(page: Page, hash: string, title: RegExp) {
+  await page.goto(`${baseUrl()}/admin${hash}`);
+  await poll(() => heading(page)).toMatch(title);
+  await settled(page);
+}
+
+interface Results {
+  groups: { group: string; recipients: number; delivered: number; converted: number; revenue: number }[];
+}
+
+describe("merchant dashboard", () => {
+  it("should sign in and walk every page, showing the figures in D1, axe-clean, at 1280 and 360 px and by keyboard", async () => {
+    // ---- a scenario: abandoned carts reminded, two recovered; a campaign with a holdout ----------
+    const run = Date.now();
+    const shoppers = Array.from({ length: 5 }, (_, i) => ({
+      anonymousId: `dash-a-${run}-${i}`,
+      email: `dash-${run}-${i}@example.com`,
+    }));
+    for (const s of shoppers)
+      await track([
+        {
+          type: "identify",
+          anonymousId: s.anonymousId,
+          traits: { email: s.email, name: `Shopper ${s.email.slice(5, 12)}` },
+        },
+        {
+          type: "track",
+          anonymousId: s.anonymousId,
+          event: "Product Added",
+          properties: {
+            cart_id: `cart-${s.anonymousId}`,
+            product_id: "E7247",
+            name: "E7247 speaker",
+            price: 79,
+            quantity: 1,
+          },
+        },
+      ]);
+    await call("/v1/admin/campaigns/dash_lift", "PUT", {
+      name: "Dashboard lift test",
+      trigger: { type: "event", events: ["Dash Lift"] },
+      steps: [
+        { delay: "1h", template: "welcome" },
+        { delay: "1d", template: "loyalty" },
+      ],
+      holdout_percent: 50,
+    });
+    const lift = Array.from({ length: 12 }, (_, i) => ({
+      anonymousId: `dash-l-${run}-${i}`,
+      email: `lift-${run}-${i}@example.com`,
+    }));
+    for (const s of lift)
+      await track([
+        { type: "identify", anonymousId: s.anonymousId, traits: { email: s.email } },
+        { type: "track", anonymousId: s.anonymousId, event: "Dash Lift", properties: {} },
+      ]);
+    await advance(2 * HOUR);
+    for (const s of shoppers.slice(0, 2)) await order(s.anonymousId, 79);
+    for (const s of lift.slice(0, 4)) await order(s.anonymousId, 25);
+    // A callback to make, and a paused template to enable.
+    await api("/v1/onsite/callback", {
+      key: "pk_demo",
+      anonymousId: shoppers[4]?.anonymousId,
+      requestId: `r-${run}`,
+      phone: "+44 20 7946 0958",
+      window: "afternoon",
+      name: "Grace",
+      consent: true,
+      consentText: "Call me about my request.",
+    });
+    const holiday = await call<{ campaign: Record<string, unknown> }>("/v1/admin/campaigns/holiday", "GET");
+    await call("/v1/admin/campaigns/holiday", "PUT", { ...holiday.campaign, enabled: false });
+    const { config: onsiteBefore } = await call<{ config: unknown }>("/v1/admin/onsite", "GET");
+
+    const context: BrowserContext = await browser().newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    const errors = watch(page);
+    try {
+      // ---- sign in ---------------------------------------------------------------------------------
+      await page.goto(`${baseUrl()}/admin`);
+      await poll(() => heading(page)).toBe("Sign in to Nudge");
+      expect(await axe(page)).toEqual([]);
+      await page.fill("#key", "sk_wrong");
+      await page.click("button[type=submit]");
+      await poll(() => page.locator("#key-error").textContent()).toMatch(/secret key/);
+      errors.length = 0; // the refused sign-in's 401 is logged by Chromium as a failed resource
+      await page.fill("#key", "sk_demo");
+      await page.press("#key", "Enter");
+      await poll(() => heading(page)).toBe("Overview");
+      const cookies = await context.cookies();
+      expect(cookies.find((c) => c.name === "nudge_admin")).toMatchObject({ httpOnly: true, sameSite: "Strict" });
+
+      // ---- overview: the tiles are the API's figures ----------------------------------------------
+      await settled(page);
+      const ov = await call<{
+        revenueRecovered: number;
+        revenueInfluenced: number;
+        orders: number;
+        messagesSent: number;
+      }>("/v1/admin/dashboard/overview?days=30", "GET");
+      expect(ov.revenueRecovered).toBeGreaterThanOrEqual(2 * 7900);
+      expect(await tile(page, "Revenue recovered").textContent()).toContain(gbp(ov.revenueRecovered));
+      expect(await tile(page, "Revenue influenced").textContent()).toContain(gbp(ov.revenueInfluenced));
+      expect(await tile(page, "Orders").textContent()).toBe(String(ov.orders));
+      expect(await tile(page, "Messages sent").textContent()).toBe(
+        new Intl.NumberFormat("en-GB").format(ov.messagesSent),
+      );
+      expect(await page.locator("svg[role=img] rect.bar").count()).toBeGreaterThan(0);
+      expect(await axe(page)).toEqual([]);
+      await page.screenshot({ path: "demo-store/screenshots/dashboard-overview.png", fullPage: true });
+
+      // ---- by keyboard: skip link, then the navigation, focus lands on the new page's heading -------
+      // After signing in, focus is on the new page's heading; on a fresh load, the skip link comes first.
+      expect(await page.evaluate(() => document.activeElement?.tagName)).toBe("H1");
+      await page.reload();
+      await poll(() => heading(page)).toBe("Overview");
+      await page.keyboard.press("Tab");
+      expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Skip to content");
+      let steps = 0;
+      while ((await page.evaluate(() => document.activeElement?.textContent)) !== "Campaigns" && steps++ < 10)
+        await page.keyboard.press("Tab");
+      await page.keyboard.press("Enter");
+      await poll(() => heading(page)).toBe("Campaigns");
+      await poll(() => page.evaluate(() => document.activeElement?.tagName)).toBe("H1");
+
+      // ---- campaigns and a campaign's results --------------------------------------------------------
+      await settled(page);
+      expect(await page.locator("table a", { hasText: "Dashboard lift test" }).count()).toBe(1);
+      expect(await axe(page)).toEqual([]);
+      await page.click("text=Dashboard lift test");
+      await poll(() => heading(page)).toBe("Dashboard lift test: results");
+      await settled(page);
+      const r = await call<Results>("/v1/admin/campaigns/dash_lift/results", "GET");
+      const treated = r.groups.find((g) => g.group === "all");
+      const control = r.groups.find((g) => g.group === "holdout");
+      if (!treated || !control) throw new Error("expected a treated and a holdout group among 12 contacts");
+      expect(treated.recipients + control.recipients).toBe(12);
+      expect(treated.converted + control.converted).toBe(4);
+      const row = async (name: string) =>
+        await page
+          .locator('[aria-label="Results per group"] tbody tr', { has: page.locator(`th:text-is("${name}")`) })
+          .locator("td")
+          .allTextContents();
+      for (const [name, g] of [
+        ["Treated", treated],
+        ["Holdout (control)", control],
+      ] as const) {
+        const cells = await row(name);
+        expect([cells[0], cells[1], cells[4], cells[5]]).toEqual([
+          String(g.recipients),
+          String(g.delivered),
+          String(g.converted),
+          gbp(g.revenue),
+        ]);
+      }
+      expect(await page.textContent("#lift-h")).toBe("Lift over the holdout");
+      expect(await axe(page)).toEqual([]);
+      await page.screenshot({ path: "demo-store/screenshots/dashboard-campaign.png", fullPage: true });
+
+      // ---- template gallery: one click enables a scenario -----------------------------------------------
+      await go(page, "#/templates", /templates/);
+      expect(await axe(page)).toEqual([]);
+      await page.click('button[aria-label^="Enable Holiday"]');
+      await poll(() => page.locator(".status").textContent()).toBe("holiday is live.");
+      expect((await call<{ enabled: boolean }>("/v1/admin/campaigns/holiday", "GET")).enabled).toBe(true);
+
+      // ---- callbacks ------------------------------------------------------------------------------------
+      await go(page, "#/callbacks", /Callbacks/);
+      expect(await axe(page)).toEqual([]);
+      await page.click('button[aria-label="Mark done: the callback to +442079460958"]');
+      await poll(() => page.locator(".status").textContent()).toMatch(/marked done/);
+      const open = await call<{ callbacks: { phone: string }[] }>("/v1/admin/callbacks?status=open", "GET");
+      expect(open.callbacks.filter((c) => c.phone === "+442079460958")).toEqual([]);
+
+      // ---- contacts: search, profile, export, erase -----------------------------------------------------
+      await go(page, "#/contacts", /Contacts/);
+      const who = shoppers[0]?.email ?? "";
+      await page.fill("#q", who);
+      await page.click("form[role=search] button");
+      await poll(() => page.locator("tbody th a").allTextContents()).toEqual([who]);
+      expect(await axe(page)).toEqual([]);
+      await page.click(`tbody a:text-is("${who}")`);
+      await settled(page);
+      await poll(() => tile(page, "Orders").textContent()).toBe("1");
+      await page.click("text=Export their data");
+      await poll(() => page.locator("a[download]").count()).toBe(1);
+      expect(await axe(page)).toEqual([]);
+      const gone = shoppers[3]?.email ?? "";
+      const { contact } = await call<{ contact: { id: string } }>(
+        `/v1/admin/contacts?email=${encodeURIComponent(gone)}`,
+        "GET",
+      );
+      await go(page, `#/contacts/${encodeURIComponent(contact.id)}`, /Shopper/);
+      await page.click("text=Erase this contact…");
+      await page.click("text=Erase for good");
+      await poll(() => heading(page)).toBe("Contacts");
+      const erased = await fetch(`${baseUrl()}/v1/admin/contacts?email=${encodeURIComponent(gone)}`, {
+        headers: SECRET,
+      });
+      expect(erased.status).toBe(404);
+
+      // ---- promotions and the cart simulator --------------------------------------------------------------
+      await go(page, "#/promotions", /Promotions/);
+      await page.click("text=Price this cart");
+      await poll(() => page.locator("[data-testid=priced]").count()).toBe(1);
+      const priced = await call<{ totals: { total: number } }>("/v1/admin/dashboard/price", "POST", {
+        lines: [
+          { product_id: "E7247", price: 79, quantity: 2, categories: ["Speakers"] },
+          { product_id: "H4100", price: 129, quantity: 1, categories: ["Headphones"] },
+        ],
+        codes: [],
+      });
+      expect(await page.locator("[data-testid=priced] dd").nth(2).textContent()).toBe(gbp(priced.totals.total));
+      expect(await axe(page)).toEqual([]);
+
+      // ---- widgets editor: the preview follows the text; saving stores it ----------------------------------
+      await go(page, "#/widgets", /widgets/);
+      await page.fill("#text-coupon_title", "Wait! {offer} off for you");
+      await poll(() => page.locator(".preview-title").textContent()).toBe("Wait! 10% off for you");
+      expect(await axe(page)).toEqual([]);
+      await page.screenshot({ path: "demo-store/screenshots/dashboard-widgets.png", fullPage: true });
+      await page.click("text=Save widgets");
+      await poll(() => page.locator(".status").textContent()).toMatch(/^Saved/);
+      const saved = await call<{ config: { text?: { en?: Record<string, string> } } }>("/v1/admin/onsite", "GET");
+      expect(saved.config.text?.en?.coupon_title).toBe("Wait! {offer} off for you");
+
+      // ---- segments: the live count is the API's ----------------------------------------------------------
+      await go(page, "#/segments", /Segments/);
+      await page.click("text=Has an open cart");
+      await poll(() => page.locator("#audience").textContent()).toMatch(/contacts match/);
+      const { count } = await call<{ count: number }>("/v1/admin/campaigns/audience", "POST", {
+        segment: { open_cart: true },
+      });
+      expect(await page.locator("#audience").textContent()).toBe(`${count} contacts match.`);
+      // Five carts left, two of them ordered, one shopper erased: at least the other two are open.
+      expect(count).toBeGreaterThanOrEqual(2);
+      expect(await axe(page)).toEqual([]);
+
+      // ---- 360 px: nothing wider than the screen, every page axe-clean ---------------------------------------
+      await page.setViewportSize({ width: 360, height: 740 });
+      for (const [hash, title] of [
+        ["#/", /Overview/],
+        ["#/campaigns", /Campaigns/],
+        ["#/campaigns/dash_lift", /results/],
+        ["#/templates", /templates/],
+        ["#/callbacks", /Callbacks/],
+        ["#/contacts", /Contacts/],
+        ["#/promotions", /Promotions/],
+        ["#/widgets", /widgets/],
+        ["#/segments", /Segments/],
+      ] as const) {
+        await go(page, hash, title);
+        expect(await page.evaluate(() => document.documentElement.scrollWidth), hash).toBeLessThanOrEqual(360);
+        expect(await axe(page), hash).toEqual([]);
+      }
+
+      // ---- sign out: the cookie is worthless afterwards ------------------------------------------------------
+      const cookie = (await context.cookies()).find((c) => c.name === "nudge_admin")?.value ?? "";
+      await page.click("text=Sign out");
+      await poll(() => heading(page)).toBe("Sign in to Nudge");
+      const after = await fetch(`${baseUrl()}/v1/admin/campaigns`, { headers: { cookie: `nudge_admin=${cookie}` } });
+      expect(after.status).toBe(401);
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+      await call("/v1/admin/onsite", "PUT", { config: onsiteBefore });
+    }
+  });
+});

@@ -1,0 +1,98 @@
+import type { Env } from "../env";
+import { isDev } from "../env";
+import { sha256Hex } from "../lib/crypto";
+import { fail } from "../lib/http";
+import { siteById } from "../model/sites";
+import type { Site } from "../model/sites";
+
+/**
+ * Dashboard sessions. The merchant pastes the site's secret key once; it is exchanged for a random
+ * 256-bit token in an HttpOnly, SameSite=Strict cookie (Secure, except on plain http in
+ * development), of which D1 keeps only the SHA-256. A session lasts SESSION_MS and ends at once on
+ * sign-out (the row is deleted). Times are the real clock, never the dev clock: fast-forwarding the
+ * demo by days must not sign the merchant out.
+ *
+ * CSRF: SameSite=Strict keeps other sites' requests from carrying the cookie at all, and every
+ * state-changing request authenticated by the cookie must also carry an `Origin` equal to the
+ * Worker's own (browsers always send it on cross-origin requests and on same-origin POST, PUT,
+ * PATCH and DELETE), so a browser that ignores SameSite is still covered.
+ */
+
+/** What these helpers read of a request: any Hono context fits. */
+interface Ctx {
+  req: { header(name: string): string | undefined; url: string; method: string };
+  env: Env;
+}
+
+export const SESSION_COOKIE = "nudge_admin";
+export const SESSION_MS = 12 * 3600_000;
+
+const base64url = (bytes: Uint8Array) =>
+  btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
+
+export async function createSession(db: D1Database, siteId: string, now = Date.now()): Promise<string> {
+  const token = base64url(crypto.getRandomValues(new Uint8Array(32)));
+  await db.batch([
+    // Expired sessions go when someone signs in: no cron needed, and the table stays small.
+    db.prepare(`DELETE FROM admin_sessions WHERE expires_at <= ?`).bind(now),
+    db
+      .prepare(`INSERT INTO admin_sessions (token_hash, site_id, created_at, expires_at) VALUES (?, ?, ?, ?)`)
+      .bind(await sha256Hex(token), siteId, now, now + SESSION_MS),
+  ]);
+  return token;
+}
+
+export async function deleteSession(db: D1Database, token: string): Promise<void> {
+  await db
+    .prepare(`DELETE FROM admin_sessions WHERE token_hash = ?`)
+    .bind(await sha256Hex(token))
+    .run();
+}
+
+async function siteBySession(db: D1Database, token: string, now = Date.now()): Promise<Site | null> {
+  if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return null;
+  const row = await db
+    .prepare(`SELECT site_id FROM admin_sessions WHERE token_hash = ? AND expires_at > ?`)
+    .bind(await sha256Hex(token), now)
+    .first<{ site_id: string }>();
+  return row ? siteById(db, row.site_id) : null;
+}
+
+/** The session token of the request's cookie, or "". */
+export function sessionToken(c: Ctx): string {
+  for (const part of (c.req.header("cookie") ?? "").split(";")) {
+    const [name, ...value] = part.trim().split("=");
+    if (name === SESSION_COOKIE) return value.join("=");
+  }
+  return "";
+}
+
+const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** A state-changing request must come from the Worker's own origin (see the CSRF note above). */
+export function requireSameOrigin(c: Ctx): void {
+  if (SAFE.has(c.req.method)) return;
+  if (c.req.header("origin") !== new URL(c.req.url).origin)
+    fail(403, "cross_origin", "Changes made with a dashboard session must come from the dashboard's own origin.");
+}
+
+/** The site of the request's session cookie, or null when there is none; 401 when it is invalid or expired. */
+export async function siteFromSession(c: Ctx): Promise<Site | null> {
+  const token = sessionToken(c);
+  if (!token) return null;
+  const site = await siteBySession(c.env.DB, token);
+  if (!site) fail(401, "session_expired", "Your dashboard session has ended: sign in again.");
+  requireSameOrigin(c);
+  return site;
+}
+
+/** `Set-Cookie` for a new session, or (token "") one that removes it. */
+export function sessionCookie(c: Ctx, token: string): string {
+  const plainDev = isDev(c.env) && new URL(c.req.url).protocol === "http:";
+  const attrs = ["Path=/", "HttpOnly", "SameSite=Strict", token ? `Max-Age=${SESSION_MS / 1000}` : "Max-Age=0"];
+  if (!plainDev) attrs.push("Secure");
+  return `${SESSION_COOKIE}=${token}; ${attrs.join("; ")}`;
+}
