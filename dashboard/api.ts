@@ -18,8 +18,19 @@ export const whenSignedOut = (f: () => void) => {
   onSignedOut = f;
 };
 
+/**
+ * Requests of the signed-in session. Signing out cancels them first: one still in flight would
+ * come back 401 once the session is revoked, and a page being left should not report errors.
+ */
+let session = new AbortController();
+export function cancelRequests(): void {
+  session.abort();
+  session = new AbortController();
+}
+
 export async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
   const res = await fetch(path, {
+    signal: session.signal,
     method: init.method ?? "GET",
     credentials: "same-origin",
     headers: init.body === undefined ? {} : { "content-type": "application/json" },

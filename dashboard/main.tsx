@@ -1,6 +1,6 @@
 import { render } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { api, type SiteInfo, whenSignedOut } from "./api";
+import { api, cancelRequests, type SiteInfo, whenSignedOut } from "./api";
 import { CampaignResults, Campaigns, Templates } from "./pages/campaigns";
 import { Callbacks } from "./pages/callbacks";
 import { ContactProfile, Contacts } from "./pages/contacts";
@@ -84,6 +84,7 @@ function App() {
   if (site === null) return <SignIn onSignedIn={setSite} />;
   const section = `#/${path.split("/")[1] ?? ""}`;
   const signOut = async () => {
+    cancelRequests();
     await api("/v1/admin/session", { method: "DELETE" }).catch(() => {});
     setSite(null);
   };

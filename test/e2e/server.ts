@@ -50,7 +50,29 @@ export async function setup(project: TestProject): Promise<void> {
     if (Date.now() > deadline || child.exitCode !== null) throw new Error(`wrangler dev did not start:\n${log}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+  await startClockAt(baseUrl, process.env.NUDGE_E2E_START_HOUR);
   project.provide("baseUrl", baseUrl);
+}
+
+/**
+ * `NUDGE_E2E_START_HOUR=23` moves the fresh demo's clock to the next 23:00 UTC before any test
+ * runs, so the suite can be proved independent of the hour it runs at (night is inside every
+ * template's quiet hours). Unset: the real time.
+ */
+async function startClockAt(baseUrl: string, hour: string | undefined): Promise<void> {
+  if (hour === undefined || hour === "") return;
+  const h = Number(hour);
+  if (!Number.isInteger(h) || h < 0 || h > 23) throw new Error(`NUDGE_E2E_START_HOUR must be 0-23, not ${hour}`);
+  const at = new Date();
+  at.setUTCHours(h, 0, 0, 0);
+  if (at.getTime() <= Date.now()) at.setUTCDate(at.getUTCDate() + 1);
+  const res = await fetch(`${baseUrl}/v1/dev/tick`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: "Bearer sk_demo" },
+    body: JSON.stringify({ at: at.toISOString() }),
+  });
+  if (!res.ok)
+    throw new Error(`could not move the demo clock to ${at.toISOString()}: ${res.status} ${await res.text()}`);
 }
 
 export async function teardown(): Promise<void> {
