@@ -93,6 +93,31 @@ describe("dashboard", () => {
     expect(forged.status).toBe(401);
   });
 
+  it("should refuse every key from an address after 20 wrong ones in an hour, the right one included", async () => {
+    const from = (ip: string, key: string) =>
+      SELF.fetch(`${BASE}/v1/admin/campaigns`, { headers: { authorization: `Bearer ${key}`, "cf-connecting-ip": ip } });
+    // The merchant's own requests with the right key never count against her address.
+    for (let i = 0; i < 25; i++) expect((await from("198.51.100.1", "sk_demo")).status).toBe(200);
+    expect((await from("198.51.100.1", "sk_guess")).status).toBe(401);
+
+    // A guesser: the API and the dashboard's sign-in share the count.
+    for (let i = 0; i < 10; i++) expect((await from("203.0.113.7", `sk_guess_${i}`)).status).toBe(401);
+    for (let i = 0; i < 10; i++) {
+      const res = await SELF.fetch(`${BASE}/v1/admin/session`, {
+        method: "POST",
+        headers: { "content-type": "application/json", origin: ORIGIN, "cf-connecting-ip": "203.0.113.7" },
+        body: JSON.stringify({ key: `sk_guess_${10 + i}` }),
+      });
+      expect(res.status).toBe(401);
+    }
+    const blocked = await from("203.0.113.7", "sk_demo");
+    expect(blocked.status).toBe(429);
+    expect(Number(blocked.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(await blocked.json()).toMatchObject({ error: { code: "too_many_wrong_keys" } });
+    // Other addresses are untouched.
+    expect((await from("198.51.100.2", "sk_demo")).status).toBe(200);
+  });
+
   it("should report the overview of a period: messages sent and the revenue they influenced", async () => {
     const overview = async () => {
       const res = await SELF.fetch(`${BASE}/v1/admin/dashboard/overview`, { headers: SECRET });

@@ -2,7 +2,8 @@ import type { Env } from "../env";
 import { isDev } from "../env";
 import { sha256Hex } from "../lib/crypto";
 import { fail } from "../lib/http";
-import { siteById } from "../model/sites";
+import { countAll, windowCount } from "../lib/rate-limit";
+import { siteById, siteBySecretKey } from "../model/sites";
 import type { Site } from "../model/sites";
 
 /**
@@ -95,4 +96,37 @@ export function sessionCookie(c: Ctx, token: string): string {
   const attrs = ["Path=/", "HttpOnly", "SameSite=Strict", token ? `Max-Age=${SESSION_MS / 1000}` : "Max-Age=0"];
   if (!plainDev) attrs.push("Secure");
   return `${SESSION_COOKIE}=${token}; ${attrs.join("; ")}`;
+}
+
+/**
+ * Wrong secret keys a network address may try in an hour. Past it, every key from that address is
+ * refused until the hour ends, the right one included, so guessing learns nothing more. Keys are
+ * random enough that guessing is hopeless anyway; this keeps it from costing a D1 query per try
+ * without end, and a leaked-key scan from one address shows up as 429s.
+ */
+export const WRONG_KEYS_PER_HOUR = 20;
+const HOUR = 3600_000;
+
+/**
+ * The site whose secret key this is (admin API Bearer key or dashboard sign-in), or 401; 429 once
+ * the address has tried too many wrong keys. The failure count is read first (one small query) and
+ * raised only on a miss, so a merchant's requests with the right key never add to it.
+ */
+export async function siteForSecretKey(c: Ctx, key: string, now = Date.now()): Promise<Site> {
+  const bucket = `wrong-secret-key:${c.req.header("cf-connecting-ip") ?? "local"}`;
+  const wrong = await windowCount(c.env.DB, bucket, HOUR, now);
+  if (wrong >= WRONG_KEYS_PER_HOUR) {
+    const retryAfter = Math.ceil((HOUR - (now % HOUR)) / 1000);
+    fail(
+      429,
+      "too_many_wrong_keys",
+      `Too many wrong secret keys from this address; try again in ${retryAfter} s.`,
+      { retryAfter },
+      { "retry-after": String(retryAfter) },
+    );
+  }
+  const site = key.length <= 200 ? await siteBySecretKey(c.env.DB, key) : null;
+  if (site) return site;
+  await countAll(c.env.DB, [{ bucket, windowMs: HOUR }], now);
+  return fail(401, "invalid_secret_key", "That is not this site's secret key.");
 }

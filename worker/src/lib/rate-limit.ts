@@ -60,3 +60,12 @@ export async function countAll(db: D1Database, limits: Omit<Limit, "limit">[], n
   ]);
   return results.slice(1).map((r) => r.results?.[0]?.count ?? 0);
 }
+
+/** The current window's total of one bucket, without counting this request. */
+export async function windowCount(db: D1Database, bucket: string, windowMs: number, now: number): Promise<number> {
+  const row = await db
+    .prepare(`SELECT count FROM rate_limits WHERE bucket = ? AND window_start = ?`)
+    .bind(bucket, now - (now % windowMs))
+    .first<{ count: number }>();
+  return row?.count ?? 0;
+}

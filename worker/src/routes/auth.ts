@@ -1,8 +1,7 @@
 import { createMiddleware } from "hono/factory";
 import type { Env } from "../env";
 import { fail } from "../lib/http";
-import { siteFromSession } from "../admin/session";
-import { siteBySecretKey } from "../model/sites";
+import { siteForSecretKey, siteFromSession } from "../admin/session";
 import type { Site } from "../model/sites";
 
 export type SecretEnv = { Bindings: Env; Variables: { site: Site } };
@@ -20,8 +19,6 @@ export const requireSecretKey = createMiddleware<SecretEnv>(async (c, next) => {
     return next();
   }
   if (!key) fail(401, "missing_secret_key", "Send the site's secret key as `Authorization: Bearer <key>`.");
-  const site = key.length <= 200 ? await siteBySecretKey(c.env.DB, key) : null;
-  if (!site) fail(401, "invalid_secret_key", "Unknown secret key.");
-  c.set("site", site);
+  c.set("site", await siteForSecretKey(c, key));
   await next();
 });

@@ -1,16 +1,17 @@
 import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
 import {
   createSession,
   deleteSession,
   requireSameOrigin,
   sessionCookie,
   sessionToken,
+  siteForSecretKey,
   siteFromSession,
 } from "../admin/session";
 import { isDict } from "../ingest/validate";
 import { now } from "../lib/clock";
 import { fail, readJson } from "../lib/http";
-import { siteBySecretKey } from "../model/sites";
 import { checkCodes, normaliseCodes } from "../promotions/coupons";
 import { price } from "../promotions/engine";
 import { PRICE_LIMITS, parsePriceRequest } from "../promotions/request";
@@ -75,8 +76,7 @@ dashboard.post("/v1/admin/session", async (c) => {
   const body = await readJson(c.req.raw, 1024);
   const key = isDict(body) && typeof body.key === "string" ? body.key.trim() : "";
   if (!key || key.length > 200) fail(400, "invalid_body", "Send `{ key }` with the site's secret key.");
-  const site = await siteBySecretKey(c.env.DB, key);
-  if (!site) fail(401, "invalid_secret_key", "That is not this site's secret key.");
+  const site = await siteForSecretKey(c, key);
   const token = await createSession(c.env.DB, site.id);
   c.header("set-cookie", sessionCookie(c, token));
   c.header("cache-control", "no-store");
@@ -99,14 +99,16 @@ dashboard.delete("/v1/admin/session", async (c) => {
 dashboard.get("/v1/admin/session", async (c) => {
   const header = c.req.header("authorization") ?? "";
   const key = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
-  const site = key
-    ? key.length <= 200
-      ? await siteBySecretKey(c.env.DB, key)
-      : null
-    : await siteFromSession(c).catch(() => null);
+  const site = key ? await siteForSecretKey(c, key).catch(unlessThrottled) : await siteFromSession(c).catch(() => null);
   c.header("cache-control", "no-store");
   return c.json({ site: site && { id: site.id, name: site.name, currency: site.currency, timeZone: site.timeZone } });
 });
+
+/** A wrong key or ended session is "signed out"; being throttled stays an error. */
+function unlessThrottled(e: unknown): null {
+  if (e instanceof HTTPException && e.status === 429) throw e;
+  return null;
+}
 
 /** The dashboard's own reads: `/v1/admin/dashboard/*`. */
 export const dashboardApi = new Hono<SecretEnv>();
