@@ -19,18 +19,20 @@ export const whenSignedOut = (f: () => void) => {
 };
 
 /**
- * Requests of the signed-in session. Signing out cancels them first: one still in flight would
- * come back 401 once the session is revoked, and a page being left should not report errors.
+ * The signed-in session's requests. Signing out cancels those in flight and makes new ones fail at
+ * once, until the next sign-in: a request still running, or one a page's timer starts in the
+ * moment before it unmounts, would come back 401 from the revoked session and be logged as an error.
+ * Requests to `/session` itself (who is signed in, sign in, sign out) are never held back.
  */
 let session = new AbortController();
-export function cancelRequests(): void {
-  session.abort();
-  session = new AbortController();
+export function setSignedIn(signedIn: boolean): void {
+  if (!signedIn) session.abort();
+  else if (session.signal.aborted) session = new AbortController();
 }
 
 export async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
   const res = await fetch(path, {
-    signal: session.signal,
+    signal: path.endsWith("/session") ? undefined : session.signal,
     method: init.method ?? "GET",
     credentials: "same-origin",
     headers: init.body === undefined ? {} : { "content-type": "application/json" },

@@ -1,6 +1,6 @@
 import { render } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { api, cancelRequests, type SiteInfo, whenSignedOut } from "./api";
+import { api, type SiteInfo, setSignedIn, whenSignedOut } from "./api";
 import { CampaignResults, Campaigns, Templates } from "./pages/campaigns";
 import { Callbacks } from "./pages/callbacks";
 import { ContactProfile, Contacts } from "./pages/contacts";
@@ -53,7 +53,11 @@ function Page({ path, site }: { path: string; site: SiteInfo }) {
 }
 
 function App() {
-  const [site, setSite] = useState<SiteInfo | null | undefined>(undefined);
+  const [site, showSite] = useState<SiteInfo | null | undefined>(undefined);
+  const setSite = (s: SiteInfo | null) => {
+    setSignedIn(s !== null);
+    showSite(s);
+  };
   const [path, setPath] = useState(route());
   const main = useRef<HTMLElement>(null);
   useEffect(() => {
@@ -84,7 +88,7 @@ function App() {
   if (site === null) return <SignIn onSignedIn={setSite} />;
   const section = `#/${path.split("/")[1] ?? ""}`;
   const signOut = async () => {
-    cancelRequests();
+    setSignedIn(false);
     await api("/v1/admin/session", { method: "DELETE" }).catch(() => {});
     setSite(null);
   };

@@ -166,7 +166,10 @@ describe("merchant dashboard", () => {
       await page.fill("#key", "sk_wrong");
       await page.click("button[type=submit]");
       await poll(() => page.locator("#key-error").textContent()).toMatch(/secret key/);
-      errors.length = 0; // the refused sign-in's 401 is logged by Chromium as a failed resource
+      // Chromium logs the refused sign-in's 401 as a failed resource, and its console event may come
+      // after the page has shown the error: wait for it, then start counting errors afresh.
+      await poll(() => errors.some((e) => e.includes("401"))).toBe(true);
+      errors.length = 0;
       await page.fill("#key", "sk_demo");
       await page.press("#key", "Enter");
       await poll(() => heading(page)).toBe("Overview");
@@ -339,6 +342,9 @@ describe("merchant dashboard", () => {
 
       // ---- sign out: the cookie is worthless afterwards ------------------------------------------------------
       const cookie = (await context.cookies()).find((c) => c.name === "nudge_admin")?.value ?? "";
+      // Sign out while the segment page's count is still pending (it waits 300 ms after typing):
+      // nothing may reach the revoked session and come back 401.
+      await page.fill("#rule", '{ "all": [{ "attr": "email", "op": "exists" }] }');
       await page.click("text=Sign out");
       await poll(() => heading(page)).toBe("Sign in to Nudge");
       const after = await fetch(`${baseUrl()}/v1/admin/campaigns`, { headers: { cookie: `nudge_admin=${cookie}` } });
