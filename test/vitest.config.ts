@@ -47,6 +47,9 @@ export default defineConfig({
         test: {
           name: "worker",
           include: ["test/worker/**/*.test.ts"],
+          // Every test here makes real D1 round trips (a property test, a hundred or more); 5 s
+          // held on a quiet machine but not on a loaded one. A hang still fails, at 30 s.
+          testTimeout: 30_000,
           setupFiles: ["./test/fc-seed.ts", "./test/worker/setup.ts"],
           // Loopback stand-ins for email/SMS providers (channels tests).
           globalSetup: ["./test/worker/provider-fakes.ts"],
