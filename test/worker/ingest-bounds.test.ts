@@ -213,3 +213,49 @@ describe("bounded input at the door", () => {
     expect(await tick()).toBe(200);
   }, 120_000);
 });
+
+describe("compressed bodies", () => {
+  const gzip = async (text: string) =>
+    new Uint8Array(
+      await new Response(new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer(),
+    );
+  const send = (body: BodyInit, query = "", headers: Record<string, string> = {}) =>
+    SELF.fetch(`${BASE}/v1/batch${query}`, {
+      method: "POST",
+      headers: { "content-type": "text/plain", ...headers },
+      body,
+    });
+
+  it("should take a gzip batch, said by Content-Encoding or by ?compression=gzip", async () => {
+    const s = await site();
+    const a = track({ sku: "E1" });
+    const b = track({ sku: "E2" });
+    const byHeader = await send(await gzip(JSON.stringify({ batch: [a], writeKey: s.key })), "", {
+      "content-encoding": "gzip",
+    });
+    expect(byHeader.status).toBe(200);
+    const byQuery = await send(await gzip(JSON.stringify({ batch: [b], writeKey: s.key })), "?compression=gzip");
+    expect(byQuery.status).toBe(200);
+    expect((await storedEvents(s.id)).map((e) => e.message_id).sort()).toEqual([a.messageId, b.messageId].sort());
+  });
+
+  it("should refuse a small gzip body that expands past the size limit, a corrupt one, and other encodings", async () => {
+    const s = await site();
+    // 10 MB of one batch, about 10 KB compressed: refused by what it expands to, not by its size.
+    const padding = " ".repeat(10 * 1024 * 1024);
+    const bomb = await gzip(`{"batch":[${JSON.stringify(track({}))}],"writeKey":"${s.key}"${padding}}`);
+    expect(bomb.byteLength).toBeLessThan(LIMITS.requestBytes / 10);
+    const big = await send(bomb, "?compression=gzip");
+    expect(big.status).toBe(413);
+    expect(await big.json()).toMatchObject({ error: { code: "payload_too_large" } });
+
+    const corrupt = await send(new Uint8Array([0x1f, 0x8b, 8, 0, 1, 2, 3, 4, 5, 6, 7]), "?compression=gzip");
+    expect(corrupt.status).toBe(400);
+    expect(await corrupt.json()).toMatchObject({ error: { code: "invalid_body", message: /decompressed/ } });
+
+    const brotli = await send("{}", "", { "content-encoding": "br" });
+    expect(brotli.status).toBe(415);
+    expect(await brotli.json()).toMatchObject({ error: { code: "unsupported_encoding" } });
+    expect(await storedEvents(s.id)).toEqual([]);
+  });
+});

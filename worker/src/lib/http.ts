@@ -39,6 +39,19 @@ export function jsonDepth(value: unknown, max = MAX_JSON_DEPTH): number {
   return deepest;
 }
 
+/**
+ * A gzip body: `Content-Encoding: gzip` (what Segment's HTTP API accepts from server libraries), or
+ * `?compression=gzip` (browsers: a Content-Encoding header would cost a CORS preflight per batch).
+ * Any other encoding is refused rather than parsed as if it were plain.
+ */
+function gzipped(req: Request): boolean {
+  const encoding = (req.headers.get("content-encoding") ?? "identity").trim().toLowerCase();
+  if (encoding === "gzip") return true;
+  if (encoding !== "identity")
+    fail(415, "unsupported_encoding", `Content-Encoding ${encoding.slice(0, 40)} is not accepted: send gzip or none.`);
+  return new URL(req.url).searchParams.get("compression") === "gzip";
+}
+
 const tooLarge = (limit: number): never =>
   fail(413, "payload_too_large", `Request body is over ${limit} bytes.`, { limit });
 
@@ -53,7 +66,8 @@ export async function readJson(req: Request, limit: number, depth = MAX_JSON_DEP
   if (declared > limit) tooLarge(limit);
   const chunks: Uint8Array[] = [];
   let size = 0;
-  const reader = req.body?.getReader();
+  // `limit` counts the bytes after decompression, so a small gzip body cannot expand without bound.
+  const reader = (gzipped(req) ? req.body?.pipeThrough(new DecompressionStream("gzip")) : req.body)?.getReader();
   if (reader) {
     try {
       for (let r = await reader.read(); !r.done; r = await reader.read()) {
@@ -66,7 +80,7 @@ export async function readJson(req: Request, limit: number, depth = MAX_JSON_DEP
       }
     } catch (e) {
       if (e instanceof HTTPException) throw e;
-      fail(400, "invalid_body", "The request body could not be read.");
+      fail(400, "invalid_body", `The request body could not be ${gzipped(req) ? "decompressed (gzip)" : "read"}.`);
     }
   }
   const bytes = new Uint8Array(size);
