@@ -23,6 +23,7 @@ import { onsite, onsiteAdmin } from "./routes/onsite";
 import { productsAdmin } from "./routes/products";
 import { operator } from "./routes/operator";
 import { couponsAdmin, promotionsAdmin } from "./routes/promotions";
+import { audiences, segmentsAdmin } from "./routes/segments";
 
 const app = new Hono<{ Bindings: Env }>();
 
@@ -48,7 +49,8 @@ const publicCors = cors({
   exposeHeaders: ["retry-after"], // so a browser SDK can honour a 429
   maxAge: 86400,
 });
-app.use("/v1/*", async (c, next) => (/^\/v1\/admin(\/|$)/.test(c.req.path) ? next() : publicCors(c, next)));
+// Nor do audience files: a pull URL is for servers, and a browser page must not read it.
+app.use("/v1/*", async (c, next) => (/^\/v1\/(admin|audiences)(\/|$)/.test(c.req.path) ? next() : publicCors(c, next)));
 
 app.route("/v1", ingest);
 // Before the other admin routes: signing in must not meet their secret-key check.
@@ -58,6 +60,8 @@ app.route("/v1/admin/campaigns", campaigns);
 app.route("/v1/admin", admin);
 app.route("/v1/admin/contacts", contacts);
 app.route("/v1/admin/dead-letters", deadLetters);
+app.route("/v1/admin/segments", segmentsAdmin);
+app.route("/v1/audiences", audiences);
 app.route("/v1/dev", dev);
 app.route("/v1/demo-shop", demoShop);
 app.route("/v1/links", links);

@@ -64,7 +64,7 @@ dev.post("/reset", async (c) => {
   const { results } = await db
     .prepare(
       `SELECT m.name FROM sqlite_master m
-       WHERE m.type = 'table' AND m.name NOT IN ('sites', 'campaigns', 'onsite_configs') AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_cf_%'
+       WHERE m.type = 'table' AND m.name NOT IN ('sites', 'campaigns', 'onsite_configs', 'segments') AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_cf_%'
          AND EXISTS (SELECT 1 FROM pragma_table_info(m.name) p WHERE p.name = 'site_id')`,
     )
     .all<{ name: string }>();

@@ -1,0 +1,136 @@
+import { Hono } from "hono";
+import type { Env } from "../env";
+import { drainInbox } from "../ingest/process";
+import { isDict } from "../ingest/validate";
+import { now } from "../lib/clock";
+import { fail, readJson } from "../lib/http";
+import { publicBase } from "../lib/links";
+import { siteById } from "../model/sites";
+import {
+  AUDIENCE_FORMATS,
+  type AudienceFormat,
+  audienceFile,
+  deleteSegment,
+  listSegments,
+  revokeFeedToken,
+  rotateFeedToken,
+  saveSegment,
+  segmentByFeedToken,
+  segmentById,
+} from "../segments/audiences";
+import { parseRule, RuleError } from "../segments/rules";
+import { requireSecretKey } from "./auth";
+import type { SecretEnv } from "./auth";
+
+/**
+ * `/v1/admin/segments`: named segments and their audiences for ad platforms (segments/audiences.ts);
+ * `/v1/audiences/<token>`: the same file for an ad platform's or a script's scheduled pull.
+ */
+export const segmentsAdmin = new Hono<SecretEnv>();
+segmentsAdmin.use("*", requireSecretKey);
+
+const ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+const FIELDS = new Set(["name", "rule"]);
+
+function segmentId(id: string): string {
+  if (!ID.test(id)) fail(400, "invalid_id", "A segment id is 1-64 lower-case letters, digits, _ or -.");
+  return id;
+}
+
+function formatOf(query: string | undefined): AudienceFormat {
+  const format = query ?? "csv";
+  if (!(AUDIENCE_FORMATS as readonly string[]).includes(format))
+    fail(400, "invalid_format", `format must be one of ${AUDIENCE_FORMATS.join(", ")}.`);
+  return format as AudienceFormat;
+}
+
+/** Applies accepted events first (a short pass), so an order sent a moment ago already counts. */
+async function caughtUp(env: Env): Promise<void> {
+  await drainInbox(env.DB, (siteId) => siteById(env.DB, siteId), await now(env), { budgetMs: 2000, passes: 3 }).catch(
+    (e: unknown) => console.error("audiences: inbox not drained before the file", e),
+  );
+}
+
+function file(body: ReadableStream<Uint8Array>, name: string): Response {
+  return new Response(body, {
+    headers: {
+      "content-type": "text/csv; charset=utf-8",
+      "content-disposition": `attachment; filename="${name}.csv"`,
+      "cache-control": "no-store",
+    },
+  });
+}
+
+/** `GET /v1/admin/segments`: the site's named segments (count members with `POST /v1/admin/campaigns/audience`). */
+segmentsAdmin.get("/", async (c) => {
+  const site = c.get("site");
+  return c.json({ segments: await listSegments(c.env.DB, site.id) });
+});
+
+/** `PUT /v1/admin/segments/:id { name, rule }`: creates or replaces a named segment. */
+segmentsAdmin.put("/:id", async (c) => {
+  const id = segmentId(c.req.param("id"));
+  const body = await readJson(c.req.raw, 16 * 1024);
+  if (!isDict(body)) fail(400, "invalid_body", "Send { name, rule }.");
+  const unknown = Object.keys(body).find((k) => !FIELDS.has(k));
+  if (unknown) fail(400, "unknown_field", `segment.${unknown.slice(0, 40)} is not a known field (name, rule).`);
+  if (typeof body.name !== "string" || !body.name.trim() || body.name.length > 100)
+    fail(400, "invalid_name", "segment.name must be 1-100 characters.");
+  let rule: ReturnType<typeof parseRule>;
+  try {
+    rule = parseRule(body.rule, "segment.rule");
+  } catch (e) {
+    if (e instanceof RuleError) fail(400, "invalid_segment", e.message);
+    throw e;
+  }
+  const saved = await saveSegment(c.env.DB, c.get("site").id, { id, name: body.name.trim(), rule }, await now(c.env));
+  return c.json({ segment: saved });
+});
+
+segmentsAdmin.delete("/:id", async (c) => {
+  if (!(await deleteSegment(c.env.DB, c.get("site").id, segmentId(c.req.param("id")))))
+    fail(404, "not_found", "No such segment.");
+  return c.json({ deleted: true });
+});
+
+/** `GET /v1/admin/segments/:id/members?format=csv|google|meta|tiktok`: the audience file. */
+segmentsAdmin.get("/:id/members", async (c) => {
+  const site = c.get("site");
+  const format = formatOf(c.req.query("format"));
+  const segment = await segmentById(c.env.DB, site.id, segmentId(c.req.param("id")));
+  if (!segment) fail(404, "not_found", "No such segment.");
+  await caughtUp(c.env);
+  return file(audienceFile(c.env.DB, site.id, segment.rule, format, await now(c.env)), `${segment.id}-${format}`);
+});
+
+/**
+ * `POST /v1/admin/segments/:id/feed`: a new pull URL for the audience (any earlier one stops
+ * working); `DELETE` removes it. The URL carries a 256-bit token and is shown only here.
+ */
+segmentsAdmin.post("/:id/feed", async (c) => {
+  const site = c.get("site");
+  const token = await rotateFeedToken(c.env.DB, site.id, segmentId(c.req.param("id")));
+  if (!token) fail(404, "not_found", "No such segment.");
+  const base = publicBase(c.env, site) ?? new URL(c.req.url).origin;
+  const url = `${base}/v1/audiences/${token}`;
+  return c.json({ url, formats: Object.fromEntries(AUDIENCE_FORMATS.map((f) => [f, `${url}?format=${f}`])) }, 201);
+});
+
+segmentsAdmin.delete("/:id/feed", async (c) => {
+  if (!(await revokeFeedToken(c.env.DB, c.get("site").id, segmentId(c.req.param("id")))))
+    fail(404, "not_found", "No such segment.");
+  return c.json({ revoked: true });
+});
+
+/** `GET /v1/audiences/<token>?format=…`: the audience file, for scheduled pulls. */
+export const audiences = new Hono<{ Bindings: Env }>();
+audiences.get("/:token", async (c) => {
+  const format = formatOf(c.req.query("format"));
+  const found = await segmentByFeedToken(c.env.DB, c.req.param("token"));
+  if (!found) fail(404, "not_found", "No audience at this address (the URL may have been replaced).");
+  await caughtUp(c.env);
+  return file(
+    audienceFile(c.env.DB, found.siteId, found.segment.rule, format, await now(c.env)),
+    `${found.segment.id}-${format}`,
+  );
+});
