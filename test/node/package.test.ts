@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import nodeResolve from "@rollup/plugin-node-resolve";
@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 /**
  * The package as a store's app gets it: `npm pack` of this project (dist/esm, from `npm run build`),
  * the tarball installed into a scratch app with its dependencies from the registry (or npm's cache),
- * then imported from Node and bundled with rollup as a store's build would bundle it.
+ * then imported from Node, type-checked as a TypeScript app and bundled with rollup as a store's
+ * build would bundle it.
  */
 
 const ROOT = process.cwd();
@@ -21,6 +22,7 @@ const npm = (args: string[], cwd: string) =>
   execFileSync("npm", [...args, "--no-audit", "--no-fund", "--loglevel=error"], { cwd, encoding: "utf8" });
 
 beforeAll(() => {
+  if (!existsSync("dist/esm/index.js")) throw new Error("dist/esm is missing: run `npm run build` first.");
   dir = mkdtempSync(join(tmpdir(), "nudge-package-"));
   [packed] = JSON.parse(npm(["pack", "--json", "--pack-destination", dir], ROOT)) as NonNullable<typeof packed>[];
   app = join(dir, "app");
