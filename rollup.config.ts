@@ -1,21 +1,20 @@
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { brotliCompressSync, gzipSync } from "node:zlib";
 import nodeResolve from "@rollup/plugin-node-resolve";
 import terser from "@rollup/plugin-terser";
 import type { OutputBundle, Plugin, RollupOptions } from "rollup";
 import esbuild from "rollup-plugin-esbuild";
-import { renderPage, SHOP_PAGES } from "./demo-store/pages";
+import { SDK_URL_PLACEHOLDER } from "./sdk/scripts/snippet";
 
 /**
- * Builds the browser code:
- *   dist/cdn/sdk/snippet.js   the inline loader stub merchants paste
+ * Builds the product's browser code (the demo store has its own config, demo-store/rollup.config.ts):
+ *   dist/cdn/sdk/snippet.js   the inline loader stub, with a placeholder for the SDK's address that
+ *                             `npm run snippet` fills in for a store (sdk/scripts/snippet.ts)
  *   dist/cdn/sdk/nudge.js     the SDK for the script tag (IIFE), served by the Worker
  *   dist/cdn/sdk/nudge.dev.js the same, unminified, with development warnings
  *   dist/esm/                 the SDK as ES modules, for stores with their own bundler (.d.ts
  *                             emitted by `tsc -p sdk/tsconfig.types.json` in `npm run build`)
- *   dist/demo/                the demo store: its pages with the stub inlined, and the SDK
- *   dist/cdn/admin/           the merchant dashboard's script and styles (copied to dist/demo/admin)
+ *   dist/cdn/admin/           the merchant dashboard's script and styles
  * Each SDK entry has a gzip budget; the build fails when one is exceeded.
  */
 
@@ -32,15 +31,13 @@ const BUDGETS: Record<string, number> = {
   "app.js": 20 * 1024,
 };
 
-const DEMO_SDK_SRC = "/sdk/nudge.js";
-
 const define = (dev: boolean) => ({
   __DEV__: String(dev),
   __VERSION__: JSON.stringify(pkg.version),
-  __NUDGE_SRC__: JSON.stringify(DEMO_SDK_SRC),
+  __NUDGE_SRC__: JSON.stringify(SDK_URL_PLACEHOLDER),
 });
 
-const minify = () =>
+export const minify = () =>
   terser({
     ecma: 2020,
     compress: { passes: 3, pure_getters: true, unsafe_arrows: true },
@@ -49,7 +46,7 @@ const minify = () =>
     format: { comments: false },
   });
 
-const ts = (dev = false) => esbuild({ target: "es2020", define: define(dev), tsconfig: "tsconfig.json" });
+export const ts = (dev = false) => esbuild({ target: "es2020", define: define(dev), tsconfig: "tsconfig.json" });
 
 /** Prints gzip and brotli sizes and fails the build past a budget. */
 function sizeBudget(): Plugin {
@@ -86,32 +83,12 @@ function chunkHeaders(): Plugin {
   };
 }
 
-/** Assembles dist/demo: the store's pages with the merchant snippet pasted in, plus the SDK. */
-function demoAssets(): Plugin {
-  return {
-    name: "demo-assets",
-    writeBundle() {
-      const out = "dist/demo";
-      cpSync("demo-store/public", out, { recursive: true });
-      const stub = readFileSync("dist/cdn/sdk/snippet.js", "utf8").trim();
-      const snippet = `<script>${stub}\nnudge("init", { key: "pk_demo" });</script>`;
-      const layout = readFileSync("demo-store/layout.html", "utf8").replace("<!-- NUDGE_SNIPPET -->", snippet);
-      for (const page of SHOP_PAGES) writeFileSync(join(out, page.file), renderPage(layout, page));
-      mkdirSync(join(out, "sdk"), { recursive: true });
-      cpSync("dist/cdn/sdk/nudge.js", join(out, "sdk/nudge.js"));
-      for (const chunk of ["onsite.js", "widgets.js"]) cpSync(`dist/cdn/sdk/${chunk}`, join(out, "sdk", chunk));
-    },
-  };
-}
-
-/** The dashboard's styles beside its script, in the production assets and the demo's. */
+/** The dashboard's styles beside its script. */
 function dashboardAssets(): Plugin {
   return {
     name: "dashboard-assets",
     writeBundle() {
       cpSync("dashboard/app.css", "dist/cdn/admin/app.css");
-      mkdirSync("dist/demo/admin", { recursive: true });
-      for (const f of ["app.js", "app.css"]) cpSync(`dist/cdn/admin/${f}`, `dist/demo/admin/${f}`);
     },
   };
 }
@@ -144,15 +121,6 @@ const config: RollupOptions[] = [
     output: { dir: "dist/esm", format: "es" },
     external: ["idb-keyval"],
     plugins: [ts()],
-  },
-  {
-    input: {
-      store: "demo-store/src/store.ts",
-      mailbox: "demo-store/src/mailbox.ts",
-      devpanel: "demo-store/src/devpanel.ts",
-    },
-    output: { dir: "dist/demo", format: "es" },
-    plugins: [nodeResolve(), ts(), minify(), demoAssets()],
   },
   {
     // The merchant dashboard, served by the Worker at /admin (routes/dashboard.ts).

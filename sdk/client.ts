@@ -5,7 +5,7 @@ import { onsiteChunk, startOnsite } from "./onsite";
 import { createQueue } from "./queue";
 import type { Queue } from "./queue";
 import { idbOutbox, local } from "./storage";
-import type { Consent, Envelope, IdentifyOptions, InitOptions, Properties, SdkEvents, Traits } from "./types";
+import type { Consent, Envelope, IdentifyOptions, InitOptions, Properties, SdkEvents, Traits } from "./types.js";
 
 const AID = "nudge_aid";
 const UID = "nudge_uid";

@@ -1,6 +1,6 @@
 import { report, track } from "./client";
 import { warn } from "./dev";
-import type { Properties } from "./types";
+import type { Properties } from "./types.js";
 
 /**
  * Cart helpers that produce Segment E-commerce Spec v2 events, so store integrations written for

@@ -38,6 +38,11 @@ export default defineConfig({
       },
       {
         extends: true,
+        // The project's tooling and packaging, run as a merchant runs them (the build's output first).
+        test: { name: "node", include: ["test/node/**/*.test.ts"], environment: "node" },
+      },
+      {
+        extends: true,
         plugins: [
           cloudflareTest(async () => ({
             wrangler: { configPath: "./test/worker/wrangler.jsonc" },

@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import type { Key } from "../../sdk/widgets/i18n";
 import { translator } from "../../sdk/widgets/i18n";
-import type { Locale, OnsiteConfig, TriggerKind, Widget } from "../../sdk/triggers/types";
+import { type Locale, LOCALES, type OnsiteConfig, TRIGGERS, type TriggerKind, type Widget } from "../../sdk/contract";
 import { api } from "../api";
 import { Loaded, useData } from "../ui";
 
@@ -11,9 +11,6 @@ import { Loaded, useData } from "../ui";
  * The preview is drawn by the dashboard, not the widget chunk: the chunk injects a <style> element,
  * which this page's Content-Security-Policy (no inline styles) rightly refuses.
  */
-
-const TRIGGERS: TriggerKind[] = ["exit_intent", "time", "scroll", "inactivity", "click", "load"];
-const LOCALES: Locale[] = ["en", "fr", "ru"];
 
 const keysOf = (w: Widget) => {
   const p = w.type === "cart_reminder" ? "cart" : w.type;

@@ -1,7 +1,8 @@
 import { capAllows, inAudience, needsVisitor, onPage, outcome, pick, resume, shown } from "./rules";
 import type { History } from "./rules";
 import { watch } from "./signals";
-import type { Host, OnsiteConfig, Visitor, Widget } from "./types";
+import type { OnsiteConfig, Visitor, Widget } from "../contract";
+import type { Host } from "./types";
 
 // Opt-in email capture (init({ captureEmails: true })) loads with this chunk: see client.ts.
 export { watchEmails } from "../capture";

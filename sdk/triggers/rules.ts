@@ -1,4 +1,4 @@
-import type { Visitor, Widget } from "./types";
+import type { Visitor, Widget } from "../contract";
 
 /**
  * Who sees which widget and how often: pure functions over the configuration, the page, the

@@ -1,4 +1,4 @@
-import type { Trigger } from "./types";
+import type { Trigger } from "../contract";
 
 /**
  * Trigger signals: each `watch*` listens to the page and calls `fire` when its moment comes,

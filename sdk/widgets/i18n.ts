@@ -1,4 +1,4 @@
-import type { Locale, OnsiteConfig } from "../triggers/types";
+import type { Locale, OnsiteConfig } from "../contract";
 
 /**
  * The widgets' words in English, French and Russian. Merchants override any string per locale in

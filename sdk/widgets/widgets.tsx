@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
-import type { Host, Widget } from "../triggers/types";
+import type { Widget } from "../contract";
+import type { Host } from "../triggers/types";
 import { post, requestId } from "./api";
 import { Dialog } from "./dialog";
 import type { Key, T } from "./i18n";

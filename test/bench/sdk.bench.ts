@@ -5,11 +5,12 @@ import { extname, join, normalize } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { findChromium } from "../e2e/ensure-chromium.ts";
+import { PEERS, peerModules } from "./peers.ts";
 
 /**
  * The SDK side by side with posthog-js, @segment/analytics-next, @snowplow/browser-tracker and
- * @plausible-analytics/tracker, each loaded from its package file into its own fresh page, all
- * sending to one sink on loopback that answers 200 `{}`. The page is cross-origin isolated
+ * @plausible-analytics/tracker (installed on first use, peers.ts), each loaded from its package
+ * file into its own fresh page, all sending to one sink on loopback that answers 200 `{}`. The page is cross-origin isolated
  * (COOP/COEP) so performance.now() is precise to 5 µs rather than 100 µs.
  *
  * Per SDK: script time until ready (the package file, fetched beforehand, evaluated as an inline
@@ -59,6 +60,12 @@ function countEvents(body: Buffer): number {
   return 1;
 }
 
+/** The bench's peers' node_modules (peers.ts), set before the server starts when one is measured. */
+let peers = "";
+/** Where a package's files are served from: the bench's peers from their folder, the rest from the project's. */
+const packageRoot = (rel: string) =>
+  rel.split("/", rel.startsWith("@") ? 2 : 1).join("/") in PEERS ? peers : join(ROOT, "node_modules");
+
 function serve(req: IncomingMessage, res: ServerResponse) {
   const url = new URL(req.url ?? "/", "http://x");
   const isolate = {
@@ -85,9 +92,11 @@ function serve(req: IncomingMessage, res: ServerResponse) {
     return;
   }
   if (req.method === "GET" && (url.pathname.startsWith("/pkg/") || url.pathname.startsWith("/dist/"))) {
-    const rel = url.pathname.startsWith("/pkg/") ? join("node_modules", url.pathname.slice(5)) : url.pathname.slice(1);
-    const path = normalize(join(ROOT, rel));
-    if (!path.startsWith(ROOT)) return void res.writeHead(403).end();
+    const pkg = url.pathname.startsWith("/pkg/");
+    const rel = url.pathname.slice(pkg ? 5 : 1);
+    const root = pkg ? packageRoot(rel) : ROOT;
+    const path = normalize(join(root, rel));
+    if (!path.startsWith(root)) return void res.writeHead(403).end();
     try {
       const body = readFileSync(path);
       res.writeHead(200, {
@@ -286,6 +295,9 @@ async function measure(browser: Browser, origin: string, sdk: Sdk) {
   };
 }
 
+const only = process.argv.slice(2);
+const selected = SDKS.filter((s) => !only.length || only.some((o) => s.name.includes(o)));
+if (selected.some((s) => s.name in PEERS)) peers = peerModules();
 const server = createServer(serve);
 await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
 const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -295,11 +307,10 @@ const browser = await chromium.launch({
   executablePath,
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking"],
 });
-const only = process.argv.slice(2);
 const rows = [];
 const failed: string[] = [];
 try {
-  for (const sdk of SDKS.filter((s) => !only.length || only.some((o) => s.name.includes(o)))) {
+  for (const sdk of selected) {
     try {
       rows.push(await measure(browser, origin, sdk));
     } catch (e) {

@@ -1,10 +1,12 @@
 import { readFileSync } from "node:fs";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { STUB_FILE, stubLoading } from "../../sdk/scripts/snippet";
 import { fakeServer, freshPage } from "./helpers";
 
 /**
  * The shipped files, not the source: the minified, property-mangled script-tag build
- * (dist/cdn/sdk/nudge.js) and the loader stub, run in this happy-dom window as a merchant's page
+ * (dist/cdn/sdk/nudge.js) and the loader stub with the demo's SDK address filled in as `npm run snippet`
+ * fills it (sdk/scripts/snippet.ts), run in this happy-dom window as a merchant's page
  * runs them. Needs `npm run build` first (npm test does it).
  */
 
@@ -16,7 +18,7 @@ const read = (file: string) => {
   }
 };
 const SDK = read("dist/cdn/sdk/nudge.js");
-const STUB = read("dist/cdn/sdk/snippet.js");
+const STUB = stubLoading(read(STUB_FILE), "/sdk/nudge.js");
 const ENDPOINT = "https://nudge.example";
 
 type Nudge = (command: string, ...args: unknown[]) => unknown;

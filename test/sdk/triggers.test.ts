@@ -17,7 +17,8 @@ import {
 } from "../../sdk/triggers/rules";
 import type { History } from "../../sdk/triggers/rules";
 import { isTopExit, scrollPercent, scrollUpDetector, watch } from "../../sdk/triggers/signals";
-import type { Host, Visitor, Widget } from "../../sdk/triggers/types";
+import type { Visitor, Widget } from "../../sdk/contract";
+import type { Host } from "../../sdk/triggers/types";
 import { freshPage } from "./helpers";
 
 const DAY = 86_400_000;

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Shown } from "../../sdk/triggers/index";
-import type { Host, OnsiteConfig, Widget } from "../../sdk/triggers/types";
+import type { OnsiteConfig, Widget } from "../../sdk/contract";
+import type { Host } from "../../sdk/triggers/types";
 import { show } from "../../sdk/widgets/index";
 
 const host: Host = { endpoint: "https://nudge.example", key: "pk_test", aid: () => "aid-1", track: vi.fn() };

@@ -1,4 +1,4 @@
-import type { OnsiteConfig, Trigger, Widget } from "../../../sdk/triggers/types";
+import { LOCALES, type OnsiteConfig, TRIGGERS, type Trigger, WIDGET_TYPES, type Widget } from "../../../sdk/contract";
 import { isDict } from "../ingest/validate";
 
 export type { OnsiteConfig, Widget };
@@ -9,10 +9,6 @@ export type { OnsiteConfig, Widget };
  * `PUT /v1/admin/onsite`. Input is rebuilt field by field with bounds, never trusted as is —
  * whatever is stored is served to every shopper's browser.
  */
-
-export const WIDGET_TYPES = ["coupon", "friend", "callback", "newsletter", "cart_reminder"] as const;
-export const TRIGGERS = ["exit_intent", "time", "scroll", "inactivity", "click", "load"] as const;
-export const LOCALES = ["en", "fr", "ru"] as const;
 
 export class ConfigError extends Error {}
 
