@@ -38,6 +38,11 @@ export default defineConfig({
       },
       {
         extends: true,
+        // Checks on the source tree itself (the Worker's import layers): plain Node.
+        test: { name: "node", include: ["test/node/**/*.test.ts"], environment: "node" },
+      },
+      {
+        extends: true,
         plugins: [
           cloudflareTest(async () => ({
             wrangler: { configPath: "./test/worker/wrangler.jsonc" },

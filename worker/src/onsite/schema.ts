@@ -1,5 +1,5 @@
 import type { OnsiteConfig, Trigger, Widget } from "../../../sdk/triggers/types";
-import { isDict } from "../ingest/validate";
+import { isDict } from "../lib/values";
 
 export type { OnsiteConfig, Widget };
 

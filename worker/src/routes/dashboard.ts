@@ -7,7 +7,7 @@ import {
   sessionToken,
   siteFromSession,
 } from "../admin/session";
-import { isDict } from "../ingest/validate";
+import { isDict } from "../lib/values";
 import { now } from "../lib/clock";
 import { fail, readJson } from "../lib/http";
 import { siteBySecretKey } from "../model/sites";
