@@ -93,7 +93,7 @@ export const CAMPAIGN_TEMPLATES: Readonly<Record<string, Record<string, unknown>
     priority: 70,
     trigger: {
       type: "event",
-      events: ["Product Shared"],
+      events: [EVENT.productShared],
       // One referral message per friend, whoever shares and however often.
       journey: "once",
       match: { share_via: "email" },

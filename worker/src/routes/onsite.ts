@@ -231,7 +231,7 @@ onsite.post("/onsite/friend", async (c) => {
     share_via: "email",
     sender_name: senderName,
   };
-  await emit(a, [{ type: "track", event: "Product Shared", properties, traits: {} }], "friend");
+  await emit(a, [{ type: "track", event: EVENT.productShared, properties, traits: {} }], "friend");
   await consentOf(a, recipient, "send_to_friend", wording).run(); // after: the browser's contact exists
   return c.json({ ok: true });
 });
