@@ -374,19 +374,19 @@ async function deliver(
         if ((recent?.n ?? 0) >= def.frequency_cap.max) return finish("frequency cap");
       }
     }
+    // The journey's next step, scheduled in the same batch as this one's outcome.
+    const stepAfter = (holdout: 0 | 1) =>
+      nextStep(
+        db,
+        def,
+        { siteId: site.id, contactId: row.id, step: m.step, dedupeKey: m.dedupe_key, holdout, data: m.data },
+        now,
+      );
     if (m.holdout) {
       // The control group: nothing is delivered, but the time it would have gone is kept, and the
       // journey goes on virtually (its next step is scheduled and held in turn), so control and
       // treated contacts are compared over the same journey (routes/results.ts).
-      await db.batch([
-        holdClaimed(db, m.id, now),
-        ...nextStep(
-          db,
-          def,
-          { siteId: site.id, contactId: row.id, step: m.step, dedupeKey: m.dedupe_key, holdout: 1, data: m.data },
-          now,
-        ),
-      ]);
+      await db.batch([holdClaimed(db, m.id, now), ...stepAfter(1)]);
       return "held";
     }
 
@@ -412,15 +412,7 @@ async function deliver(
     if (step.channel === "webhook") out.signingSecret = (await webhookSecret(db, site.id)).secret;
     await transportFor(env, step.channel)(env, out, now);
     // Marking it sent and scheduling what follows commit together.
-    await db.batch([
-      markSent(db, m.id, now, variant?.id ?? null),
-      ...nextStep(
-        db,
-        def,
-        { siteId: site.id, contactId: row.id, step: m.step, dedupeKey: m.dedupe_key, holdout: 0, data: m.data },
-        now,
-      ),
-    ]);
+    await db.batch([markSent(db, m.id, now, variant?.id ?? null), ...stepAfter(0)]);
     return "sent";
   } catch (e) {
     const reason = e instanceof Error ? e.message.slice(0, 500) : "send failed";
