@@ -38,7 +38,8 @@ export default defineConfig({
       },
       {
         extends: true,
-        // The project's tooling and packaging, run as a merchant runs them (the build's output first).
+        // Checks on the tree and its tooling, run as a merchant runs them: the Worker's import layers,
+        // the snippet generator, the packed package.
         test: { name: "node", include: ["test/node/**/*.test.ts"], environment: "node" },
       },
       {

@@ -1,6 +1,19 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { advance, clock, mailbox, product, send, shopperWithCart, tick, uid, unwrap } from "./helpers";
+import {
+  advance,
+  clock,
+  mailbox,
+  post,
+  product,
+  putCampaign,
+  SECRET,
+  send,
+  shopperWithCart,
+  tick,
+  uid,
+  unwrap,
+} from "./helpers";
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
@@ -63,6 +76,32 @@ describe("abandoned cart", () => {
       .bind(email)
       .first();
     expect(row).toEqual({ status: "cancelled", reason: "ordered" });
+  });
+
+  it("should keep a campaign named abandoned_cart going after an order when the merchant set exit.ordered to false", async () => {
+    // An order used to cancel every pending message of the campaign with this id, whatever its
+    // definition said; now only the definition's own exit decides.
+    await putCampaign("abandoned_cart", {
+      trigger: { type: "event", events: ["Quote Requested"] },
+      steps: [{ delay: "1h", template: "welcome" }],
+      exit: { ordered: false },
+    });
+    try {
+      const email = `${uid("eo")}@example.com`;
+      const anonymousId = uid("anon");
+      await send([
+        { type: "identify", anonymousId, traits: { email } },
+        { type: "track", anonymousId, event: "Quote Requested", properties: {} },
+      ]);
+      await send([
+        { type: "track", anonymousId, event: "Order Completed", properties: { order_id: uid("o"), total: 79 } },
+      ]);
+      await advance(2 * HOUR);
+      expect(await mailbox(email, "abandoned_cart")).toHaveLength(1);
+    } finally {
+      const restored = await post("/v1/admin/campaigns/templates/abandoned_cart/enable", {}, SECRET);
+      expect(restored.status).toBe(201);
+    }
   });
 
   it("should remind again when the shopper empties the cart and later fills it again", async () => {

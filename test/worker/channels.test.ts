@@ -98,7 +98,7 @@ describe("channels against the providers' documented request shapes", () => {
     expect(sms.body).toEqual({ To: "+447700900123", From: "+441234567890", Body: "Your cart is waiting" });
 
     const say = twiml("Hello <Ada> & friends", "fr");
-    await twilioCall(providerEnv(), message({ channel: "call", to: "+447700900123", html: say }), Date.now());
+    await twilioCall(providerEnv(), message({ channel: "call", to: "+447700900123", twiml: say }), Date.now());
     const call = await last("twilio");
     expect(call.status).toBe(200);
     expect(call.path).toMatch(/\/Calls\.json$/);

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, inject, it, vi } from "vitest";
 import type { Env } from "../../worker/src/env";
 import { enqueue } from "../../worker/src/ingest/inbox";
 import { applyBatch, drainInbox, recoverEvents } from "../../worker/src/ingest/process";
-import type { Message } from "../../worker/src/ingest/validate";
+import type { Message } from "../../worker/src/model/events";
 import { CLAIM_TIMEOUT_MS, sweep } from "../../worker/src/jobs/sweep";
 import { countCalls } from "../../worker/src/lib/d1-budget";
 import { siteById } from "../../worker/src/model/sites";

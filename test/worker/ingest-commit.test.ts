@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { enqueue, take } from "../../worker/src/ingest/inbox";
 import { applyBatch, drainInbox } from "../../worker/src/ingest/process";
 import { validateMessage } from "../../worker/src/ingest/validate";
-import type { Message } from "../../worker/src/ingest/validate";
+import type { Message } from "../../worker/src/model/events";
 import { siteById } from "../../worker/src/model/sites";
 import { clock, post, product, uid } from "./helpers";
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { enqueue } from "../../worker/src/ingest/inbox";
 import { applyBatch, drainInbox } from "../../worker/src/ingest/process";
 import { validateMessage } from "../../worker/src/ingest/validate";
-import type { Message } from "../../worker/src/ingest/validate";
+import type { Message } from "../../worker/src/model/events";
 import { mintCoupon } from "../../worker/src/model/coupons";
 import { siteById } from "../../worker/src/model/sites";
 import { MERGED_TABLES } from "../../worker/src/model/contacts";

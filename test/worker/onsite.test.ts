@@ -2,7 +2,7 @@ import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { hmacHex } from "../../worker/src/lib/crypto";
-import { exitCouponForContact } from "../../worker/src/model/onsite";
+import { heldCoupon } from "../../worker/src/model/coupons";
 import { DEMO_CONFIG } from "../../worker/src/onsite/schema";
 import { webhookSecret } from "../../worker/src/model/sites";
 import { BASE, post, SECRET, send, shopperWithCart, uid } from "./helpers";
@@ -85,9 +85,15 @@ describe("POST /v1/onsite/coupon", () => {
     const contact = await env.DB.prepare(`SELECT contact_id FROM identities WHERE kind = 'anonymous' AND value = ?`)
       .bind(anonymousId)
       .first<{ contact_id: string }>();
-    const found = await exitCouponForContact(env.DB, "demo", contact?.contact_id ?? "", Date.now());
+    const found = await heldCoupon(env.DB, "demo", contact?.contact_id ?? "", "exit_intent", Date.now());
     expect(found).toMatchObject({ code, promotion_id: "exit-intent-10" });
-    const expired = await exitCouponForContact(env.DB, "demo", contact?.contact_id ?? "", Date.now() + 8 * 86_400_000);
+    const expired = await heldCoupon(
+      env.DB,
+      "demo",
+      contact?.contact_id ?? "",
+      "exit_intent",
+      Date.now() + 8 * 86_400_000,
+    );
     expect(expired).toBeNull();
   });
 

@@ -1,6 +1,7 @@
-import { isDict } from "../ingest/validate";
+import { isDict } from "../lib/values";
 import { compileRule, parseRule, RuleError } from "../segments/rules";
 import type { Rule } from "../segments/rules";
+import type { ChannelName } from "../channels/channel";
 import { MESSAGE_TEMPLATES } from "./messages";
 
 /**
@@ -8,8 +9,6 @@ import { MESSAGE_TEMPLATES } from "./messages";
  * as JSON in D1 (`campaigns.definition`), written through the admin API, always validated here
  * first — nothing else reads raw JSON from a merchant.
  */
-
-export type ChannelName = "email" | "sms" | "call" | "webhook";
 
 export type Trigger =
   /** Each matching event starts (or, with `reset`, restarts the timer of) a journey. */

@@ -1,11 +1,10 @@
-import { countsMoney, familyOf } from "../ingest/trust";
 import { normaliseEmail } from "../model/contacts";
-import type { Message } from "../ingest/validate";
+import { cancelCampaignExits, rearmCarts, schedule } from "../model/messages";
+import { type AppliedEvent, countsMoney, EVENT, familyOf, type Message } from "../model/events";
 import { text } from "../lib/values";
 import { compileRule } from "../segments/rules";
 import type { Rule } from "../segments/rules";
 import type { Site } from "../model/sites";
-import type { AppliedEvent, CampaignBatch } from "./campaign";
 import type { CampaignDef, Step } from "./definition";
 import { MESSAGE_TEMPLATES } from "./messages";
 import { enabledCampaigns } from "./store";
@@ -24,7 +23,12 @@ import { enabledCampaigns } from "./store";
  * are written before the exit's cancel, as event by event they would have been.
  */
 
-const DAY = 86400_000;
+/** A chunk of events ingest has just applied, in event order, with the time they were processed. */
+export interface CampaignBatch {
+  site: Site;
+  now: number;
+  events: AppliedEvent[];
+}
 
 /** Stable in [0, 100): the same contact lands in the same group of a campaign every time. */
 export function bucket(key: string): number {
@@ -141,16 +145,12 @@ function startStatements(db: D1Database, x: Starts): D1PreparedStatement[] {
              JOIN contacts c ON c.site_id = i.site_id AND c.id = i.contact_id WHERE true`
           : `FROM json_each(?) r CROSS JOIN contacts c ON c.site_id = ? AND c.id = r.value ->> 'c' WHERE true`;
     const cart = source === "cart";
-    return db
-      .prepare(
-        `INSERT INTO messages (site_id, contact_id, campaign, step, channel, dedupe_key, due_at, created_at,
-                               variant, holdout, priority, data)
-         SELECT c.site_id, c.id, ?, ?, ?, r.value ->> 'k'${cart ? " || k.cart_id || ':1'" : ""},
-           ${cart ? "k.updated_at + ?" : "r.value ->> 'd'"}, ?, r.value ->> 'v', r.value ->> 'h', ?, r.value ->> 'data'
-         ${from}${reachable(x.def, step, "r.value ->> 'p'")} AND ${audience.sql} AND ${segment.sql}
-         ON CONFLICT (dedupe_key) DO ${conflict}`,
-      )
-      .bind(
+    return schedule(
+      db,
+      `SELECT c.site_id, c.id, ?, ?, ?, r.value ->> 'k'${cart ? " || k.cart_id || ':1'" : ""},
+         ${cart ? "k.updated_at + ?" : "r.value ->> 'd'"}, ?, r.value ->> 'v', r.value ->> 'h', ?, r.value ->> 'data'
+       ${from}${reachable(x.def, step, "r.value ->> 'p'")} AND ${audience.sql} AND ${segment.sql}`,
+      [
         x.def.id,
         x.stepIndex + 1,
         step.channel,
@@ -161,7 +161,9 @@ function startStatements(db: D1Database, x: Starts): D1PreparedStatement[] {
         x.siteId,
         ...audience.params,
         ...segment.params,
-      );
+      ],
+      conflict,
+    );
   };
   if (first && t.type === "cart") return [statement(x.rows, "cart")];
   const byEmail = x.rows.filter((r) => r.e !== undefined);
@@ -235,7 +237,7 @@ function startOf(def: CampaignDef, site: Site, e: AppliedEvent, now: number, pla
     };
   };
   if (t.type === "cart") {
-    if (name === "Order Completed") return null;
+    if (name === EVENT.orderCompleted) return null;
     // One journey per cart: the cart id completes the key in SQL.
     const prefix = `${def.id}:${siteId}:${e.contactId}:`;
     return { key: e.contactId, last: true, row: row(prefix, "cart", { c: e.contactId }) };
@@ -275,7 +277,7 @@ function plan(def: CampaignDef, batch: CampaignBatch): Plan {
     const name = e.event.event;
     // Exits first: an event that ends a journey must not also be counted as starting one.
     const exit =
-      name === "Order Completed" && def.exit.ordered
+      name === EVENT.orderCompleted && def.exit.ordered
         ? "ordered"
         : name && def.exit.events.includes(name)
           ? `goal reached: ${name}`
@@ -315,53 +317,22 @@ export async function campaignStatements(db: D1Database, batch: CampaignBatch): 
       // now is the one a later event started.) Others keep it: it blocks their key, as it would.
       const started = reset ? rows.filter((r) => r.c === undefined || (p.lastOf.get(r.c) ?? 0) === g) : rows;
       out.push(...startStatements(db, { def, stepIndex: 0, siteId, now, rows: started, reset }));
-      if (cart) out.push(...rearm(db, def, siteId, now, rows));
-      if (exits.size > 0)
+      // For the contacts of cart journeys that changed: an emptied cart ends the journey; otherwise
+      // the shopper came back, and the pending reminder waits its full delay again.
+      if (cart && rows.length > 0)
         out.push(
-          db
-            .prepare(
-              `UPDATE messages SET status = 'cancelled',
-                 reason = (SELECT value ->> 1 FROM json_each(?3) WHERE value ->> 0 = messages.contact_id)
-               WHERE site_id = ?1 AND contact_id IN (SELECT value ->> 0 FROM json_each(?3))
-                 AND status = 'pending' AND campaign = ?2`,
-            )
-            .bind(siteId, def.id, JSON.stringify([...exits])),
+          rearmCarts(db, {
+            siteId,
+            campaign: def.id,
+            contacts: rows.map((r) => r.c ?? ""),
+            delays: def.steps.map((st) => st.delay_ms),
+            now,
+          }),
         );
+      if (exits.size > 0) out.push(cancelCampaignExits(db, siteId, def.id, [...exits]));
     }
   }
-  // Orders are few: one attribution each — of the orders that count as money (ingest/trust.ts).
-  for (const e of batch.events)
-    if (e.event.event === "Order Completed" && countsMoney(batch.site, e.event)) out.push(attribute(db, siteId, e));
   return out;
-}
-
-const HAS_ITEMS =
-  "EXISTS (SELECT 1 FROM cart_items i WHERE i.site_id = messages.site_id AND i.contact_id = messages.contact_id)";
-
-/**
- * For the contacts of cart journeys that changed: an emptied cart ends the journey; otherwise the
- * shopper came back, and the pending reminder waits its full delay again.
- */
-function rearm(db: D1Database, def: CampaignDef, siteId: string, now: number, rows: StartRow[]): D1PreparedStatement[] {
-  if (rows.length === 0) return [];
-  return [
-    db
-      .prepare(
-        `UPDATE messages SET
-           status = CASE WHEN ${HAS_ITEMS} THEN status ELSE 'cancelled' END,
-           reason = CASE WHEN ${HAS_ITEMS} THEN reason ELSE 'cart emptied or ordered' END,
-           due_at = max(due_at, ? + CASE step ${def.steps.map(() => "WHEN ? THEN ?").join(" ")} ELSE 0 END)
-         WHERE site_id = ? AND campaign = ? AND status = 'pending'
-           AND contact_id IN (SELECT value FROM json_each(?))`,
-      )
-      .bind(
-        now,
-        ...def.steps.flatMap((st, i) => [i + 1, st.delay_ms]),
-        siteId,
-        def.id,
-        JSON.stringify(rows.map((r) => r.c)),
-      ),
-  ];
 }
 
 /** Referred friends as contacts with their email, unless someone already has that email. */
@@ -382,30 +353,6 @@ function createFriends(db: D1Database, siteId: string, friends: Map<string, stri
       )
       .bind(siteId, list),
   ];
-}
-
-/**
- * Attribution: the order is a conversion of the last message the contact got (or, in the
- * holdout, would have got) before it, clicked or sent within the campaign's window.
- */
-function attribute(db: D1Database, siteId: string, e: AppliedEvent): D1PreparedStatement {
-  const p = e.event.properties;
-  const orderId = text(p.order_id ?? p.orderId ?? p.checkout_id, 200) ?? e.event.messageId;
-  return db
-    .prepare(
-      `INSERT INTO conversions (site_id, order_id, message_id, campaign, variant, holdout, amount, placed_at)
-       SELECT o.site_id, o.order_id, m.id, m.campaign, m.variant, m.holdout, o.total, o.placed_at
-       FROM orders o
-       JOIN messages m ON m.site_id = o.site_id AND m.contact_id = o.contact_id
-       JOIN campaigns cp ON cp.site_id = m.site_id AND cp.id = m.campaign
-       WHERE o.site_id = ? AND o.order_id = ? AND o.contact_id = ?
-         AND m.sent_at IS NOT NULL AND m.sent_at <= o.placed_at AND (m.status = 'sent' OR m.holdout = 1)
-         AND max(m.sent_at, coalesce(m.clicked_at, 0))
-             >= o.placed_at - coalesce(json_extract(cp.definition, '$.attribution_days'), 5) * ${DAY}
-       ORDER BY max(m.sent_at, coalesce(m.clicked_at, 0)) DESC LIMIT 1
-       ON CONFLICT DO NOTHING`,
-    )
-    .bind(siteId, orderId, e.contactId);
 }
 
 /** After step `m.step` was sent: the next step, due its delay after now. */
@@ -499,15 +446,11 @@ export async function launchDueCampaigns(db: D1Database, now: number): Promise<n
     const data = JSON.stringify({ started_at: now, event: "date" });
     const prefix = `${def.id}:${row.site_id}:`;
     await db.batch([
-      db
-        .prepare(
-          `INSERT INTO messages (site_id, contact_id, campaign, step, channel, dedupe_key, due_at, created_at,
-                                 variant, holdout, priority, data)
-           SELECT c.site_id, c.id, ?, 1, ?, ? || c.id || ?, ?, ?, NULL, abs(random()) % 100 < ?, ?, ?
-           FROM contacts c WHERE c.site_id = ?${reachable(def, step, "NULL")} AND ${audience.sql}
-           ON CONFLICT (dedupe_key) DO NOTHING`,
-        )
-        .bind(
+      schedule(
+        db,
+        `SELECT c.site_id, c.id, ?, 1, ?, ? || c.id || ?, ?, ?, NULL, abs(random()) % 100 < ?, ?, ?
+         FROM contacts c WHERE c.site_id = ?${reachable(def, step, "NULL")} AND ${audience.sql}`,
+        [
           def.id,
           step.channel,
           prefix,
@@ -519,7 +462,8 @@ export async function launchDueCampaigns(db: D1Database, now: number): Promise<n
           data,
           row.site_id,
           ...audience.params,
-        ),
+        ],
+      ),
       db
         .prepare(`UPDATE campaigns SET launched_at = ? WHERE site_id = ? AND id = ? AND launched_at IS ?`)
         .bind(now, row.site_id, row.id, row.launched_at),

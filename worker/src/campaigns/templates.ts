@@ -1,3 +1,5 @@
+import { EVENT } from "../model/events";
+
 /**
  * Built-in campaign templates: one per scenario of the catalogue. `POST
  * /v1/admin/campaigns/templates/:id/enable` copies one into a site's campaigns (with the
@@ -28,26 +30,26 @@ export const CAMPAIGN_TEMPLATES: Readonly<Record<string, Record<string, unknown>
   browse_abandonment: {
     name: "Browse abandonment: a discount on the product they looked at, next day",
     priority: 40,
-    trigger: { type: "event", events: ["Product Viewed"], journey: "{product_id}", reset: true },
+    trigger: { type: "event", events: [EVENT.productViewed], journey: "{product_id}", reset: true },
     audience: { not: { open_cart: true } },
     steps: [
       { delay: "1d", channel: "email", template: "browse", coupon: { promotion_id: "browse-10", expires_days: 7 } },
     ],
-    exit: { ordered: true, events: ["Product Added"] },
+    exit: { ordered: true, events: [EVENT.productAdded] },
     quiet_hours: { from: 21, to: 8 },
     frequency_cap: { max: 1, hours: 24 },
   },
   cross_sell: {
     name: "Post-purchase: payment confirmation with related products",
     priority: 90,
-    trigger: { type: "event", events: ["Order Completed"], journey: "{order_id}" },
+    trigger: { type: "event", events: [EVENT.orderCompleted], journey: "{order_id}" },
     steps: [{ delay: 0, channel: "email", template: "cross_sell" }],
     exit: { ordered: false },
   },
   welcome: {
     name: "Welcome on newsletter opt-in, with a first-order incentive",
     priority: 70,
-    trigger: { type: "event", events: ["Signed Up", "Newsletter Subscribed"], journey: "once" },
+    trigger: { type: "event", events: [EVENT.signedUp, EVENT.newsletterSubscribed], journey: "once" },
     steps: [
       { delay: 0, channel: "email", template: "welcome", coupon: { promotion_id: "welcome-10", expires_days: 30 } },
     ],
@@ -91,7 +93,7 @@ export const CAMPAIGN_TEMPLATES: Readonly<Record<string, Record<string, unknown>
     priority: 70,
     trigger: {
       type: "event",
-      events: ["Product Shared"],
+      events: [EVENT.productShared],
       // One referral message per friend, whoever shares and however often.
       journey: "once",
       match: { share_via: "email" },
@@ -107,7 +109,7 @@ export const CAMPAIGN_TEMPLATES: Readonly<Record<string, Record<string, unknown>
     // Not 100: priority orders one contact's messages (who gets the room a frequency cap leaves),
     // and a flood of confirmations must not look more urgent than anyone's mail.
     priority: 60,
-    trigger: { type: "event", events: ["Callback Requested"] },
+    trigger: { type: "event", events: [EVENT.callbackRequested] },
     steps: [{ delay: 0, channel: "sms", template: "callback_sms" }],
     exit: { ordered: false },
   },

@@ -1,5 +1,7 @@
-import type { ChannelName } from "../campaigns/definition";
 import type { Env } from "../env";
+
+/** The ways a campaign step reaches someone; each has its transports in `channels/index.ts`. */
+export type ChannelName = "email" | "sms" | "call" | "webhook";
 
 /** One rendered message on its way out. `messageId` doubles as the provider idempotency key. */
 export interface Outgoing {
@@ -9,8 +11,10 @@ export interface Outgoing {
   /** An email address, an E.164 phone number, or the webhook URL. */
   to: string;
   subject: string;
-  /** Email: the HTML part. Call: the TwiML. Webhook: empty. */
+  /** Email: the HTML part. Empty for the other channels. */
   html: string;
+  /** Call: the TwiML Twilio plays. */
+  twiml?: string;
   /** Email: the text part. SMS: the message. Call: the script. Webhook: the JSON payload. */
   text: string;
   headers: Record<string, string>;

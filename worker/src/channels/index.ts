@@ -1,10 +1,9 @@
-import type { ChannelName } from "../campaigns/definition";
 import type { Env } from "../env";
 import { isDev } from "../env";
 import { publicBase } from "../lib/links";
 import type { Site } from "../model/sites";
 import { NotConfigured } from "./channel";
-import type { Transport } from "./channel";
+import type { ChannelName, Transport } from "./channel";
 import { postmark, resend } from "./email";
 import { outbox } from "./outbox";
 import { twilioCall, twilioSms } from "./twilio";

@@ -30,7 +30,7 @@ export const twilioSms: Transport = async (env, m) => {
 };
 
 export const twilioCall: Transport = async (env, m) => {
-  await expectOk(await post(env, "Calls", { To: m.to, ...sender(m), Twiml: m.html }), "Twilio");
+  await expectOk(await post(env, "Calls", { To: m.to, ...sender(m), Twiml: m.twiml ?? "" }), "Twilio");
 };
 
 const XML: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" };

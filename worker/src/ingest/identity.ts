@@ -2,8 +2,9 @@ import { hmacHex } from "../lib/crypto";
 import { normaliseEmail } from "../model/contacts";
 import type { IdentityKind } from "../model/contacts";
 import type { Site } from "../model/sites";
-import type { Message, MessageError } from "./validate";
-import { isDict } from "./validate";
+import type { Message } from "../model/events";
+import type { MessageError } from "./validate";
+import { isDict } from "../lib/values";
 
 /**
  * Identity verification. When a site enforces it, a message that names a person — a userId, or

@@ -1,6 +1,6 @@
 import { inboxFailed } from "../model/dead-letters";
-import type { Message } from "./validate";
-import { isDict } from "./validate";
+import type { Message } from "../model/events";
+import { isDict } from "../lib/values";
 
 /**
  * The inbox: batches accepted but not applied yet. A request applies its batch itself
@@ -9,7 +9,7 @@ import { isDict } from "./validate";
  * and the scheduled sweep `take`s the rows: in one transaction it turns them into `events`
  * (deduplicated by (site, messageId): a retry, a second tab, or an event the failed apply did store,
  * is kept once) and deletes them, so however many invocations take at once, each row comes out of
- * exactly one. (The `claimed_at` column is a leftover of an earlier design and stays unused.)
+ * exactly one.
  */
 
 /** What one drain pass applies at most: large enough to fold many batches, small enough for one transaction. */

@@ -1,8 +1,8 @@
-import { CAMPAIGNS } from "../campaigns";
-import type { AppliedEvent } from "../campaigns/campaign";
+import { campaignStatements } from "../campaigns/engine";
 import {
   applyTraits,
   createContacts,
+  findIdentities,
   identitiesOf,
   identitiesQuery,
   newContactId,
@@ -15,17 +15,17 @@ import { addToCarts, cartAdd, cartStatements, toLine } from "../model/carts";
 import type { CartAdd } from "../model/carts";
 import type { Site } from "../model/sites";
 import { MESSAGE_TEMPLATES } from "../campaigns/messages";
-import { toMinor } from "../lib/money";
 import { text } from "../lib/values";
-import { redeemCoupons, releaseCoupons } from "../promotions/coupons";
 import { onSite, siteHosts } from "../lib/hosts";
 import { eventFailed } from "../model/dead-letters";
+import { cancelPending } from "../model/messages";
 import { verifiedKinds } from "./identity";
 import { MAX_EVENTS_PER_PASS, take } from "./inbox";
-import { countsMoney, effectiveClaim, optsOut, releasesCoupons } from "./trust";
+import { orderStatements } from "./orders";
+import { effectiveClaim } from "./trust";
 import type { Holder } from "./trust";
-import { isDict } from "./validate";
-import type { Message } from "./validate";
+import { isDict } from "../lib/values";
+import { currencyOf, EVENT, type AppliedEvent, type Message, optsOut } from "../model/events";
 
 /**
  * Applies new events to profiles, carts and campaigns. Every event's effects — contact, traits,
@@ -46,7 +46,7 @@ import type { Message } from "./validate";
  *    Added events form one run, and the runs of all contacts at the same position are written
  *    together — two statements for every add of the chunk in the common case. Rarer effects
  *    (removals, whole-cart events, orders, traits) stay one set of statements per event;
- *  - campaigns get the whole chunk at once (`Campaign.onEvents`) and answer with set-based SQL.
+ *  - campaigns get the whole chunk at once (`campaignStatements`) and answer with set-based SQL.
  * Campaigns' statements run after the chunk's effects, in the same transaction, so they see the
  * profiles and carts as of the chunk's last event.
  */
@@ -84,9 +84,7 @@ export async function processEvents(
   let chunk = newChunk();
   const flush = async () => {
     if (chunk.applied.length === 0) return;
-    const campaigns: D1PreparedStatement[] = [];
-    for (const campaign of CAMPAIGNS.values())
-      campaigns.push(...(await campaign.onEvents(db, { site, now, events: chunk.applied })));
+    const campaigns = await campaignStatements(db, { site, now, events: chunk.applied });
     await db.batch([
       // The events themselves first: one stored meanwhile by another invocation fails the
       // transaction here, before anything else is applied twice.
@@ -115,14 +113,11 @@ export async function processEvents(
       } else {
         // Anything else may merge: commit what is pending, so the read sees it.
         if (!fresh) await flush();
-        const resolved = await resolveContact(
-          db,
-          site.id,
-          m,
-          undefined,
-          fresh ? [] : undefined,
-          m.source === "server" || (verified[i]?.size ?? 0) > 0,
-        );
+        // A fresh alias has nothing stored to read; anything else reads its identities as committed.
+        const stored = fresh ? [] : await findIdentities(db, site.id, ids);
+        const resolved = await resolveContact(db, site.id, m, stored, {
+          authoritative: m.source === "server" || (verified[i]?.size ?? 0) > 0,
+        });
         contactId = resolved.contactId;
         chunk.resolved.push(...resolved.statements);
         if (!fresh) {
@@ -246,7 +241,7 @@ function applyEvent(db: D1Database, site: Site, contactId: string, m: Message, c
   const runs = chunk.runs.get(contactId) ?? [];
   chunk.runs.set(contactId, runs);
   const last = runs[runs.length - 1];
-  const add = m.type === "track" && m.event === "Product Added" ? cartAdd(contactId, m, site.currency) : null;
+  const add = m.type === "track" && m.event === EVENT.productAdded ? cartAdd(contactId, m, site.currency) : null;
   if (add) {
     if (last && "adds" in last) last.adds.push(add);
     else runs.push({ adds: [add] });
@@ -417,120 +412,26 @@ export async function drainInbox(
   return applied;
 }
 
-const ORDER_STATUS: Record<string, "cancelled" | "refunded"> = {
-  "Order Cancelled": "cancelled",
-  "Order Refunded": "refunded",
-};
-
-/**
- * Orders are rows keyed by order id; the contact's aggregates are recomputed from them, so a
- * resent Order Completed (same order, new messageId) or a cancel/refund keeps them exact.
- * Only money the trust policy counts (`countsMoney`: the merchant's server, or a site that trusts
- * browser orders) makes rows; a browser's Order Completed elsewhere only ends its own contact's
- * reminders. A cancel or refund touches an order of the same contact only, and only the server's
- * gives coupon uses back.
- */
-function orderStatements(db: D1Database, site: Site, contactId: string, m: Message): D1PreparedStatement[] {
-  if (m.event === "Order Completed" && !countsMoney(site, m))
-    // The shopper bought (their word): stop reminding them of this cart; the campaigns' exits on the
-    // event do the rest. No order, spend, redemption, attribution or reward.
-    return [cancelCartReminders(db, site.id, contactId)];
-  if (!countsMoney(site, m)) return [];
-  const p = m.properties;
-  const currency = typeof p.currency === "string" ? p.currency.slice(0, 3).toUpperCase() : site.currency;
-  const orderId = text(p.order_id ?? p.orderId ?? p.checkout_id, 200);
-  const statements: D1PreparedStatement[] = [];
-  if (m.event === "Order Completed") {
-    const total = toMinor(p.total ?? p.revenue ?? p.value ?? 0, currency);
-    const products = (Array.isArray(p.products) ? p.products.slice(0, 200) : [])
-      .map((x) => toLine(x, currency))
-      .filter((l) => l !== null)
-      .map((l) => ({ product_id: l.productId, quantity: l.quantity, price: l.price }));
-    const coupons = [p.coupon, ...(Array.isArray(p.coupons) ? p.coupons : [])]
-      .map((c) => text(c, 64)?.toUpperCase())
-      .filter((c) => !!c)
-      .slice(0, 10);
-    statements.push(
-      db
-        .prepare(
-          `INSERT INTO orders (site_id, order_id, contact_id, total, currency, placed_at, coupons, products)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-        )
-        .bind(
-          site.id,
-          orderId ?? m.messageId,
-          contactId,
-          total,
-          currency,
-          m.timestamp,
-          JSON.stringify(coupons),
-          JSON.stringify(products),
-        ),
-      cancelCartReminders(db, site.id, contactId),
-      ...redeemCoupons(db, site.id, orderId ?? m.messageId, contactId, coupons, m.timestamp),
-    );
-  } else {
-    const status = m.event ? ORDER_STATUS[m.event] : undefined;
-    if (!status || !orderId) return [];
-    statements.push(
-      // Another shopper's order id names nothing here: the order must be this contact's.
-      db
-        .prepare(`UPDATE orders SET status = ? WHERE site_id = ? AND order_id = ? AND contact_id = ?`)
-        .bind(status, site.id, orderId, contactId),
-      ...(releasesCoupons(m) ? releaseCoupons(db, site.id, orderId, contactId, m.timestamp) : []),
-    );
-  }
-  statements.push(
-    db
-      .prepare(
-        `UPDATE contacts SET
-           orders_count = (SELECT count(*) FROM orders o WHERE o.site_id = ?1 AND o.contact_id = ?2 AND o.status = 'placed'),
-           total_spent = (SELECT coalesce(sum(total), 0) FROM orders o WHERE o.site_id = ?1 AND o.contact_id = ?2 AND o.status = 'placed'),
-           last_order_at = (SELECT max(placed_at) FROM orders o WHERE o.site_id = ?1 AND o.contact_id = ?2 AND o.status = 'placed')
-         WHERE site_id = ?1 AND id = ?2`,
-      )
-      .bind(site.id, contactId),
-  );
-  return statements;
-}
-
-/** The shopper bought: nothing still waiting to remind them of this cart may go out. */
-const cancelCartReminders = (db: D1Database, siteId: string, contactId: string) =>
-  db
-    .prepare(
-      `UPDATE messages SET status = 'cancelled', reason = 'ordered'
-       WHERE site_id = ?1 AND contact_id = ?2 AND status = 'pending' AND campaign = 'abandoned_cart'`,
-    )
-    .bind(siteId, contactId);
-
 /** Templates whose messages are not marketing (order and callback confirmations): consent does not stop them. */
-const TRANSACTIONAL = JSON.stringify([...MESSAGE_TEMPLATES].filter(([, t]) => t.transactional).map(([id]) => id));
+const TRANSACTIONAL = [...MESSAGE_TEMPLATES].filter(([, t]) => t.transactional).map(([id]) => id);
 
 /**
  * `Consent Updated { marketing: false }`: the contact is unsubscribed from marketing, and the
- * marketing messages waiting for them are cancelled (a message's template is its campaign's step).
+ * marketing messages waiting for them are cancelled; order and callback confirmations still go.
  */
 function optOut(db: D1Database, siteId: string, contactId: string): D1PreparedStatement[] {
   return [
     db.prepare(`UPDATE contacts SET unsubscribed = 1 WHERE site_id = ? AND id = ?`).bind(siteId, contactId),
-    db
-      .prepare(
-        `UPDATE messages SET status = 'cancelled', reason = 'unsubscribed'
-         WHERE site_id = ?1 AND contact_id = ?2 AND status = 'pending'
-           AND coalesce((SELECT json_extract(cp.definition, '$.steps[' || (messages.step - 1) || '].template')
-                         FROM campaigns cp WHERE cp.site_id = messages.site_id AND cp.id = messages.campaign), '')
-               NOT IN (SELECT value FROM json_each(?3))`,
-      )
-      .bind(siteId, contactId, TRANSACTIONAL),
+    cancelPending(db, siteId, contactId, "unsubscribed", { templates: TRANSACTIONAL }),
   ];
 }
 
-const PRODUCT_EVENTS = new Set([
-  "Product Viewed",
-  "Product Added",
-  "Product Removed",
-  "Product Clicked",
-  "Product Shared",
+const PRODUCT_EVENTS = new Set<string>([
+  EVENT.productViewed,
+  EVENT.productAdded,
+  EVENT.productRemoved,
+  EVENT.productClicked,
+  EVENT.productShared,
 ]);
 
 /** A catalogue row as the products statement reads it; the last field is 1 for the merchant's. */
@@ -546,8 +447,7 @@ type ProductRow = [string, string, number, string, string | null, string | null,
  */
 function productRows(site: Site, contactId: string, m: Message, chunk: Chunk) {
   if (!m.event || !PRODUCT_EVENTS.has(m.event)) return;
-  const currency =
-    typeof m.properties.currency === "string" ? m.properties.currency.slice(0, 3).toUpperCase() : site.currency;
+  const currency = currencyOf(m, site.currency);
   const line = toLine(m.properties, currency);
   if (!line) return;
   const merchant = m.source === "server" ? 1 : 0;
@@ -580,7 +480,7 @@ function productRows(site: Site, contactId: string, m: Message, chunk: Chunk) {
     Math.max(newer[7], older?.[7] ?? 0),
     Math.max(newer[8], older?.[8] ?? 0) as 0 | 1,
   ]);
-  if (m.event === "Product Viewed") {
+  if (m.event === EVENT.productViewed) {
     const key = `${contactId}\u0000${line.productId}`;
     const seen = chunk.views.get(key);
     chunk.views.set(key, [contactId, line.productId, m.timestamp, (seen?.[3] ?? 0) + 1]);

@@ -1,47 +1,12 @@
 import { normaliseEmail } from "../model/contacts";
 import type { IdentityKind } from "../model/contacts";
-import type { Site } from "../model/sites";
-import type { Message } from "./validate";
+import type { Message } from "../model/events";
 
 /**
- * The trust policy: what an event may change, decided from its family and its source (SECURITY.md
- * has the table). Pure and in memory — ingest asks it per event with what its one read already
- * knows, so the policy costs no D1 round trip.
- *
- *  - behaviour (views, cart changes, pages…): recorded for the sender's own visitor, any source;
- *  - identity (userId, email, phone, name): the browser's claim is admitted by `effectiveClaim`;
- *  - money (orders, cancels, refunds → spend, redemptions, attribution, loyalty): `countsMoney`;
- *  - consent: any source may reduce its own contact's consent (`optsOut`); only the widget
- *    endpoints, with the shopper's ticked box, add it.
+ * The trust policy for identity claims (SECURITY.md has the table; the families and the money and
+ * consent rules are in `model/events.ts`). Pure and in memory — ingest asks it per event with what
+ * its one read already knows, so the policy costs no D1 round trip.
  */
-
-export type Family = "behaviour" | "identity" | "money" | "consent";
-
-const MONEY = new Set(["Order Completed", "Order Cancelled", "Order Refunded"]);
-
-export function familyOf(m: Message): Family {
-  if (m.type === "identify" || m.type === "alias") return "identity";
-  if (m.event && MONEY.has(m.event)) return "money";
-  if (m.event === "Consent Updated") return "consent";
-  return "behaviour";
-}
-
-/**
- * Orders, cancellations and refunds count as money state — order rows, spend, redemptions,
- * attribution and therefore rewards — only when the merchant's server says so, or the browser on
- * a site that opted in. A browser order on any other site is kept as an event and still ends its
- * own contact's journeys (the shopper did buy), but creates nothing that is worth money.
- */
-export const countsMoney = (site: Site, m: Message): boolean =>
-  m.source === "server" || (m.source === "browser" && site.settings.trustBrowserOrders);
-
-/** A cancel or refund gives coupon uses back only from the merchant's server: from a browser it
- * would make a single-use code reusable (buy with it, cancel from the console, buy again). */
-export const releasesCoupons = (m: Message): boolean => m.source === "server";
-
-/** `Consent Updated { marketing: false }`: the sender withdraws its own contact's marketing consent. */
-export const optsOut = (m: Message): boolean =>
-  m.type === "track" && m.event === "Consent Updated" && m.properties.marketing === false;
 
 /** Who holds an identity as of the pending statements, and whether that contact is a known person
  * (has an email or a user id), which is what an unverified browser may never change. */

@@ -3,6 +3,9 @@
  * Input is `unknown` and is narrowed field by field, with bounded lengths — never cast.
  */
 
+import { type Dict, isDict } from "../lib/values";
+import { MESSAGE_TYPES, type Message, type MessageType, type Source } from "../model/events";
+
 export const LIMITS = {
   /** Segment's own limits: 32 KB per message, 500 KB per request. */
   messageBytes: 32 * 1024,
@@ -24,41 +27,12 @@ export const LIMITS = {
   arrayItems: 1000,
 } as const;
 
-export const MESSAGE_TYPES = ["track", "identify", "page", "screen", "alias", "group"] as const;
-export type MessageType = (typeof MESSAGE_TYPES)[number];
-
-/**
- * Who sent a message, which decides what it may change (SECURITY.md): `browser` — the site's public
- * key, printed in every page, so a claim by a stranger; `server` — the site's secret key, the
- * merchant's own server; `widget` — one of Nudge's consented, rate-limited onsite endpoints.
- */
-export type Source = "browser" | "server" | "widget";
-
-export interface Message {
-  type: MessageType;
-  messageId: string;
-  anonymousId: string | null;
-  userId: string | null;
-  previousId: string | null;
-  event: string | null;
-  properties: Record<string, unknown>;
-  traits: Record<string, unknown>;
-  context: Record<string, unknown>;
-  /** When it happened, in ms since the epoch, corrected for the sender's clock skew. */
-  timestamp: number;
-  source: Source;
-}
-
 export interface MessageError {
   index: number;
   messageId?: string;
   code: string;
   message: string;
 }
-
-type Dict = Record<string, unknown>;
-
-const isDict = (v: unknown): v is Dict => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function optionalString(v: unknown, max: number, field: string): string | null {
   if (v === undefined || v === null || v === "") return null;
@@ -185,5 +159,3 @@ export function parseSentAt(body: Dict): number | null {
     return null;
   }
 }
-
-export { isDict };

@@ -1,3 +1,4 @@
+import { pruneSettled } from "../model/messages";
 import { DEFAULT_RETENTION_DAYS } from "../model/sites";
 
 /**
@@ -33,14 +34,7 @@ export async function prune(db: D1Database, now: number, batch = PRUNE_BATCH): P
            JOIN messages m ON m.id = o.message_id AND m.status IN ('sent', 'cancelled', 'dead') LIMIT ?2)`,
       )
       .bind(now, batch, DEFAULT_RETENTION_DAYS, DAY_MS),
-    db
-      .prepare(
-        `DELETE FROM messages WHERE id IN (
-           SELECT m.id FROM (${cutoff}) s JOIN messages m ON m.site_id = s.id AND m.created_at < s.before
-           WHERE m.status IN ('sent', 'cancelled', 'dead')
-             AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = m.id) LIMIT ?2)`,
-      )
-      .bind(now, batch, DEFAULT_RETENTION_DAYS, DAY_MS),
+    pruneSettled(db, cutoff, [now, batch, DEFAULT_RETENTION_DAYS, DAY_MS]),
     db
       .prepare(
         `DELETE FROM events WHERE (site_id, message_id) IN (

@@ -9,7 +9,7 @@ import { missingSetup, providerFor, transportFor } from "../channels";
 import { twiml } from "../channels/twilio";
 import type { Env } from "../env";
 import { drainInbox, recoverEvents } from "../ingest/process";
-import { isDict } from "../ingest/validate";
+import { isDict } from "../lib/values";
 import { countCalls } from "../lib/d1-budget";
 import { isDev } from "../env";
 import { onSite, siteHosts, webhookUrlProblem } from "../lib/hosts";
@@ -17,7 +17,7 @@ import { linkUrl, publicBase } from "../lib/links";
 import { normalisePhone, phoneAllowed, phoneCountries } from "../lib/phone";
 import { countAll } from "../lib/rate-limit";
 import { cartLines } from "../model/carts";
-import { mintCoupon } from "../model/coupons";
+import { heldCoupon, mintCoupon } from "../model/coupons";
 import { DEAD_AFTER, deadLetter } from "../model/dead-letters";
 import { suppressed } from "../model/privacy";
 import { siteById, webhookSecret } from "../model/sites";
@@ -27,6 +27,19 @@ import { contactMatches } from "../segments/rules";
 import { deferUntil, validTimeZone } from "./quiet-hours";
 import { prune } from "./retention";
 import { retryWebhooks } from "./webhooks";
+import { EVENT } from "../model/events";
+import {
+  type ClaimedMessage,
+  cancelClaimed,
+  claimDue,
+  deferClaimed,
+  failClaimed,
+  holdClaimed,
+  keepCoupon,
+  markSent,
+  releaseClaimed,
+  setAside,
+} from "../model/messages";
 
 /**
  * The scheduler. Claims due messages with one UPDATE … RETURNING — D1 runs writes one at a time,
@@ -38,7 +51,7 @@ import { retryWebhooks } from "./webhooks";
  * CLAIM_TIMEOUT_MS, under the same provider idempotency key; one claimed more than MAX_ATTEMPTS
  * times is set aside. A sweep claims rounds of BATCH until nothing is due or its time or D1-call
  * budget is spent, each round reading its contacts and their latest orders in one call, so a
- * delivery costs about one D1 call (its sent mark) and a sweep sends ~900, where it sent 100.
+ * delivery costs about one D1 call (its sent mark) and a sweep sends ~900.
  */
 
 export const MAX_ATTEMPTS = DEAD_AFTER;
@@ -48,7 +61,7 @@ const BATCH = 100;
 const CONCURRENCY = 8;
 /**
  * How long one sweep keeps claiming: under the cron's minute, so runs rarely overlap (when they
- * do, the claim keeps them apart). Was one claim of 100 per run — 100 messages a minute at most.
+ * do, the claim keeps them apart).
  */
 export const SEND_BUDGET_MS = 45_000;
 /** D1 calls one sweep may make: D1 allows ~1 000 per invocation; the rest is headroom. */
@@ -78,22 +91,7 @@ export interface SweepBudget {
   calls?: number;
 }
 
-interface Claimed {
-  id: number;
-  site_id: string;
-  contact_id: string;
-  campaign: string;
-  step: number;
-  channel: string;
-  attempts: number;
-  dedupe_key: string;
-  variant: string | null;
-  holdout: number;
-  priority: number;
-  data: string;
-  coupon: string | null;
-  created_at: number;
-}
+type Claimed = ClaimedMessage;
 
 interface ContactRow {
   id: string;
@@ -159,7 +157,7 @@ export async function sweep(env: Env, now: number, publicUrl?: string, budget: S
     const before = counted.calls();
     let claimed: Claimed[] = [];
     await guard("claim", async () => {
-      claimed = await claim(db, now, size);
+      claimed = await claimDue(db, now, size, CLAIM_TIMEOUT_MS);
       return claimed.length;
     });
     if (claimed.length === 0) break;
@@ -195,26 +193,6 @@ function siteCache(db: D1Database) {
     }
     return found;
   };
-}
-
-/**
- * Claims up to `size` due rows, and rows stuck in 'sending' past CLAIM_TIMEOUT_MS (a sweep died
- * mid-send). The index on due_at (pending rows only) keeps this proportional to what is due.
- */
-async function claim(db: D1Database, now: number, size: number): Promise<Claimed[]> {
-  const { results } = await db
-    .prepare(
-      `UPDATE messages SET status = 'sending', claimed_at = ?1, attempts = attempts + 1
-       WHERE id IN (
-         SELECT id FROM (SELECT id FROM messages WHERE status = 'pending' AND due_at <= ?1 ORDER BY due_at LIMIT ?2)
-         UNION ALL
-         SELECT id FROM (SELECT id FROM messages WHERE status = 'sending' AND claimed_at < ?1 - ?3 LIMIT ?2))
-       RETURNING id, site_id, contact_id, campaign, step, channel, attempts, dedupe_key, variant, holdout, priority,
-                 data, coupon, created_at`,
-    )
-    .bind(now, size, CLAIM_TIMEOUT_MS)
-    .all<Claimed>();
-  return results ?? [];
 }
 
 /** What a round reads once for all its messages: contacts, and each one's latest placed order. */
@@ -323,9 +301,7 @@ async function deliver(
   if (m.attempts > MAX_ATTEMPTS) {
     const reason = `claimed ${m.attempts} times without finishing`;
     await db.batch([
-      db
-        .prepare(`UPDATE messages SET status = 'dead', reason = ? WHERE id = ? AND status = 'sending'`)
-        .bind(reason, m.id),
+      setAside(db, m.id, reason),
       deadLetter(
         db,
         { siteId: m.site_id, kind: "message", ref: m.id, contactId: m.contact_id, reason },
@@ -336,10 +312,7 @@ async function deliver(
     return "failed";
   }
   const finish = async (reason: string): Promise<Outcome> => {
-    await db
-      .prepare(`UPDATE messages SET status = 'cancelled', reason = ? WHERE id = ? AND status = 'sending'`)
-      .bind(reason, m.id)
-      .run();
+    await cancelClaimed(db, m.id, reason).run();
     return "cancelled";
   };
   try {
@@ -386,13 +359,7 @@ async function deliver(
         const until = deferUntil(now, zone, def.quiet_hours);
         if (until > now) {
           // Not a failed attempt: give the attempt back.
-          await db
-            .prepare(
-              `UPDATE messages SET status = 'pending', due_at = ?, attempts = attempts - 1, reason = ?
-               WHERE id = ? AND status = 'sending'`,
-            )
-            .bind(until, `quiet hours (${zone}): deferred`, m.id)
-            .run();
+          await deferClaimed(db, m.id, until, `quiet hours (${zone}): deferred`).run();
           return "deferred";
         }
       }
@@ -407,23 +374,19 @@ async function deliver(
         if ((recent?.n ?? 0) >= def.frequency_cap.max) return finish("frequency cap");
       }
     }
+    // The journey's next step, scheduled in the same batch as this one's outcome.
+    const stepAfter = (holdout: 0 | 1) =>
+      nextStep(
+        db,
+        def,
+        { siteId: site.id, contactId: row.id, step: m.step, dedupeKey: m.dedupe_key, holdout, data: m.data },
+        now,
+      );
     if (m.holdout) {
       // The control group: nothing is delivered, but the time it would have gone is kept, and the
       // journey goes on virtually (its next step is scheduled and held in turn), so control and
       // treated contacts are compared over the same journey (routes/results.ts).
-      await db.batch([
-        db
-          .prepare(
-            `UPDATE messages SET status = 'cancelled', reason = 'holdout', sent_at = ? WHERE id = ? AND status = 'sending'`,
-          )
-          .bind(now, m.id),
-        ...nextStep(
-          db,
-          def,
-          { siteId: site.id, contactId: row.id, step: m.step, dedupeKey: m.dedupe_key, holdout: 1, data: m.data },
-          now,
-        ),
-      ]);
+      await db.batch([holdClaimed(db, m.id, now), ...stepAfter(1)]);
       return "held";
     }
 
@@ -436,32 +399,20 @@ async function deliver(
 
     const coupon = m.coupon ?? (step.coupon ? await couponFor(db, site, def, step, m, now) : null);
     const variant = variantOf(step, m);
-    const ctx = await context(env, site, row, traits, data, template, m, coupon, now, publicUrl);
+    const delivery: Delivery = { site, def, step, template, m, row, traits, data, now };
+    const ctx = await context(env, delivery, { coupon, publicUrl });
     if (variant?.subject ?? step.subject) ctx.subject = variant?.subject ?? step.subject;
-    const out = await outgoing(site, def, step, template, ctx, m, to, row, data, now);
+    const out = await outgoing(delivery, ctx, to);
     const provider = providerFor(env, step.channel);
     if (!(await pace(provider.name, provider.perSecond, deadline))) {
       // No room left at this provider's rate in this sweep: back to pending, the attempt given back.
-      await db
-        .prepare(`UPDATE messages SET status = 'pending', attempts = attempts - 1 WHERE id = ? AND status = 'sending'`)
-        .bind(m.id)
-        .run();
+      await releaseClaimed(db, m.id).run();
       return "released";
     }
     if (step.channel === "webhook") out.signingSecret = (await webhookSecret(db, site.id)).secret;
     await transportFor(env, step.channel)(env, out, now);
     // Marking it sent and scheduling what follows commit together.
-    await db.batch([
-      db
-        .prepare(`UPDATE messages SET status = 'sent', reason = NULL, sent_at = ?, variant = ? WHERE id = ?`)
-        .bind(now, variant?.id ?? null, m.id),
-      ...nextStep(
-        db,
-        def,
-        { siteId: site.id, contactId: row.id, step: m.step, dedupeKey: m.dedupe_key, holdout: 0, data: m.data },
-        now,
-      ),
-    ]);
+    await db.batch([markSent(db, m.id, now, variant?.id ?? null), ...stepAfter(0)]);
     return "sent";
   } catch (e) {
     const reason = e instanceof Error ? e.message.slice(0, 500) : "send failed";
@@ -469,14 +420,11 @@ async function deliver(
     // A provider's Retry-After (a 429) is honoured when longer than the backoff.
     const retryAfter = e instanceof ProviderError ? e.retryAfterMs : 0;
     // Exponential backoff: 1, 2, 4, 8 … minutes; the last failure sets it aside as a dead letter.
-    const mark = db
-      .prepare(`UPDATE messages SET status = ?2, reason = ?3, due_at = ?4 WHERE id = ?1 AND status = 'sending'`)
-      .bind(
-        m.id,
-        dead ? "dead" : "pending",
-        e instanceof NotConfigured ? reason : dead ? `dead after ${m.attempts} attempts: ${reason}` : reason,
-        now + Math.max(60_000 * 2 ** (m.attempts - 1), retryAfter),
-      );
+    const mark = failClaimed(db, m.id, {
+      dead,
+      reason: e instanceof NotConfigured ? reason : dead ? `dead after ${m.attempts} attempts: ${reason}` : reason,
+      retryAt: now + Math.max(60_000 * 2 ** (m.attempts - 1), retryAfter),
+    });
     const letter = { siteId: m.site_id, kind: "message" as const, ref: m.id, contactId: m.contact_id, reason };
     await (dead ? db.batch([mark, deadLetter(db, letter, m.attempts, now)]) : mark.run());
     return "failed";
@@ -548,12 +496,7 @@ function budgetOf(site: Site, def: CampaignDef, step: Step): Budget | null {
 async function overBudget(db: D1Database, site: Site, m: Claimed, b: Budget, now: number): Promise<Outcome> {
   const day = new Date(now).toISOString().slice(0, 10);
   await db.batch([
-    db
-      .prepare(
-        `UPDATE messages SET status = 'pending', due_at = ?, attempts = attempts - 1, reason = ?
-         WHERE id = ? AND status = 'sending'`,
-      )
-      .bind(now - (now % DAY) + DAY, `daily ${b.kind} budget (${b.limit}) reached: deferred`, m.id),
+    deferClaimed(db, m.id, now - (now % DAY) + DAY, `daily ${b.kind} budget (${b.limit}) reached: deferred`),
     db
       .prepare(
         `INSERT INTO alerts (site_id, kind, day, message, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
@@ -594,10 +537,10 @@ async function exitReason(
     if (lastOrder !== undefined && lastOrder >= since) return "ordered";
     const bought = await db
       .prepare(
-        `SELECT 1 FROM events WHERE site_id = ?1 AND contact_id = ?2 AND timestamp >= ?3 AND event = 'Order Completed'
+        `SELECT 1 FROM events WHERE site_id = ?1 AND contact_id = ?2 AND timestamp >= ?3 AND event = ?4
            AND source != 'server' LIMIT 1`,
       )
-      .bind(m.site_id, m.contact_id, since)
+      .bind(m.site_id, m.contact_id, since, EVENT.orderCompleted)
       .first();
     if (bought) return "ordered";
   }
@@ -618,18 +561,7 @@ async function couponFor(db: D1Database, site: Site, def: CampaignDef, step: Ste
   const c = step.coupon;
   if (!c) return null;
   // A code this shopper already holds (bound to them, or to one of their browsers) and has not used.
-  const reused = c.reuse
-    ? await db
-        .prepare(
-          `SELECT code FROM coupons WHERE site_id = ?1 AND source = ?3
-             AND (contact_id = ?2 OR anonymous_id IN
-                  (SELECT value FROM identities WHERE site_id = ?1 AND kind = 'anonymous' AND contact_id = ?2))
-             AND (expires_at IS NULL OR expires_at > ?4) AND (max_uses IS NULL OR uses < max_uses)
-           ORDER BY created_at DESC LIMIT 1`,
-        )
-        .bind(site.id, m.contact_id, c.reuse, now)
-        .first<{ code: string }>()
-    : null;
+  const reused = c.reuse ? await heldCoupon(db, site.id, m.contact_id, c.reuse, now) : null;
   const code =
     reused?.code ??
     (await mintCoupon(db, {
@@ -640,9 +572,7 @@ async function couponFor(db: D1Database, site: Site, def: CampaignDef, step: Ste
       expiresAt: now + c.expires_days * 86400_000,
       now,
     }));
-  await db.prepare(`UPDATE messages SET coupon = ? WHERE id = ? AND coupon IS NULL`).bind(code, m.id).run();
-  const row = await db.prepare(`SELECT coupon FROM messages WHERE id = ?`).bind(m.id).first<{ coupon: string }>();
-  return row?.coupon ?? code;
+  return keepCoupon(db, m.id, code);
 }
 
 async function products(db: D1Database, site: Site, template: MessageTemplate, data: Record<string, unknown>) {
@@ -694,17 +624,24 @@ async function products(db: D1Database, site: Site, template: MessageTemplate, d
   }
 }
 
+/** One claimed message and what the sweep has read and decided for it so far. */
+interface Delivery {
+  site: Site;
+  def: CampaignDef;
+  step: Step;
+  template: MessageTemplate;
+  m: Claimed;
+  row: ContactRow;
+  traits: Record<string, unknown>;
+  /** The journey's data (the trigger's details). */
+  data: Record<string, unknown>;
+  now: number;
+}
+
 async function context(
   env: Env,
-  site: Site,
-  row: ContactRow,
-  traits: Record<string, unknown>,
-  data: Record<string, unknown>,
-  template: MessageTemplate,
-  m: Claimed,
-  coupon: string | null,
-  now: number,
-  publicUrl?: string,
+  { site, row, traits, data, template, m, now }: Delivery,
+  { coupon, publicUrl }: { coupon: string | null; publicUrl: string | undefined },
 ): Promise<MessageContext> {
   // The Worker's public address; in development (no PUBLIC_URL) the dev tick's origin, or the site's.
   const base = publicBase(env, site) ?? publicUrl ?? site.url;
@@ -739,16 +676,9 @@ async function context(
 }
 
 async function outgoing(
-  site: Site,
-  def: CampaignDef,
-  step: Step,
-  template: MessageTemplate,
+  { site, def, step, template, m, row, data, now }: Delivery,
   ctx: MessageContext,
-  m: Claimed,
   to: string,
-  row: ContactRow,
-  data: Record<string, unknown>,
-  now: number,
 ): Promise<Outgoing> {
   const s = site.settings;
   // The site's sender settings; each transport falls back to the deployment's (EMAIL_FROM, …).
@@ -788,7 +718,8 @@ async function outgoing(
       return {
         ...base,
         subject: (await renderMessage(template, ctx)).subject,
-        html: twiml(script, ctx.locale),
+        html: "",
+        twiml: twiml(script, ctx.locale),
         text: script,
       };
     }

@@ -1,7 +1,7 @@
 import type { Env } from "../env";
 import { isDev } from "../env";
 import { signToken, verifyToken } from "./crypto";
-import { isDict } from "../ingest/validate";
+import { isDict } from "./values";
 
 /**
  * Signed, expiring links in messages: restore a cart, unsubscribe, a tracked click, the open

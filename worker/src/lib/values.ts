@@ -5,3 +5,8 @@ export const text = (v: unknown, max: number): string | null =>
     : typeof v === "number" && Number.isFinite(v)
       ? String(v)
       : null;
+
+/** A JSON object: what parsed input must be before its fields are read. */
+export type Dict = Record<string, unknown>;
+
+export const isDict = (v: unknown): v is Dict => typeof v === "object" && v !== null && !Array.isArray(v);

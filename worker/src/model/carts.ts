@@ -1,5 +1,5 @@
-import { isDict } from "../ingest/validate";
-import type { Message } from "../ingest/validate";
+import { isDict } from "../lib/values";
+import { currencyOf, EVENT, type Message } from "./events";
 import { toMinor } from "../lib/money";
 import { text } from "../lib/values";
 
@@ -45,8 +45,6 @@ function safeUrl(v: unknown): string | null {
   }
 }
 
-export const CART_EVENTS = new Set(["Product Added", "Product Removed", "Cart Viewed", "Checkout Started"]);
-
 /** A Product Added, as a row for `addToCarts`. */
 export interface CartAdd {
   contactId: string;
@@ -54,9 +52,6 @@ export interface CartAdd {
   currency: string;
   at: number;
 }
-
-const currencyOf = (m: Message, fallback: string) =>
-  typeof m.properties.currency === "string" ? m.properties.currency.slice(0, 3).toUpperCase() : fallback;
 
 /** The line a Product Added event adds, or null when it names no product. */
 export function cartAdd(contactId: string, m: Message, currency: string): CartAdd | null {
@@ -133,7 +128,7 @@ export function cartStatements(
   const clear = () => db.prepare(`DELETE FROM cart_items WHERE site_id = ? AND contact_id = ?`).bind(siteId, contactId);
 
   switch (m.event) {
-    case "Product Removed": {
+    case EVENT.productRemoved: {
       const line = toLine(m.properties, cur);
       if (!line) return [];
       // Without a quantity the whole line goes, as in most store integrations. Delete before
@@ -150,8 +145,8 @@ export function cartStatements(
           .bind(q, siteId, contactId, line.productId),
       ];
     }
-    case "Cart Viewed":
-    case "Checkout Started": {
+    case EVENT.cartViewed:
+    case EVENT.checkoutStarted: {
       if (!Array.isArray(m.properties.products)) return [];
       const lines = m.properties.products
         .slice(0, 200)
@@ -159,7 +154,7 @@ export function cartStatements(
         .filter((l) => l !== null);
       return [touch(), clear(), ...lines.map((l) => upsert(l))];
     }
-    case "Order Completed":
+    case EVENT.orderCompleted:
       return [clear(), db.prepare(`DELETE FROM carts WHERE site_id = ? AND contact_id = ?`).bind(siteId, contactId)];
     default:
       return [];

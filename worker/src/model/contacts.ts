@@ -1,5 +1,6 @@
 import { sha256Hex } from "../lib/crypto";
-import type { Message } from "../ingest/validate";
+import type { Message } from "./events";
+import { moveMessages } from "./messages";
 
 /**
  * Contacts and their identities. A browser's anonymous id, the store's user id and an email each
@@ -52,25 +53,23 @@ export interface Resolution {
 }
 
 /**
- * Finds (or creates) the contact an event belongs to. Reads once; every write is returned as a
- * statement so the caller can commit it atomically with the event's other effects.
+ * Finds (or creates) the contact an event belongs to, from `found`: the event's identities as
+ * stored (`findIdentities`). Every write is returned as a statement so the caller can commit it
+ * atomically with the event's other effects. `authoritative`: may merge known contacts and move
+ * identities away from them — the server, or a verified claim.
  */
 export async function resolveContact(
   db: D1Database,
   siteId: string,
   m: Message,
-  newId: () => Promise<string> = () => newContactId(siteId, m),
-  /** The event's identities as stored, when the caller already read them (none: a new shopper). */
-  known?: IdentityRow[],
-  /** May merge known contacts and move identities away from them: the server, or a verified claim. */
-  authoritative = m.source === "server",
+  found: IdentityRow[],
+  { authoritative }: { authoritative: boolean },
 ): Promise<Resolution> {
   const wanted = identitiesOf(m);
-  const found = known ?? (await findIdentities(db, siteId, wanted));
 
   const row = (kind: IdentityKind) => found.find((r) => r.kind === kind);
   const strong = row("user") ?? row("email");
-  const contactId = strong?.contact_id ?? row("anonymous")?.contact_id ?? (await newId());
+  const contactId = strong?.contact_id ?? row("anonymous")?.contact_id ?? (await newContactId(siteId, m));
   const statements: D1PreparedStatement[] = [];
 
   if (!found.some((r) => r.contact_id === contactId)) {
@@ -220,7 +219,7 @@ export function mergeContacts(db: D1Database, siteId: string, from: string, into
   return [
     move(`UPDATE identities SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
     move(`UPDATE events SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
-    move(`UPDATE messages SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
+    moveMessages(db, siteId, from, into),
     move(`UPDATE orders SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
     move(`UPDATE coupons SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
     move(`UPDATE callbacks SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),

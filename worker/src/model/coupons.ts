@@ -53,3 +53,21 @@ export async function mintCoupon(db: D1Database, o: MintOptions): Promise<string
     .run();
   return code;
 }
+
+/**
+ * The newest code from `source` (e.g. "exit_intent") a contact holds, still valid and unused, for a
+ * follow-up message to repeat. Found by contact or by any of the contact's browsers, since the code
+ * may have been minted before the visitor was known.
+ */
+export async function heldCoupon(db: D1Database, siteId: string, contactId: string, source: string, now: number) {
+  return db
+    .prepare(
+      `SELECT code, promotion_id, expires_at FROM coupons WHERE site_id = ?1 AND source = ?3
+         AND (contact_id = ?2 OR anonymous_id IN
+              (SELECT value FROM identities WHERE site_id = ?1 AND kind = 'anonymous' AND contact_id = ?2))
+         AND (expires_at IS NULL OR expires_at > ?4) AND (max_uses IS NULL OR uses < max_uses)
+       ORDER BY created_at DESC LIMIT 1`,
+    )
+    .bind(siteId, contactId, source, now)
+    .first<{ code: string; promotion_id: string; expires_at: number | null }>();
+}

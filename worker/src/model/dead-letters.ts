@@ -1,3 +1,4 @@
+import { retryDead } from "./messages";
 /**
  * Dead letters: work that kept failing, set aside with its reason so the rest flows on. An inbox
  * batch, an event, a message or a merchant webhook is tried DEAD_AFTER times first — a D1 hiccup
@@ -116,12 +117,7 @@ export async function retryDeadLetter(db: D1Database, siteId: string, id: number
     event: db
       .prepare(`UPDATE events SET processed = 0, attempts = 0 WHERE site_id = ? AND message_id = ? AND processed = 2`)
       .bind(siteId, found.ref),
-    message: db
-      .prepare(
-        `UPDATE messages SET status = 'pending', attempts = 0, due_at = ?3, reason = 'retried from dead letters'
-         WHERE site_id = ?1 AND id = ?2 AND status = 'dead'`,
-      )
-      .bind(siteId, Number(found.ref), now),
+    message: retryDead(db, siteId, Number(found.ref), now),
     webhook: db
       .prepare(
         `UPDATE callbacks SET notify_attempts = 0, notify_after = ?3 WHERE site_id = ?1 AND id = ?2 AND notified_at IS NULL`,

@@ -1,4 +1,4 @@
-import type { OnsiteConfig } from "../onsite/schema";
+import type { OnsiteConfig } from "../../../sdk/contract";
 
 /** Onsite data: the widget configuration, callback tasks and consent records. */
 
@@ -176,25 +176,6 @@ export async function exitCoupon(db: D1Database, siteId: string, anonymousId: st
     .bind(siteId, row.code)
     .run();
   return null;
-}
-
-/**
- * The exit-intent code a contact was given on site, still valid and unused, for follow-up
- * messages to repeat. Found by contact or by any of the contact's browsers, since the code may
- * have been minted before the visitor was known.
- */
-export async function exitCouponForContact(db: D1Database, siteId: string, contactId: string, now: number) {
-  return db
-    .prepare(
-      `SELECT code, promotion_id, expires_at FROM coupons
-       WHERE site_id = ?1 AND source = 'exit_intent'
-         AND (contact_id = ?2 OR anonymous_id IN
-              (SELECT value FROM identities WHERE site_id = ?1 AND kind = 'anonymous' AND contact_id = ?2))
-         AND (expires_at IS NULL OR expires_at > ?3) AND (max_uses IS NULL OR uses < max_uses)
-       ORDER BY created_at DESC LIMIT 1`,
-    )
-    .bind(siteId, contactId, now)
-    .first<{ code: string; promotion_id: string; expires_at: number | null }>();
 }
 
 /** What onsite audience rules need to know about a visitor: known? cart? bought before? */

@@ -1,5 +1,6 @@
 import { sha256Hex } from "../lib/crypto";
 import { normaliseEmail } from "./contacts";
+import { EVENT } from "./events";
 
 /**
  * Everything stored about one contact: export (the right of access) and erasure (the right to be
@@ -89,7 +90,7 @@ export async function exportContact(db: D1Database, siteId: string, contactId: s
 
 // Rows of other contacts, or of no one, that name the person by address: the emails and phone the
 // contact holds (?3, a JSON list, read before erasing).
-const NAMED_SHARES = `FROM events WHERE site_id = ?1 AND event = 'Product Shared'
+const NAMED_SHARES = `FROM events WHERE site_id = ?1 AND event = '${EVENT.productShared}'
   AND properties ->> 'recipient_email' IN (SELECT value FROM json_each(?3))`;
 const NAMED_CONSENTS = `FROM consents WHERE site_id = ?1 AND subject IN (SELECT value FROM json_each(?3))`;
 const CONVERSIONS = `FROM conversions WHERE site_id = ?1

@@ -1,5 +1,5 @@
 import { LOCALES, type OnsiteConfig, TRIGGERS, type Trigger, WIDGET_TYPES, type Widget } from "../../../sdk/contract";
-import { isDict } from "../ingest/validate";
+import { isDict } from "../lib/values";
 
 export type { OnsiteConfig, Widget };
 

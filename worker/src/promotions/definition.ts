@@ -3,7 +3,7 @@
  * are integer minor units of the cart's currency; percentages allow two decimals (12.5 %).
  * `parsePromotion` turns untrusted JSON (admin API) into a `Promotion` or a readable error.
  */
-import { isDict } from "../ingest/validate";
+import { isDict } from "../lib/values";
 
 /** Which cart lines a promotion looks at or discounts: any listed product or category; empty = every line. */
 export interface Selector {

@@ -4,7 +4,7 @@
  * the authority on what an order costs, so pricing never trusts them for anything but display.
  */
 import type { CartInput } from "./engine";
-import { isDict } from "../ingest/validate";
+import { isDict } from "../lib/values";
 
 export const PRICE_LIMITS = { bytes: 64 * 1024, lines: 100, units: 1000, amount: 100_000_000 };
 

@@ -2,7 +2,10 @@ import { createMiddleware } from "hono/factory";
 import type { Env } from "../env";
 import { fail } from "../lib/http";
 import { siteForSecretKey, siteFromSession } from "../admin/session";
+import { cachedSiteByPublicKey } from "../model/sites";
 import type { Site } from "../model/sites";
+
+/** How requests prove which site they act for: the public key (browsers) or the secret key (admin). */
 
 export type SecretEnv = { Bindings: Env; Variables: { site: Site } };
 
@@ -22,3 +25,42 @@ export const requireSecretKey = createMiddleware<SecretEnv>(async (c, next) => {
   c.set("site", await siteForSecretKey(c, key));
   await next();
 });
+
+/**
+ * The public key of a Segment-style request: the body's `writeKey`, a bearer token, or the HTTP
+ * Basic username, as Segment's libraries send it.
+ */
+export function writeKey(header: string | undefined, body: Record<string, unknown>): string | null {
+  if (typeof body.writeKey === "string") return body.writeKey;
+  // The merchant's server may also send its secret key the way the admin API takes it.
+  if (header?.startsWith("Bearer ")) return header.slice(7).trim() || null;
+  if (header?.startsWith("Basic ")) {
+    try {
+      return atob(header.slice(6)).split(":")[0] || null;
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
+
+/** The key itself, or 401: shared by every public-key endpoint. */
+export function requireKey(key: string | null): string {
+  if (!key) fail(401, "missing_key", "Send the site's public key as writeKey or as the HTTP Basic username.");
+  if (key.length > 200) fail(401, "invalid_key", "Unknown write key.");
+  return key;
+}
+
+/** The site of a public key, or 401/403: for public-key endpoints (cart pricing, onsite, settings). */
+export async function authorise(db: D1Database, key: string | null, origin: string | undefined): Promise<Site> {
+  const site = await cachedSiteByPublicKey(db, requireKey(key));
+  if (!site) fail(401, "invalid_key", "Unknown write key.");
+  checkOrigin(site, origin);
+  return site;
+}
+
+/** A browser request from an origin the site did not allow: 403. */
+export function checkOrigin(site: Site, origin: string | undefined) {
+  if (origin && site.allowedOrigins.length > 0 && !site.allowedOrigins.includes(origin))
+    fail(403, "origin_not_allowed", `Origin ${origin} is not allowed for this site.`);
+}

@@ -7,7 +7,7 @@ import { webhookUrlProblem } from "../lib/hosts";
 import { deleteCampaign, saveCampaign, templateDefinition, templatePromotions } from "../campaigns/store";
 import { missingSetup } from "../channels";
 import { CAMPAIGN_TEMPLATES } from "../campaigns/templates";
-import { isDict } from "../ingest/validate";
+import { isDict } from "../lib/values";
 import { now } from "../lib/clock";
 import { fail, readJson } from "../lib/http";
 import type { Site } from "../model/sites";

@@ -2,13 +2,13 @@ import { Hono } from "hono";
 import type { Env } from "../env";
 import { now } from "../lib/clock";
 import { fail, readJson } from "../lib/http";
-import { isDict } from "../ingest/validate";
+import { isDict } from "../lib/values";
 import { checkCodes, normaliseCodes } from "../promotions/coupons";
 import { price } from "../promotions/engine";
 import { PRICE_LIMITS, parsePriceRequest } from "../promotions/request";
 import { findShopper } from "../promotions/shopper";
 import { listPromotions } from "../promotions/store";
-import { authorise, writeKey } from "./ingest";
+import { authorise, writeKey } from "./auth";
 
 /**
  * `POST /v1/cart/price`: the store's cart and checkout ask what a cart costs with the site's

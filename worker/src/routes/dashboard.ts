@@ -9,7 +9,7 @@ import {
   siteForSecretKey,
   siteFromSession,
 } from "../admin/session";
-import { isDict } from "../ingest/validate";
+import { isDict } from "../lib/values";
 import { now } from "../lib/clock";
 import { fail, readJson } from "../lib/http";
 import { checkCodes, normaliseCodes } from "../promotions/coupons";

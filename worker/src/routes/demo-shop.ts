@@ -2,10 +2,11 @@ import { Hono } from "hono";
 import type { Env } from "../env";
 import { isDev } from "../env";
 import { fail, readJson } from "../lib/http";
-import { isDict } from "../ingest/validate";
+import { isDict } from "../lib/values";
 import { normaliseEmail } from "../model/contacts";
 import { DEMO_SITE } from "../model/sites";
 import { ingest } from "./ingest";
+import { EVENT } from "../model/events";
 
 /**
  * Development only: the demo shop's own backend, standing in for a merchant's order system. The
@@ -34,7 +35,7 @@ demoShop.post("/orders", async (c) => {
     // One order, one event: a retried post is stored once.
     messageId: `demo-shop:${orderId}`,
     anonymousId,
-    event: "Order Completed",
+    event: EVENT.orderCompleted,
     properties: body.order,
     ...(email ? { traits: { email } } : {}),
   };

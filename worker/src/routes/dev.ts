@@ -3,7 +3,7 @@ import { isDev } from "../env";
 import { advanceDevClock, forgetDevClock, now } from "../lib/clock";
 import { fail, readJson } from "../lib/http";
 import { backlog } from "../ingest/inbox";
-import { isDict } from "../ingest/validate";
+import { isDict } from "../lib/values";
 import { sweep } from "../jobs/sweep";
 import { forgetCachedSites, updateSettings } from "../model/sites";
 import { seedDemoPromotions } from "../promotions/demo";

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import type { Env } from "../env";
-import { isDict } from "../ingest/validate";
+import { isDict } from "../lib/values";
 import { sameSecret } from "../lib/crypto";
 import { fail } from "../lib/http";
 import { siteById } from "../model/sites";

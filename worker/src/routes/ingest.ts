@@ -8,10 +8,12 @@ import { unverified } from "../ingest/identity";
 import { enqueue } from "../ingest/inbox";
 import { applyBatch, insertEvents } from "../ingest/process";
 import { limitIngest } from "../ingest/ratelimit";
-import { LIMITS, isDict, parseSentAt, validateMessage } from "../ingest/validate";
-import type { Message, MessageError, MessageType } from "../ingest/validate";
-import { cachedSiteByPublicKey, cachedSiteByWriteKey } from "../model/sites";
-import type { Site } from "../model/sites";
+import { LIMITS, parseSentAt, validateMessage } from "../ingest/validate";
+import { isDict } from "../lib/values";
+import type { Message, MessageType } from "../model/events";
+import type { MessageError } from "../ingest/validate";
+import { cachedSiteByWriteKey } from "../model/sites";
+import { authorise, checkOrigin, requireKey, writeKey } from "./auth";
 
 /**
  * Ingest in the shape of Segment's HTTP Tracking API: `/v1/batch` plus one route per call type.
@@ -26,40 +28,6 @@ import type { Site } from "../model/sites";
  * get an error, and retry.
  */
 export const ingest = new Hono<{ Bindings: Env }>();
-
-export function writeKey(header: string | undefined, body: Record<string, unknown>): string | null {
-  if (typeof body.writeKey === "string") return body.writeKey;
-  // The merchant's server may also send its secret key the way the admin API takes it.
-  if (header?.startsWith("Bearer ")) return header.slice(7).trim() || null;
-  if (header?.startsWith("Basic ")) {
-    try {
-      return atob(header.slice(6)).split(":")[0] || null;
-    } catch {
-      return null;
-    }
-  }
-  return null;
-}
-
-/** The key itself, or 401: shared by every public-key endpoint. */
-function requireKey(key: string | null): string {
-  if (!key) fail(401, "missing_key", "Send the site's public key as writeKey or as the HTTP Basic username.");
-  if (key.length > 200) fail(401, "invalid_key", "Unknown write key.");
-  return key;
-}
-
-/** The site of a public key, or 401/403: for public-key endpoints besides ingest (cart pricing). */
-export async function authorise(db: D1Database, key: string | null, origin: string | undefined): Promise<Site> {
-  const site = await cachedSiteByPublicKey(db, requireKey(key));
-  if (!site) fail(401, "invalid_key", "Unknown write key.");
-  checkOrigin(site, origin);
-  return site;
-}
-
-function checkOrigin(site: Site, origin: string | undefined) {
-  if (origin && site.allowedOrigins.length > 0 && !site.allowedOrigins.includes(origin))
-    fail(403, "origin_not_allowed", `Origin ${origin} is not allowed for this site.`);
-}
 
 /** Everything a request checks before storing: body, key, rate limits, origin, each message. */
 async function validated(c: Context<{ Bindings: Env }>, type?: MessageType) {
@@ -135,10 +103,8 @@ ingest.post("/b", async (c) => c.json(await accept(c)));
  * else loads. Public-key only; cacheable like the onsite config.
  */
 ingest.get("/projects/:writeKey/settings", async (c) => {
-  const key = requireKey(c.req.param("writeKey"));
-  const site = await cachedSiteByPublicKey(c.env.DB, key);
-  if (!site) fail(401, "invalid_key", "Unknown write key.");
-  checkOrigin(site, c.req.header("origin"));
+  const key = c.req.param("writeKey");
+  await authorise(c.env.DB, key, c.req.header("origin"));
   const url = new URL(c.req.url);
   const settings = {
     integrations: {

@@ -6,6 +6,7 @@ import { now } from "../lib/clock";
 import { onSite, siteHosts } from "../lib/hosts";
 import { linkUrl, readLink } from "../lib/links";
 import { cartLines } from "../model/carts";
+import { cancelPending, recordClick, recordOpen } from "../model/messages";
 import { siteById } from "../model/sites";
 
 /** Landing points of the signed links in messages. */
@@ -36,10 +37,7 @@ links.get("/restore", async (c) => {
 async function unsubscribe(env: Env, siteId: string, contactId: string) {
   await env.DB.batch([
     env.DB.prepare(`UPDATE contacts SET unsubscribed = 1 WHERE site_id = ? AND id = ?`).bind(siteId, contactId),
-    env.DB.prepare(
-      `UPDATE messages SET status = 'cancelled', reason = 'unsubscribed'
-       WHERE site_id = ? AND contact_id = ? AND status = 'pending'`,
-    ).bind(siteId, contactId),
+    cancelPending(env.DB, siteId, contactId, "unsubscribed"),
   ]);
 }
 
@@ -83,11 +81,7 @@ links.get("/click", async (c) => {
         : claims.u && onSite(claims.u, siteHosts(site))
           ? claims.u
           : site.url;
-  await c.env.DB.prepare(
-    `UPDATE messages SET clicked_at = coalesce(clicked_at, ?) WHERE id = ? AND site_id = ? AND contact_id = ?`,
-  )
-    .bind(at, claims.m, claims.s, claims.c)
-    .run();
+  await recordClick(c.env.DB, { id: claims.m, siteId: claims.s, contactId: claims.c, at }).run();
   return c.redirect(to, 302);
 });
 
@@ -101,10 +95,6 @@ links.get("/open", async (c) => {
   const at = await now(c.env);
   const claims = await readLink(c.env, c.req.query("t") ?? "", "open", at);
   if (claims?.m !== undefined)
-    await c.env.DB.prepare(
-      `UPDATE messages SET opened_at = coalesce(opened_at, ?) WHERE id = ? AND site_id = ? AND contact_id = ?`,
-    )
-      .bind(at, claims.m, claims.s, claims.c)
-      .run();
+    await recordOpen(c.env.DB, { id: claims.m, siteId: claims.s, contactId: claims.c, at }).run();
   return c.body(PIXEL, 200, { "content-type": "image/gif", "cache-control": "no-store, private" });
 });

@@ -4,8 +4,8 @@ import type { Env } from "../env";
 import { isDev } from "../env";
 import { enqueue } from "../ingest/inbox";
 import { applyBatch } from "../ingest/process";
-import { isDict } from "../ingest/validate";
-import type { Message } from "../ingest/validate";
+import { isDict } from "../lib/values";
+import type { Message } from "../model/events";
 import { now } from "../lib/clock";
 import { notifyCallback, present } from "../jobs/webhooks";
 import { sha256Hex } from "../lib/crypto";
@@ -35,9 +35,9 @@ import { ConfigError, DEMO_CONFIG, parseConfig } from "../onsite/schema";
 import { DEFAULT_PROMOTIONS } from "../promotions/defaults";
 import { putPromotion } from "../promotions/store";
 import type { OnsiteConfig } from "../onsite/schema";
-import { requireSecretKey } from "./auth";
+import { authorise, requireSecretKey } from "./auth";
 import type { SecretEnv } from "./auth";
-import { authorise } from "./ingest";
+import { EVENT } from "../model/events";
 
 /**
  * Onsite widgets, server side. Public routes (site public key, like ingest): the SDK's config,
@@ -231,7 +231,7 @@ onsite.post("/onsite/friend", async (c) => {
     share_via: "email",
     sender_name: senderName,
   };
-  await emit(a, [{ type: "track", event: "Product Shared", properties, traits: {} }], "friend");
+  await emit(a, [{ type: "track", event: EVENT.productShared, properties, traits: {} }], "friend");
   await consentOf(a, recipient, "send_to_friend", wording).run(); // after: the browser's contact exists
   return c.json({ ok: true });
 });
@@ -253,7 +253,7 @@ onsite.post("/onsite/newsletter", async (c) => {
     a,
     [
       { type: "identify", event: null, properties: {}, traits: { email, ...consent } },
-      { type: "track", event: "Newsletter Subscribed", properties: { email, source: "widget" }, traits: {} },
+      { type: "track", event: EVENT.newsletterSubscribed, properties: { email, source: "widget" }, traits: {} },
     ],
     "newsletter",
   );
@@ -301,7 +301,7 @@ onsite.post("/onsite/callback", async (c) => {
     consentOf(a, phone, "callback", wording),
   );
   const event = { phone, window, name, callback_id: id };
-  await emit(a, [{ type: "track", event: "Callback Requested", properties: event, traits: {} }], "callback");
+  await emit(a, [{ type: "track", event: EVENT.callbackRequested, properties: event, traits: {} }], "callback");
   // After the event is applied the browser has a contact: the task (and its consent) name it.
   await linkBrowser(a.env.DB, a.site.id, a.anonymousId);
   const callback = await callbackById(a.env.DB, a.site.id, id);

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { Env } from "../env";
-import { isDict } from "../ingest/validate";
+import { isDict } from "../lib/values";
 import { sameSecret, sha256Hex } from "../lib/crypto";
 import { fail, readJson } from "../lib/http";
 import { publicBase } from "../lib/links";

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { isDict } from "../ingest/validate";
+import { isDict } from "../lib/values";
 import { now } from "../lib/clock";
 import { fail, readJson } from "../lib/http";
 import { requireSecretKey } from "./auth";

@@ -6,7 +6,7 @@ import { parsePromotion } from "../promotions/definition";
 import { deletePromotion, getPromotion, listPromotions, putPromotion } from "../promotions/store";
 import { requireSecretKey } from "./auth";
 import type { SecretEnv } from "./auth";
-import { isDict } from "../ingest/validate";
+import { isDict } from "../lib/values";
 
 /** Admin CRUD for promotions (`/v1/admin/promotions`) and their coupon codes (`/v1/admin/coupons`). */
 export const promotionsAdmin = new Hono<SecretEnv>();

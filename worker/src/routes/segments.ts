@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import type { Env } from "../env";
 import { drainInbox } from "../ingest/process";
-import { isDict } from "../ingest/validate";
+import { isDict } from "../lib/values";
 import { now } from "../lib/clock";
 import { fail, readJson } from "../lib/http";
 import { publicBase } from "../lib/links";

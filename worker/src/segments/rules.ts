@@ -1,10 +1,11 @@
-import { isDict } from "../ingest/validate";
+import { isDict } from "../lib/values";
 
 /**
- * The segment rule language: JSON that a merchant (or the admin dashboard) writes, validated
- * here, compiled to one parameterised SQL boolean expression over `contacts c`. The same compiled
- * expression answers both questions: "is this contact in the segment?" (with `c.id = ?`, inside
- * the event's transaction, so it sees what the event just changed) and "who is?" (a bulk scan).
+ * The segment rule language: JSON that a merchant writes (through the admin API or the dashboard's
+ * segments page), validated here, compiled to one parameterised SQL boolean expression over
+ * `contacts c`. The same compiled expression answers both questions: "is this contact in the
+ * segment?" (with `c.id = ?`, inside the event's transaction, so it sees what the event just
+ * changed) and "who is?" (a bulk scan).
  * One compiler for both means the two can never disagree.
  *
  *   { "all": [rule…] } · { "any": [rule…] } · { "not": rule }
