@@ -126,7 +126,7 @@ describe("merchant dashboard", () => {
         { delay: "1h", template: "welcome" },
         { delay: "1d", template: "loyalty" },
       ],
-      holdout_percent: 50,
+      holdoutPercent: 50,
     });
     const lift = Array.from({ length: 12 }, (_, i) => ({
       anonymousId: `dash-l-${run}-${i}`,

@@ -72,7 +72,7 @@ describe("campaign admin API", () => {
       expect.objectContaining({
         id: "abandoned_cart",
         enabled: true,
-        steps: [expect.objectContaining({ delay_ms: 1800_000 })],
+        steps: [expect.objectContaining({ delayMs: 1800_000 })],
       }),
     ]);
   });
@@ -111,14 +111,14 @@ describe("campaign admin API", () => {
   });
 
   it.each([
-    [{ steps: [{ template: "welcome" }] }, /trigger must be an object/],
+    [{ steps: [{ template: "welcome" }] }, /campaign\.trigger is required/],
     [{ trigger: { type: "sometimes" }, steps: [{ template: "welcome" }] }, /trigger.type must be/],
     [{ trigger: { type: "cart" }, steps: [] }, /steps must list 1 to 10/],
+    [{ trigger: { type: "cart" }, steps: [{ template: "nope" }] }, /steps\[0\]\.template must be a message template/],
     [
-      { trigger: { type: "cart" }, steps: [{ template: "nope" }] },
-      /steps\[0\]\.template "nope" is not a message template/,
+      { trigger: { type: "cart" }, steps: [{ template: "welcome", delay: "soon" }] },
+      /steps\[0\]\.delay must be a delay/,
     ],
-    [{ trigger: { type: "cart" }, steps: [{ template: "welcome", delay: "soon" }] }, /delay must be a delay like/],
     [{ trigger: { type: "cart" }, steps: [{ template: "welcome", channel: "fax" }] }, /channel must be one of/],
     [
       { trigger: { type: "cart" }, steps: [{ template: "welcome", channel: "webhook", url: "ftp://x" }] },
@@ -126,10 +126,10 @@ describe("campaign admin API", () => {
     ],
     [{ trigger: { type: "cart" }, steps: [{ template: "welcome", variants: [{ id: "a" }] }] }, /2 to 5 variants/],
     [
-      { trigger: { type: "cart" }, steps: [{ template: "welcome" }], quiet_hours: { from: 25, to: 8 } },
-      /quiet_hours.from must be a number from 0 to 23/,
+      { trigger: { type: "cart" }, steps: [{ template: "welcome" }], quietHours: { from: 25, to: 8 } },
+      /campaign.quietHours.from must be an hour from 0 to 23/,
     ],
-    [{ trigger: { type: "cart" }, steps: [{ template: "welcome" }], holdout_percent: 100 }, /holdout_percent/],
+    [{ trigger: { type: "cart" }, steps: [{ template: "welcome" }], holdoutPercent: 100 }, /holdoutPercent/],
     [{ trigger: { type: "date", at: "2027-03-06" }, steps: [{ template: "holiday" }] }, /needs an audience/],
     [{ trigger: { type: "cart" }, steps: [{ template: "welcome" }], audience: { attr: "a b" } }, /audience.attr/],
     [

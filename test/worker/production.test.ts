@@ -366,7 +366,7 @@ describe("templates bring their promotions", () => {
       "PUT",
       "/v1/admin/campaigns/odd",
       emailStep({
-        steps: [{ delay: 0, channel: "email", template: "cart_reminder", coupon: { promotion_id: "nope" } }],
+        steps: [{ delay: 0, channel: "email", template: "cart_reminder", coupon: { promotionId: "nope" } }],
       }),
       { authorization: `Bearer ${keys.secretKey}` },
     );

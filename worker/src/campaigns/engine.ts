@@ -154,7 +154,7 @@ function startStatements(db: D1Database, x: Starts): D1PreparedStatement[] {
         x.def.id,
         x.stepIndex + 1,
         step.channel,
-        ...(cart ? [step.delay_ms] : []),
+        ...(cart ? [step.delayMs] : []),
         x.now,
         x.def.priority,
         JSON.stringify(rows),
@@ -227,9 +227,9 @@ function startOf(def: CampaignDef, site: Site, e: AppliedEvent, now: number, pla
     return {
       ...who,
       k,
-      d: now + step.delay_ms,
+      d: now + step.delayMs,
       v: pickVariant(step, `${def.id}:${k}:${variantKey}:0`),
-      h: def.holdout_percent > 0 && bucket(`${def.id}:${e.contactId}`) < def.holdout_percent ? 1 : 0,
+      h: def.holdoutPercent > 0 && bucket(`${def.id}:${e.contactId}`) < def.holdoutPercent ? 1 : 0,
       ...(typeof data.phone === "string" ? { p: data.phone } : {}),
       data: JSON.stringify(data),
     };
@@ -356,7 +356,7 @@ function rearm(db: D1Database, def: CampaignDef, siteId: string, now: number, ro
       )
       .bind(
         now,
-        ...def.steps.flatMap((st, i) => [i + 1, st.delay_ms]),
+        ...def.steps.flatMap((st, i) => [i + 1, st.delayMs]),
         siteId,
         def.id,
         JSON.stringify(rows.map((r) => r.c)),
@@ -401,7 +401,7 @@ function attribute(db: D1Database, siteId: string, e: AppliedEvent): D1PreparedS
        WHERE o.site_id = ? AND o.order_id = ? AND o.contact_id = ?
          AND m.sent_at IS NOT NULL AND m.sent_at <= o.placed_at AND (m.status = 'sent' OR m.holdout = 1)
          AND max(m.sent_at, coalesce(m.clicked_at, 0))
-             >= o.placed_at - coalesce(json_extract(cp.definition, '$.attribution_days'), 5) * ${DAY}
+             >= o.placed_at - coalesce(json_extract(cp.definition, '$.attributionDays'), 5) * ${DAY}
        ORDER BY max(m.sent_at, coalesce(m.clicked_at, 0)) DESC LIMIT 1
        ON CONFLICT DO NOTHING`,
     )
@@ -422,7 +422,7 @@ export function nextStep(
   const row: StartRow = {
     c: m.contactId,
     k: key,
-    d: now + step.delay_ms,
+    d: now + step.delayMs,
     v: pickVariant(step, `${def.id}:${key}::${m.step}`),
     h: m.holdout === 1 ? 1 : 0,
     ...(typeof data.phone === "string" ? { p: data.phone } : {}),
@@ -512,9 +512,9 @@ export async function launchDueCampaigns(db: D1Database, now: number): Promise<n
           step.channel,
           prefix,
           `:${new Date(occurrence).toISOString()}:1`,
-          now + step.delay_ms,
+          now + step.delayMs,
           now,
-          def.holdout_percent,
+          def.holdoutPercent,
           def.priority,
           data,
           row.site_id,

@@ -34,6 +34,7 @@ import type { Site } from "../model/sites";
 import { ConfigError, DEMO_CONFIG, parseConfig } from "../onsite/schema";
 import { DEFAULT_PROMOTIONS } from "../promotions/defaults";
 import { putPromotion } from "../promotions/store";
+import { NEWSLETTER_OPT_IN_TRAIT } from "../segments/rules";
 import type { OnsiteConfig } from "../onsite/schema";
 import { requireSecretKey } from "./auth";
 import type { SecretEnv } from "./auth";
@@ -248,7 +249,10 @@ onsite.post("/onsite/newsletter", async (c) => {
   const wording = requireConsent(a.body);
   await capped(a, email);
 
-  const consent = { email_marketing: true, email_marketing_at: new Date(a.at).toISOString() };
+  const consent = {
+    [NEWSLETTER_OPT_IN_TRAIT]: true,
+    [`${NEWSLETTER_OPT_IN_TRAIT}_at`]: new Date(a.at).toISOString(),
+  };
   await emit(
     a,
     [
