@@ -172,7 +172,7 @@ const step = (checkUrl?: UrlCheck) =>
           v.check((url) => /^https?:\/\//.test(url) && URL.canParse(url), "must be an http(s) URL."),
           v.rawCheck(({ dataset, addIssue }) => {
             const problem = dataset.typed ? checkUrl?.(dataset.value) : null;
-            if (problem) addIssue({ message: `is not allowed: it ${problem}.` });
+            if (problem) addIssue({ message: `${problem}.` });
           }),
         ),
       ),
