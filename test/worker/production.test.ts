@@ -126,7 +126,7 @@ describe("operator API", () => {
     );
     expect(unknown.status).toBe(400);
     expect(await unknown.json()).toMatchObject({
-      error: { code: "unknown_field", message: 'Unknown field "colour".' },
+      error: { code: "unknown_field", message: "colour is not a known field.", field: "colour" },
     });
     const missing = await call("POST", "/v1/operator/sites", { name: "X" }, OPERATOR);
     expect(missing.status).toBe(400);

@@ -15,7 +15,7 @@ import type { Site } from "../model/sites";
 import { getPromotion } from "../promotions/store";
 import { compileRule, parseRule, RuleError } from "../segments/rules";
 import { campaignResults } from "../results/campaign";
-import { resultsRange } from "../results/range";
+import { rangeQuery, resultsRange } from "../results/range";
 import { requireSecretKey } from "./auth";
 import type { SecretEnv } from "./auth";
 
@@ -32,13 +32,8 @@ const putBody = v.looseObject(
   "Send a campaign definition.",
 );
 
-/** `?from=&to=` (ISO dates or times) or `?days=`, and `?mde=`; shared with the dashboard's overview. */
-export const resultsQuery = v.strictObject({
-  from: v.optional(v.string()),
-  to: v.optional(v.string()),
-  days: v.optional(v.string()),
-  mde: v.optional(v.string()),
-});
+/** `?from=&to=` (ISO dates or times) or `?days=`, and `?mde=`. */
+const resultsQuery = v.strictObject({ ...rangeQuery, mde: v.optional(v.string()) });
 
 /**
  * An enabled campaign must be sendable: every step's channel configured in this deployment (400
