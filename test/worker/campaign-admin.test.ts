@@ -156,6 +156,62 @@ describe("campaign admin API", () => {
     expect(error.message).toMatch(message);
   });
 
+  it("should keep a campaign stored in snake_case working after migration 0014 rewrites it", async () => {
+    // What the admin API stored before it spoke camelCase.
+    const stored = {
+      id: "legacy-cart",
+      name: "Legacy cart",
+      priority: 80,
+      trigger: { type: "event", events: ["Legacy"], journey: "once", reset: false, match: { delay_ms: "kept" } },
+      steps: [
+        { delay_ms: 3600_000, channel: "email", template: "cart_reminder" },
+        {
+          delay_ms: 86400_000,
+          channel: "email",
+          template: "cart_last_call",
+          coupon: { promotion_id: "exit-intent-10", expires_days: 7, reuse: "exit_intent" },
+        },
+      ],
+      exit: { ordered: true, events: [] },
+      holdout_percent: 10,
+      attribution_days: 3,
+      quiet_hours: { from: 21, to: 8, channels: ["sms"] },
+      frequency_cap: { max: 2, hours: 24 },
+    };
+    await env.DB.prepare(
+      `INSERT INTO campaigns (site_id, id, definition, enabled, updated_at) VALUES ('shop2', ?, ?, 1, 0)`,
+    )
+      .bind(stored.id, JSON.stringify(stored))
+      .run();
+    const migration = env.TEST_MIGRATIONS.find((m) => m.name.startsWith("0014_"));
+    for (const query of migration?.queries ?? []) await env.DB.prepare(query).run();
+
+    const { campaign } = await (await call("GET", `/${stored.id}`)).json<{ campaign: Record<string, unknown> }>();
+    const { holdout_percent, attribution_days, quiet_hours, frequency_cap, steps: _, ...unchanged } = stored;
+    expect(campaign).toEqual({
+      ...unchanged,
+      steps: [
+        { delayMs: 3600_000, channel: "email", template: "cart_reminder" },
+        {
+          delayMs: 86400_000,
+          channel: "email",
+          template: "cart_last_call",
+          coupon: { promotionId: "exit-intent-10", expiresDays: 7, reuse: "exit_intent" },
+        },
+      ],
+      holdoutPercent: holdout_percent,
+      attributionDays: attribution_days,
+      quietHours: quiet_hours,
+      frequencyCap: frequency_cap,
+    });
+    expect(Object.keys(campaign)).not.toContain("holdout_percent");
+    // It still parses as a campaign (results read it through the schema) and saves back unchanged.
+    expect((await call("GET", `/${stored.id}/results`)).status).toBe(200);
+    const saved = await call("PUT", `/${stored.id}`, campaign);
+    expect(saved.status).toBe(200);
+    expect((await saved.json<{ campaign: unknown }>()).campaign).toEqual(campaign);
+  });
+
   it("should answer bad requests with clear 4xx errors", async () => {
     expect((await call("PUT", "/x", "{nope")).status).toBe(400);
     expect(
