@@ -25,7 +25,7 @@ const joined = (field: string, message: string) =>
       ? `${field} ${message}`
       : `${field}: ${message}`;
 
-export function describeIssue(issue: v.BaseIssue<unknown>, root = ""): Problem {
+function describeIssue(issue: v.BaseIssue<unknown>, root = ""): Problem {
   let field = root;
   for (const step of issue.path ?? []) {
     const key = String(step.key);
@@ -109,14 +109,5 @@ export const int = (min: number, max: number, message = `must be a whole number 
 export const num = (min: number, max: number, message = `must be a number from ${min} to ${max}.`) =>
   v.pipe(
     v.number(message),
-    v.check((n) => n >= min && n <= max, message),
-  );
-
-/** A query value holding a whole number from `min` to `max`. */
-export const intParam = (min: number, max: number, message = `must be a whole number from ${min} to ${max}.`) =>
-  v.pipe(
-    v.string(message),
-    v.regex(/^-?\d{1,15}$/, message),
-    v.transform(Number),
     v.check((n) => n >= min && n <= max, message),
   );

@@ -5,19 +5,14 @@
  * `parsePromotion` turns untrusted JSON (admin API, stored rows) into a `Promotion` or a readable error.
  */
 import * as v from "valibot";
-import { check, text, variantMessage } from "../lib/schema";
+import { check, int, text, variantMessage } from "../lib/schema";
 
 const MAX_AMOUNT = 1_000_000_000;
 const MAX_LIST = 200;
 const ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 
-const amount = (min: number, max = MAX_AMOUNT) => {
-  const message = `must be a whole number from ${min} to ${max} (amounts are in minor units, e.g. pence).`;
-  return v.pipe(
-    v.number(message),
-    v.check((n) => Number.isInteger(n) && n >= min && n <= max, message),
-  );
-};
+const amount = (min: number, max = MAX_AMOUNT) =>
+  int(min, max, `must be a whole number from ${min} to ${max} (amounts are in minor units, e.g. pence).`);
 
 // 12.5 is fine, 12.345 is not: the engine works in basis points (hundredths of a percent).
 const PERCENT = "must be a number above 0 and at most 100, with at most two decimals.";

@@ -5,7 +5,7 @@ import { createMiddleware } from "hono/factory";
 import type { Env } from "../env";
 import { sameSecret, sha256Hex } from "../lib/crypto";
 import { fail } from "../lib/http";
-import { readBody } from "../lib/schema";
+import { int, readBody } from "../lib/schema";
 import { publicBase } from "../lib/links";
 import { createSite, siteById } from "../model/sites";
 import type { Site, SiteSettings } from "../model/sites";
@@ -115,10 +115,7 @@ const settings = {
     v.check((cs) => cs.every((x) => /^[A-Za-z]{2}$/.test(x)), COUNTRIES),
     v.transform((cs) => cs.map((x) => x.toUpperCase())),
   ),
-  retentionDays: v.pipe(
-    v.number(must("whole days, 30–3650")),
-    v.check((n) => Number.isInteger(n) && n >= 30 && n <= 3650, must("whole days, 30–3650")),
-  ),
+  retentionDays: int(30, 3650, must("whole days, 30–3650")),
   trustBrowserOrders: v.boolean(must("true or false")),
 };
 

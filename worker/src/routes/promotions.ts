@@ -4,7 +4,7 @@ import { fail } from "../lib/http";
 import { mintCoupon } from "../model/coupons";
 import * as v from "valibot";
 import { promotionEntries } from "../promotions/definition";
-import { readBody, readQuery, text } from "../lib/schema";
+import { int, readBody, readQuery, text } from "../lib/schema";
 import { deletePromotion, getPromotion, listPromotions, putPromotion } from "../promotions/store";
 import { requireSecretKey } from "./auth";
 import type { SecretEnv } from "./auth";
@@ -88,13 +88,7 @@ couponsAdmin.get("/", async (c) => {
   return c.json({ coupons: results ?? [] });
 });
 
-const COUNT = "must be a whole number from 1 to 1000000.";
-const count = v.optional(
-  v.pipe(
-    v.number(COUNT),
-    v.check((n) => Number.isInteger(n) && n >= 1 && n <= 1_000_000, COUNT),
-  ),
-);
+const usesLimit = v.optional(int(1, 1_000_000));
 const ISO = "must be an ISO date.";
 
 const couponBody = v.strictObject({
@@ -107,19 +101,11 @@ const couponBody = v.strictObject({
       v.regex(CODE, "must be 3–64 letters, digits, - or _."),
     ),
   ),
-  count: v.optional(
-    v.pipe(
-      v.number("must be a whole number from 1 to 100."),
-      v.check(
-        (n) => Number.isInteger(n) && n >= 1 && n <= 100,
-        "must be a whole number from 1 to 100 (codes per request).",
-      ),
-    ),
-  ),
+  count: v.optional(int(1, 100, "must be a whole number from 1 to 100 (codes per request).")),
   contactId: v.optional(text(200)),
   anonymousId: v.optional(text(200)),
-  maxUses: count,
-  maxUsesPerContact: count,
+  maxUses: usesLimit,
+  maxUsesPerContact: usesLimit,
   expiresAt: v.optional(
     v.pipe(
       v.string(ISO),
