@@ -89,15 +89,15 @@ campaigns.post("/templates/:id/enable", async (c) => {
 
 /** Counts the contacts a segment matches right now (compiled to SQL; the same rule campaigns use). */
 campaigns.post("/audience", async (c) => {
-  const { segment: rule } = await readBody(c.req.raw, LIMIT, v.strictObject({ segment: v.unknown() }));
-  let segment: ReturnType<typeof parseRule>;
+  const { segment } = await readBody(c.req.raw, LIMIT, v.strictObject({ segment: v.unknown() }));
+  let rule: ReturnType<typeof parseRule>;
   try {
-    segment = parseRule(rule);
+    rule = parseRule(segment);
   } catch (e) {
     if (e instanceof RuleError) fail(400, "invalid_segment", e.message);
     throw e;
   }
-  const { sql, params } = compileRule(segment, await now(c.env));
+  const { sql, params } = compileRule(rule, await now(c.env));
   const row = await c.env.DB.prepare(`SELECT count(*) AS n FROM contacts c WHERE c.site_id = ? AND ${sql}`)
     .bind(c.get("site").id, ...params)
     .first<{ n: number }>();
@@ -112,7 +112,6 @@ campaigns.get("/:id", async (c) => {
   return c.json({ campaign: JSON.parse(row.definition) as object, enabled: row.enabled === 1 });
 });
 
-/** Creates or replaces a campaign; `enabled: false` in the body pauses it. */
 /** Creates or replaces a campaign; `enabled: false` in the body pauses it. */
 campaigns.put("/:id", async (c) => {
   const { enabled = true, ...fields } = await readBody(c.req.raw, LIMIT, putBody);

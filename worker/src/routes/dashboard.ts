@@ -70,12 +70,12 @@ const shell = () =>
 dashboard.get("/admin", shell);
 dashboard.get("/admin/", shell);
 
-const SEND_KEY = "must be `{ key }` with the site's secret key.";
+const SEND_KEY = "Send `{ key }` with the site's secret key.";
 
 /** Sign in: `{ key: "<secret key>" }` → a session cookie. */
 dashboard.post("/v1/admin/session", async (c) => {
   requireSameOrigin(c);
-  const body = await readBody(c.req.raw, 1024, v.strictObject({ key: text(200, SEND_KEY) }, SEND_KEY));
+  const body = await readBody(c.req.raw, 1024, v.strictObject({ key: text(200) }, SEND_KEY));
   const key = body.key.trim();
   if (!key) fail(400, "invalid_body", SEND_KEY, { field: "key" });
   const site = await siteBySecretKey(c.env.DB, key);
