@@ -5,11 +5,11 @@ import { count, money, percent, points } from "../format";
 import { Loaded, PeriodPicker, periodQuery, Table, Tiles, useData } from "../ui";
 
 interface Step {
-  delay_ms: number;
+  delayMs: number;
   channel: string;
   template: string;
   subject?: string;
-  coupon?: { promotion_id: string };
+  coupon?: { promotionId: string };
   variants?: { id: string; weight: number; subject?: string }[];
 }
 interface Campaign {
@@ -18,7 +18,7 @@ interface Campaign {
   enabled: boolean;
   trigger: { type: string; events?: string[] };
   steps: Step[];
-  holdout_percent: number;
+  holdoutPercent: number;
 }
 
 const delay = (ms: number) =>
@@ -62,8 +62,8 @@ export function Campaigns() {
                       <a href={`#/campaigns/${encodeURIComponent(c.id)}`}>{c.name}</a>
                     </th>
                     <td>{triggerText(c.trigger)}</td>
-                    <td>{c.steps.map((s) => `${s.channel} after ${delay(s.delay_ms)}`).join(" → ")}</td>
-                    <td>{c.holdout_percent} %</td>
+                    <td>{c.steps.map((s) => `${s.channel} after ${delay(s.delayMs)}`).join(" → ")}</td>
+                    <td>{c.holdoutPercent} %</td>
                     <td>{c.enabled ? "Live" : "Paused"}</td>
                   </tr>
                 ))}
@@ -236,13 +236,13 @@ export function CampaignResults({ id, site }: { id: string; site: SiteInfo }) {
               {campaign.steps.map((s, i) => (
                 <tr key={`${i}-${s.template}`}>
                   <th scope="row">{i + 1}</th>
-                  <td>{delay(s.delay_ms)}</td>
+                  <td>{delay(s.delayMs)}</td>
                   <td>{s.channel}</td>
                   <td>
                     {s.template}
                     {s.subject ? ` — “${s.subject}”` : ""}
                   </td>
-                  <td>{s.coupon ? s.coupon.promotion_id : "—"}</td>
+                  <td>{s.coupon ? s.coupon.promotionId : "—"}</td>
                   <td>{s.variants ? s.variants.map((v) => `${v.id} (${v.weight})`).join(", ") : "—"}</td>
                 </tr>
               ))}

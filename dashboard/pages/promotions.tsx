@@ -44,7 +44,7 @@ export function Promotions({ site }: { site: SiteInfo }) {
             quantity: Number(l.quantity) || 1,
             categories: l.categories ? l.categories.split(",").map((x) => x.trim()) : [],
           })),
-        codes: code ? [code] : [],
+        coupons: code ? [code] : [],
       };
       setPriced(await api<Priced>("/v1/admin/dashboard/price", { method: "POST", body }));
     } catch (err) {

@@ -126,7 +126,7 @@ describe("merchant dashboard", () => {
         { delay: "1h", template: "welcome" },
         { delay: "1d", template: "loyalty" },
       ],
-      holdout_percent: 50,
+      holdoutPercent: 50,
     });
     const lift = Array.from({ length: 12 }, (_, i) => ({
       anonymousId: `dash-l-${run}-${i}`,
@@ -294,7 +294,7 @@ describe("merchant dashboard", () => {
           { product_id: "E7247", price: 79, quantity: 2, categories: ["Speakers"] },
           { product_id: "H4100", price: 129, quantity: 1, categories: ["Headphones"] },
         ],
-        codes: [],
+        coupons: [],
       });
       expect(await page.locator("[data-testid=priced] dd").nth(2).textContent()).toBe(gbp(priced.totals.total));
       expect(await axe(page)).toEqual([]);

@@ -224,7 +224,7 @@ describe("production, end to end (worker/wrangler.jsonc, no demo code)", () => {
             delay: "1d",
             channel: "email",
             template: "cart_last_call",
-            coupon: { promotion_id: "exit-intent-10", expires_days: 7 },
+            coupon: { promotionId: "exit-intent-10", expiresDays: 7 },
           },
         ],
       },

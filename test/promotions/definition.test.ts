@@ -13,7 +13,7 @@ describe("promotion definitions", () => {
 
   it("should have a demo promotion for every coupon a built-in campaign template mints", () => {
     // A reminder whose code the checkout then refuses is worse than no code at all.
-    const minted = JSON.stringify(CAMPAIGN_TEMPLATES).matchAll(/"promotion_id":"([^"]+)"/g);
+    const minted = JSON.stringify(CAMPAIGN_TEMPLATES).matchAll(/"promotionId":"([^"]+)"/g);
     const ids = new Set(DEMO_PROMOTIONS.map((p) => p.id));
     const missing = [...minted].map((m) => m[1]).filter((id) => !ids.has(id ?? ""));
     expect(missing).toEqual([]);
@@ -49,7 +49,7 @@ describe("promotion definitions", () => {
     [{ id: "x", action: { type: "percent_off_order", percent: 0 } }, "above 0"],
     [{ id: "x", action: { type: "fixed_off_order", amount: 9.99 } }, "whole number"],
     [{ id: "x", action: { type: "fixed_off_order", amount: -100 } }, "whole number"],
-    [{ id: "x", action: { type: "fixed_price", price: 100 } }, "action.target must be"],
+    [{ id: "x", action: { type: "fixed_price", price: 100 } }, "action.target is required"],
     [{ id: "x", action: { type: "tiered_percent", tiers: [] } }, "1 to 20 tiers"],
     [{ id: "x", action: { type: "free_shipping" }, conditions: { startsAt: "not a date" } }, "ISO date"],
     [{ id: "x", action: { type: "free_shipping" }, base: "cheapest" }, 'base must be "discounted" or "original"'],

@@ -72,7 +72,7 @@ describe("campaign admin API", () => {
       expect.objectContaining({
         id: "abandoned_cart",
         enabled: true,
-        steps: [expect.objectContaining({ delay_ms: 1800_000 })],
+        steps: [expect.objectContaining({ delayMs: 1800_000 })],
       }),
     ]);
   });
@@ -111,14 +111,14 @@ describe("campaign admin API", () => {
   });
 
   it.each([
-    [{ steps: [{ template: "welcome" }] }, /trigger must be an object/],
+    [{ steps: [{ template: "welcome" }] }, /campaign\.trigger is required/],
     [{ trigger: { type: "sometimes" }, steps: [{ template: "welcome" }] }, /trigger.type must be/],
     [{ trigger: { type: "cart" }, steps: [] }, /steps must list 1 to 10/],
+    [{ trigger: { type: "cart" }, steps: [{ template: "nope" }] }, /steps\[0\]\.template must be a message template/],
     [
-      { trigger: { type: "cart" }, steps: [{ template: "nope" }] },
-      /steps\[0\]\.template "nope" is not a message template/,
+      { trigger: { type: "cart" }, steps: [{ template: "welcome", delay: "soon" }] },
+      /steps\[0\]\.delay must be a delay/,
     ],
-    [{ trigger: { type: "cart" }, steps: [{ template: "welcome", delay: "soon" }] }, /delay must be a delay like/],
     [{ trigger: { type: "cart" }, steps: [{ template: "welcome", channel: "fax" }] }, /channel must be one of/],
     [
       { trigger: { type: "cart" }, steps: [{ template: "welcome", channel: "webhook", url: "ftp://x" }] },
@@ -126,10 +126,10 @@ describe("campaign admin API", () => {
     ],
     [{ trigger: { type: "cart" }, steps: [{ template: "welcome", variants: [{ id: "a" }] }] }, /2 to 5 variants/],
     [
-      { trigger: { type: "cart" }, steps: [{ template: "welcome" }], quiet_hours: { from: 25, to: 8 } },
-      /quiet_hours.from must be a number from 0 to 23/,
+      { trigger: { type: "cart" }, steps: [{ template: "welcome" }], quietHours: { from: 25, to: 8 } },
+      /campaign.quietHours.from must be an hour from 0 to 23/,
     ],
-    [{ trigger: { type: "cart" }, steps: [{ template: "welcome" }], holdout_percent: 100 }, /holdout_percent/],
+    [{ trigger: { type: "cart" }, steps: [{ template: "welcome" }], holdoutPercent: 100 }, /holdoutPercent/],
     [{ trigger: { type: "date", at: "2027-03-06" }, steps: [{ template: "holiday" }] }, /needs an audience/],
     [{ trigger: { type: "cart" }, steps: [{ template: "welcome" }], audience: { attr: "a b" } }, /audience.attr/],
     [
@@ -154,6 +154,62 @@ describe("campaign admin API", () => {
     const { error } = await res.json<{ error: { code: string; message: string } }>();
     expect(error.code).toBe("invalid_campaign");
     expect(error.message).toMatch(message);
+  });
+
+  it("should keep a campaign stored in snake_case working after migration 0014 rewrites it", async () => {
+    // What the admin API stored before it spoke camelCase.
+    const stored = {
+      id: "legacy-cart",
+      name: "Legacy cart",
+      priority: 80,
+      trigger: { type: "event", events: ["Legacy"], journey: "once", reset: false, match: { delay_ms: "kept" } },
+      steps: [
+        { delay_ms: 3600_000, channel: "email", template: "cart_reminder" },
+        {
+          delay_ms: 86400_000,
+          channel: "email",
+          template: "cart_last_call",
+          coupon: { promotion_id: "exit-intent-10", expires_days: 7, reuse: "exit_intent" },
+        },
+      ],
+      exit: { ordered: true, events: [] },
+      holdout_percent: 10,
+      attribution_days: 3,
+      quiet_hours: { from: 21, to: 8, channels: ["sms"] },
+      frequency_cap: { max: 2, hours: 24 },
+    };
+    await env.DB.prepare(
+      `INSERT INTO campaigns (site_id, id, definition, enabled, updated_at) VALUES ('shop2', ?, ?, 1, 0)`,
+    )
+      .bind(stored.id, JSON.stringify(stored))
+      .run();
+    const migration = env.TEST_MIGRATIONS.find((m) => m.name.includes("_camelcase_campaigns"));
+    for (const query of migration?.queries ?? []) await env.DB.prepare(query).run();
+
+    const { campaign } = await (await call("GET", `/${stored.id}`)).json<{ campaign: Record<string, unknown> }>();
+    const { holdout_percent, attribution_days, quiet_hours, frequency_cap, steps: _, ...unchanged } = stored;
+    expect(campaign).toEqual({
+      ...unchanged,
+      steps: [
+        { delayMs: 3600_000, channel: "email", template: "cart_reminder" },
+        {
+          delayMs: 86400_000,
+          channel: "email",
+          template: "cart_last_call",
+          coupon: { promotionId: "exit-intent-10", expiresDays: 7, reuse: "exit_intent" },
+        },
+      ],
+      holdoutPercent: holdout_percent,
+      attributionDays: attribution_days,
+      quietHours: quiet_hours,
+      frequencyCap: frequency_cap,
+    });
+    expect(Object.keys(campaign)).not.toContain("holdout_percent");
+    // It still parses as a campaign (results read it through the schema) and saves back unchanged.
+    expect((await call("GET", `/${stored.id}/results`)).status).toBe(200);
+    const saved = await call("PUT", `/${stored.id}`, campaign);
+    expect(saved.status).toBe(200);
+    expect((await saved.json<{ campaign: unknown }>()).campaign).toEqual(campaign);
   });
 
   it("should answer bad requests with clear 4xx errors", async () => {

@@ -267,7 +267,7 @@ describe("campaign scenarios", () => {
       (
         await post(
           "/v1/admin/campaigns/templates/win_back/enable",
-          { trigger: { type: "date", at }, holdout_percent: 0 },
+          { trigger: { type: "date", at }, holdoutPercent: 0 },
           auth,
         )
       ).status,

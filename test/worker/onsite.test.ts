@@ -240,6 +240,28 @@ describe("POST /v1/onsite/newsletter", () => {
     expect(contact?.email).toBe("nina@example.com");
     expect(JSON.parse(contact?.traits ?? "{}")).toMatchObject({ email_marketing: true });
   });
+
+  it("should count a shopper who signed up through the widget as opted in (the welcome audience)", async () => {
+    const email = `${uid("optin")}@example.com`;
+    const audience = async (optedIn: boolean) => {
+      const res = await SELF.fetch(`${BASE}/v1/admin/campaigns/audience`, {
+        method: "POST",
+        headers: { ...SECRET, "content-type": "application/json" },
+        body: JSON.stringify({ segment: { all: [{ opted_in: optedIn }, { attr: "email", op: "eq", value: email }] } }),
+      });
+      return (await res.json<{ count: number }>()).count;
+    };
+    const res = await post("/v1/onsite/newsletter", {
+      key: KEY,
+      anonymousId: uid("aid"),
+      requestId: uid("r"),
+      email,
+      ...consent,
+    });
+    expect(res.status).toBe(200);
+    expect(await audience(true)).toBe(1);
+    expect(await audience(false)).toBe(0);
+  });
 });
 
 describe("callback requests", () => {

@@ -126,7 +126,7 @@ describe("operator API", () => {
     );
     expect(unknown.status).toBe(400);
     expect(await unknown.json()).toMatchObject({
-      error: { code: "unknown_field", message: 'Unknown field "colour".' },
+      error: { code: "unknown_field", message: "colour is not a known field.", field: "colour" },
     });
     const missing = await call("POST", "/v1/operator/sites", { name: "X" }, OPERATOR);
     expect(missing.status).toBe(400);
@@ -366,7 +366,7 @@ describe("templates bring their promotions", () => {
       "PUT",
       "/v1/admin/campaigns/odd",
       emailStep({
-        steps: [{ delay: 0, channel: "email", template: "cart_reminder", coupon: { promotion_id: "nope" } }],
+        steps: [{ delay: 0, channel: "email", template: "cart_reminder", coupon: { promotionId: "nope" } }],
       }),
       { authorization: `Bearer ${keys.secretKey}` },
     );

@@ -237,7 +237,8 @@ describe("admin: promotions and coupons", () => {
     expect(await bad.json()).toEqual({
       error: {
         code: "invalid_promotion",
-        message: "action.percent must be a number above 0 and at most 100, with at most two decimals.",
+        message: "promotion.action.percent must be a number above 0 and at most 100, with at most two decimals.",
+        field: "promotion.action.percent",
       },
     });
     const unknownType = await admin("POST", "/promotions", { id, action: { type: "half_price_tuesdays" } });
@@ -264,17 +265,83 @@ describe("admin: promotions and coupons", () => {
 
     expect((await admin("DELETE", `/promotions/${id}`)).status).toBe(204);
     expect((await admin("GET", `/promotions/${id}`)).status).toBe(404);
+    // Its codes went with it: the shopper is told the code is not recognised, not that it does not apply.
     const gone = await priced({ lines: [cable], coupons: [code] });
-    expect(gone.rejected[0]).toMatchObject({ code, reason: "not_applicable" });
+    expect(gone.rejected[0]).toMatchObject({ code, reason: "unknown" });
+  });
+
+  it.each([
+    [
+      "a misspelt field (conditions)",
+      { condtions: { minSubtotal: 5000 } },
+      "unknown_field",
+      "promotion.condtions is not a known field.",
+    ],
+    [
+      "a singular target.product, which would discount every line",
+      { action: { type: "percent_off_products", percent: 10, target: { product: ["E7247"] } } },
+      "unknown_field",
+      "promotion.action.target.product is not a known field.",
+    ],
+    [
+      "a window that starts after it ends",
+      { conditions: { startsAt: "2027-02-01T00:00:00Z", endsAt: "2027-01-01T00:00:00Z" } },
+      "invalid_promotion",
+      "promotion.conditions.startsAt must be before conditions.endsAt.",
+    ],
+  ])("should refuse %s with a 400 naming the field", async (_, fields, code, message) => {
+    const id = uid("strict");
+    const res = await admin("POST", "/promotions", {
+      id,
+      action: { type: "percent_off_order", percent: 10 },
+      ...fields,
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { code: string; message: string } }).error).toMatchObject({
+      code,
+      message,
+    });
+    expect((await admin("GET", `/promotions/${id}`)).status).toBe(404);
+  });
+
+  it("should keep a switched-off promotion off when it is edited without saying active", async () => {
+    const id = uid("off");
+    const definition = { id, couponRequired: true, action: { type: "fixed_off_order", amount: 300 } };
+    expect((await admin("POST", "/promotions", { ...definition, active: false })).status).toBe(201);
+    const code = await mint({ promotionId: id, maxUses: 10 });
+    const put = await admin("PUT", `/promotions/${id}`, { ...definition, label: "£3 off" });
+    expect(await put.json()).toMatchObject({ promotion: { id, label: "£3 off", active: false } });
+    const cable = { product_id: "A1010", price: 1200, quantity: 1, categories: ["Accessories"] };
+    expect((await priced({ lines: [cable], coupons: [code] })).totals.discount).toBe(0);
+    // Saying it switches it on.
+    await admin("PUT", `/promotions/${id}`, { ...definition, active: true });
+    expect((await priced({ lines: [cable], coupons: [code] })).totals.discount).toBe(300);
+  });
+
+  it("should remove a deleted promotion's codes, so they are neither listed nor accepted", async () => {
+    const id = uid("gone");
+    const definition = { id, couponRequired: true, action: { type: "fixed_off_order", amount: 300 } };
+    expect((await admin("POST", "/promotions", definition)).status).toBe(201);
+    const code = await mint({ promotionId: id, maxUses: 10 });
+    const listed = async () =>
+      ((await (await admin("GET", `/coupons?promotionId=${id}`)).json()) as { coupons: { code: string }[] }).coupons;
+    expect(await listed()).toEqual([expect.objectContaining({ code, promotionId: id })]);
+    expect((await admin("DELETE", `/promotions/${id}`)).status).toBe(204);
+    expect(await listed()).toEqual([]);
+    expect((await admin("GET", `/coupons/${code}`)).status).toBe(404);
+    // A promotion created again under the same id does not bring the old code back to life.
+    expect((await admin("POST", "/promotions", definition)).status).toBe(201);
+    const cable = { product_id: "A1010", price: 1200, quantity: 1, categories: ["Accessories"] };
+    expect((await priced({ lines: [cable], coupons: [code] })).totals.discount).toBe(0);
   });
 
   it("should mint unguessable unique codes and manage static ones", async () => {
     const res = await admin("POST", "/coupons", { promotionId: "exit-intent-10", count: 3 });
-    const { coupons } = await res.json<{ coupons: { code: string; max_uses: number }[] }>();
+    const { coupons } = await res.json<{ coupons: { code: string; maxUses: number }[] }>();
     expect(coupons).toHaveLength(3);
     for (const c of coupons) {
       expect(c.code).toMatch(/^[2-9A-HJKMNP-Z]{4}(-[2-9A-HJKMNP-Z]{4}){3}$/);
-      expect(c.max_uses).toBe(1);
+      expect(c.maxUses).toBe(1);
     }
     expect(new Set(coupons.map((c) => c.code)).size).toBe(3);
 

@@ -71,8 +71,8 @@ describe("campaign results", () => {
         { delay: "1h", template: "welcome" },
         { delay: "1d", template: "loyalty" },
       ],
-      holdout_percent: 50,
-      attribution_days: 2,
+      holdoutPercent: 50,
+      attributionDays: 2,
     });
     const people = await Promise.all(Array.from({ length: 12 }, () => contactWith("Res Test")));
     await advance(2 * HOUR);

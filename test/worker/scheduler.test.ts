@@ -40,7 +40,7 @@ describe("scheduler guarantees", () => {
     await putCampaign("quiet", {
       trigger: { type: "event", events: ["Quiet Test"] },
       steps: [{ delay: "3h", template: "welcome" }],
-      quiet_hours: { from: 21, to: 8 },
+      quietHours: { from: 21, to: 8 },
     });
     await advanceToLocal(10); // 10:00 London = 19:00 Tokyo
     const { email } = await contactWith("Quiet Test", { timezone: "Asia/Tokyo" });
@@ -65,13 +65,13 @@ describe("scheduler guarantees", () => {
       priority: 10,
       trigger: { type: "event", events: ["Cap Test"] },
       steps: [{ delay: "1h", template: "welcome", subject: "low" }],
-      frequency_cap: cap,
+      frequencyCap: cap,
     });
     await putCampaign("cap-high", {
       priority: 90,
       trigger: { type: "event", events: ["Cap Test"] },
       steps: [{ delay: "1h", template: "welcome", subject: "high" }],
-      frequency_cap: cap,
+      frequencyCap: cap,
     });
     const { email, anonymousId } = await contactWith("Cap Test");
     await advance(2 * HOUR);
@@ -88,7 +88,7 @@ describe("scheduler guarantees", () => {
     await putCampaign("lift", {
       trigger: { type: "event", events: ["Lift Test"] },
       steps: [{ delay: "1h", template: "welcome" }],
-      holdout_percent: 50,
+      holdoutPercent: 50,
     });
     const people = await Promise.all(Array.from({ length: 16 }, () => contactWith("Lift Test")));
     await advance(2 * HOUR);

@@ -43,7 +43,7 @@ export async function campaignById(db: D1Database, siteId: string, id: string): 
  */
 export const templatePromotions = (def: CampaignDef) =>
   def.steps.flatMap((s) => {
-    const p = s.coupon && DEFAULT_PROMOTIONS.get(s.coupon.promotion_id);
+    const p = s.coupon && DEFAULT_PROMOTIONS.get(s.coupon.promotionId);
     return p ? [p] : [];
   });
 
@@ -70,10 +70,17 @@ export async function deleteCampaign(db: D1Database, siteId: string, id: string)
   return (r.meta.changes ?? 0) > 0;
 }
 
-/** Built-in template `id` with the merchant's overrides on top, validated; saved with `saveCampaign`. */
-export function templateDefinition(id: string, overrides: Record<string, unknown>): CampaignDef | null {
+/**
+ * Built-in template `id` with the merchant's overrides on top, validated by `parse` (the admin API
+ * answers a 400 naming the field); saved with `saveCampaign`.
+ */
+export function templateDefinition(
+  id: string,
+  overrides: Record<string, unknown>,
+  parse: (input: unknown) => CampaignDef = (input) => parseDefinition(input),
+): CampaignDef | null {
   const template = CAMPAIGN_TEMPLATES[id];
-  return template ? parseDefinition({ ...template, ...overrides, id }) : null;
+  return template ? parse({ ...template, ...overrides, id }) : null;
 }
 
 /** Development: the demo site starts with every template enabled (unless the merchant changed it). */

@@ -18,14 +18,14 @@ export const CAMPAIGN_TEMPLATES: Readonly<Record<string, Record<string, unknown>
         channel: "email",
         template: "cart_last_call",
         // The code the exit-intent popup gave this shopper, if still unused; else a new one.
-        coupon: { promotion_id: "exit-intent-10", expires_days: 7, reuse: "exit_intent" },
+        coupon: { promotionId: "exit-intent-10", expiresDays: 7, reuse: "exit_intent" },
       },
       { delay: "1d", channel: "sms", template: "cart_sms" },
       { delay: "1d", channel: "call", template: "cart_call" },
     ],
     exit: { ordered: true },
     // Texts and calls wait for the morning; the emails go when due.
-    quiet_hours: { from: 21, to: 8, channels: ["sms", "call"] },
+    quietHours: { from: 21, to: 8, channels: ["sms", "call"] },
   },
   browse_abandonment: {
     name: "Browse abandonment: a discount on the product they looked at, next day",
@@ -33,11 +33,11 @@ export const CAMPAIGN_TEMPLATES: Readonly<Record<string, Record<string, unknown>
     trigger: { type: "event", events: [EVENT.productViewed], journey: "{product_id}", reset: true },
     audience: { not: { open_cart: true } },
     steps: [
-      { delay: "1d", channel: "email", template: "browse", coupon: { promotion_id: "browse-10", expires_days: 7 } },
+      { delay: "1d", channel: "email", template: "browse", coupon: { promotionId: "browse-10", expiresDays: 7 } },
     ],
     exit: { ordered: true, events: [EVENT.productAdded] },
-    quiet_hours: { from: 21, to: 8 },
-    frequency_cap: { max: 1, hours: 24 },
+    quietHours: { from: 21, to: 8 },
+    frequencyCap: { max: 1, hours: 24 },
   },
   cross_sell: {
     name: "Post-purchase: payment confirmation with related products",
@@ -51,7 +51,7 @@ export const CAMPAIGN_TEMPLATES: Readonly<Record<string, Record<string, unknown>
     priority: 70,
     trigger: { type: "event", events: [EVENT.signedUp, EVENT.newsletterSubscribed], journey: "once" },
     steps: [
-      { delay: 0, channel: "email", template: "welcome", coupon: { promotion_id: "welcome-10", expires_days: 30 } },
+      { delay: 0, channel: "email", template: "welcome", coupon: { promotionId: "welcome-10", expiresDays: 30 } },
     ],
     exit: { ordered: false },
   },
@@ -61,19 +61,19 @@ export const CAMPAIGN_TEMPLATES: Readonly<Record<string, Record<string, unknown>
     trigger: { type: "date", at: "2027-03-01T00:00:00Z" },
     audience: { any: [{ inactive_days: 180 }, { never_ordered: true }] },
     steps: [
-      { delay: 0, channel: "email", template: "winback", coupon: { promotion_id: "winback-15", expires_days: 14 } },
+      { delay: 0, channel: "email", template: "winback", coupon: { promotionId: "winback-15", expiresDays: 14 } },
     ],
     exit: { ordered: true },
     // Sent at night: quiet from 06:00 to 01:00, so messages leave between 01:00 and 06:00 local time.
-    quiet_hours: { from: 6, to: 1 },
-    holdout_percent: 10,
+    quietHours: { from: 6, to: 1 },
+    holdoutPercent: 10,
   },
   loyalty: {
     name: "Loyalty: 12-month spend crosses a threshold",
     priority: 60,
     trigger: { type: "segment_entry", segment: { metric: "spend_365d", op: "gte", value: 50000 } },
     steps: [
-      { delay: 0, channel: "email", template: "loyalty", coupon: { promotion_id: "loyalty-15", expires_days: 60 } },
+      { delay: 0, channel: "email", template: "loyalty", coupon: { promotionId: "loyalty-15", expiresDays: 60 } },
     ],
     exit: { ordered: false },
   },
@@ -83,10 +83,10 @@ export const CAMPAIGN_TEMPLATES: Readonly<Record<string, Record<string, unknown>
     trigger: { type: "date", at: "2027-03-06T09:00:00Z" },
     audience: { attr: "gender", op: "eq", value: "female" },
     steps: [
-      { delay: 0, channel: "email", template: "holiday", coupon: { promotion_id: "holiday-gift", expires_days: 7 } },
+      { delay: 0, channel: "email", template: "holiday", coupon: { promotionId: "holiday-gift", expiresDays: 7 } },
     ],
     exit: { ordered: false },
-    quiet_hours: { from: 21, to: 8 },
+    quietHours: { from: 21, to: 8 },
   },
   referral: {
     name: "Send to a friend: the friend gets a referral offer",
@@ -100,7 +100,7 @@ export const CAMPAIGN_TEMPLATES: Readonly<Record<string, Record<string, unknown>
       recipient: "recipient_email",
     },
     steps: [
-      { delay: 0, channel: "email", template: "referral", coupon: { promotion_id: "referral-10", expires_days: 30 } },
+      { delay: 0, channel: "email", template: "referral", coupon: { promotionId: "referral-10", expiresDays: 30 } },
     ],
     exit: { ordered: false },
   },

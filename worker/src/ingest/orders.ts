@@ -109,7 +109,7 @@ function attribute(db: D1Database, siteId: string, contactId: string, orderId: s
        WHERE o.site_id = ? AND o.order_id = ? AND o.contact_id = ?
          AND m.sent_at IS NOT NULL AND m.sent_at <= o.placed_at AND (m.status = 'sent' OR m.holdout = 1)
          AND max(m.sent_at, coalesce(m.clicked_at, 0))
-             >= o.placed_at - coalesce(json_extract(cp.definition, '$.attribution_days'), 5) * ${DAY}
+             >= o.placed_at - coalesce(json_extract(cp.definition, '$.attributionDays'), 5) * ${DAY}
        ORDER BY max(m.sent_at, coalesce(m.clicked_at, 0)) DESC LIMIT 1
        ON CONFLICT DO NOTHING`,
     )

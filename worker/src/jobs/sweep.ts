@@ -354,24 +354,24 @@ async function deliver(
       return finish("unsubscribed (before an erasure)");
 
     if (!template.transactional) {
-      if (def.quiet_hours && (def.quiet_hours.channels ?? [step.channel]).includes(step.channel)) {
+      if (def.quietHours && (def.quietHours.channels ?? [step.channel]).includes(step.channel)) {
         const zone = validTimeZone(traits.timezone) ?? validTimeZone(traits.time_zone) ?? site.timeZone;
-        const until = deferUntil(now, zone, def.quiet_hours);
+        const until = deferUntil(now, zone, def.quietHours);
         if (until > now) {
           // Not a failed attempt: give the attempt back.
           await deferClaimed(db, m.id, until, `quiet hours (${zone}): deferred`).run();
           return "deferred";
         }
       }
-      if (def.frequency_cap) {
+      if (def.frequencyCap) {
         const recent = await db
           .prepare(
             `SELECT count(*) AS n FROM messages WHERE site_id = ? AND contact_id = ? AND sent_at >= ?
                AND status = 'sent' AND holdout = 0 AND id != ?`,
           )
-          .bind(m.site_id, m.contact_id, now - def.frequency_cap.hours * 3600_000, m.id)
+          .bind(m.site_id, m.contact_id, now - def.frequencyCap.hours * 3600_000, m.id)
           .first<{ n: number }>();
-        if ((recent?.n ?? 0) >= def.frequency_cap.max) return finish("frequency cap");
+        if ((recent?.n ?? 0) >= def.frequencyCap.max) return finish("frequency cap");
       }
     }
     // The journey's next step, scheduled in the same batch as this one's outcome.
@@ -566,10 +566,10 @@ async function couponFor(db: D1Database, site: Site, def: CampaignDef, step: Ste
     reused?.code ??
     (await mintCoupon(db, {
       siteId: site.id,
-      promotionId: c.promotion_id,
+      promotionId: c.promotionId,
       contactId: m.contact_id,
       source: `campaign:${def.id}`,
-      expiresAt: now + c.expires_days * 86400_000,
+      expiresAt: now + c.expiresDays * 86400_000,
       now,
     }));
   return keepCoupon(db, m.id, code);

@@ -1,163 +1,140 @@
-import { LOCALES, type OnsiteConfig, TRIGGERS, type Trigger, WIDGET_TYPES, type Widget } from "../../../sdk/contract";
-import { isDict } from "../lib/values";
+import * as v from "valibot";
+import { LOCALES, type Locale, type OnsiteConfig, TRIGGERS, WIDGET_TYPES, type Widget } from "../../../sdk/contract";
+import { num, text } from "../lib/schema";
 
 export type { OnsiteConfig, Widget };
 
 /**
  * The onsite configuration: which widgets a site shows, when, to whom, how often, and in which
  * words and colours. The SDK reads it from `GET /v1/sdk/config`; merchants write it through
- * `PUT /v1/admin/onsite`. Input is rebuilt field by field with bounds, never trusted as is —
- * whatever is stored is served to every shopper's browser.
+ * `PUT /v1/admin/onsite`. Input is checked by `configSchema` (strict, with bounds) before it is
+ * stored — whatever is stored is served to every shopper's browser.
  */
 
-export class ConfigError extends Error {}
+const oneOf = <T extends string>(options: readonly T[]) => v.picklist(options, `must be one of ${options.join(", ")}.`);
+const bool = v.boolean("must be true or false.");
+const patterns = v.pipe(
+  v.array(text(200), "must be a list of at most 20 patterns."),
+  v.maxLength(20, "must be a list of at most 20 patterns."),
+);
 
-const bad = (message: string): never => {
-  throw new ConfigError(message);
-};
-
-const oneOf = <T extends string>(v: unknown, options: readonly T[], field: string): T =>
-  typeof v === "string" && (options as readonly string[]).includes(v)
-    ? (v as T)
-    : bad(`${field} must be one of ${options.join(", ")}.`);
-
-const num = (v: unknown, min: number, max: number, field: string): number =>
-  typeof v === "number" && Number.isFinite(v) && v >= min && v <= max
-    ? v
-    : bad(`${field} must be a number from ${min} to ${max}.`);
-
-const str = (v: unknown, max: number, field: string): string =>
-  typeof v === "string" && v.length > 0 && v.length <= max
-    ? v
-    : bad(`${field} must be a string of 1–${max} characters.`);
-
-const bool = (v: unknown, field: string): boolean =>
-  typeof v === "boolean" ? v : bad(`${field} must be true or false.`);
-
-const dict = (v: unknown, field: string): Record<string, unknown> =>
-  isDict(v) ? v : bad(`${field} must be an object.`);
-
-const opt = <T>(v: unknown, read: (v: unknown) => T): T | undefined => (v === undefined ? undefined : read(v));
-
-/** Drops undefined fields, so the stored JSON (and its ETag) only says what was set. */
-const compact = <T extends object>(o: T): T =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
-
-const patterns = (v: unknown, field: string): string[] =>
-  Array.isArray(v) && v.length <= 20
-    ? v.map((p, i) => str(p, 200, `${field}[${i}]`))
-    : bad(`${field} must be a list of at most 20 patterns.`);
-
-function trigger(raw: unknown, f: string): Trigger {
-  const t = dict(raw, f);
-  const on = oneOf(t.on, TRIGGERS, `${f}.on`);
-  const m = opt(t.mobile, (v) => dict(v, `${f}.mobile`));
-  return compact({
-    on,
-    value: opt(t.value, (v) => num(v, 0, 86_400, `${f}.value`)),
-    delay: opt(t.delay, (v) => num(v, 0, 600_000, `${f}.delay`)),
-    selector: on === "click" ? str(t.selector, 200, `${f}.selector`) : undefined,
-    mobile: m
-      ? compact({
-          scrollUp: opt(m.scrollUp, (v) => bool(v, `${f}.mobile.scrollUp`)),
-          tabSwitch: opt(m.tabSwitch, (v) => bool(v, `${f}.mobile.tabSwitch`)),
-          inactivity: opt(m.inactivity, (v) => num(v, 1, 3600, `${f}.mobile.inactivity`)),
-          back: opt(m.back, (v) => bool(v, `${f}.mobile.back`)),
-        })
-      : undefined,
-  });
-}
-
-function widget(raw: unknown, f: string): Widget {
-  const w = dict(raw, f);
-  const pages = opt(w.pages, (v) => dict(v, `${f}.pages`));
-  const cart = opt(w.cart, (v) => dict(v, `${f}.cart`));
-  const aud = opt(w.audience, (v) => dict(v, `${f}.audience`));
-  const cap = opt(w.cap, (v) => dict(v, `${f}.cap`));
-  const id = str(w.id, 64, `${f}.id`);
-  if (!/^[\w-]+$/.test(id)) bad(`${f}.id may hold letters, digits, _ and - only.`);
-  return compact({
-    id,
-    type: oneOf(w.type, WIDGET_TYPES, `${f}.type`),
-    priority: w.priority === undefined ? 0 : num(w.priority, -1000, 1000, `${f}.priority`),
-    trigger: trigger(w.trigger, `${f}.trigger`),
-    pages:
-      pages &&
-      compact({
-        include: opt(pages.include, (v) => patterns(v, `${f}.pages.include`)),
-        exclude: opt(pages.exclude, (v) => patterns(v, `${f}.pages.exclude`)),
-      }),
-    cart:
-      cart &&
-      compact({
-        hasItems: opt(cart.hasItems, (v) => bool(v, `${f}.cart.hasItems`)),
-        minValue: opt(cart.minValue, (v) => num(v, 0, 1e9, `${f}.cart.minValue`)),
-      }),
-    audience:
-      aud &&
-      compact({
-        visitor: opt(aud.visitor, (v) => oneOf(v, ["new", "returning"] as const, `${f}.audience.visitor`)),
-        identified: opt(aud.identified, (v) => bool(v, `${f}.audience.identified`)),
-        segment: opt(aud.segment, (v) => str(v, 64, `${f}.audience.segment`)),
-      }),
-    cap:
-      cap &&
-      compact({
-        session: opt(cap.session, (v) => num(v, 0, 100, `${f}.cap.session`)),
-        days: opt(cap.days, (v) => num(v, 0, 3650, `${f}.cap.days`)),
-        dismiss: opt(cap.dismiss, (v) => bool(v, `${f}.cap.dismiss`)),
-        convert: opt(cap.convert, (v) => bool(v, `${f}.cap.convert`)),
-      }),
-    promotion: opt(w.promotion, (v) => str(v, 64, `${f}.promotion`)),
-    offer: opt(w.offer, (v) => str(v, 32, `${f}.offer`)),
-    link: opt(w.link, (v) =>
-      /^(\/|https?:\/\/)/.test(str(v, 500, `${f}.link`))
-        ? (v as string)
-        : bad(`${f}.link must be a path or an http(s) URL.`),
+const trigger = v.pipe(
+  v.strictObject(
+    {
+      on: oneOf(TRIGGERS),
+      value: v.optional(num(0, 86_400)),
+      delay: v.optional(num(0, 600_000)),
+      selector: v.optional(text(200)),
+      mobile: v.optional(
+        v.strictObject(
+          {
+            scrollUp: v.optional(bool),
+            tabSwitch: v.optional(bool),
+            inactivity: v.optional(num(1, 3600)),
+            back: v.optional(bool),
+          },
+          "must be an object.",
+        ),
+      ),
+    },
+    "must be an object.",
+  ),
+  v.forward(
+    v.partialCheck(
+      [["on"], ["selector"]],
+      (t) => t.on !== "click" || t.selector !== undefined,
+      "is required for click triggers.",
     ),
-  });
-}
+    ["selector"],
+  ),
+  // A selector only means something to a click trigger; the dashboard keeps it when the kind changes.
+  v.transform(({ selector, ...t }) => (t.on === "click" ? { ...t, selector } : t)),
+);
+
+const widget = v.strictObject(
+  {
+    id: v.pipe(text(64), v.regex(/^[\w-]+$/, "may hold letters, digits, _ and - only.")),
+    type: oneOf(WIDGET_TYPES),
+    priority: v.optional(num(-1000, 1000), 0),
+    trigger,
+    pages: v.optional(
+      v.strictObject({ include: v.optional(patterns), exclude: v.optional(patterns) }, "must be an object."),
+    ),
+    cart: v.optional(
+      v.strictObject({ hasItems: v.optional(bool), minValue: v.optional(num(0, 1e9)) }, "must be an object."),
+    ),
+    audience: v.optional(
+      v.strictObject(
+        {
+          visitor: v.optional(oneOf(["new", "returning"] as const)),
+          identified: v.optional(bool),
+          segment: v.optional(text(64)),
+        },
+        "must be an object.",
+      ),
+    ),
+    cap: v.optional(
+      v.strictObject(
+        {
+          session: v.optional(num(0, 100)),
+          days: v.optional(num(0, 3650)),
+          dismiss: v.optional(bool),
+          convert: v.optional(bool),
+        },
+        "must be an object.",
+      ),
+    ),
+    promotion: v.optional(text(64)),
+    offer: v.optional(text(32)),
+    link: v.optional(v.pipe(text(500), v.regex(/^(\/|https?:\/\/)/, "must be a path or an http(s) URL."))),
+  },
+  "must be an object.",
+);
 
 /** CSS custom properties only, with values that cannot close the declaration or load anything. */
-function theme(raw: unknown): Record<string, string> {
-  const t = dict(raw, "theme");
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(t).slice(0, 40)) {
-    if (!/^--nudge-[a-z0-9-]{1,40}$/.test(k)) bad(`theme.${k}: only --nudge-* custom properties can be set.`);
-    const value = str(v, 100, `theme.${k}`);
-    if (/[;{}<>\\]|url\(/i.test(value)) bad(`theme.${k} must be a plain CSS value.`);
-    out[k] = value;
-  }
-  return out;
-}
+const theme = v.pipe(
+  v.record(
+    v.pipe(v.string(), v.regex(/^--nudge-[a-z0-9-]{1,40}$/, "only --nudge-* custom properties can be set.")),
+    v.pipe(
+      text(100),
+      v.check((value) => !/[;{}<>\\]|url\(/i.test(value), "must be a plain CSS value."),
+    ),
+    "must be an object.",
+  ),
+  v.check((t) => Object.keys(t).length <= 40, "sets at most 40 properties."),
+);
 
-function texts(raw: unknown): OnsiteConfig["text"] {
-  const t = dict(raw, "text");
-  const out: NonNullable<OnsiteConfig["text"]> = {};
-  for (const [locale, strings] of Object.entries(t)) {
-    const l = oneOf(locale, LOCALES, "text locale");
-    const s = dict(strings, `text.${l}`);
-    if (Object.keys(s).length > 100) bad(`text.${l} holds at most 100 strings.`);
-    out[l] = Object.fromEntries(
-      Object.entries(s).map(([k, v]) => [str(k, 64, `text.${l} key`), str(v, 500, `text.${l}.${k}`)]),
-    );
-  }
-  return out;
-}
+const strings = v.pipe(
+  v.record(text(64), text(500), "must be an object."),
+  v.check((s) => Object.keys(s).length <= 100, "holds at most 100 strings."),
+);
 
-/** A valid configuration from untrusted JSON, or a ConfigError naming the first bad field. */
-export function parseConfig(raw: unknown): OnsiteConfig {
-  const c = dict(raw, "config");
-  if (!Array.isArray(c.widgets) || c.widgets.length > 20) bad("widgets must be a list of at most 20 widgets.");
-  const widgets = (c.widgets as unknown[]).map((w, i) => widget(w, `widgets[${i}]`));
-  if (new Set(widgets.map((w) => w.id)).size !== widgets.length) bad("widget ids must be unique.");
-  return compact({
-    locale: opt(c.locale, (v) => oneOf(v, LOCALES, "locale")),
-    theme: opt(c.theme, theme),
-    text: opt(c.text, texts),
-    widgets,
-  });
-}
+/** The onsite configuration schema; its output is the SDK's wire type (checked below). */
+export const configSchema = v.strictObject(
+  {
+    locale: v.optional(oneOf(LOCALES)),
+    theme: v.optional(theme),
+    text: v.optional(
+      v.strictObject(
+        Object.fromEntries(LOCALES.map((l) => [l, v.optional(strings)])) as Record<
+          Locale,
+          v.OptionalSchema<typeof strings, undefined>
+        >,
+        "must be an object.",
+      ),
+    ),
+    widgets: v.pipe(
+      v.array(widget, "must be a list of at most 20 widgets."),
+      v.maxLength(20, "must be a list of at most 20 widgets."),
+      v.check((ws) => new Set(ws.map((w) => w.id)).size === ws.length, "must have unique ids."),
+    ),
+  },
+  "must be an object.",
+);
+
+// The SDK's type is the wire contract (the SDK keeps hand-written checks for size); this line makes
+// the compiler refuse a schema whose output the SDK could not read.
+configSchema satisfies v.GenericSchema<unknown, OnsiteConfig>;
 
 /** The demo store's widgets (development only): what `npm run demo` shows. */
 export const DEMO_CONFIG: OnsiteConfig = {

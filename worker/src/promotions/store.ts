@@ -59,7 +59,14 @@ export function putPromotion(
     .bind(siteId, p.id, JSON.stringify(p), active ? 1 : 0, now, onlyIfMissing ? 1 : 0);
 }
 
+/**
+ * Deletes a promotion and its coupon codes in one batch: a code left behind would stay listed and,
+ * were a promotion of the same id created later, would start discounting again.
+ */
 export async function deletePromotion(db: D1Database, siteId: string, id: string): Promise<boolean> {
-  const r = await db.prepare(`DELETE FROM promotions WHERE site_id = ? AND id = ?`).bind(siteId, id).run();
-  return (r.meta.changes ?? 0) > 0;
+  const [, r] = await db.batch([
+    db.prepare(`DELETE FROM coupons WHERE site_id = ? AND promotion_id = ?`).bind(siteId, id),
+    db.prepare(`DELETE FROM promotions WHERE site_id = ? AND id = ?`).bind(siteId, id),
+  ]);
+  return (r?.meta.changes ?? 0) > 0;
 }

@@ -101,7 +101,7 @@ export async function campaignResults(
   range: { from: number; to: number },
   mde = 0.1,
 ): Promise<CampaignResults> {
-  const windowMs = def.steps.slice(1).reduce((n, s) => n + s.delay_ms, 0) + def.attribution_days * DAY;
+  const windowMs = def.steps.slice(1).reduce((n, s) => n + s.delayMs, 0) + def.attributionDays * DAY;
   const bind = (sql: string) => db.prepare(sql).bind(siteId, def.id, range.from, range.to, windowMs);
   const [groups, messages, steps, stepOrders, days, dayOrders] = await db.batch([
     bind(`WITH ${BASE},
@@ -242,13 +242,13 @@ export async function campaignResults(
       : null;
 
   const notes = [
-    `Recipients are distinct contacts whose first step was sent (or, in the holdout, would have been) between the dates; each is followed for ${Math.round((windowMs / DAY) * 10) / 10} days from then (the journey's later steps plus ${def.attribution_days} attribution days).`,
+    `Recipients are distinct contacts whose first step was sent (or, in the holdout, would have been) between the dates; each is followed for ${Math.round((windowMs / DAY) * 10) / 10} days from then (the journey's later steps plus ${def.attributionDays} attribution days).`,
     "Bounces are not reported by the transports yet: bounced is 0; failed counts messages dead-lettered after their retries.",
     "Unsubscribed counts recipients unsubscribed now.",
     "Days are UTC dates.",
   ];
   if (!control)
-    notes.push("No holdout group: lift cannot be measured. Set holdout_percent to compare with a control group.");
+    notes.push("No holdout group: lift cannot be measured. Set holdoutPercent to compare with a control group.");
   return {
     campaign: def.id,
     from: new Date(range.from).toISOString(),

@@ -1,4 +1,8 @@
+import * as v from "valibot";
 import { fail } from "../lib/http";
+
+/** The query fields `resultsRange` reads, for the strict query schemas of the endpoints using it. */
+export const rangeQuery = { from: v.optional(v.string()), to: v.optional(v.string()), days: v.optional(v.string()) };
 
 /**
  * `?from=&to=` of the results and overview endpoints: ISO dates ("2026-12-01", UTC midnight) or

@@ -1,4 +1,6 @@
 import { Hono } from "hono";
+import * as v from "valibot";
+import { readQuery } from "../lib/schema";
 import { rotateWebhookSecret } from "../model/sites";
 import { requireSecretKey } from "./auth";
 import type { SecretEnv } from "./auth";
@@ -26,7 +28,9 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 
 /** What the local outbox channel "sent", newest first: the demo mailbox reads this. */
 admin.get("/outbox", async (c) => {
-  const limit = Math.min(Math.max(Number(c.req.query("limit") ?? 50) || 50, 1), 200);
+  const query = readQuery(c.req.url, v.strictObject({ limit: v.optional(v.string()) }));
+  // Lenient on purpose: outside checks read `?limit=N` (DESIGN.md), and any N gets 1 to 200 rows.
+  const limit = Math.min(Math.max(Number(query.limit ?? 50) || 50, 1), 200);
   const { results } = await c.env.DB.prepare(
     `SELECT m.id, m.campaign, m.step, m.variant, o.channel, o.recipient AS "to", o.subject, o.html, o.text, m.status,
             o.created_at, m.sent_at

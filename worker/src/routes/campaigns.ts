@@ -1,5 +1,6 @@
 import { Hono } from "hono";
-import { DefinitionError, parseDefinition } from "../campaigns/definition";
+import * as v from "valibot";
+import { campaignSchema, parseDefinition, withId } from "../campaigns/definition";
 import type { CampaignDef, UrlCheck } from "../campaigns/definition";
 import { isDev } from "../env";
 import type { Env } from "../env";
@@ -7,14 +8,14 @@ import { webhookUrlProblem } from "../lib/hosts";
 import { deleteCampaign, saveCampaign, templateDefinition, templatePromotions } from "../campaigns/store";
 import { missingSetup } from "../channels";
 import { CAMPAIGN_TEMPLATES } from "../campaigns/templates";
-import { isDict } from "../lib/values";
 import { now } from "../lib/clock";
-import { fail, readJson } from "../lib/http";
+import { fail } from "../lib/http";
+import { parseOr400, readBody, readQuery } from "../lib/schema";
 import type { Site } from "../model/sites";
 import { getPromotion } from "../promotions/store";
 import { compileRule, parseRule, RuleError } from "../segments/rules";
 import { campaignResults } from "../results/campaign";
-import { resultsRange } from "../results/range";
+import { rangeQuery, resultsRange } from "../results/range";
 import { requireSecretKey } from "./auth";
 import type { SecretEnv } from "./auth";
 
@@ -23,15 +24,16 @@ export const campaigns = new Hono<SecretEnv>();
 campaigns.use("*", requireSecretKey);
 
 const LIMIT = 64 * 1024;
+const OVERRIDES = "Send a JSON object of fields to override, or nothing.";
 
-function definition(input: unknown, id?: string, checkUrl?: UrlCheck) {
-  try {
-    return parseDefinition(input, id, checkUrl);
-  } catch (e) {
-    if (e instanceof DefinitionError) fail(400, "invalid_campaign", e.message);
-    throw e;
-  }
-}
+/** A campaign's fields (checked by `campaignSchema`) and whether it runs. */
+const putBody = v.looseObject(
+  { enabled: v.optional(v.boolean("must be true or false.")) },
+  "Send a campaign definition.",
+);
+
+/** `?from=&to=` (ISO dates or times) or `?days=`, and `?mde=`. */
+const resultsQuery = v.strictObject({ ...rangeQuery, mde: v.optional(v.string()) });
 
 /**
  * An enabled campaign must be sendable: every step's channel configured in this deployment (400
@@ -42,7 +44,7 @@ async function requireSendable(env: Env, site: Site, def: CampaignDef) {
   for (const [i, step] of def.steps.entries()) {
     const missing = missingSetup(env, site, step.channel);
     if (missing) fail(400, "channel_not_configured", `Step ${i + 1} (${step.channel}): ${missing}`);
-    const id = step.coupon?.promotion_id;
+    const id = step.coupon?.promotionId;
     if (id && !templatePromotions(def).some((p) => p.id === id) && !(await getPromotion(env.DB, site.id, id)))
       fail(400, "unknown_promotion", `Step ${i + 1}: no promotion "${id}" on this site; create it first.`);
   }
@@ -58,7 +60,7 @@ campaigns.get("/", async (c) => {
     campaigns: (results ?? []).map((r) => ({
       ...(JSON.parse(r.definition) as object),
       enabled: r.enabled === 1,
-      launched_at: r.launched_at === null ? null : new Date(r.launched_at).toISOString(),
+      launchedAt: r.launched_at === null ? null : new Date(r.launched_at).toISOString(),
     })),
   });
 });
@@ -75,15 +77,10 @@ campaigns.post("/templates/:id/enable", async (c) => {
     fail(404, "unknown_template", `No template "${id}".`, { templates: Object.keys(CAMPAIGN_TEMPLATES) });
   // The body (overrides) is optional: `curl -X POST …/enable` alone enables the template as it is.
   const empty = c.req.raw.body === null || c.req.header("content-length") === "0";
-  const body = empty ? {} : await readJson(c.req.raw, LIMIT);
-  if (!isDict(body)) fail(400, "invalid_body", "Send a JSON object of fields to override, or nothing.");
-  let def: ReturnType<typeof templateDefinition>;
-  try {
-    def = templateDefinition(id, body);
-  } catch (e) {
-    if (e instanceof DefinitionError) fail(400, "invalid_campaign", e.message);
-    throw e;
-  }
+  const overrides = empty ? {} : await readBody(c.req.raw, LIMIT, v.record(v.string(), v.unknown(), OVERRIDES));
+  const def = templateDefinition(id, overrides, (input) =>
+    parseOr400(campaignSchema(), input, "invalid_campaign", "campaign"),
+  );
   if (!def) fail(404, "unknown_template", `No template "${id}".`);
   await requireSendable(c.env, c.get("site"), def);
   await saveCampaign(c.env.DB, c.get("site").id, def, true, await now(c.env));
@@ -92,10 +89,10 @@ campaigns.post("/templates/:id/enable", async (c) => {
 
 /** Counts the contacts a segment matches right now (compiled to SQL; the same rule campaigns use). */
 campaigns.post("/audience", async (c) => {
-  const body = await readJson(c.req.raw, LIMIT);
+  const { segment } = await readBody(c.req.raw, LIMIT, v.strictObject({ segment: v.unknown() }));
   let rule: ReturnType<typeof parseRule>;
   try {
-    rule = parseRule(isDict(body) ? body.segment : undefined);
+    rule = parseRule(segment);
   } catch (e) {
     if (e instanceof RuleError) fail(400, "invalid_segment", e.message);
     throw e;
@@ -117,9 +114,9 @@ campaigns.get("/:id", async (c) => {
 
 /** Creates or replaces a campaign; `enabled: false` in the body pauses it. */
 campaigns.put("/:id", async (c) => {
-  const body = await readJson(c.req.raw, LIMIT);
-  const def = definition(body, c.req.param("id"), (url) => webhookUrlProblem(url, isDev(c.env)));
-  const enabled = !(isDict(body) && body.enabled === false);
+  const { enabled = true, ...fields } = await readBody(c.req.raw, LIMIT, putBody);
+  const checkUrl: UrlCheck = (url) => webhookUrlProblem(url, isDev(c.env));
+  const def = parseOr400(campaignSchema(checkUrl), withId(fields, c.req.param("id")), "invalid_campaign", "campaign");
   if (enabled) await requireSendable(c.env, c.get("site"), def);
   await saveCampaign(c.env.DB, c.get("site").id, def, enabled, await now(c.env));
   return c.json({ campaign: def, enabled });
@@ -142,9 +139,10 @@ campaigns.get("/:id/results", async (c) => {
     .bind(site, c.req.param("id"))
     .first<{ definition: string }>();
   if (!row) fail(404, "not_found", "No such campaign.");
-  const def = definition(JSON.parse(row.definition), c.req.param("id"));
-  const range = resultsRange(c.req.query("from"), c.req.query("to"), await now(c.env), c.req.query("days"));
-  const mde = Number(c.req.query("mde") ?? "0.1");
+  const query = readQuery(c.req.url, resultsQuery);
+  const def = parseDefinition(JSON.parse(row.definition), c.req.param("id"));
+  const range = resultsRange(query.from, query.to, await now(c.env), query.days);
+  const mde = Number(query.mde ?? "0.1");
   if (!(mde > 0 && mde <= 10)) fail(400, "invalid_mde", "mde is a relative lift between 0 and 10, e.g. 0.1 for +10 %.");
   return c.json(await campaignResults(c.env.DB, site, def, range, mde));
 });

@@ -1,7 +1,9 @@
 import { Hono } from "hono";
+import * as v from "valibot";
 import type { Context } from "hono";
 import { now } from "../lib/clock";
 import { fail } from "../lib/http";
+import { readQuery } from "../lib/schema";
 import { drainInbox } from "../ingest/process";
 import { profile } from "../model/contacts";
 import { eraseContact, exportContact, findContact } from "../model/privacy";
@@ -19,11 +21,13 @@ export const contacts = new Hono<SecretEnv>();
 contacts.use("*", requireSecretKey);
 
 const REF_FIELDS = ["email", "userId", "anonymousId"] as const;
+const lookup = v.strictObject(Object.fromEntries(REF_FIELDS.map((f) => [f, v.optional(v.string())])));
 
 /** `GET /v1/admin/contacts?email=…|userId=…|anonymousId=…`: the contact's profile and aggregates. */
 contacts.get("/", async (c) => {
-  const field = REF_FIELDS.find((f) => c.req.query(f));
-  const value = field ? (c.req.query(field) ?? "") : "";
+  const query = readQuery(c.req.url, lookup);
+  const field = REF_FIELDS.find((f) => query[f]);
+  const value = field ? (query[field] ?? "") : "";
   if (!field || value.length > 254)
     fail(400, "invalid_query", "Look a contact up by one of email, userId or anonymousId.");
   const site = c.get("site");

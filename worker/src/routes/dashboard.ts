@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
+import * as v from "valibot";
 import {
   createSession,
   deleteSession,
@@ -9,14 +10,14 @@ import {
   siteForSecretKey,
   siteFromSession,
 } from "../admin/session";
-import { isDict } from "../lib/values";
 import { now } from "../lib/clock";
-import { fail, readJson } from "../lib/http";
+import { fail } from "../lib/http";
+import { readBody, readQuery, text } from "../lib/schema";
 import { checkCodes, normaliseCodes } from "../promotions/coupons";
 import { price } from "../promotions/engine";
 import { PRICE_LIMITS, parsePriceRequest } from "../promotions/request";
 import { listPromotions } from "../promotions/store";
-import { resultsRange } from "../results/range";
+import { rangeQuery, resultsRange } from "../results/range";
 import { requireSecretKey } from "./auth";
 import type { SecretEnv } from "./auth";
 
@@ -70,12 +71,14 @@ const shell = () =>
 dashboard.get("/admin", shell);
 dashboard.get("/admin/", shell);
 
+const SEND_KEY = "Send `{ key }` with the site's secret key.";
+
 /** Sign in: `{ key: "<secret key>" }` → a session cookie. */
 dashboard.post("/v1/admin/session", async (c) => {
   requireSameOrigin(c);
-  const body = await readJson(c.req.raw, 1024);
-  const key = isDict(body) && typeof body.key === "string" ? body.key.trim() : "";
-  if (!key || key.length > 200) fail(400, "invalid_body", "Send `{ key }` with the site's secret key.");
+  const body = await readBody(c.req.raw, 1024, v.strictObject({ key: text(200) }, SEND_KEY));
+  const key = body.key.trim();
+  if (!key) fail(400, "invalid_body", SEND_KEY, { field: "key" });
   const site = await siteForSecretKey(c, key);
   const token = await createSession(c.env.DB, site.id);
   c.header("set-cookie", sessionCookie(c, token));
@@ -124,7 +127,8 @@ const DAY = 86400_000;
  */
 dashboardApi.get("/overview", async (c) => {
   const site = c.get("site");
-  const range = resultsRange(c.req.query("from"), c.req.query("to"), await now(c.env), c.req.query("days"));
+  const query = readQuery(c.req.url, v.strictObject(rangeQuery));
+  const range = resultsRange(query.from, query.to, await now(c.env), query.days);
   const db = c.env.DB;
   const cartCampaigns = `(SELECT id FROM campaigns WHERE site_id = ?1 AND json_extract(definition, '$.trigger.type') = 'cart')`;
   const [totals, journeys, sent, days] = await db.batch([
@@ -187,7 +191,7 @@ dashboardApi.get("/overview", async (c) => {
 
 /** Contacts whose email, name, phone or id starts with `q` (or the latest), newest first. */
 dashboardApi.get("/contacts", async (c) => {
-  const q = (c.req.query("q") ?? "").trim().toLowerCase();
+  const q = (readQuery(c.req.url, v.strictObject({ q: v.optional(v.string()) })).q ?? "").trim().toLowerCase();
   if (q.length > 100) fail(400, "invalid_query", "q is at most 100 characters.");
   // LIKE with the escape character: a % or _ typed by the merchant matches itself.
   const like = `${q.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
@@ -222,11 +226,18 @@ dashboardApi.get("/contacts/:id/timeline", async (c) => {
   return c.json({ timeline: results ?? [] });
 });
 
+const priceBody = v.strictObject(
+  Object.fromEntries(
+    ["currency", "lines", "shipping", "tax", "coupon", "coupons"].map((k) => [k, v.optional(v.unknown())]),
+  ),
+  "Request body must be a JSON object.",
+);
+
 /** The cart simulator: prices a sample cart like `POST /v1/cart/price`, as a new shopper would see it. */
 dashboardApi.post("/price", async (c) => {
   const site = c.get("site");
-  const body = await readJson(c.req.raw, PRICE_LIMITS.bytes);
-  if (!isDict(body)) fail(400, "invalid_body", "Request body must be a JSON object.");
+  // The cart itself is `POST /v1/cart/price`'s public shape (promotions/request.ts checks it).
+  const body = await readBody(c.req.raw, PRICE_LIMITS.bytes, priceBody);
   const request = parsePriceRequest(body, site.currency);
   if ("error" in request) fail(400, "invalid_cart", request.error);
   const at = await now(c.env);

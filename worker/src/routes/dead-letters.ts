@@ -1,6 +1,8 @@
 import { Hono } from "hono";
+import * as v from "valibot";
 import { now } from "../lib/clock";
 import { fail } from "../lib/http";
+import { readQuery } from "../lib/schema";
 import { dropDeadLetter, listDeadLetters, retryDeadLetter } from "../model/dead-letters";
 import type { DeadKind } from "../model/dead-letters";
 import { requireSecretKey } from "./auth";
@@ -18,11 +20,16 @@ const KINDS: readonly DeadKind[] = ["batch", "event", "message", "webhook"];
 const iso = (ms: number) => new Date(ms).toISOString();
 
 deadLetters.get("/", async (c) => {
-  const kind = c.req.query("kind") ?? null;
-  if (kind !== null && !KINDS.includes(kind as DeadKind))
-    fail(400, "invalid_kind", `kind is one of ${KINDS.join(", ")}.`);
-  const limit = Math.min(Math.max(Number(c.req.query("limit") ?? 100) || 100, 1), 500);
-  const rows = await listDeadLetters(c.env.DB, c.get("site").id, kind as DeadKind | null, limit);
+  const query = readQuery(
+    c.req.url,
+    v.strictObject({
+      kind: v.optional(v.picklist(KINDS, `must be one of ${KINDS.join(", ")}.`)),
+      limit: v.optional(v.string()),
+    }),
+    "invalid_kind",
+  );
+  const limit = Math.min(Math.max(Number(query.limit ?? 100) || 100, 1), 500);
+  const rows = await listDeadLetters(c.env.DB, c.get("site").id, query.kind ?? null, limit);
   return c.json({ deadLetters: rows.map((r) => ({ ...r, created_at: iso(r.created_at) })) });
 });
 

@@ -1,8 +1,9 @@
 import { Hono } from "hono";
+import * as v from "valibot";
 import type { Env } from "../env";
 import { isDev } from "../env";
-import { fail, readJson } from "../lib/http";
-import { isDict } from "../lib/values";
+import { fail } from "../lib/http";
+import { readBody, text } from "../lib/schema";
 import { normaliseEmail } from "../model/contacts";
 import { DEMO_SITE } from "../model/sites";
 import { ingest } from "./ingest";
@@ -23,18 +24,25 @@ demoShop.use("*", async (c, next) => {
   await next();
 });
 
+/** The order's properties are the event's (Segment's Order Completed), checked by ingest. */
+const orderBody = v.strictObject(
+  {
+    anonymousId: text(200),
+    email: v.optional(v.unknown()),
+    order: v.looseObject({ order_id: text(200, "is required: the order's id.") }, "must be an object."),
+  },
+  "Send { anonymousId, email?, order }.",
+);
+
 demoShop.post("/orders", async (c) => {
-  const body = await readJson(c.req.raw, 32 * 1024);
-  if (!isDict(body) || !isDict(body.order)) fail(400, "invalid_body", "Send { anonymousId, email?, order }.");
-  const anonymousId = typeof body.anonymousId === "string" && body.anonymousId.length <= 200 ? body.anonymousId : null;
-  const orderId = typeof body.order.order_id === "string" ? body.order.order_id.slice(0, 200) : null;
-  if (!anonymousId || !orderId) fail(400, "invalid_body", "anonymousId and order.order_id are required.");
+  const body = await readBody(c.req.raw, 32 * 1024, orderBody);
+  const orderId = body.order.order_id;
   const email = normaliseEmail(body.email);
   const message = {
     type: "track",
     // One order, one event: a retried post is stored once.
     messageId: `demo-shop:${orderId}`,
-    anonymousId,
+    anonymousId: body.anonymousId,
     event: EVENT.orderCompleted,
     properties: body.order,
     ...(email ? { traits: { email } } : {}),

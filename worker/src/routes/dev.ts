@@ -1,9 +1,10 @@
 import { Hono } from "hono";
+import * as v from "valibot";
 import { isDev } from "../env";
 import { advanceDevClock, forgetDevClock, now } from "../lib/clock";
-import { fail, readJson } from "../lib/http";
+import { fail } from "../lib/http";
+import { readBody, readQuery } from "../lib/schema";
 import { backlog } from "../ingest/inbox";
-import { isDict } from "../lib/values";
 import { sweep } from "../jobs/sweep";
 import { forgetCachedSites, updateSettings } from "../model/sites";
 import { seedDemoPromotions } from "../promotions/demo";
@@ -19,15 +20,25 @@ dev.use("*", async (c, next) => {
 });
 dev.use("*", requireSecretKey);
 
+const AT = "must be an ISO 8601 time, e.g. 2026-11-24T09:00:00Z.";
+
 /** `POST /v1/dev/tick { at? }`: moves the clock forward to `at` and runs the scheduler then. */
 dev.post("/tick", async (c) => {
-  const body = await readJson(c.req.raw, 1024);
-  if (!isDict(body)) fail(400, "invalid_body", 'Send a JSON object: { "at": "<ISO time>" }.');
-  if (body.at !== undefined) {
-    const at = typeof body.at === "string" ? Date.parse(body.at) : Number.NaN;
-    if (!Number.isFinite(at)) fail(400, "invalid_at", "at must be an ISO 8601 time, e.g. 2026-11-24T09:00:00Z.");
-    await advanceDevClock(c.env.DB, at);
-  }
+  const body = await readBody(
+    c.req.raw,
+    1024,
+    v.strictObject({
+      at: v.optional(
+        v.pipe(
+          v.string(AT),
+          v.transform((at) => Date.parse(at)),
+          v.check((at) => Number.isFinite(at), AT),
+        ),
+      ),
+    }),
+    "invalid_at",
+  );
+  if (body.at !== undefined) await advanceDevClock(c.env.DB, body.at);
   const at = await now(c.env);
   const result = await sweep(c.env, at, new URL(c.req.url).origin);
   return c.json({ now: new Date(at).toISOString(), ...result });
@@ -40,9 +51,14 @@ dev.post("/tick", async (c) => {
  */
 dev.get("/settings", async (c) => c.json(c.get("site").settings));
 dev.post("/settings", async (c) => {
-  const body = await readJson(c.req.raw, 1024);
-  if (!isDict(body) || typeof body.trustBrowserOrders !== "boolean")
-    fail(400, "invalid_body", 'Send { "trustBrowserOrders": true | false }.');
+  const body = await readBody(
+    c.req.raw,
+    1024,
+    v.strictObject(
+      { trustBrowserOrders: v.boolean("must be true or false.") },
+      'Send { "trustBrowserOrders": true | false }.',
+    ),
+  );
   await updateSettings(c.env.DB, c.get("site").id, { trustBrowserOrders: body.trustBrowserOrders });
   return c.json({ trustBrowserOrders: body.trustBrowserOrders });
 });
@@ -89,8 +105,12 @@ dev.post("/reset", async (c) => {
  * properties), so a browser test can check that what the SDK sent arrived exactly once.
  */
 dev.get("/events", async (c) => {
-  const anonymousId = c.req.query("anonymousId") ?? "";
-  const event = c.req.query("event") ?? "";
+  const query = readQuery(
+    c.req.url,
+    v.strictObject({ anonymousId: v.optional(v.string()), event: v.optional(v.string()) }),
+  );
+  const anonymousId = query.anonymousId ?? "";
+  const event = query.event ?? "";
   if (!anonymousId || anonymousId.length > 200 || event.length > 200)
     fail(400, "invalid_query", "Pass ?anonymousId=<id> (and optionally &event=<name>), each ≤ 200 characters.");
   const { results } = await c.env.DB.prepare(

@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import * as v from "valibot";
 import type { Context } from "hono";
 import type { Env } from "../env";
 import { isDev } from "../env";
@@ -11,6 +12,7 @@ import { notifyCallback, present } from "../jobs/webhooks";
 import { sha256Hex } from "../lib/crypto";
 import { webhookUrlProblem } from "../lib/hosts";
 import { fail, readJson } from "../lib/http";
+import { parseOr400, readBody, readQuery } from "../lib/schema";
 import { normalisePhone, phoneAllowed, phoneCountries } from "../lib/phone";
 import { rateLimit, rateLimits } from "../lib/rate-limit";
 import { normaliseEmail } from "../model/contacts";
@@ -31,10 +33,10 @@ import {
 import type { Callback } from "../model/onsite";
 import { webhookSecret } from "../model/sites";
 import type { Site } from "../model/sites";
-import { ConfigError, DEMO_CONFIG, parseConfig } from "../onsite/schema";
+import { configSchema, DEMO_CONFIG } from "../onsite/schema";
 import { DEFAULT_PROMOTIONS } from "../promotions/defaults";
 import { putPromotion } from "../promotions/store";
-import type { OnsiteConfig } from "../onsite/schema";
+import { NEWSLETTER_OPT_IN_TRAIT } from "../segments/rules";
 import { authorise, requireSecretKey } from "./auth";
 import type { SecretEnv } from "./auth";
 import { EVENT } from "../model/events";
@@ -248,7 +250,10 @@ onsite.post("/onsite/newsletter", async (c) => {
   const wording = requireConsent(a.body);
   await capped(a, email);
 
-  const consent = { email_marketing: true, email_marketing_at: new Date(a.at).toISOString() };
+  const consent = {
+    [NEWSLETTER_OPT_IN_TRAIT]: true,
+    [`${NEWSLETTER_OPT_IN_TRAIT}_at`]: new Date(a.at).toISOString(),
+  };
   await emit(
     a,
     [
@@ -326,35 +331,48 @@ onsiteAdmin.get("/onsite", requireSecretKey, async (c) => {
   return c.json({ config: stored.config, webhook: stored.webhookUrl ? { url: stored.webhookUrl } : null });
 });
 
+/** Where the callback webhook may point: lib/hosts.ts decides, for this deployment. */
+const webhookSchema = (dev: boolean) =>
+  v.nullable(
+    v.strictObject(
+      {
+        url: v.pipe(
+          v.string("is required: an https URL."),
+          v.maxLength(2000, "must be at most 2000 characters."),
+          v.rawCheck(({ dataset, addIssue }) => {
+            const problem = dataset.typed ? webhookUrlProblem(dataset.value, dev) : null;
+            if (problem) addIssue({ message: `${problem}.` });
+          }),
+        ),
+        secret: v.optional(
+          v.never(
+            "is not taken: every webhook is signed with the site's signing secret " +
+              "(POST /v1/admin/webhook-secret shows a new one).",
+          ),
+        ),
+      },
+      "must be { url } or null.",
+    ),
+  );
+
 onsiteAdmin.put("/onsite", requireSecretKey, async (c) => {
-  const body = await readJson(c.req.raw, 64 * 1024);
-  if (!isDict(body)) fail(400, "invalid_body", "Send { config, webhook? }.");
-  let config: OnsiteConfig;
-  try {
-    config = parseConfig(body.config);
-  } catch (e) {
-    if (e instanceof ConfigError) fail(400, "invalid_config", e.message);
-    throw e;
-  }
+  const body = await readBody(
+    c.req.raw,
+    64 * 1024,
+    v.strictObject({ config: v.unknown(), webhook: v.optional(v.unknown()) }, "Send { config, webhook? }."),
+  );
+  const config = parseOr400(configSchema, body.config, "invalid_config", "config");
+  const webhook =
+    body.webhook === undefined
+      ? undefined
+      : parseOr400(webhookSchema(isDev(c.env)), body.webhook, "invalid_webhook", "webhook");
   const site = c.get("site");
   let { webhookUrl } = await configOf(c.env, site);
   // Shown in the answer only when this request made the site's signing secret (its first need).
   let secret: string | null = null;
-  if (body.webhook === null) webhookUrl = null;
-  else if (body.webhook !== undefined) {
-    const w = isDict(body.webhook) ? body.webhook : {};
-    if (w.secret !== undefined)
-      fail(
-        400,
-        "invalid_webhook",
-        "webhook.secret is not taken: every webhook is signed with the site's signing secret " +
-          "(POST /v1/admin/webhook-secret shows a new one).",
-        { field: "webhook.secret" },
-      );
-    const url = typeof w.url === "string" && w.url.length <= 2000 ? w.url : "";
-    const problem = webhookUrlProblem(url, isDev(c.env));
-    if (problem) fail(400, "invalid_webhook", `webhook.url ${problem}.`, { field: "webhook.url" });
-    webhookUrl = new URL(url).href;
+  if (webhook === null) webhookUrl = null;
+  else if (webhook !== undefined) {
+    webhookUrl = new URL(webhook.url).href;
     const made = await webhookSecret(c.env.DB, site.id);
     if (made.fresh) secret = made.secret;
   }
@@ -369,19 +387,16 @@ onsiteAdmin.put("/onsite", requireSecretKey, async (c) => {
   return c.json({ config, webhook: webhookUrl ? { url: webhookUrl, ...(secret ? { secret } : {}) } : null });
 });
 
+const CALLBACK_STATUS = v.picklist(["open", "done", "cancelled"], "must be open, done or cancelled.");
+
 onsiteAdmin.get("/callbacks", requireSecretKey, async (c) => {
-  const status = c.req.query("status") ?? null;
-  if (status !== null && !["open", "done", "cancelled"].includes(status))
-    fail(400, "invalid_status", "status must be open, done or cancelled.");
-  return c.json({ callbacks: (await listCallbacks(c.env.DB, c.get("site").id, status)).map(present) });
+  const { status } = readQuery(c.req.url, v.strictObject({ status: v.optional(CALLBACK_STATUS) }), "invalid_status");
+  return c.json({ callbacks: (await listCallbacks(c.env.DB, c.get("site").id, status ?? null)).map(present) });
 });
 
 onsiteAdmin.patch("/callbacks/:id", requireSecretKey, async (c) => {
   const id = Number(c.req.param("id"));
-  const body = await readJson(c.req.raw, 1024);
-  const status = isDict(body) ? body.status : undefined;
-  if (typeof status !== "string" || !["open", "done", "cancelled"].includes(status))
-    fail(400, "invalid_status", "status must be open, done or cancelled.");
+  const { status } = await readBody(c.req.raw, 1024, v.strictObject({ status: CALLBACK_STATUS }), "invalid_status");
   const row = Number.isSafeInteger(id) ? await setCallbackStatus(c.env.DB, c.get("site").id, id, status) : null;
   if (!row) fail(404, "not_found", `No callback ${c.req.param("id")}.`);
   return c.json({ callback: present(row) });

@@ -1,10 +1,11 @@
 import { Hono } from "hono";
+import * as v from "valibot";
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { Env } from "../env";
-import { isDict } from "../lib/values";
 import { sameSecret, sha256Hex } from "../lib/crypto";
-import { fail, readJson } from "../lib/http";
+import { fail } from "../lib/http";
+import { int, readBody } from "../lib/schema";
 import { publicBase } from "../lib/links";
 import { createSite, siteById } from "../model/sites";
 import type { Site, SiteSettings } from "../model/sites";
@@ -29,106 +30,115 @@ operator.use(
   }),
 );
 
-// ---- The one schema of site fields: each validator returns the clean value or a message. ----
+// ---- The one schema of site fields ----
 
-type Check = (v: unknown) => { value: unknown } | { error: string };
-const ok = (value: unknown) => ({ value });
-const bad = (error: string) => ({ error });
+const must = (what: string) => `must be ${what}.`;
 
-const text =
-  (max: number, what: string, pattern?: RegExp): Check =>
-  (v) =>
-    typeof v === "string" && v.length <= max && !/[\r\n\0]/.test(v) && (!pattern || v === "" || pattern.test(v))
-      ? ok(v.trim())
-      : bad(`${what}, at most ${max} characters`);
+const line = (max: number, what: string, pattern?: RegExp) =>
+  v.pipe(
+    v.string(must(`${what}, at most ${max} characters`)),
+    v.check(
+      (s) => s.length <= max && !/[\r\n\0]/.test(s) && (!pattern || s === "" || pattern.test(s)),
+      must(`${what}, at most ${max} characters`),
+    ),
+    v.trim(),
+  );
 
-const httpUrl =
-  (what: string, allowEmpty: boolean): Check =>
-  (v) => {
-    if (allowEmpty && v === "") return ok("");
-    try {
-      const u = new URL(String(v));
-      if (typeof v === "string" && v.length <= 500 && (u.protocol === "https:" || u.protocol === "http:") && !u.search)
-        return ok(u.href.replace(/\/+$/, ""));
-    } catch {}
-    return bad(`${what}: an http(s) address without query, e.g. https://shop.example`);
-  };
+const httpUrl = (what: string, allowEmpty: boolean) => {
+  const message = must(`${what}: an http(s) address without query, e.g. https://shop.example`);
+  return v.pipe(
+    v.string(message),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      const raw = dataset.value;
+      if (allowEmpty && raw === "") return "";
+      const u = URL.canParse(raw) ? new URL(raw) : null;
+      if (u && raw.length <= 500 && (u.protocol === "https:" || u.protocol === "http:") && !u.search)
+        return u.href.replace(/\/+$/, "");
+      addIssue({ message });
+      return NEVER;
+    }),
+  );
+};
 
-const isOrigin = (o: unknown) => {
+const isOrigin = (o: string) => URL.canParse(o) && new URL(o).origin === o;
+
+const isTimeZone = (zone: string) => {
   try {
-    return typeof o === "string" && new URL(o).origin === o;
+    new Intl.DateTimeFormat("en", { timeZone: zone });
+    return true;
   } catch {
     return false;
   }
 };
 
 const EMAIL = /^[^\s@<>",;]{1,64}@[^\s@<>",;]+\.[^\s@<>",;]+$/;
+const ORIGINS = must("a list of at most 50 origins (scheme://host[:port], no path)");
+const COUNTRIES = must("a list of ISO 3166-1 alpha-2 codes, e.g. GB");
+const RESEND = must('the signing secret Resend shows for this site\'s webhook, "whsec_…"');
 
-const FIELDS: Record<string, Check> = {
-  name: (v) =>
-    typeof v === "string" && v.trim().length >= 1 && v.length <= 200 ? ok(v.trim()) : bad("1–200 characters"),
+/** The site's columns (a name and the shop's address are required to create one). */
+const columns = {
+  name: v.pipe(
+    v.string(must("1–200 characters")),
+    v.trim(),
+    v.minLength(1, must("1–200 characters")),
+    v.maxLength(200, must("1–200 characters")),
+  ),
   url: httpUrl("the shop's address", false),
-  allowedOrigins: (v) =>
-    Array.isArray(v) && v.length <= 50 && v.every(isOrigin)
-      ? ok(v)
-      : bad("a list of at most 50 origins (scheme://host[:port], no path)"),
-  timeZone: (v) => {
-    try {
-      if (typeof v === "string" && v.length <= 64) {
-        new Intl.DateTimeFormat("en", { timeZone: v });
-        return ok(v);
-      }
-    } catch {}
-    return bad("an IANA time zone, e.g. Europe/London");
-  },
-  currency: (v) =>
-    typeof v === "string" && /^[A-Za-z]{3}$/.test(v) ? ok(v.toUpperCase()) : bad("an ISO 4217 code, e.g. GBP"),
-  // Settings (model/sites.ts, SiteSettings); "" returns a setting to the deployment's default.
+  allowedOrigins: v.pipe(
+    v.array(v.string(ORIGINS), ORIGINS),
+    v.maxLength(50, ORIGINS),
+    v.check((os) => os.every(isOrigin), ORIGINS),
+  ),
+  timeZone: v.pipe(
+    v.string(must("an IANA time zone, e.g. Europe/London")),
+    v.check((z) => z.length <= 64 && isTimeZone(z), must("an IANA time zone, e.g. Europe/London")),
+  ),
+  currency: v.pipe(
+    v.string(must("an ISO 4217 code, e.g. GBP")),
+    v.regex(/^[A-Za-z]{3}$/, must("an ISO 4217 code, e.g. GBP")),
+    v.toUpperCase(),
+  ),
+};
+
+/** Settings (model/sites.ts, SiteSettings); "" returns a setting to the deployment's default. */
+const settings = {
   publicUrl: httpUrl("the Worker's public address", true),
-  senderName: text(100, "a display name without line breaks", /^[^<>]+$/),
-  senderEmail: text(254, "an email address", EMAIL),
-  replyTo: text(254, "an email address", EMAIL),
-  smsFrom: text(16, "an E.164 number, e.g. +447700900123", /^\+[1-9]\d{6,14}$/),
-  resendWebhookSecret: (v) =>
-    typeof v === "string" && (v === "" || /^whsec_[A-Za-z0-9+/=]{16,200}$/.test(v))
-      ? ok(v)
-      : bad('the signing secret Resend shows for this site\'s webhook, "whsec_…"'),
-  countries: (v) =>
-    Array.isArray(v) && v.length <= 250 && v.every((x) => typeof x === "string" && /^[A-Za-z]{2}$/.test(x))
-      ? ok(v.map((x: string) => x.toUpperCase()))
-      : bad("a list of ISO 3166-1 alpha-2 codes, e.g. GB"),
-  retentionDays: (v) =>
-    Number.isInteger(v) && (v as number) >= 30 && (v as number) <= 3650 ? ok(v) : bad("whole days, 30–3650"),
-  trustBrowserOrders: (v) => (typeof v === "boolean" ? ok(v) : bad("true or false")),
+  senderName: line(100, "a display name without line breaks", /^[^<>]+$/),
+  senderEmail: line(254, "an email address", EMAIL),
+  replyTo: line(254, "an email address", EMAIL),
+  smsFrom: line(16, "an E.164 number, e.g. +447700900123", /^\+[1-9]\d{6,14}$/),
+  resendWebhookSecret: v.pipe(v.string(RESEND), v.regex(/^(|whsec_[A-Za-z0-9+/=]{16,200})$/, RESEND)),
+  countries: v.pipe(
+    v.array(v.string(COUNTRIES), COUNTRIES),
+    v.maxLength(250, COUNTRIES),
+    v.check((cs) => cs.every((x) => /^[A-Za-z]{2}$/.test(x)), COUNTRIES),
+    v.transform((cs) => cs.map((x) => x.toUpperCase())),
+  ),
+  retentionDays: int(30, 3650, must("whole days, 30–3650")),
+  trustBrowserOrders: v.boolean(must("true or false")),
 };
-const COLUMNS = ["name", "url", "allowedOrigins", "timeZone", "currency"] as const;
-const CREATE_ONLY: Record<string, Check> = {
-  verifyIdentity: (v) => (typeof v === "boolean" ? ok(v) : bad("true or false")),
-};
+
+const optional = <T extends Record<string, v.GenericSchema>>(entries: T) =>
+  Object.fromEntries(Object.entries(entries).map(([k, s]) => [k, v.optional(s)])) as {
+    [K in keyof T]: v.OptionalSchema<T[K], undefined>;
+  };
 
 /** Every field checked, unknown ones refused: a misspelt setting must not be silently ignored. */
-function parseFields(body: unknown, creating: boolean): Record<string, unknown> {
-  if (!isDict(body)) fail(400, "invalid_body", "Send a JSON object of site fields.");
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(body)) {
-    const check = FIELDS[k] ?? (creating ? CREATE_ONLY[k] : undefined);
-    if (!check)
-      fail(400, "unknown_field", `Unknown field "${k}".`, {
-        fields: [...Object.keys(FIELDS), ...(creating ? Object.keys(CREATE_ONLY) : [])],
-      });
-    const r = check(v);
-    if ("error" in r) fail(400, "invalid_field", `${k} must be ${r.error}.`, { field: k });
-    out[k] = r.value;
-  }
-  if (creating && (out.name === undefined || out.url === undefined))
-    fail(400, "missing_field", "name and url (the shop's address) are required.");
-  return out;
-}
+const createBody = v.strictObject(
+  {
+    ...optional(columns),
+    name: columns.name,
+    url: columns.url,
+    ...optional(settings),
+    verifyIdentity: v.optional(v.boolean(must("true or false"))),
+  },
+  "Send a JSON object of site fields.",
+);
+const patchBody = v.strictObject({ ...optional(columns), ...optional(settings) }, "Send a JSON object of site fields.");
 
 const settingsOf = (fields: Record<string, unknown>): Partial<SiteSettings> =>
-  Object.fromEntries(
-    Object.entries(fields).filter(([k]) => !(COLUMNS as readonly string[]).includes(k) && !(k in CREATE_ONLY)),
-  );
+  Object.fromEntries(Object.entries(fields).filter(([k]) => Object.hasOwn(settings, k)));
 
 // ---- Keys ----
 
@@ -179,7 +189,7 @@ const LIMIT = 16 * 1024;
 
 /** Creates a site; its keys are in this answer only (the secret key is stored as its SHA-256). */
 operator.post("/sites", async (c) => {
-  const fields = parseFields(await readJson(c.req.raw, LIMIT), true);
+  const fields = await readBody(c.req.raw, LIMIT, createBody, "invalid_field");
   const keys = {
     publicKey: token("pk", 18),
     secretKey: token("sk", 32),
@@ -190,13 +200,13 @@ operator.post("/sites", async (c) => {
     c.env.DB,
     {
       id,
-      name: fields.name as string,
-      url: fields.url as string,
+      name: fields.name,
+      url: fields.url,
       publicKey: keys.publicKey,
       secretKey: keys.secretKey,
-      allowedOrigins: fields.allowedOrigins as string[] | undefined,
-      timeZone: fields.timeZone as string | undefined,
-      currency: fields.currency as string | undefined,
+      allowedOrigins: fields.allowedOrigins,
+      timeZone: fields.timeZone,
+      currency: fields.currency,
       identitySecret: keys.identitySecret,
       settings: settingsOf(fields),
     },
@@ -226,7 +236,7 @@ operator.get("/sites/:id", async (c) => c.json({ site: await load(c, c.req.param
 operator.patch("/sites/:id", async (c) => {
   const id = c.req.param("id");
   await load(c, id);
-  const f = parseFields(await readJson(c.req.raw, LIMIT), false);
+  const f = await readBody(c.req.raw, LIMIT, patchBody, "invalid_field");
   await c.env.DB.prepare(
     `UPDATE sites SET name = coalesce(?2, name), url = coalesce(?3, url),
        allowed_origins = coalesce(?4, allowed_origins), time_zone = coalesce(?5, time_zone),

@@ -1,7 +1,8 @@
 import { Hono } from "hono";
-import { isDict } from "../lib/values";
+import * as v from "valibot";
 import { now } from "../lib/clock";
-import { fail, readJson } from "../lib/http";
+import { fail } from "../lib/http";
+import { readBody } from "../lib/schema";
 import { requireSecretKey } from "./auth";
 import type { SecretEnv } from "./auth";
 
@@ -16,38 +17,43 @@ productsAdmin.use("*", requireSecretKey);
 const COLUMNS = `product_id AS id, name, price, currency, category, url, image_url AS imageUrl, merchant = 1 AS merchant,
   updated_at AS updatedAt`;
 
-function field(body: Record<string, unknown>, key: string, max: number, required = false): string | null {
-  const v = body[key];
-  if (v === undefined || v === null) {
-    if (required) fail(400, "invalid_product", `${key} is required.`, { field: key });
-    return null;
-  }
-  if (typeof v !== "string" || !v.trim() || v.length > max)
-    fail(400, "invalid_product", `${key} must be a string of 1 to ${max} characters.`, { field: key });
-  return v.trim();
-}
+/** A string of 1 to `max` characters once trimmed, trimmed. */
+const trimmed = (max: number) =>
+  v.pipe(
+    v.string(`must be a string of 1 to ${max} characters.`),
+    v.trim(),
+    v.minLength(1, `must be a string of 1 to ${max} characters.`),
+    v.maxLength(max, `must be a string of 1 to ${max} characters.`),
+  );
 
-function link(body: Record<string, unknown>, key: string): string | null {
-  const v = field(body, key, 2000);
-  if (v !== null && !(URL.canParse(v) && /^https?:$/.test(new URL(v).protocol)))
-    fail(400, "invalid_product", `${key} must be an http(s) URL.`, { field: key });
-  return v === null ? null : new URL(v).href;
-}
+const link = v.pipe(
+  trimmed(2000),
+  v.check((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), "must be an http(s) URL."),
+  v.transform((u) => new URL(u).href),
+);
+
+/** A catalogue row as the merchant sends it; `null` (or leaving a field out) clears an optional field. */
+const productBody = v.strictObject(
+  {
+    name: trimmed(200),
+    price: v.pipe(
+      v.number("must be a non-negative integer in minor units (pence, cents)."),
+      v.safeInteger("must be a non-negative integer in minor units (pence, cents)."),
+      v.minValue(0, "must be a non-negative integer in minor units (pence, cents)."),
+    ),
+    currency: v.nullish(v.pipe(trimmed(3), v.regex(/^[A-Za-z]{3}$/, "must be a 3-letter code."))),
+    category: v.nullish(trimmed(200)),
+    url: v.nullish(link),
+    imageUrl: v.nullish(link),
+  },
+  "Send { name, price, currency?, category?, url?, imageUrl? }.",
+);
 
 productsAdmin.put("/:id", async (c) => {
   const site = c.get("site");
   const id = c.req.param("id");
   if (!id || id.length > 200) fail(400, "invalid_product", "The product id must be 1 to 200 characters.");
-  const body = await readJson(c.req.raw, 16 * 1024);
-  if (!isDict(body)) fail(400, "invalid_body", "Send { name, price, currency?, category?, url?, imageUrl? }.");
-  const price = body.price;
-  if (typeof price !== "number" || !Number.isSafeInteger(price) || price < 0)
-    fail(400, "invalid_product", "price must be a non-negative integer in minor units (pence, cents).", {
-      field: "price",
-    });
-  const currency = field(body, "currency", 3) ?? site.currency;
-  if (!/^[A-Za-z]{3}$/.test(currency))
-    fail(400, "invalid_product", "currency must be a 3-letter code.", { field: "currency" });
+  const body = await readBody(c.req.raw, 16 * 1024, productBody, "invalid_product");
   const row = await c.env.DB.prepare(
     `INSERT INTO products (site_id, product_id, name, price, currency, category, url, image_url, updated_at, merchant)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1)
@@ -59,12 +65,12 @@ productsAdmin.put("/:id", async (c) => {
     .bind(
       site.id,
       id,
-      field(body, "name", 200, true),
-      price,
-      currency.toUpperCase(),
-      field(body, "category", 200),
-      link(body, "url"),
-      link(body, "imageUrl"),
+      body.name,
+      body.price,
+      (body.currency ?? site.currency).toUpperCase(),
+      body.category ?? null,
+      body.url ?? null,
+      body.imageUrl ?? null,
       await now(c.env),
     )
     .first();

@@ -1,12 +1,13 @@
 import { Hono } from "hono";
 import { now } from "../lib/clock";
-import { fail, readJson } from "../lib/http";
+import { fail } from "../lib/http";
 import { mintCoupon } from "../model/coupons";
-import { parsePromotion } from "../promotions/definition";
+import * as v from "valibot";
+import { promotionEntries } from "../promotions/definition";
+import { int, readBody, readQuery, text } from "../lib/schema";
 import { deletePromotion, getPromotion, listPromotions, putPromotion } from "../promotions/store";
 import { requireSecretKey } from "./auth";
 import type { SecretEnv } from "./auth";
-import { isDict } from "../lib/values";
 
 /** Admin CRUD for promotions (`/v1/admin/promotions`) and their coupon codes (`/v1/admin/coupons`). */
 export const promotionsAdmin = new Hono<SecretEnv>();
@@ -16,23 +17,28 @@ couponsAdmin.use("*", requireSecretKey);
 
 const BODY_LIMIT = 32 * 1024;
 
-async function readPromotion(req: Request, id?: string) {
-  const body = await readJson(req, BODY_LIMIT);
-  if (!isDict(body)) fail(400, "invalid_body", "Request body must be a JSON object.");
-  if (id !== undefined && body.id !== undefined && body.id !== id)
+/** A promotion as the admin API takes it: its fields, plus whether it is live. */
+const promotionBody = v.strictObject({
+  ...promotionEntries,
+  id: v.optional(promotionEntries.id),
+  active: v.optional(v.boolean("must be true or false.")),
+});
+
+/** The promotion in the body (`id` from the path when there is one), and `active` if it was sent. */
+async function readPromotion(req: Request, pathId?: string) {
+  const { active, id, ...fields } = await readBody(req, BODY_LIMIT, promotionBody, "invalid_promotion", "promotion");
+  if (pathId !== undefined && id !== undefined && id !== pathId)
     fail(400, "id_mismatch", "The id in the body differs from the one in the path.");
-  const parsed = parsePromotion(id === undefined ? body : { ...body, id });
-  if ("error" in parsed) fail(400, "invalid_promotion", parsed.error);
-  if (body.active !== undefined && typeof body.active !== "boolean")
-    fail(400, "invalid_promotion", "active must be true or false.");
-  return { promotion: parsed.promotion, active: body.active !== false };
+  const promotionId =
+    pathId ?? id ?? fail(400, "invalid_promotion", "promotion.id is required.", { field: "promotion.id" });
+  return { promotion: { ...fields, id: promotionId }, active };
 }
 
 promotionsAdmin.get("/", async (c) => c.json({ promotions: await listPromotions(c.env.DB, c.get("site").id) }));
 
 promotionsAdmin.post("/", async (c) => {
   const site = c.get("site");
-  const { promotion, active } = await readPromotion(c.req.raw);
+  const { promotion, active = true } = await readPromotion(c.req.raw);
   if (await getPromotion(c.env.DB, site.id, promotion.id))
     fail(
       409,
@@ -52,7 +58,9 @@ promotionsAdmin.get("/:id", async (c) => {
 promotionsAdmin.put("/:id", async (c) => {
   const site = c.get("site");
   const { promotion, active } = await readPromotion(c.req.raw, c.req.param("id"));
-  await putPromotion(c.env.DB, site.id, promotion, active, await now(c.env)).run();
+  // An edit that does not say `active` keeps the promotion as it was: a switched-off one stays off.
+  const existing = active === undefined ? await getPromotion(c.env.DB, site.id, promotion.id) : null;
+  await putPromotion(c.env.DB, site.id, promotion, active ?? existing?.active ?? true, await now(c.env)).run();
   return c.json({ promotion: await getPromotion(c.env.DB, site.id, promotion.id) });
 });
 
@@ -65,31 +73,46 @@ promotionsAdmin.delete("/:id", async (c) => {
 // ---------------------------------------------------------------------------------------------
 
 const CODE = /^[A-Z0-9][A-Z0-9_-]{2,63}$/;
-const COLUMNS = `code, promotion_id, contact_id, anonymous_id, max_uses, max_uses_per_contact, uses, expires_at, source, created_at`;
-
-function optionalCount(v: unknown, name: string): number | null {
-  if (v === undefined || v === null) return null;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > 1_000_000)
-    fail(400, "invalid_coupon", `${name} must be a whole number from 1 to 1000000.`);
-  return v;
-}
-
-function optionalId(v: unknown, name: string): string | null {
-  if (v === undefined || v === null) return null;
-  if (typeof v !== "string" || v.length === 0 || v.length > 200)
-    fail(400, "invalid_coupon", `${name} must be a short string.`);
-  return v;
-}
+const COLUMNS = `code, promotion_id AS promotionId, contact_id AS contactId, anonymous_id AS anonymousId,
+  max_uses AS maxUses, max_uses_per_contact AS maxUsesPerContact, uses, expires_at AS expiresAt, source,
+  created_at AS createdAt`;
 
 couponsAdmin.get("/", async (c) => {
-  const promotionId = c.req.query("promotion_id") ?? null;
+  const { promotionId } = readQuery(c.req.url, v.strictObject({ promotionId: v.optional(v.string()) }));
   const { results } = await c.env.DB.prepare(
     `SELECT ${COLUMNS} FROM coupons WHERE site_id = ?1 AND (?2 IS NULL OR promotion_id = ?2)
      ORDER BY created_at DESC, code LIMIT 200`,
   )
-    .bind(c.get("site").id, promotionId)
+    .bind(c.get("site").id, promotionId ?? null)
     .all();
   return c.json({ coupons: results ?? [] });
+});
+
+const usesLimit = v.optional(int(1, 1_000_000));
+const ISO = "must be an ISO date.";
+
+const couponBody = v.strictObject({
+  promotionId: text(200, "must name an existing promotion."),
+  /** A static (shared) code; without it, `count` unique codes are minted. */
+  code: v.optional(
+    v.pipe(
+      v.string(),
+      v.transform((code) => code.trim().toUpperCase()),
+      v.regex(CODE, "must be 3–64 letters, digits, - or _."),
+    ),
+  ),
+  count: v.optional(int(1, 100, "must be a whole number from 1 to 100 (codes per request).")),
+  contactId: v.optional(text(200)),
+  anonymousId: v.optional(text(200)),
+  maxUses: usesLimit,
+  maxUsesPerContact: usesLimit,
+  expiresAt: v.optional(
+    v.pipe(
+      v.string(ISO),
+      v.transform((t) => Date.parse(t)),
+      v.check((t) => Number.isFinite(t), ISO),
+    ),
+  ),
 });
 
 /**
@@ -98,20 +121,17 @@ couponsAdmin.get("/", async (c) => {
  */
 couponsAdmin.post("/", async (c) => {
   const site = c.get("site");
-  const body = await readJson(c.req.raw, BODY_LIMIT);
-  if (!isDict(body)) fail(400, "invalid_body", "Request body must be a JSON object.");
-  const promotionId = optionalId(body.promotionId, "promotionId");
-  if (!promotionId || !(await getPromotion(c.env.DB, site.id, promotionId)))
-    fail(400, "invalid_coupon", "promotionId must name an existing promotion.");
-  const maxUses = optionalCount(body.maxUses, "maxUses");
-  const perContact = optionalCount(body.maxUsesPerContact, "maxUsesPerContact");
-  const expires = body.expiresAt === undefined || body.expiresAt === null ? null : Date.parse(String(body.expiresAt));
-  if (expires !== null && !Number.isFinite(expires)) fail(400, "invalid_coupon", "expiresAt must be an ISO date.");
+  const body = await readBody(c.req.raw, BODY_LIMIT, couponBody, "invalid_coupon", "coupon");
+  const { promotionId } = body;
+  if (!(await getPromotion(c.env.DB, site.id, promotionId)))
+    fail(400, "invalid_coupon", "coupon.promotionId must name an existing promotion.", { field: "coupon.promotionId" });
+  const maxUses = body.maxUses ?? null;
+  const perContact = body.maxUsesPerContact ?? null;
+  const expires = body.expiresAt ?? null;
   const at = await now(c.env);
   const codes: string[] = [];
   if (body.code !== undefined) {
-    const code = typeof body.code === "string" ? body.code.trim().toUpperCase() : "";
-    if (!CODE.test(code)) fail(400, "invalid_coupon", "code must be 3–64 letters, digits, - or _.");
+    const { code } = body;
     const r = await c.env.DB.prepare(
       `INSERT INTO coupons (site_id, code, promotion_id, max_uses, max_uses_per_contact, expires_at, source, created_at)
        VALUES (?, ?, ?, ?, ?, ?, 'admin', ?) ON CONFLICT DO NOTHING`,
@@ -121,15 +141,13 @@ couponsAdmin.post("/", async (c) => {
     if ((r.meta.changes ?? 0) === 0) fail(409, "coupon_exists", `Code ${code} already exists.`);
     codes.push(code);
   } else {
-    const count = optionalCount(body.count, "count") ?? 1;
-    if (count > 100) fail(400, "invalid_coupon", "Mint at most 100 codes per request.");
-    for (let i = 0; i < count; i++) {
+    for (let i = 0; i < (body.count ?? 1); i++) {
       codes.push(
         await mintCoupon(c.env.DB, {
           siteId: site.id,
           promotionId,
-          contactId: optionalId(body.contactId, "contactId"),
-          anonymousId: optionalId(body.anonymousId, "anonymousId"),
+          contactId: body.contactId ?? null,
+          anonymousId: body.anonymousId ?? null,
           source: "admin",
           expiresAt: expires,
           maxUses: maxUses ?? 1,

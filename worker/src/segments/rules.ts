@@ -64,6 +64,14 @@ const isNum = (v: unknown): v is number => typeof v === "number" && Number.isFin
 const scalar = (v: unknown) => typeof v === "string" || isNum(v) || typeof v === "boolean";
 
 /** The rule if `input` is a valid one, else a RuleError naming what is wrong and where. */
+/**
+ * The traits that say a contact agreed to marketing email, read by the `opted_in` rule. Nudge's own
+ * newsletter widget writes the first (`NEWSLETTER_OPT_IN_TRAIT`); the others are the names store
+ * integrations commonly send with `identify`.
+ */
+export const OPT_IN_TRAITS = ["email_marketing", "newsletter", "email_opt_in", "marketing_consent"] as const;
+export const NEWSLETTER_OPT_IN_TRAIT = OPT_IN_TRAITS[0];
+
 export function parseRule(input: unknown, path = "segment"): Rule {
   let nodes = 0;
   const walk = (v: unknown, at: string, depth: number): Rule => {
@@ -194,7 +202,8 @@ export function compileRule(rule: Rule, now: number): Compiled {
       return `(${r.open_cart ? "" : "NOT "}EXISTS (SELECT 1 FROM cart_items i WHERE i.site_id = c.site_id AND i.contact_id = c.id))`;
     if ("opted_in" in r) {
       // Opted in: a newsletter sign-up (trait set by identify or the subscribe widget) and no unsubscribe.
-      const yes = `(c.unsubscribed = 0 AND coalesce(json_extract(c.traits, '$.newsletter'), json_extract(c.traits, '$.email_opt_in'), json_extract(c.traits, '$.marketing_consent'), 0) IN (1, 'true', 'yes'))`;
+      const traits = OPT_IN_TRAITS.map((t) => `json_extract(c.traits, '$.${t}')`).join(", ");
+      const yes = `(c.unsubscribed = 0 AND coalesce(${traits}, 0) IN (1, 'true', 'yes'))`;
       return r.opted_in ? yes : `(NOT ${yes})`;
     }
     if ("never_ordered" in r) return `(c.orders_count ${r.never_ordered ? "=" : ">"} 0)`;
