@@ -125,6 +125,20 @@ const rows: Record<string, Row> = {
   "GET /v1/admin/dashboard/contacts": ["GET", () => "/v1/admin/dashboard/contacts?query=a", undefined, SECRET, "query"],
   "GET /v1/admin/dead-letters": ["GET", () => "/v1/admin/dead-letters?kinds=batch", undefined, SECRET, "kinds"],
   "GET /v1/admin/callbacks": ["GET", () => "/v1/admin/callbacks?state=open", undefined, SECRET, "state"],
+  "PUT /v1/admin/segments/:id": [
+    "PUT",
+    () => "/v1/admin/segments/open-carts",
+    { name: "Open carts", rule: { open_cart: true }, rulez: 1 },
+    SECRET,
+    "rulez",
+  ],
+  "GET /v1/admin/segments/:id/members": [
+    "GET",
+    () => "/v1/admin/segments/open-carts/members?format=csv&fromat=google",
+    undefined,
+    SECRET,
+    "fromat",
+  ],
   // Operator API.
   "POST /v1/operator/sites": [
     "POST",

@@ -1,14 +1,14 @@
 import { Hono } from "hono";
+import * as v from "valibot";
 import type { Env } from "../env";
 import { drainInbox } from "../ingest/process";
-import { isDict } from "../lib/values";
 import { now } from "../lib/clock";
-import { fail, readJson } from "../lib/http";
+import { fail } from "../lib/http";
 import { publicBase } from "../lib/links";
+import { readBody, readQuery, text } from "../lib/schema";
 import { siteById } from "../model/sites";
 import {
   AUDIENCE_FORMATS,
-  type AudienceFormat,
   audienceFile,
   deleteSegment,
   listSegments,
@@ -30,18 +30,18 @@ export const segmentsAdmin = new Hono<SecretEnv>();
 segmentsAdmin.use("*", requireSecretKey);
 
 const ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-const FIELDS = new Set(["name", "rule"]);
+/** The rule is checked by the segment rule language's own parser, which names the rule's path. */
+const SEGMENT = v.strictObject({
+  name: v.pipe(text(100), v.trim(), v.minLength(1, "must not be blank.")),
+  rule: v.unknown(),
+});
+const FORMAT = v.strictObject({
+  format: v.optional(v.picklist(AUDIENCE_FORMATS, `must be one of ${AUDIENCE_FORMATS.join(", ")}.`), "csv"),
+});
 
 function segmentId(id: string): string {
   if (!ID.test(id)) fail(400, "invalid_id", "A segment id is 1-64 lower-case letters, digits, _ or -.");
   return id;
-}
-
-function formatOf(query: string | undefined): AudienceFormat {
-  const format = query ?? "csv";
-  if (!(AUDIENCE_FORMATS as readonly string[]).includes(format))
-    fail(400, "invalid_format", `format must be one of ${AUDIENCE_FORMATS.join(", ")}.`);
-  return format as AudienceFormat;
 }
 
 /** Applies accepted events first (a short pass), so an order sent a moment ago already counts. */
@@ -70,12 +70,7 @@ segmentsAdmin.get("/", async (c) => {
 /** `PUT /v1/admin/segments/:id { name, rule }`: creates or replaces a named segment. */
 segmentsAdmin.put("/:id", async (c) => {
   const id = segmentId(c.req.param("id"));
-  const body = await readJson(c.req.raw, 16 * 1024);
-  if (!isDict(body)) fail(400, "invalid_body", "Send { name, rule }.");
-  const unknown = Object.keys(body).find((k) => !FIELDS.has(k));
-  if (unknown) fail(400, "unknown_field", `segment.${unknown.slice(0, 40)} is not a known field (name, rule).`);
-  if (typeof body.name !== "string" || !body.name.trim() || body.name.length > 100)
-    fail(400, "invalid_name", "segment.name must be 1-100 characters.");
+  const body = await readBody(c.req.raw, 16 * 1024, SEGMENT, "invalid_segment", "segment");
   let rule: ReturnType<typeof parseRule>;
   try {
     rule = parseRule(body.rule, "segment.rule");
@@ -83,7 +78,7 @@ segmentsAdmin.put("/:id", async (c) => {
     if (e instanceof RuleError) fail(400, "invalid_segment", e.message);
     throw e;
   }
-  const saved = await saveSegment(c.env.DB, c.get("site").id, { id, name: body.name.trim(), rule }, await now(c.env));
+  const saved = await saveSegment(c.env.DB, c.get("site").id, { id, name: body.name, rule }, await now(c.env));
   return c.json({ segment: saved });
 });
 
@@ -96,7 +91,7 @@ segmentsAdmin.delete("/:id", async (c) => {
 /** `GET /v1/admin/segments/:id/members?format=csv|google|meta|tiktok`: the audience file. */
 segmentsAdmin.get("/:id/members", async (c) => {
   const site = c.get("site");
-  const format = formatOf(c.req.query("format"));
+  const { format } = readQuery(c.req.url, FORMAT);
   const segment = await segmentById(c.env.DB, site.id, segmentId(c.req.param("id")));
   if (!segment) fail(404, "not_found", "No such segment.");
   await caughtUp(c.env);
@@ -125,7 +120,7 @@ segmentsAdmin.delete("/:id/feed", async (c) => {
 /** `GET /v1/audiences/<token>?format=…`: the audience file, for scheduled pulls. */
 export const audiences = new Hono<{ Bindings: Env }>();
 audiences.get("/:token", async (c) => {
-  const format = formatOf(c.req.query("format"));
+  const { format } = readQuery(c.req.url, FORMAT);
   const found = await segmentByFeedToken(c.env.DB, c.req.param("token"));
   if (!found) fail(404, "not_found", "No audience at this address (the URL may have been replaced).");
   await caughtUp(c.env);
