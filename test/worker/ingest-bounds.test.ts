@@ -259,3 +259,34 @@ describe("compressed bodies", () => {
     expect(await storedEvents(s.id)).toEqual([]);
   });
 });
+
+describe("bodies read only up to their limit", () => {
+  /** 2 MB in 64 KB chunks with no content-length: the server learns the size only by reading. */
+  const chunked = () => {
+    let sent = 0;
+    return new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= 2 * 1024 * 1024) return controller.close();
+        sent += 64 * 1024;
+        controller.enqueue(new Uint8Array(64 * 1024).fill(0x61));
+      },
+    });
+  };
+
+  it("should refuse a huge chunked body on the keyless unsubscribe form and the provider feedback hooks", async () => {
+    for (const [path, type] of [
+      ["/v1/links/unsubscribe", "application/x-www-form-urlencoded"],
+      ["/v1/links/unsubscribe", "multipart/form-data; boundary=x"],
+      ["/v1/feedback/resend/demo", "application/json"],
+      ["/v1/feedback/twilio/demo", "application/x-www-form-urlencoded"],
+    ]) {
+      const res = await SELF.fetch(`${BASE}${path}`, {
+        method: "POST",
+        headers: { "content-type": type ?? "" },
+        body: chunked(),
+        duplex: "half",
+      } as RequestInit);
+      expect(res.status, `${path} ${type}`).toBe(413);
+    }
+  });
+});

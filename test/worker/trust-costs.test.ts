@@ -1,5 +1,6 @@
 import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { clientNetwork } from "../../worker/src/lib/client";
 import { describe, expect, inject, it } from "vitest";
 import { seedTemplates } from "../../worker/src/campaigns/store";
 import { seedDemoPromotions } from "../../worker/src/promotions/demo";
@@ -258,6 +259,46 @@ describe("caps on the widget endpoints", () => {
     const statuses = [];
     for (let i = 0; i < 12; i++) statuses.push((await callback("pk_demo", `+4477009003${10 + i}`, ip)).status);
     expect(statuses.filter((s) => s === 200)).toHaveLength(10);
+  });
+});
+
+describe("caps count networks, and only what a network's own cap admits", () => {
+  const siteCount = async () =>
+    (
+      await env.DB.prepare(
+        `SELECT coalesce(sum(count), 0) AS n FROM rate_limits WHERE bucket = 'callback:demo:site'`,
+      ).first<{
+        n: number;
+      }>()
+    )?.n ?? 0;
+
+  it("should leave the site's daily callback cap to others when one address is refused for itself", async () => {
+    const before = await siteCount();
+    const ip = uid("ip");
+    const statuses = [];
+    for (let i = 0; i < 30; i++) statuses.push((await callback("pk_demo", `+4477009005${10 + i}`, ip)).status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(10);
+    // Only the 10 admitted requests used the site's share; the 20 refused ones did not.
+    expect((await siteCount()) - before).toBe(10);
+  });
+
+  it("should count a whole IPv6 /64 as one network", async () => {
+    const net = `2001:db8:${Math.floor(Math.random() * 0xffff).toString(16)}:7`;
+    const statuses = [];
+    for (let i = 0; i < 14; i++)
+      statuses.push((await callback("pk_demo", `+4477009006${10 + i}`, `${net}::${(i + 1).toString(16)}`)).status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(10);
+    expect(statuses.slice(10)).toEqual([429, 429, 429, 429]);
+  });
+
+  it("should write an IPv6 network as its /64 whatever the address's spelling, and leave IPv4 as it is", () => {
+    expect(clientNetwork("2001:db8:0:7::1")).toBe("2001:db8:0:7::/64");
+    expect(clientNetwork("2001:0DB8:0000:0007:ffff:0:0:1")).toBe("2001:db8:0:7::/64");
+    expect(clientNetwork("2001:db8::7:1")).toBe("2001:db8:0:0::/64");
+    expect(clientNetwork("::1")).toBe("0:0:0:0::/64");
+    expect(clientNetwork("203.0.113.9")).toBe("203.0.113.9");
+    expect(clientNetwork(null)).toBe("local");
+    expect(clientNetwork("", "aid-1")).toBe("aid-1");
   });
 });
 

@@ -2,6 +2,7 @@ import type { Env } from "../env";
 import { isDev } from "../env";
 import { sha256Hex } from "../lib/crypto";
 import { fail } from "../lib/http";
+import { clientNetwork } from "../lib/client";
 import { countAll, windowCount } from "../lib/rate-limit";
 import { siteById, siteBySecretKey } from "../model/sites";
 import type { Site } from "../model/sites";
@@ -113,7 +114,7 @@ const HOUR = 3600_000;
  * raised only on a miss, so a merchant's requests with the right key never add to it.
  */
 export async function siteForSecretKey(c: Ctx, key: string, now = Date.now()): Promise<Site> {
-  const bucket = `wrong-secret-key:${c.req.header("cf-connecting-ip") ?? "local"}`;
+  const bucket = `wrong-secret-key:${clientNetwork(c.req.header("cf-connecting-ip"))}`;
   const wrong = await windowCount(c.env.DB, bucket, HOUR, now);
   if (wrong >= WRONG_KEYS_PER_HOUR) {
     const retryAfter = Math.ceil((HOUR - (now % HOUR)) / 1000);

@@ -1,4 +1,5 @@
 import type { Env } from "../env";
+import { clientNetwork } from "../lib/client";
 import { fail } from "../lib/http";
 
 /**
@@ -16,7 +17,8 @@ export const RETRY_AFTER_S = 60;
 export async function limitIngest(env: Env, req: Request, key: string): Promise<void> {
   // The client as Cloudflare (and wrangler dev) sees it. A request without it did not come through
   // the edge — a test calling the Worker directly — and only the per-key limit applies.
-  const client = req.headers.get("cf-connecting-ip");
+  const ip = req.headers.get("cf-connecting-ip");
+  const client = ip ? clientNetwork(ip) : null;
   const [perClient, perKey] = await Promise.all([
     client ? env.INGEST_CLIENT_LIMIT?.limit({ key: `${key}|${client}` }) : undefined,
     env.INGEST_KEY_LIMIT?.limit({ key }),

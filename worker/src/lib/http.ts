@@ -56,12 +56,11 @@ const tooLarge = (limit: number): never =>
   fail(413, "payload_too_large", `Request body is over ${limit} bytes.`, { limit });
 
 /**
- * Reads a JSON body of at most `limit` bytes, failing with 413/400 instead of throwing a 500.
- * The body is read as a stream and cut off at the limit: a chunked upload of 40 MB (no
- * content-length, or a lying one) costs `limit` bytes of memory, not 40 MB. `depth` bounds the
- * nesting; ingest lifts it, to answer each message of a batch on its own (ingest/validate.ts).
+ * The body's bytes, at most `limit` of them, failing with 413/400 instead of throwing a 500. The
+ * body is read as a stream and cut off at the limit: a chunked upload of 40 MB (no content-length,
+ * or a lying one) costs `limit` bytes of memory, not 40 MB.
  */
-export async function readJson(req: Request, limit: number, depth = MAX_JSON_DEPTH): Promise<unknown> {
+export async function readBytes(req: Request, limit: number): Promise<Uint8Array> {
   const declared = Number(req.headers.get("content-length") ?? "0");
   if (declared > limit) tooLarge(limit);
   const chunks: Uint8Array[] = [];
@@ -89,6 +88,20 @@ export async function readJson(req: Request, limit: number, depth = MAX_JSON_DEP
     bytes.set(c, offset);
     offset += c.byteLength;
   }
+  return bytes;
+}
+
+/** The body as text (UTF-8), at most `limit` bytes (see readBytes). */
+export async function readText(req: Request, limit: number): Promise<string> {
+  return new TextDecoder().decode(await readBytes(req, limit));
+}
+
+/**
+ * Reads a JSON body of at most `limit` bytes (see readBytes). `depth` bounds the nesting; ingest
+ * lifts it, to answer each message of a batch on its own (ingest/validate.ts).
+ */
+export async function readJson(req: Request, limit: number, depth = MAX_JSON_DEPTH): Promise<unknown> {
+  const bytes = await readBytes(req, limit);
   let parsed: unknown;
   try {
     parsed = JSON.parse(new TextDecoder().decode(bytes));

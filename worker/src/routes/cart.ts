@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import type { Env } from "../env";
 import { now } from "../lib/clock";
+import { clientNetwork } from "../lib/client";
 import { fail, readJson } from "../lib/http";
 import { isDict } from "../lib/values";
 import { checkCodes, normaliseCodes } from "../promotions/coupons";
@@ -26,7 +27,7 @@ cart.post("/price", async (c) => {
   const at = await now(c.env);
   const shopper = await findShopper(c.env.DB, site.id, request.anonymousId);
   // Guessing is counted per network address; the anonymous id is the fallback where there is none.
-  const client = c.req.header("cf-connecting-ip") ?? request.anonymousId ?? "unknown";
+  const client = clientNetwork(c.req.header("cf-connecting-ip"), request.anonymousId ?? "unknown");
   const [codes, promotions] = await Promise.all([
     checkCodes(c.env.DB, site.id, normaliseCodes(request.codes), shopper, client, at),
     listPromotions(c.env.DB, site.id, true),

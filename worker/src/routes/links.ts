@@ -4,6 +4,7 @@ import { html } from "hono/html";
 import type { Env } from "../env";
 import { now } from "../lib/clock";
 import { onSite, siteHosts } from "../lib/hosts";
+import { readBytes } from "../lib/http";
 import { linkUrl, readLink } from "../lib/links";
 import { cartLines } from "../model/carts";
 import { cancelPending, recordClick, recordOpen } from "../model/messages";
@@ -54,10 +55,27 @@ links.get("/unsubscribe", async (c) => {
   );
 });
 
+/**
+ * The `t` field of the unsubscribe form (URL-encoded or multipart), read from at most 8 KB of body:
+ * this route needs no key, so it must not read or parse whatever size a stranger sends.
+ */
+async function formToken(req: Request): Promise<string> {
+  const bytes = await readBytes(req, 8 * 1024);
+  const type = req.headers.get("content-type") ?? "";
+  try {
+    const form = type.startsWith("multipart/form-data")
+      ? await new Response(bytes, { headers: { "content-type": type } }).formData()
+      : new URLSearchParams(new TextDecoder().decode(bytes));
+    const t = form.get("t");
+    return typeof t === "string" ? t : "";
+  } catch {
+    return "";
+  }
+}
+
 /** The form's POST and RFC 8058 one-click (`List-Unsubscribe=One-Click`) both land here. */
 links.post("/unsubscribe", async (c) => {
-  const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
-  const token = c.req.query("t") ?? (typeof form.t === "string" ? form.t : "");
+  const token = c.req.query("t") ?? (await formToken(c.req.raw));
   const claims = await readLink(c.env, token, "unsubscribe", await now(c.env));
   if (!claims) return invalid(c);
   await unsubscribe(c.env, claims.s, claims.c);

@@ -9,6 +9,7 @@ import { isDict } from "../lib/values";
 import type { Message } from "../model/events";
 import { now } from "../lib/clock";
 import { notifyCallback, present } from "../jobs/webhooks";
+import { clientNetwork } from "../lib/client";
 import { sha256Hex } from "../lib/crypto";
 import { webhookUrlProblem } from "../lib/hosts";
 import { fail, readJson } from "../lib/http";
@@ -112,7 +113,7 @@ interface Action {
   requestId: string;
   at: number;
   name: string;
-  /** The client's network address (Cloudflare's `cf-connecting-ip`). */
+  /** The client's network (Cloudflare's `cf-connecting-ip`; an IPv6 address as its /64). */
   ip: string;
 }
 
@@ -124,7 +125,7 @@ async function action(c: Context<{ Bindings: Env }>, name: string): Promise<Acti
   const anonymousId = requireString(body, "anonymousId", 200);
   const requestId = requireString(body, "requestId", 100);
   const at = await now(c.env);
-  const ip = c.req.header("cf-connecting-ip") ?? "local";
+  const ip = clientNetwork(c.req.header("cf-connecting-ip"));
   await rateLimit(c.env.DB, `${name}:${site.id}:ip:${ip}`, 60, HOUR, at);
   return { env: c.env, site, body, anonymousId, requestId, at, name, ip };
 }
@@ -137,14 +138,16 @@ async function capped(a: Action, destination?: string) {
   const limit = (bucket: string, [max, windowMs]: Cap) => ({ bucket, limit: max, windowMs });
   // Hashed: the counters are not personal data to export or erase.
   const to = destination && caps.destination ? (await sha256Hex(`${a.site.id}:${destination}`)).slice(0, 32) : null;
+  // The visitor's and network's own caps first, and only what they admit counts against the shared
+  // ones: otherwise one address, refused for itself, would still use up the whole site's day.
   await rateLimits(
     a.env.DB,
-    [
-      limit(`${key}:aid:${a.anonymousId}`, caps.visitor),
-      limit(`${key}:ip-day:${a.ip}`, caps.ip),
-      limit(`${key}:site`, caps.site),
-      ...(to && caps.destination ? [limit(`${key}:to:${to}`, caps.destination)] : []),
-    ],
+    [limit(`${key}:aid:${a.anonymousId}`, caps.visitor), limit(`${key}:ip-day:${a.ip}`, caps.ip)],
+    a.at,
+  );
+  await rateLimits(
+    a.env.DB,
+    [limit(`${key}:site`, caps.site), ...(to && caps.destination ? [limit(`${key}:to:${to}`, caps.destination)] : [])],
     a.at,
   );
 }
