@@ -135,7 +135,7 @@ describe("audiences", () => {
     expect(await misspelt.json()).toMatchObject({ error: { message: /rulez/ } });
     const badRule = await put({ name: "x", rule: { open_cart: "yes" } });
     expect(badRule.status).toBe(400);
-    expect(await badRule.json()).toMatchObject({ error: { message: /segment\.rule\.open_cart/ } });
+    expect(await badRule.json()).toMatchObject({ error: { message: /^rule\.open_cart/ } });
     expect((await put({ name: "x", rule: { open_cart: true } })).status).toBe(200);
     expect((await admin(`/${id}/members?format=xls`)).status).toBe(400);
     expect((await admin("/Bad%20Id", { method: "PUT", body: { name: "x", rule: { open_cart: true } } })).status).toBe(

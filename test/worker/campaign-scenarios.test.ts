@@ -1,10 +1,14 @@
+import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { enqueue } from "../../worker/src/ingest/inbox";
+import type { Message } from "../../worker/src/model/events";
 import { mintCoupon } from "../../worker/src/model/coupons";
 import {
   advance,
   advanceToLocal,
   BASE,
+  clock,
   mailbox,
   messagesOf,
   post,
@@ -18,6 +22,16 @@ import {
 } from "./helpers";
 
 const HOUR = 3600_000;
+
+/** The merchant's catalogue (PUT /v1/admin/products/:id): what messages may show to anyone. */
+async function listProduct(id: string, name: string, price: number, category?: string) {
+  const res = await SELF.fetch(`${BASE}/v1/admin/products/${id}`, {
+    method: "PUT",
+    headers: { ...SECRET, "content-type": "application/json" },
+    body: JSON.stringify({ name, price, currency: "GBP", category }),
+  });
+  expect(res.status).toBe(200);
+}
 const DAY = 24 * HOUR;
 
 /** Every scenario of the catalogue, driven by the dev clock on the demo site (all templates enabled). */
@@ -128,9 +142,44 @@ describe("campaign scenarios", () => {
     expect(await mailbox(adder, "browse_abandonment")).toHaveLength(0);
   });
 
+  it("should time a journey from its event, even when the event was applied hours later from the inbox", async () => {
+    await advanceToLocal(10);
+    const viewedAt = await clock();
+    const anonymousId = uid("anon");
+    const email = `${uid("late")}@example.com`;
+    // The request could not apply the batch (a D1 error, or INGEST_PROCESSING=sweep): it waits in the inbox.
+    const msg = (event: Record<string, unknown>, i: number) => ({
+      messageId: uid("m"),
+      anonymousId,
+      userId: null,
+      previousId: null,
+      properties: {},
+      traits: {},
+      context: {},
+      timestamp: viewedAt + i,
+      source: "browser" as const,
+      ...event,
+    });
+    await enqueue(
+      env.DB,
+      "demo",
+      [
+        msg({ type: "identify", traits: { email } }, 0),
+        msg({ type: "track", event: "Product Viewed", properties: product("H100", 25.5) }, 1),
+      ] as Message[],
+      viewedAt,
+    );
+    // Applied by the sweep six hours later: the reminder is still due a day after the view.
+    await advance(6 * HOUR);
+    const [row] = (await messagesOf("browse_abandonment")).filter((m) => m.email === email);
+    expect(row?.due_at).toBe(viewedAt + 1 + DAY);
+  });
+
   it("should confirm a payment with related products right after the order", async () => {
     const email = `${uid("buyer")}@example.com`;
     const anonymousId = uid("anon");
+    const sister = uid("SPK");
+    await listProduct(sister, "Sister speaker", 9900, "speakers");
     await send([
       { type: "identify", anonymousId, traits: { email } },
       {
@@ -143,7 +192,14 @@ describe("campaign scenarios", () => {
         type: "track",
         anonymousId,
         event: "Product Viewed",
-        properties: { ...product("SPK-2", 99), name: "Sister speaker", category: "speakers" },
+        properties: { ...product(sister, 99), name: "Sister speaker", category: "speakers" },
+      },
+      // A product only a browser ever described: never recommended to anyone.
+      {
+        type: "track",
+        anonymousId: uid("stranger"),
+        event: "Product Viewed",
+        properties: { ...product(uid("FAKE")), name: "Pay the customs fee at evil.test", category: "speakers" },
       },
     ]);
     // The store's server reports the payment: a confirmation confirms what the merchant said.
@@ -159,6 +215,7 @@ describe("campaign scenarios", () => {
     const [mail] = await mailbox(email, "cross_sell");
     expect(mail?.subject).toBe("Thank you for your order");
     expect(mail?.html).toContain("Sister speaker");
+    expect(mail?.html).not.toContain("customs fee");
     expect(mail?.html).not.toContain(">Product SPK-1<");
   });
 
@@ -227,7 +284,8 @@ describe("campaign scenarios", () => {
     await advance(60_000);
     const mails = await mailbox(friend, "referral");
     expect(mails).toHaveLength(1);
-    expect(mails[0]?.subject).toBe("Ada <b> thinks you'll like Product E7247");
+    // E7247 is not in the merchant's catalogue here: its name is not a browser's to give.
+    expect(mails[0]?.subject).toBe("Ada <b> thinks you'll like E7247");
     expect(mails[0]?.html).toContain("Ada &lt;b&gt;");
     expect(await mailbox(sharer, "referral")).toHaveLength(0);
   });

@@ -1,6 +1,7 @@
 import { normaliseEmail } from "../model/contacts";
 import { cancelCampaignExits, rearmCarts, schedule } from "../model/messages";
-import { type AppliedEvent, countsMoney, EVENT, familyOf, type Message } from "../model/events";
+import { type AppliedEvent, countsMoney, currencyOf, EVENT, familyOf, type Message } from "../model/events";
+import { toLine } from "../model/carts";
 import { text } from "../lib/values";
 import { compileRule } from "../segments/rules";
 import type { Rule } from "../segments/rules";
@@ -50,9 +51,14 @@ export function pickVariant(step: Step, key: string): string | null {
 }
 
 /** The trigger data a journey keeps: what its messages show and whom they go to. */
-export function journeyData(event: Message, now: number): Record<string, string | number> {
+export function journeyData(event: Message, now: number, currency: string): Record<string, string | number> {
   const p = event.properties;
   const data: Record<string, string | number> = { started_at: now, event: event.event ?? event.type };
+  // The shopper's own view of the product (price in minor units): what her mail shows of a product
+  // the merchant never listed, rather than whatever the first browser to view it wrote.
+  const line = toLine(p, currencyOf(event, currency));
+  if (line?.name) data.product_name = line.name;
+  if (line && Number.isFinite(line.price)) data.price = line.price;
   const keep: Record<string, unknown> = {
     product_id: p.product_id ?? p.productId ?? p.sku,
     order_id: p.order_id ?? p.orderId,
@@ -225,11 +231,14 @@ function startOf(def: CampaignDef, site: Site, e: AppliedEvent, now: number, pla
   const row = (k: string, variantKey: string, who: { c?: string; e?: string }) => (): StartRow => {
     // Entering a segment is a change of state, not an event: its journey keeps no event's details,
     // so it reads the same whichever event of the chunk made the contact enter.
-    const data = t.type === "segment_entry" ? { started_at: now, event: "segment entry" } : journeyData(e.event, now);
+    const data = t.type === "segment_entry" ? { started_at: now, event: "segment entry" } : journeyData(e.event, now, site.currency);
+    // An event's journey runs from the event, not from when it was applied: one that waited in the
+    // inbox (or in a browser that was offline) keeps its "a day after the view", not a day after that.
+    const from = t.type === "segment_entry" ? now : Math.min(now, e.event.timestamp);
     return {
       ...who,
       k,
-      d: now + step.delayMs,
+      d: from + step.delayMs,
       v: pickVariant(step, `${def.id}:${k}:${variantKey}:0`),
       h: def.holdoutPercent > 0 && bucket(`${def.id}:${e.contactId}`) < def.holdoutPercent ? 1 : 0,
       ...(typeof data.phone === "string" ? { p: data.phone } : {}),
@@ -261,7 +270,7 @@ function startOf(def: CampaignDef, site: Site, e: AppliedEvent, now: number, pla
     who = { e: email };
     whoKey = email;
   }
-  const key = `${def.id}:${siteId}:${whoKey}:${journeyKey(t.journey, journeyData(e.event, now))}:1`;
+  const key = `${def.id}:${siteId}:${whoKey}:${journeyKey(t.journey, journeyData(e.event, now, site.currency))}:1`;
   return { key, last: t.reset, row: row(key, "", who) };
 }
 

@@ -337,7 +337,7 @@ async function deliver(
           : ((typeof data.phone === "string" ? data.phone : null) ?? row.phone);
     if (!to) return finish(step.channel === "email" ? "no email address" : "no phone number");
     if (step.channel === "sms" || step.channel === "call") {
-      const checked = await checkPhone(db, site, m.contact_id, to);
+      const checked = await checkPhone(db, site, m.contact_id, to, template.transactional === true);
       if ("refused" in checked) return finish(checked.refused);
       to = checked.phone;
     }
@@ -438,13 +438,16 @@ const DAY = 86_400_000;
  * (lib/phone.ts), and supplied either by the shopper in a consented widget (a `consents` row of
  * this contact or one of their browsers) or by the merchant's server (an event with the secret key
  * naming it). Any browser can `identify { phone }` its own new contact; without this, a cart left
- * by a script would text whatever number the script chose.
+ * by a script would text whatever number the script chose. A callback request's consent covers
+ * the callback's own messages (transactional), not marketing: a stranger who typed someone's
+ * number into the callback form must not earn that number cart texts and automated calls.
  */
 async function checkPhone(
   db: D1Database,
   site: Site,
   contactId: string,
   raw: string,
+  transactional: boolean,
 ): Promise<{ phone: string } | { refused: string }> {
   const phone = normalisePhone(raw);
   if (!phone) return { refused: "not an E.164 phone number" };
@@ -455,7 +458,7 @@ async function checkPhone(
     `replace(replace(replace(replace(replace(${col}, ' ', ''), '-', ''), '(', ''), ')', ''), '.', '')`;
   const supplied = await db
     .prepare(
-      `SELECT 1 FROM consents WHERE site_id = ?1 AND subject = ?3 AND purpose IN ('callback', 'sms')
+      `SELECT 1 FROM consents WHERE site_id = ?1 AND subject = ?3 AND purpose IN (SELECT value FROM json_each(?4))
          AND (contact_id = ?2 OR anonymous_id IN
               (SELECT value FROM identities WHERE site_id = ?1 AND kind = 'anonymous' AND contact_id = ?2))
        UNION ALL
@@ -463,7 +466,7 @@ async function checkPhone(
          AND ?3 IN (${digits("traits ->> 'phone'")}, ${digits("properties ->> 'phone'")})
        LIMIT 1`,
     )
-    .bind(site.id, contactId, phone)
+    .bind(site.id, contactId, phone, JSON.stringify(transactional ? ["callback", "sms"] : ["sms"]))
     .first();
   return supplied ? { phone } : { refused: "phone number not given by the merchant or in a consented widget" };
 }
@@ -596,16 +599,26 @@ async function products(db: D1Database, site: Site, template: MessageTemplate, d
     );
   switch (template.block) {
     case "viewed":
-    case "shared":
-      return list(
+    case "shared": {
+      // The first browser to view a product the merchant never listed wrote its row: show it only
+      // as this journey's own event described it (the shopper's view, the sharer's widget), never
+      // one stranger's words in another's mail.
+      const [p] = await list(
         `SELECT ${cols} FROM products WHERE site_id = ? AND product_id = ?`,
         site.id,
         String(data.product_id ?? ""),
       );
+      if (!p || p.merchant) return p ? [p] : [];
+      const price = Number(data.price);
+      return typeof data.product_name === "string" && Number.isFinite(price)
+        ? [{ ...p, name: data.product_name, price }]
+        : [];
+    }
     case "related":
-      // Same categories as the order, not in it; newest first.
+      // The merchant's products only (what a browser merely viewed is no recommendation): same
+      // categories as the order, not in it; newest first.
       return list(
-        `SELECT ${cols} FROM products p WHERE p.site_id = ?1
+        `SELECT ${cols} FROM products p WHERE p.site_id = ?1 AND p.merchant = 1
            AND p.product_id NOT IN (SELECT value ->> '$.product_id' FROM orders o, json_each(o.products) WHERE o.site_id = ?1 AND o.order_id = ?2)
          ORDER BY p.category IN (SELECT q.category FROM products q JOIN orders o ON o.site_id = q.site_id, json_each(o.products) j
                                  WHERE o.site_id = ?1 AND o.order_id = ?2 AND q.product_id = j.value ->> '$.product_id') DESC,
@@ -614,9 +627,13 @@ async function products(db: D1Database, site: Site, template: MessageTemplate, d
         String(data.order_id ?? ""),
       );
     case "top":
+      // The merchant's most viewed product: views alone, which any browser can add, pick among
+      // the merchant's products but never put a stranger's row in front of everyone.
       return list(
-        `SELECT ${cols} FROM products p WHERE p.site_id = ?1 AND p.product_id =
-           (SELECT product_id FROM product_views WHERE site_id = ?1 GROUP BY product_id ORDER BY sum(views) DESC LIMIT 1)`,
+        `SELECT ${cols} FROM products p WHERE p.site_id = ?1 AND p.merchant = 1
+         ORDER BY (SELECT coalesce(sum(v.views), 0) FROM product_views v
+                   WHERE v.site_id = ?1 AND v.product_id = p.product_id) DESC
+         LIMIT 1`,
         site.id,
       );
     default:

@@ -70,10 +70,10 @@ segmentsAdmin.get("/", async (c) => {
 /** `PUT /v1/admin/segments/:id { name, rule }`: creates or replaces a named segment. */
 segmentsAdmin.put("/:id", async (c) => {
   const id = segmentId(c.req.param("id"));
-  const body = await readBody(c.req.raw, 16 * 1024, SEGMENT, "invalid_segment", "segment");
+  const body = await readBody(c.req.raw, 16 * 1024, SEGMENT, "invalid_segment");
   let rule: ReturnType<typeof parseRule>;
   try {
-    rule = parseRule(body.rule, "segment.rule");
+    rule = parseRule(body.rule, "rule");
   } catch (e) {
     if (e instanceof RuleError) fail(400, "invalid_segment", e.message);
     throw e;
