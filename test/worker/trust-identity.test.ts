@@ -2,6 +2,7 @@ import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { hmacHex } from "../../worker/src/lib/crypto";
+import { normaliseEmail } from "../../worker/src/model/contacts";
 import { createSite } from "../../worker/src/model/sites";
 import type { NewSite } from "../../worker/src/model/sites";
 import { DEMO_CONFIG } from "../../worker/src/onsite/schema";
@@ -260,5 +261,32 @@ describe("the hash covers one value (item 5)", () => {
       },
     ]);
     expect((await contactBy("anonymous", hers, site.id))?.id).toBe(before?.id);
+  });
+});
+
+describe("addresses that name someone else inside them", () => {
+  it("should take only bare addresses, so a display name or a list cannot carry a victim's address past her suppression", async () => {
+    for (const sneaky of [
+      "x<victim@example.com>",
+      "Victim <victim@example.com>",
+      "a@b.test, victim@example.com",
+      "a@b.test;victim@example.com",
+      '"victim@example.com"@evil.test',
+      "victim@[127.0.0.1]",
+      "(comment)victim@example.com",
+    ])
+      expect(normaliseEmail(sneaky), sneaky).toBeNull();
+    expect(normaliseEmail(" Ada.Lovelace+shop@Example.COM ")).toBe("ada.lovelace+shop@example.com");
+    expect(normaliseEmail("o'brien@example.ie")).toBe("o'brien@example.ie");
+
+    const anonymousId = uid("sneaky");
+    await send([{ type: "identify", anonymousId, traits: { email: "x<victim@example.com>" } }]);
+    const row = await env.DB.prepare(
+      `SELECT c.email FROM contacts c JOIN identities i ON i.site_id = c.site_id AND i.contact_id = c.id
+       WHERE i.site_id = 'demo' AND i.kind = 'anonymous' AND i.value = ?`,
+    )
+      .bind(anonymousId)
+      .first<{ email: string | null }>();
+    expect(row?.email ?? null).toBeNull();
   });
 });

@@ -21,7 +21,13 @@ export interface IdentityRow extends Identity {
   user_id: string | null;
 }
 
-const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,189}\.[^\s@]{1,63}$/;
+/**
+ * A bare address: no spaces, and none of the characters RFC 5322 gives meaning to in an address
+ * list (`<>(),;:"[]\`). `x<her@example.com>` or `a@b.test, her@example.com` would pass a looser
+ * check, miss her suppression entry, and still be delivered to her by a provider that parses the
+ * field as RFC 5322.
+ */
+const EMAIL = /^[^\s@<>(),;:"[\]\\]{1,64}@[^\s@<>(),;:"[\]\\]{1,189}\.[^\s@<>(),;:"[\]\\]{1,63}$/;
 
 /** A normalised email, or null when the value is not one. */
 export function normaliseEmail(value: unknown): string | null {
