@@ -219,15 +219,23 @@ describe("campaign scenarios", () => {
     expect(mail?.html).not.toContain(">Product SPK-1<");
   });
 
-  it("should welcome a newsletter subscriber once, in their language, with the welcome coupon", async () => {
+  it("should welcome an account the store reports once, in its language, with the welcome coupon, and no address a browser names", async () => {
     const email = `${uid("new")}@example.com`;
     const anonymousId = uid("anon");
+    // A browser saying so mails no one: any script can name any address with the public key.
+    const stranger = `${uid("stranger")}@example.com`;
     await send([
-      { type: "identify", anonymousId, traits: { email, name: "Zoé", locale: "fr-FR" } },
-      { type: "track", anonymousId, event: "Newsletter Subscribed", properties: {} },
+      { type: "identify", anonymousId: uid("script"), traits: { email: stranger, name: "Pay at evil.test" } },
+      { type: "track", anonymousId: uid("script"), event: "Signed Up", properties: {} },
+    ]);
+    await send([{ type: "identify", anonymousId, traits: { email, name: "Zoé", locale: "fr-FR" } }]);
+    // The store's server reports the account (twice, as a retry would: one welcome).
+    await sendAsServer([
+      { type: "track", anonymousId, event: "Signed Up", properties: {} },
       { type: "track", anonymousId, event: "Signed Up", properties: {} },
     ]);
     await advance(60_000);
+    expect(await mailbox(stranger, "welcome")).toEqual([]);
     const mails = await mailbox(email, "welcome");
     expect(mails).toHaveLength(1);
     expect(mails[0]?.subject).toBe("Bienvenue chez Wavelength");

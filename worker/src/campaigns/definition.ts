@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import type { ChannelName } from "../channels/channel";
+import type { Source } from "../model/events";
 import { check, int, num, text, variantMessage } from "../lib/schema";
 import { isDict } from "../lib/values";
 import { compileRule, parseRule, RuleError } from "../segments/rules";
@@ -14,6 +15,7 @@ import { MESSAGE_TEMPLATES } from "./messages";
  * stored in snake_case before were rewritten by migration 0014).
  */
 
+const SOURCES = ["browser", "server", "widget"] as const satisfies readonly Source[];
 export type { ChannelName };
 const CHANNELS = ["email", "sms", "call", "webhook"] as const satisfies readonly ChannelName[];
 
@@ -99,16 +101,27 @@ const trigger = v.variant(
         ),
         /** The property holding the email of whom to message instead of the actor (a referred friend). */
         recipient: v.optional(text(64)),
+        /**
+         * Who may start it (default: anyone). A welcome mailed the moment an address appears must
+         * not start from a browser's word alone: any script can name any address with the public key.
+         */
+        sources: v.optional(
+          v.pipe(
+            v.array(v.picklist(SOURCES, `must list sources among ${SOURCES.join(", ")}.`)),
+            v.minLength(1, `must list sources among ${SOURCES.join(", ")}.`),
+          ),
+        ),
       }),
       v.check((t) => (t.events ?? (t.event ? [t.event] : [])).length > 0, "must list events: 1 to 10 event names."),
       // The output keeps the stored field order: saving compares triggers as JSON text (campaigns/store.ts).
-      v.transform(({ type, events, event, journey, reset, match, recipient }) => ({
+      v.transform(({ type, events, event, journey, reset, match, recipient, sources }) => ({
         type,
         events: events ?? (event ? [event] : []),
         journey,
         reset,
         ...(match ? { match } : {}),
         ...(recipient ? { recipient } : {}),
+        ...(sources ? { sources } : {}),
       })),
     ),
     /** The contact's open cart: re-armed by every cart change, one journey per cart. */

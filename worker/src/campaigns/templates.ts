@@ -49,7 +49,14 @@ export const CAMPAIGN_TEMPLATES: Readonly<Record<string, Record<string, unknown>
   welcome: {
     name: "Welcome on newsletter opt-in, with a first-order incentive",
     priority: 70,
-    trigger: { type: "event", events: [EVENT.signedUp, EVENT.newsletterSubscribed], journey: "once" },
+    // The newsletter widget (consented, capped) or the store's server (an account made): a browser
+    // saying "Signed Up" with any address it likes mails no one.
+    trigger: {
+      type: "event",
+      events: [EVENT.signedUp, EVENT.newsletterSubscribed],
+      journey: "once",
+      sources: ["widget", "server"],
+    },
     steps: [
       { delay: 0, channel: "email", template: "welcome", coupon: { promotionId: "welcome-10", expiresDays: 30 } },
     ],
