@@ -231,7 +231,10 @@ function startOf(def: CampaignDef, site: Site, e: AppliedEvent, now: number, pla
   const row = (k: string, variantKey: string, who: { c?: string; e?: string }) => (): StartRow => {
     // Entering a segment is a change of state, not an event: its journey keeps no event's details,
     // so it reads the same whichever event of the chunk made the contact enter.
-    const data = t.type === "segment_entry" ? { started_at: now, event: "segment entry" } : journeyData(e.event, now, site.currency);
+    const data =
+      t.type === "segment_entry"
+        ? { started_at: now, event: "segment entry" }
+        : journeyData(e.event, now, site.currency);
     // An event's journey runs from the event, not from when it was applied: one that waited in the
     // inbox (or in a browser that was offline) keeps its "a day after the view", not a day after that.
     const from = t.type === "segment_entry" ? now : Math.min(now, e.event.timestamp);
