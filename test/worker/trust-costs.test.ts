@@ -302,6 +302,50 @@ describe("caps count networks, and only what a network's own cap admits", () => 
   });
 });
 
+describe("addresses a network may name (abandoned cart to strangers)", () => {
+  it("should take 30 new email addresses an hour from one network, refuse the rest by message, and never count the server", async () => {
+    const shop = await site();
+    const ident = (email: string) => ({
+      type: "identify",
+      messageId: crypto.randomUUID(),
+      anonymousId: uid("aid"),
+      traits: { email },
+    });
+    const browser = (batch: unknown[], ip: string) =>
+      post("/v1/batch", { writeKey: shop.publicKey, batch }, { "cf-connecting-ip": ip });
+    const emails = Array.from({ length: 35 }, (_, i) => `stranger${i}.${uid("x")}@example.com`);
+    const net = `2001:db8:${Math.floor(Math.random() * 0xffff).toString(16)}:1`;
+
+    const first = await browser(emails.map(ident), `${net}::1`);
+    expect(first.status).toBe(200);
+    const body = await first.json<{ accepted: number; errors: { index: number; code: string }[] }>();
+    expect(body.accepted).toBe(30);
+    expect(body.errors.map((e) => [e.index, e.code])).toEqual(
+      [30, 31, 32, 33, 34].map((i) => [i, "too_many_addresses"]),
+    );
+    // Another address of the same /64: the same network, nothing new allowed.
+    const again = await browser([ident(`one.more.${uid("x")}@example.com`)], `${net}::2`);
+    expect(again.status).toBe(400);
+    // Addresses it already named this hour are free (a shopper's later pages), other networks untouched.
+    expect((await browser(emails.slice(0, 30).map(ident), `${net}::3`)).status).toBe(200);
+    const other = await (await browser([ident(emails[34] ?? "")], "203.0.113.77")).json<{ accepted: number }>();
+    expect(other.accepted).toBe(1);
+    // The merchant's server vouches for its own customers: never counted.
+    const server = await post(
+      "/v1/batch",
+      { batch: Array.from({ length: 40 }, (_, i) => ident(`customer${i}.${uid("x")}@example.com`)) },
+      { authorization: `Bearer ${shop.secretKey}`, "cf-connecting-ip": `${net}::4` },
+    );
+    expect((await server.json<{ accepted: number }>()).accepted).toBe(40);
+    const named = await env.DB.prepare(
+      `SELECT count(*) AS n FROM contacts WHERE site_id = ? AND email LIKE 'stranger%'`,
+    )
+      .bind(shop.id)
+      .first<{ n: number }>();
+    expect(named?.n).toBe(31); // 30 from the first network, 1 from the other
+  });
+});
+
 describe("daily budgets per channel", () => {
   it("should defer SMS past the site's daily budget to the next day and tell the merchant once", async () => {
     const shop = await site({ smsPerDay: 2 });

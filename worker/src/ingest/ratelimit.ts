@@ -1,6 +1,10 @@
 import type { Env } from "../env";
 import { clientNetwork } from "../lib/client";
+import { sha256Hex } from "../lib/crypto";
 import { fail } from "../lib/http";
+import { normaliseEmail } from "../model/contacts";
+import type { Message } from "../model/events";
+import type { Site } from "../model/sites";
 
 /**
  * Rate limits on ingest, per write key and per (write key, client address), with Cloudflare's
@@ -33,4 +37,52 @@ export async function limitIngest(env: Env, req: Request, key: string): Promise<
       { "retry-after": String(RETRY_AFTER_S) },
     );
   }
+}
+
+const HOUR = 3600_000;
+
+/**
+ * New email addresses that browsers of one network (an IPv4 address, an IPv6 /64) may name to a
+ * site in an hour. Abandoned-cart mail goes to the address a shopper typed at checkout, which only
+ * her browser knows; but the public key is in every page, so a script could name a thousand
+ * strangers and have each mailed. A shop's real shoppers name one address each, so the allowance
+ * (site setting `browserAddressesPerHour`) bounds the script without touching them. Addresses
+ * already named from the network this hour are free; the merchant's server is never counted.
+ *
+ * Returns the indexes (into `messages`) of the messages refused: those naming a new address past
+ * the allowance. Where Cloudflare gave no client address (a test calling the Worker directly), no
+ * network is known and nothing is counted, as for the per-client ingest limit above.
+ */
+export async function overAddressAllowance(
+  db: D1Database,
+  site: Site,
+  ip: string | null,
+  messages: Message[],
+  now: number,
+): Promise<number[]> {
+  if (!ip) return [];
+  const named = new Map<string, number[]>();
+  for (const [i, m] of messages.entries()) {
+    const email = normaliseEmail(m.traits.email);
+    if (email) named.set(email, [...(named.get(email) ?? []), i]);
+  }
+  if (named.size === 0) return [];
+  const net = clientNetwork(ip);
+  const window = now - (now % HOUR);
+  const emails = [...named.keys()];
+  // Hashed: the counters are not personal data to export or erase.
+  const keys = await Promise.all(emails.map(async (e) => (await sha256Hex(`${site.id}:${e}`)).slice(0, 32)));
+  const upsert = (bucket: string, by: number) =>
+    db
+      .prepare(
+        `INSERT INTO rate_limits (bucket, window_start, count) VALUES (?1, ?2, ?3)
+         ON CONFLICT (bucket, window_start) DO UPDATE SET count = count + ?3 RETURNING count`,
+      )
+      .bind(bucket, window, by);
+  const seen = await db.batch<{ count: number }>(keys.map((k) => upsert(`addr:${site.id}:${net}:${k}`, 1)));
+  const fresh = emails.filter((_, i) => seen[i]?.results[0]?.count === 1);
+  if (fresh.length === 0) return [];
+  const total = (await upsert(`addrs:${site.id}:${net}`, fresh.length).first<{ count: number }>())?.count ?? 0;
+  const allowed = Math.max(0, site.settings.browserAddressesPerHour - (total - fresh.length));
+  return fresh.slice(allowed).flatMap((e) => named.get(e) ?? []);
 }

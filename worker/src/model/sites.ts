@@ -26,6 +26,8 @@ export interface SiteSettings {
   smsPerDay: number;
   callsPerDay: number;
   referralsPerDay: number;
+  /** New email addresses browsers of one network may name in an hour (ingest/ratelimit.ts). */
+  browserAddressesPerHour: number;
   /**
    * The Worker's public address for links in this site's messages (unsubscribe, click, open,
    * restore), e.g. a Workers route on the shop's own domain. Empty: the deployment's PUBLIC_URL.
@@ -56,6 +58,7 @@ export const DEFAULT_SETTINGS: SiteSettings = {
   smsPerDay: 200,
   callsPerDay: 50,
   referralsPerDay: 500,
+  browserAddressesPerHour: 30,
   publicUrl: "",
   senderName: "",
   senderEmail: "",
@@ -267,4 +270,6 @@ export const DEMO_SITE: NewSite = {
   secretKey: "sk_demo",
   timeZone: "Europe/London",
   currency: "GBP",
+  // Every shopper of the demo (and of the end-to-end suite) comes from 127.0.0.1.
+  settings: { browserAddressesPerHour: 100_000 },
 };

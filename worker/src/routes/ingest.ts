@@ -7,7 +7,7 @@ import { now } from "../lib/clock";
 import { unverified } from "../ingest/identity";
 import { enqueue } from "../ingest/inbox";
 import { applyBatch, insertEvents } from "../ingest/process";
-import { limitIngest } from "../ingest/ratelimit";
+import { limitIngest, overAddressAllowance } from "../ingest/ratelimit";
 import { LIMITS, parseSentAt, validateMessage } from "../ingest/validate";
 import { isDict } from "../lib/values";
 import type { Message, MessageType } from "../model/events";
@@ -53,8 +53,9 @@ async function validated(c: Context<{ Bindings: Env }>, type?: MessageType) {
     fail(413, "batch_too_large", `A batch holds at most ${LIMITS.batchMessages} messages.`);
 
   const sentAt = parseSentAt(body);
-  const valid: Message[] = [];
+  let valid: Message[] = [];
   const errors: MessageError[] = [];
+  const indexes: number[] = []; // each valid message's place in the request
   for (const [i, m] of raw.entries()) {
     const r = validateMessage(m, i, receivedAt, sentAt, source, type);
     if ("code" in r) {
@@ -64,7 +65,26 @@ async function validated(c: Context<{ Bindings: Env }>, type?: MessageType) {
     // The hash is the browser's proof; the merchant's server (secret key) is the one who vouches.
     const e = source === "server" ? null : await unverified(site, r, i);
     if (e) errors.push(e);
-    else valid.push(r);
+    else {
+      valid.push(r);
+      indexes.push(i);
+    }
+  }
+  if (source === "browser") {
+    const over = new Set(
+      await overAddressAllowance(c.env.DB, site, c.req.header("cf-connecting-ip") ?? null, valid, receivedAt),
+    );
+    if (over.size > 0) {
+      for (const j of over)
+        errors.push({
+          index: indexes[j] ?? -1,
+          messageId: valid[j]?.messageId,
+          code: "too_many_addresses",
+          message: `Browsers on this network named more than ${site.settings.browserAddressesPerHour} new email addresses this hour; this one waits for the next.`,
+        });
+      valid = valid.filter((_, j) => !over.has(j));
+      errors.sort((a, b) => a.index - b.index);
+    }
   }
   if (valid.length === 0) fail(400, "invalid_messages", "No message in the request is valid.", { errors });
   return { site, receivedAt, valid, errors };
