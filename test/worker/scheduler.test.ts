@@ -32,6 +32,15 @@ async function contactWith(event: string, traits: Record<string, unknown> = {}) 
   return { email, anonymousId };
 }
 
+/** A shopper the store's server reports as signed up: the welcome mail's trigger. */
+async function welcomed() {
+  const email = `${uid("s")}@example.com`;
+  const anonymousId = uid("anon");
+  await send([{ type: "identify", anonymousId, traits: { email } }]);
+  await sendAsServer([{ type: "track", anonymousId, event: "Signed Up", properties: {} }]);
+  return { email, anonymousId };
+}
+
 const localHour = (at: number, timeZone: string) =>
   Number(new Intl.DateTimeFormat("en-GB", { timeZone, hour: "numeric", hourCycle: "h23" }).format(at));
 
@@ -194,7 +203,7 @@ describe("scheduler guarantees", () => {
   });
 
   it("should record opens through the pixel once", async () => {
-    const { email } = await contactWith("Newsletter Subscribed");
+    const { email } = await welcomed();
     await advance(60_000);
     const [mail] = await mailbox(email, "welcome");
     const pixel = mail?.html.match(/<img src="([^"]+\/v1\/links\/open[^"]+)"/)?.[1]?.replace(/&amp;/g, "&") ?? "";
@@ -230,7 +239,7 @@ describe("scheduler guarantees", () => {
   });
 
   it("should record the first click and refuse an edited click link", async () => {
-    const { email } = await contactWith("Newsletter Subscribed");
+    const { email } = await welcomed();
     await advance(60_000);
     const [mail] = await mailbox(email, "welcome");
     const link = mail?.text.match(/Start shopping: (\S+)/)?.[1] ?? "";
