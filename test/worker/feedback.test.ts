@@ -1,12 +1,13 @@
 import { createHmac } from "node:crypto";
+import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../worker/src/env";
 import { app } from "../../worker/src/index";
 import { prune } from "../../worker/src/jobs/retention";
 import { sweep } from "../../worker/src/jobs/sweep";
-import { suppressionHash } from "../../worker/src/model/suppressions";
-import { advance, BASE, messagesOf, shopperWithCart, uid } from "./helpers";
+import { canonical, suppress, suppressionHash, suppressionOf } from "../../worker/src/model/suppressions";
+import { advance, BASE, mailbox, messagesOf, SECRET, shopperWithCart, uid } from "./helpers";
 
 const RESEND_SECRET = `whsec_${btoa("resend-webhook-signing-key-0123")}`;
 const TWILIO_TOKEN = "twilio-auth-token-test";
@@ -182,5 +183,43 @@ describe("retention", () => {
     const left = await db.prepare(`SELECT id FROM messages WHERE site_id = ? ORDER BY id`).bind(site.id).all();
     expect(left.results).toEqual([{ id: base + 1 }, { id: base + 2 }]);
     expect(await count("contacts")).toBe(1);
+  });
+});
+
+describe("one mailbox, many spellings", () => {
+  it("should store a suppression by mailbox, so +tags, Gmail dots and googlemail.com stay suppressed", async () => {
+    expect(canonical(" Vic.Tim+promo@GoogleMail.com ")).toBe("victim@gmail.com");
+    expect(canonical("vic.tim+x@example.com")).toBe("vic.tim@example.com");
+    expect(canonical("+44 (0)7700-900.123")).toBe("+4407700900123");
+    const siteId = "demo";
+    const base = `vic.tim.${uid("s").replace(/[^a-z0-9]/g, "")}`;
+    await suppress(env.DB, siteId, [`${base}@gmail.com`], "complained", Date.now());
+    for (const variant of [
+      `${base}@gmail.com`,
+      `${base.replace(/\./g, "")}+again@googlemail.com`,
+      `${base.toUpperCase()}+x@GMAIL.com`,
+    ])
+      expect(await suppressionOf(env.DB, siteId, variant), variant).toBe("complained");
+    expect(await suppressionOf(env.DB, siteId, `${base}@example.com`)).toBeNull();
+  });
+
+  it("should keep the next reminder from reaching an erased, unsubscribed shopper's address written another way", async () => {
+    const local = `ann.${uid("g").replace(/[^a-z0-9]/g, "")}`;
+    const email = `${local}@gmail.com`;
+    await shopperWithCart(email);
+    await advance(2 * 3600_000);
+    // She unsubscribes, then asks to be erased.
+    await env.DB.prepare(`UPDATE contacts SET unsubscribed = 1 WHERE site_id = 'demo' AND email = ?`).bind(email).run();
+    const { contact } = await (
+      await SELF.fetch(`${BASE}/v1/admin/contacts?email=${encodeURIComponent(email)}`, { headers: SECRET })
+    ).json<{ contact: { id: string } }>();
+    expect(
+      (await SELF.fetch(`${BASE}/v1/admin/contacts/${contact.id}`, { method: "DELETE", headers: SECRET })).status,
+    ).toBe(200);
+    // A script (or she, absent-mindedly) comes back with the same mailbox spelt differently.
+    const variant = `${local.replace(/\./g, "")}+shop@googlemail.com`;
+    await shopperWithCart(variant);
+    await advance(2 * 3600_000);
+    expect(await mailbox(variant, "abandoned_cart")).toEqual([]);
   });
 });

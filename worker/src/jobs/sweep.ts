@@ -19,7 +19,6 @@ import { countAll } from "../lib/rate-limit";
 import { cartLines } from "../model/carts";
 import { heldCoupon, mintCoupon } from "../model/coupons";
 import { DEAD_AFTER, deadLetter } from "../model/dead-letters";
-import { suppressed } from "../model/privacy";
 import { siteById, webhookSecret } from "../model/sites";
 import { suppressionOf } from "../model/suppressions";
 import type { Site } from "../model/sites";
@@ -349,9 +348,8 @@ async function deliver(
     // Bounced, complained or texted STOP: never again, transactional or not.
     const stopped = step.channel === "webhook" ? null : await suppressionOf(db, site.id, to);
     if (stopped && stopped !== "unsubscribed") return finish(`suppressed: ${stopped}`);
-    // Someone who unsubscribed and was then erased is known only by a hash: check it at the door.
-    if (!template.transactional && step.channel !== "webhook" && (await suppressed(db, m.site_id, to)))
-      return finish("unsubscribed (before an erasure)");
+    // Someone who unsubscribed and was then erased is known only by a hash: checked at the door.
+    if (stopped === "unsubscribed" && !template.transactional) return finish("unsubscribed (before an erasure)");
 
     if (!template.transactional) {
       if (def.quietHours && (def.quietHours.channels ?? [step.channel]).includes(step.channel)) {

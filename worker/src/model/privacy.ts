@@ -1,6 +1,5 @@
-import { sha256Hex } from "../lib/crypto";
-import { normaliseEmail } from "./contacts";
 import { EVENT } from "./events";
+import { suppressionHash } from "./suppressions";
 
 /**
  * Everything stored about one contact: export (the right of access) and erasure (the right to be
@@ -98,18 +97,6 @@ const CONVERSIONS = `FROM conversions WHERE site_id = ?1
 
 /** A phone number as stored and compared for suppression: digits and a leading plus only. */
 const normalisePhone = (v: string) => v.replace(/[\s().-]/g, "");
-
-/** The suppression entry of an email or phone: SHA-256 of its normalised form. */
-const suppressionHash = (address: string) => sha256Hex(normaliseEmail(address) ?? normalisePhone(address.trim()));
-
-/** Whether `address` (email or phone) belongs to someone who unsubscribed and was then erased. */
-export async function suppressed(db: D1Database, siteId: string, address: string): Promise<boolean> {
-  const row = await db
-    .prepare(`SELECT 1 FROM suppressions WHERE site_id = ? AND hash = ?`)
-    .bind(siteId, await suppressionHash(address))
-    .first();
-  return row !== null;
-}
 
 /** The contact's addresses: its email and phone columns and every email identity. */
 async function addressesOf(db: D1Database, siteId: string, contactId: string) {

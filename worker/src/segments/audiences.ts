@@ -1,7 +1,7 @@
 import { sha256Hex } from "../lib/crypto";
 import { normalisePhone } from "../lib/phone";
 import { normaliseEmail } from "../model/contacts";
-import { suppressionHash } from "../model/suppressions";
+import { suppressionHashes } from "../model/suppressions";
 import { compileRule, parseRule, type Rule } from "./rules";
 
 /**
@@ -166,7 +166,10 @@ export async function* members(db: D1Database, siteId: string, rule: Rule, now: 
 async function withoutSuppressed(db: D1Database, siteId: string, page: Member[]): Promise<Member[]> {
   const hashes = new Map<Member, string[]>();
   for (const m of page)
-    hashes.set(m, await Promise.all([m.email, m.phone].filter((a): a is string => !!a).map(suppressionHash)));
+    hashes.set(
+      m,
+      (await Promise.all([m.email, m.phone].filter((a): a is string => !!a).map(suppressionHashes))).flat(),
+    );
   const { results } = await db
     .prepare(`SELECT hash FROM suppressions WHERE site_id = ? AND hash IN (SELECT value FROM json_each(?))`)
     .bind(siteId, JSON.stringify([...hashes.values()].flat()))
