@@ -1,6 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { sha256Hex } from "../../worker/src/lib/crypto";
 import { suppress } from "../../worker/src/model/suppressions";
 import { BASE, post, SECRET, sendAsServer, shopperWithCart, uid } from "./helpers";
 
@@ -9,11 +10,6 @@ import { BASE, post, SECRET, sendAsServer, shopperWithCart, uid } from "./helper
  * hashed customer lists of Google, Meta and TikTok, current at every pull — a shopper who orders
  * leaves "open cart" — and a pull URL that needs no key but can be replaced or removed.
  */
-
-const sha256 = async (text: string) =>
-  Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text))), (b) =>
-    b.toString(16).padStart(2, "0"),
-  ).join("");
 
 const admin = (path: string, init: { method?: string; body?: unknown } = {}) =>
   SELF.fetch(`${BASE}/v1/admin/segments${path}`, {
@@ -86,19 +82,19 @@ describe("audiences", () => {
   it("should hash normalised addresses the way each ad platform asks", async () => {
     const s = await shoppers();
     // Google: a Gmail address loses the dots of its local part.
-    const annGoogle = await sha256(`${s.ann.split("@")[0]?.replace(/\./g, "")}@gmail.com`);
+    const annGoogle = await sha256Hex(`${s.ann.split("@")[0]?.replace(/\./g, "")}@gmail.com`);
     const google = await rows(await admin(`/${s.id}/members?format=google`));
     expect(google[0]).toBe("Email,Phone");
     expect(google.slice(1).sort()).toEqual(
-      [`${annGoogle},`, `${await sha256(s.bob)},${await sha256("+447700900123")}`].sort(),
+      [`${annGoogle},`, `${await sha256Hex(s.bob)},${await sha256Hex("+447700900123")}`].sort(),
     );
     const meta = await rows(await admin(`/${s.id}/members?format=meta`));
     expect(meta[0]).toBe("email,phone");
-    expect(meta).toContain(`${await sha256(s.bob)},${await sha256("447700900123")}`);
-    expect(meta).toContain(`${await sha256(s.ann)},`);
+    expect(meta).toContain(`${await sha256Hex(s.bob)},${await sha256Hex("447700900123")}`);
+    expect(meta).toContain(`${await sha256Hex(s.ann)},`);
     const tiktok = await rows(await admin(`/${s.id}/members?format=tiktok`));
     expect(tiktok[0]).toBe("Email_SHA256,Phone_SHA256");
-    expect(tiktok).toContain(`${await sha256(s.bob)},${await sha256("+447700900123")}`);
+    expect(tiktok).toContain(`${await sha256Hex(s.bob)},${await sha256Hex("+447700900123")}`);
     // No address in the clear anywhere in a hashed file.
     for (const file of [google, meta, tiktok]) expect(file.join("\n")).not.toMatch(/@|\+44/);
   });

@@ -13,6 +13,7 @@ import {
 import type { Identity, IdentityRow } from "../model/contacts";
 import { addToCarts, cartAdd, cartStatements, toLine } from "../model/carts";
 import type { CartAdd } from "../model/carts";
+import { siteById } from "../model/sites";
 import type { Site } from "../model/sites";
 import { MESSAGE_TEMPLATES } from "../campaigns/messages";
 import { text } from "../lib/values";
@@ -563,4 +564,15 @@ export async function recoverEvents(
     }
   }
   return rows.length;
+}
+
+/**
+ * A short pass over the inbox before reading what it would change (a contact's export or erasure,
+ * an audience file), so nothing accepted a moment ago escapes it. Best effort and never a
+ * condition: a batch the inbox cannot apply must not stand between a person and their rights.
+ */
+export async function catchUp(db: D1Database, now: number, purpose: string): Promise<void> {
+  await drainInbox(db, (id) => siteById(db, id), now, { budgetMs: 2000, passes: 3 }).catch((e: unknown) =>
+    console.error(`${purpose}: inbox not drained first`, e),
+  );
 }

@@ -2,6 +2,7 @@ import type { Env } from "../env";
 import { clientNetwork } from "../lib/client";
 import { sha256Hex } from "../lib/crypto";
 import { fail } from "../lib/http";
+import { countAll } from "../lib/rate-limit";
 import { normaliseEmail } from "../model/contacts";
 import type { Message } from "../model/events";
 import type { Site } from "../model/sites";
@@ -68,21 +69,21 @@ export async function overAddressAllowance(
   }
   if (named.size === 0) return [];
   const net = clientNetwork(ip);
-  const window = now - (now % HOUR);
   const emails = [...named.keys()];
   // Hashed: the counters are not personal data to export or erase.
   const keys = await Promise.all(emails.map(async (e) => (await sha256Hex(`${site.id}:${e}`)).slice(0, 32)));
-  const upsert = (bucket: string, by: number) =>
-    db
-      .prepare(
-        `INSERT INTO rate_limits (bucket, window_start, count) VALUES (?1, ?2, ?3)
-         ON CONFLICT (bucket, window_start) DO UPDATE SET count = count + ?3 RETURNING count`,
-      )
-      .bind(bucket, window, by);
-  const seen = await db.batch<{ count: number }>(keys.map((k) => upsert(`addr:${site.id}:${net}:${k}`, 1)));
-  const fresh = emails.filter((_, i) => seen[i]?.results[0]?.count === 1);
+  const seen = await countAll(
+    db,
+    keys.map((k) => ({ bucket: `addr:${site.id}:${net}:${k}`, windowMs: HOUR })),
+    now,
+  );
+  const fresh = emails.filter((_, i) => seen[i] === 1);
   if (fresh.length === 0) return [];
-  const total = (await upsert(`addrs:${site.id}:${net}`, fresh.length).first<{ count: number }>())?.count ?? 0;
+  const [total = 0] = await countAll(
+    db,
+    [{ bucket: `addrs:${site.id}:${net}`, windowMs: HOUR, by: fresh.length }],
+    now,
+  );
   const allowed = Math.max(0, site.settings.browserAddressesPerHour - (total - fresh.length));
   return fresh.slice(allowed).flatMap((e) => named.get(e) ?? []);
 }

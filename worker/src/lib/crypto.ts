@@ -23,6 +23,9 @@ async function hmacKey(secret: string): Promise<CryptoKey> {
   ]);
 }
 
+/** `bytes` random bytes in base64url (43 characters for the default 256 bits): session and URL tokens. */
+export const randomToken = (bytes = 32): string => toBase64Url(crypto.getRandomValues(new Uint8Array(bytes)));
+
 /** `payload.signature`, both base64url: a compact token for links in messages. */
 export async function signToken(secret: string, payload: unknown): Promise<string> {
   const body = toBase64Url(encoder.encode(JSON.stringify(payload)));

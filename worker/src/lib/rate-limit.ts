@@ -40,8 +40,12 @@ export async function rateLimits(db: D1Database, limits: Limit[], now: number): 
   if (retryAfter > 0) fail(429, "rate_limited", `Too many requests; try again in ${retryAfter} s.`, { retryAfter });
 }
 
-/** Adds one to each bucket's current window and returns the new totals, in order. */
-export async function countAll(db: D1Database, limits: Omit<Limit, "limit">[], now: number): Promise<number[]> {
+/** Adds `by` (default one) to each bucket's current window and returns the new totals, in order. */
+export async function countAll(
+  db: D1Database,
+  limits: (Omit<Limit, "limit"> & { by?: number })[],
+  now: number,
+): Promise<number[]> {
   const results = await db.batch<{ count: number }>([
     db
       .prepare(
@@ -52,10 +56,10 @@ export async function countAll(db: D1Database, limits: Omit<Limit, "limit">[], n
     ...limits.map((l) =>
       db
         .prepare(
-          `INSERT INTO rate_limits (bucket, window_start, count) VALUES (?, ?, 1)
-           ON CONFLICT (bucket, window_start) DO UPDATE SET count = count + 1 RETURNING count`,
+          `INSERT INTO rate_limits (bucket, window_start, count) VALUES (?1, ?2, ?3)
+           ON CONFLICT (bucket, window_start) DO UPDATE SET count = count + ?3 RETURNING count`,
         )
-        .bind(l.bucket, now - (now % l.windowMs)),
+        .bind(l.bucket, now - (now % l.windowMs), l.by ?? 1),
     ),
   ]);
   return results.slice(1).map((r) => r.results?.[0]?.count ?? 0);

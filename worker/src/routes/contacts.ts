@@ -4,10 +4,9 @@ import type { Context } from "hono";
 import { now } from "../lib/clock";
 import { fail } from "../lib/http";
 import { readQuery } from "../lib/schema";
-import { drainInbox } from "../ingest/process";
+import { catchUp } from "../ingest/process";
 import { profile } from "../model/contacts";
 import { eraseContact, exportContact, findContact } from "../model/privacy";
-import { siteById } from "../model/sites";
 import { requireSecretKey } from "./auth";
 import type { SecretEnv } from "./auth";
 
@@ -39,11 +38,8 @@ contacts.get("/", async (c) => {
 
 async function contactOr404(c: Context<SecretEnv>, id: string) {
   if (id.length > 200) fail(404, "contact_not_found", "No such contact.");
-  const db = c.env.DB;
-  await drainInbox(db, (siteId) => siteById(db, siteId), await now(c.env), { budgetMs: 2000, passes: 3 }).catch(
-    (e: unknown) => console.error("contacts: inbox not drained before export/erasure", e),
-  );
-  const found = await findContact(db, c.get("site").id, { id });
+  await catchUp(c.env.DB, await now(c.env), "contacts: export/erasure");
+  const found = await findContact(c.env.DB, c.get("site").id, { id });
   if (!found) fail(404, "contact_not_found", "No such contact.");
   return found;
 }

@@ -1,12 +1,11 @@
 import { Hono } from "hono";
 import * as v from "valibot";
 import type { Env } from "../env";
-import { drainInbox } from "../ingest/process";
+import { catchUp } from "../ingest/process";
 import { now } from "../lib/clock";
 import { fail } from "../lib/http";
 import { publicBase } from "../lib/links";
 import { readBody, readQuery, text } from "../lib/schema";
-import { siteById } from "../model/sites";
 import {
   AUDIENCE_FORMATS,
   audienceFile,
@@ -42,13 +41,6 @@ const FORMAT = v.strictObject({
 function segmentId(id: string): string {
   if (!ID.test(id)) fail(400, "invalid_id", "A segment id is 1-64 lower-case letters, digits, _ or -.");
   return id;
-}
-
-/** Applies accepted events first (a short pass), so an order sent a moment ago already counts. */
-async function caughtUp(env: Env): Promise<void> {
-  await drainInbox(env.DB, (siteId) => siteById(env.DB, siteId), await now(env), { budgetMs: 2000, passes: 3 }).catch(
-    (e: unknown) => console.error("audiences: inbox not drained before the file", e),
-  );
 }
 
 function file(body: ReadableStream<Uint8Array>, name: string): Response {
@@ -94,7 +86,7 @@ segmentsAdmin.get("/:id/members", async (c) => {
   const { format } = readQuery(c.req.url, FORMAT);
   const segment = await segmentById(c.env.DB, site.id, segmentId(c.req.param("id")));
   if (!segment) fail(404, "not_found", "No such segment.");
-  await caughtUp(c.env);
+  await catchUp(c.env.DB, await now(c.env), "audiences");
   return file(audienceFile(c.env.DB, site.id, segment.rule, format, await now(c.env)), `${segment.id}-${format}`);
 });
 
@@ -123,7 +115,7 @@ audiences.get("/:token", async (c) => {
   const { format } = readQuery(c.req.url, FORMAT);
   const found = await segmentByFeedToken(c.env.DB, c.req.param("token"));
   if (!found) fail(404, "not_found", "No audience at this address (the URL may have been replaced).");
-  await caughtUp(c.env);
+  await catchUp(c.env.DB, await now(c.env), "audiences");
   return file(
     audienceFile(c.env.DB, found.siteId, found.segment.rule, format, await now(c.env)),
     `${found.segment.id}-${format}`,

@@ -1,4 +1,4 @@
-import { sha256Hex } from "../lib/crypto";
+import { randomToken, sha256Hex } from "../lib/crypto";
 import { normalisePhone } from "../lib/phone";
 import { normaliseEmail } from "../model/contacts";
 import { suppressionHashes } from "../model/suppressions";
@@ -88,11 +88,7 @@ const FEED_TOKEN = /^aud_[A-Za-z0-9_-]{43}$/;
  * segment. 256 random bits; D1 keeps only its SHA-256, so a copy of the database reveals no URL.
  */
 export async function rotateFeedToken(db: D1Database, siteId: string, id: string): Promise<string | null> {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  const token = `aud_${btoa(String.fromCharCode(...bytes))
-    .replace(/\+/g, "-")
-    .replace(/\//g, "_")
-    .replace(/=+$/, "")}`;
+  const token = `aud_${randomToken()}`;
   const r = await db
     .prepare(`UPDATE segments SET feed_token_hash = ? WHERE site_id = ? AND id = ?`)
     .bind(await sha256Hex(token), siteId, id)
@@ -164,12 +160,12 @@ export async function* members(db: D1Database, siteId: string, rule: Rule, now: 
 }
 
 async function withoutSuppressed(db: D1Database, siteId: string, page: Member[]): Promise<Member[]> {
-  const hashes = new Map<Member, string[]>();
-  for (const m of page)
-    hashes.set(
-      m,
-      (await Promise.all([m.email, m.phone].filter((a): a is string => !!a).map(suppressionHashes))).flat(),
-    );
+  const addresses = (m: Member) => [m.email, m.phone].filter((a): a is string => !!a);
+  const hashes = new Map(
+    await Promise.all(
+      page.map(async (m) => [m, (await Promise.all(addresses(m).map(suppressionHashes))).flat()] as const),
+    ),
+  );
   const { results } = await db
     .prepare(`SELECT hash FROM suppressions WHERE site_id = ? AND hash IN (SELECT value FROM json_each(?))`)
     .bind(siteId, JSON.stringify([...hashes.values()].flat()))
