@@ -7,6 +7,7 @@ import { now } from "../lib/clock";
 import { unverified } from "../ingest/identity";
 import { enqueue } from "../ingest/inbox";
 import { applyBatch, insertEvents } from "../ingest/process";
+import { sendToQueue } from "../ingest/queue";
 import { limitIngest, overAddressAllowance } from "../ingest/ratelimit";
 import { LIMITS, parseSentAt, validateMessage } from "../ingest/validate";
 import { isDict } from "../lib/values";
@@ -93,9 +94,12 @@ async function validated(c: Context<{ Bindings: Env }>, type?: MessageType) {
 async function accept(c: Context<{ Bindings: Env }>, type?: MessageType) {
   const { site, receivedAt, valid, errors } = await validated(c, type);
   const db = c.env.DB;
-  // Stored and applied before the answer; failing that (or with INGEST_PROCESSING=sweep), stored in
-  // the inbox for the scheduled sweep to apply.
-  const applied = c.env.INGEST_PROCESSING !== "sweep" && (await applyBatch(db, site, valid, receivedAt));
+  const queue = c.env.INGEST_PROCESSING === "sweep" ? undefined : c.env.INGEST_QUEUE;
+  // With a Queue, handed to its consumer; without one, stored and applied before the answer;
+  // failing either (or with INGEST_PROCESSING=sweep), stored in the inbox for the sweep to apply.
+  const applied = queue
+    ? await sendToQueue(queue, site.id, valid, receivedAt)
+    : c.env.INGEST_PROCESSING !== "sweep" && (await applyBatch(db, site, valid, receivedAt));
   if (!applied) await enqueue(db, site.id, valid, receivedAt);
   return { success: true, accepted: valid.length, errors };
 }
