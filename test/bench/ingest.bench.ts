@@ -22,7 +22,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 
 const PORT = Number(process.env.NUDGE_BENCH_PORT ?? 8812);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -32,6 +32,23 @@ const PERSIST = ".wrangler/bench-ingest";
 const WRANGLER = "node_modules/wrangler/bin/wrangler.js";
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
 const BASE = `http://127.0.0.1:${PORT}`;
+
+/** The context the SDK sends with every event (sdk/context.ts), as a desktop Chrome fills it. */
+const CONTEXT = {
+  library: { name: "nudge", version: "0.1.0" },
+  locale: "en-GB",
+  userAgent:
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36",
+  screen: { width: 1920, height: 1080, density: 1 },
+  timezone: "Europe/London",
+  page: {
+    path: "/p/E7247",
+    referrer: "https://shop.example/c/speakers",
+    search: "",
+    title: "Wavelength Speaker E7247 – Shop",
+    url: "https://shop.example/p/E7247",
+  },
+};
 
 let seq = 0;
 /** A batch as a busy store sends it: 10 events per shopper, mostly views, some pages and adds. */
@@ -43,7 +60,7 @@ function batch(size: number) {
       messageId: `${run}-${i}`,
       anonymousId,
       timestamp: new Date().toISOString(),
-      context: { page: { url: "https://shop.example/p/E7247", referrer: "" }, userAgent: "Mozilla/5.0 bench" },
+      context: CONTEXT,
     };
     const product = { product_id: `P${i % 50}`, name: `Product ${i % 50}`, price: 19.99, currency: "GBP" };
     if (i % 10 === 9)
@@ -256,6 +273,32 @@ function sqlite(size: number): Result {
   return { start, events: latencies.length * size, seconds: (performance.now() - start) / 1000, latencies };
 }
 
+/**
+ * Bytes on disk per stored event and per contact, as D1 stores them (local D1 is SQLite; page
+ * sizes from its `dbstat` table, indexes included), after the request run's load.
+ */
+function storage(): string {
+  const dir = `${PERSIST}/v3/d1/miniflare-D1DatabaseObject`;
+  const file = readdirSync(dir).find((f) => f.endsWith(".sqlite") && f !== "metadata.sqlite");
+  const db = new DatabaseSync(`${dir}/${file}`, { readOnly: true });
+  const bytes = (names: string[]) =>
+    (
+      db
+        .prepare(
+          `SELECT sum(pgsize) AS b FROM dbstat WHERE name IN (SELECT name FROM sqlite_schema WHERE tbl_name IN (SELECT value FROM json_each(?)))`,
+        )
+        .get(JSON.stringify(names)) as { b: number }
+    ).b;
+  const count = (table: string) => (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+  const events = count("events");
+  const contacts = count("contacts");
+  const perEvent = bytes(["events"]) / events;
+  const perContact = bytes(["contacts", "identities", "carts", "cart_items", "product_views"]) / contacts;
+  const context = (db.prepare("SELECT avg(length(context)) AS c FROM events").get() as { c: number }).c;
+  db.close();
+  return `Stored: ${fmt(events)} events, ${fmt(perEvent)} B each with their indexes (context ${fmt(context)} B of it); ${fmt(contacts)} contacts, ${fmt(perContact)} B each with identities, carts and product views.`;
+}
+
 const rate = (r: Result) => r.events / r.seconds;
 const fmt = (x: number) => Math.round(x).toLocaleString("en-GB").replaceAll(",", " ");
 const ms = (x: number) => x.toFixed(1);
@@ -264,6 +307,7 @@ const pctOf = (x: number, of: number) => `${Math.round((100 * x) / of)} %`;
 
 async function main() {
   const rows: string[] = [];
+  const notes: string[] = [];
   const ceiling = new Map<number, number>();
   const sizes = [100, 500];
   const row = (size: number, path: string, r: Result, bound?: Result, extra = "") => {
@@ -309,6 +353,7 @@ async function main() {
     } finally {
       await stopWorker();
     }
+    if (mode === "request") notes.push(storage());
   }
   for (const size of sizes) {
     const r = sqlite(size);
@@ -324,6 +369,7 @@ async function main() {
   console.log("| batch | path | events/s | p50 ms | p99 ms | of bound | p99 / bound's | |");
   console.log("|---:|---|---:|---:|---:|---:|---:|---|");
   for (const r of rows.sort((a, b) => Number(a.split("|")[1]) - Number(b.split("|")[1]))) console.log(r);
+  console.log(`\n${notes.join("\n")}`);
 }
 
 main().catch(async (e) => {
