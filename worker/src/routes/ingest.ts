@@ -9,7 +9,7 @@ import { enqueue } from "../ingest/inbox";
 import { applyBatch, insertEvents } from "../ingest/process";
 import { sendToQueue } from "../ingest/queue";
 import { limitIngest, overAddressAllowance } from "../ingest/ratelimit";
-import { LIMITS, parseSentAt, validateMessage } from "../ingest/validate";
+import { LIMITS, parseSentAt, sharedContext, validateMessage, withSharedContext } from "../ingest/validate";
 import { isDict } from "../lib/values";
 import type { Message, MessageType } from "../model/events";
 import type { MessageError } from "../ingest/validate";
@@ -54,11 +54,13 @@ async function validated(c: Context<{ Bindings: Env }>, type?: MessageType) {
     fail(413, "batch_too_large", `A batch holds at most ${LIMITS.batchMessages} messages.`);
 
   const sentAt = parseSentAt(body);
+  const shared = sharedContext(type ? {} : body);
+  if ("error" in shared) fail(400, "invalid_context", shared.error);
   let valid: Message[] = [];
   const errors: MessageError[] = [];
   const indexes: number[] = []; // each valid message's place in the request
   for (const [i, m] of raw.entries()) {
-    const r = validateMessage(m, i, receivedAt, sentAt, source, type);
+    const r = validateMessage(withSharedContext(m, shared.context), i, receivedAt, sentAt, source, type);
     if ("code" in r) {
       errors.push(r);
       continue;
