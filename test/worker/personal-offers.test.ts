@@ -136,6 +136,22 @@ describe("personal offers", () => {
     expect(shadeMail).not.toContain("also bought");
   });
 
+  it("should let the merchant mint codes bound to a category, priced on that category only, and refuse binding both", async () => {
+    const res = await post("/v1/admin/coupons", { promotionId: "loyalty-15", category: "Headphones" }, SECRET);
+    expect(res.status).toBe(201);
+    const [coupon] = (await res.json<{ coupons: { code: string; category: string; productId: null }[] }>()).coupons;
+    expect(coupon).toMatchObject({ category: "Headphones", productId: null });
+    const phones = { product_id: "H4100", price: 12900, quantity: 1, categories: ["Headphones"] };
+    const speaker = { product_id: "E3110", price: 3400, quantity: 1, categories: ["Speakers"] };
+    const r = await price([phones, speaker], [coupon?.code ?? ""], uid("anon"));
+    expect(r.totals.discount).toBe(1935); // 15% of £129.00; the £34.00 speaker untouched
+    expect(r.promotions).toEqual([expect.objectContaining({ label: "Thank you: 15% off (Headphones products only)" })]);
+
+    const both = await post("/v1/admin/coupons", { promotionId: "loyalty-15", category: "X", productId: "Y" }, SECRET);
+    expect(both.status).toBe(400);
+    expect(await both.text()).toContain("one product or one category");
+  });
+
   it("should keep the sizes a merchant lists on the catalogue row, and refuse sizes that are not a list", async () => {
     const id = uid("SIZED");
     await listProduct(id, "Sized tee", 2000, "Apparel", { sizes: ["S", " M "] });
