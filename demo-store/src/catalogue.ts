@@ -4,7 +4,7 @@
  * (Segment's e-commerce spec expects decimal prices).
  */
 
-export type Category = "Speakers" | "Headphones" | "Accessories" | "Gifts";
+export type Category = "Speakers" | "Headphones" | "Accessories" | "Gifts" | "Apparel";
 
 export type Product = {
   readonly id: string;
@@ -16,12 +16,14 @@ export type Product = {
   /** Root-relative path, e.g. `/img/E7247.svg`. */
   readonly image: string;
   readonly description: string;
+  /** The sizes it comes in (apparel): the loyalty mail shows a shopper products in their size. */
+  readonly sizes?: readonly string[];
 };
 
-export const CATEGORIES: readonly Category[] = ["Speakers", "Headphones", "Accessories", "Gifts"];
+export const CATEGORIES: readonly Category[] = ["Speakers", "Headphones", "Accessories", "Gifts", "Apparel"];
 
 // Tuples keep the table readable; `product()` expands them into full records.
-const rows: ReadonlyArray<readonly [string, string, Category, number, string]> = [
+const rows: ReadonlyArray<readonly [string, string, Category, number, string, (readonly string[])?]> = [
   [
     "E7247",
     "E7247 speaker",
@@ -103,9 +105,19 @@ const rows: ReadonlyArray<readonly [string, string, Category, number, string]> =
   ["G1000", "£50 gift card", "Gifts", 5000, "Let them choose. Delivered by email, valid for two years."],
   ["G2010", "Vinyl care kit", "Gifts", 1950, "Carbon-fibre brush, cleaning fluid and anti-static sleeves."],
   ["G3020", "Canvas tote bag", "Gifts", 1500, "Heavy organic cotton tote, big enough for a record haul."],
+  [
+    "W1000",
+    "Tour T-shirt",
+    "Apparel",
+    2200,
+    "Soft organic cotton tee with the Wavelength wave.",
+    ["S", "M", "L", "XL"],
+  ],
+  ["W2000", "Logo hoodie", "Apparel", 4800, "Brushed-back fleece hoodie for late studio nights.", ["M", "L", "XL"]],
+  ["W3000", "Crew socks", "Apparel", 900, "Two pairs of ribbed cotton socks in studio teal.", ["S", "M", "L"]],
 ];
 
-export const PRODUCTS: readonly Product[] = rows.map(([id, name, category, price, description]) => ({
+export const PRODUCTS: readonly Product[] = rows.map(([id, name, category, price, description, sizes]) => ({
   id,
   name,
   category,
@@ -113,6 +125,7 @@ export const PRODUCTS: readonly Product[] = rows.map(([id, name, category, price
   currency: "GBP",
   image: `/img/${id}.svg`,
   description,
+  ...(sizes ? { sizes } : {}),
 }));
 
 const byId = new Map(PRODUCTS.map((p) => [p.id, p]));

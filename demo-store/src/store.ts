@@ -12,7 +12,7 @@ declare global {
 }
 
 type CartLine = { id: string; quantity: number };
-type User = { email: string; name?: string };
+type User = { email: string; name?: string; size?: string };
 type Checkout = { cart_id: string; order_id: string; checkout_id: string };
 
 const KEYS = {
@@ -156,12 +156,16 @@ const subtotalOf = (items: { product: Product; quantity: number }[]): number =>
 function readUser(): User | null {
   const raw = load(KEYS.user);
   if (!isRecord(raw) || typeof raw.email !== "string" || !raw.email) return null;
-  return typeof raw.name === "string" && raw.name ? { email: raw.email, name: raw.name } : { email: raw.email };
+  return {
+    email: raw.email,
+    ...(typeof raw.name === "string" && raw.name ? { name: raw.name } : {}),
+    ...(typeof raw.size === "string" && raw.size ? { size: raw.size } : {}),
+  };
 }
 
-/** Identifies the shopper to Nudge and remembers them for the header. */
-function signIn(email: string, name: string): void {
-  const user: User = name ? { email, name } : { email };
+/** Identifies the shopper to Nudge (their size is a trait, for the loyalty mail's showcase). */
+function signIn(email: string, name: string, size = ""): void {
+  const user: User = { email, ...(name ? { name } : {}), ...(size ? { size } : {}) };
   nudge("identify", user);
   save(KEYS.user, user);
   renderUser();
@@ -241,7 +245,7 @@ function setupHeader(): void {
       form.reportValidity();
       return;
     }
-    signIn(email, String(data.get("name") ?? "").trim());
+    signIn(email, String(data.get("name") ?? "").trim(), String(data.get("size") ?? ""));
     form.reset();
   });
   // Keep the badge right when the cart changes in another tab.
@@ -563,6 +567,7 @@ function renderProduct(app: HTMLElement): void {
         h("h1", {}, product.name),
         h("p", { class: "product-price" }, money(product.price)),
         h("p", {}, product.description),
+        ...(product.sizes ? [h("p", { class: "sizes" }, `Sizes: ${product.sizes.join(" · ")}`)] : []),
         form,
         status,
         h(
@@ -914,9 +919,24 @@ function renderCheckout(app: HTMLElement): void {
 
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * The shop's server publishes its catalogue to Nudge (a merchant's product feed); the demo asks it
+ * to once per browser session, so recommendations have the merchant's rows from the first visit.
+ */
+function publishCatalogue(): void {
+  try {
+    if (sessionStorage.getItem("demo:catalogue")) return;
+    sessionStorage.setItem("demo:catalogue", "1");
+  } catch {
+    // Storage off: publish anyway (it is idempotent).
+  }
+  fetch("/v1/demo-shop/catalogue", { method: "POST" }).catch(() => undefined);
+}
+
 function main(): void {
   const page = document.body.dataset.page ?? "";
   const app = byId("app");
+  publishCatalogue();
   setupHeader();
   onsiteLaunchers();
   if (!handleRestore(page) || !app) return;

@@ -27,6 +27,35 @@ interface Case {
 const speakersAndPhones = { categories: ["Speakers", "Headphones"] };
 
 const cases: Case[] = [
+  // ---- personal codes: the promotion as written, seen through the code's product or category -----
+  {
+    name: "a browse code bound to the E7247 speaker: 10% off it, nothing off the rest",
+    cart: cart([line("E7247"), line("H2200"), line("A1010")]),
+    promotions: [demo("browse-10")],
+    codes: [{ code: "B", promotionId: "browse-10", scope: { products: ["E7247"], label: "E7247 speaker" } }],
+    expect: { subtotal: 18000, discount: 790, total: 17210 },
+    lines: { E7247: 790, H2200: 0, A1010: 0 },
+  },
+  {
+    name: "a loyalty code bound to the Headphones category: 15% off the headphones only",
+    cart: cart([line("H4100"), line("H1050"), line("E3110")]),
+    promotions: [demo("loyalty-15")],
+    codes: [{ code: "L", promotionId: "loyalty-15", scope: { categories: ["Headphones"], label: "Headphones" } }],
+    expect: { subtotal: 19200, discount: 2370, total: 16830 },
+    lines: { H4100: 1935, H1050: 435, E3110: 0 },
+  },
+  {
+    name: "two personal codes of one promotion for two products: each discounts its own",
+    cart: cart([line("E7247"), line("H2200"), line("A1010")]),
+    promotions: [demo("browse-10")],
+    codes: [
+      { code: "B1", promotionId: "browse-10", scope: { products: ["E7247"], label: "E7247 speaker" } },
+      { code: "B2", promotionId: "browse-10", scope: { products: ["H2200"], label: "Drift wireless earbuds" } },
+    ],
+    expect: { subtotal: 18000, discount: 1680, total: 16320 },
+    lines: { E7247: 790, H2200: 890, A1010: 0 },
+    applied: ["browse-10", "browse-10"],
+  },
   // ---- every type -------------------------------------------------------------------------
   {
     name: "% off order",
@@ -439,6 +468,20 @@ describe("pricing engine: rejected codes say why", () => {
     expect(price(cart([line("E7247")]), [p], code).rejected[0]?.reason).toBe("expired");
     const q = disc({ conditions: { startsAt: Date.parse("2027-01-01T00:00:00Z") } });
     expect(price(cart([line("E7247")]), [q], code).rejected[0]?.reason).toBe("not_started");
+  });
+
+  it("should refuse a code bound to a product the cart does not hold, naming the product", () => {
+    const bound = [{ code: "B", promotionId: "browse-10", scope: { products: ["E7247"], label: "E7247 speaker" } }];
+    const r = price(cart([line("H2200"), line("A1010")]), [demo("browse-10")], bound);
+    expect(r.rejected).toEqual([
+      { code: "B", reason: "not_applicable", message: "This code is for E7247 speaker only." },
+    ]);
+    expect(r.totals.discount).toBe(0);
+    // With the product in the cart, the shopper reads what the code was for.
+    const ok = price(cart([line("E7247")]), [demo("browse-10")], bound);
+    expect(ok.promotions).toEqual([
+      { id: "browse-10", label: "10% off (E7247 speaker only)", code: "B", discount: 790, shippingDiscount: 0 },
+    ]);
   });
 
   it("should apply one of two codes for the same offer and reject the other as a duplicate", () => {

@@ -92,6 +92,22 @@ export const product = (id: string, price = 79, quantity = 1) => ({
   image_url: `https://shop.example/img/${id}.svg`,
 });
 
+/** The merchant's catalogue (PUT /v1/admin/products/:id): what messages may show to anyone. */
+export async function listProduct(
+  id: string,
+  name: string,
+  price: number,
+  category?: string,
+  extra: { sizes?: string[] } = {},
+) {
+  const res = await SELF.fetch(`${BASE}/v1/admin/products/${id}`, {
+    method: "PUT",
+    headers: { ...SECRET, "content-type": "application/json" },
+    body: JSON.stringify({ name, price, currency: "GBP", category, ...extra }),
+  });
+  if (res.status !== 200) throw new Error(`product ${id}: ${res.status} ${await res.text()}`);
+}
+
 /** A shopper who browses anonymously, signs in with `email`, and adds `items` to the cart. */
 export async function shopperWithCart(email: string, items = [product("E7247")]) {
   const anonymousId = uid("anon");

@@ -160,15 +160,20 @@ const step = (checkUrl?: UrlCheck) =>
       channel: v.optional(channel, "email"),
       template,
       subject: v.optional(text(200)),
-      /** `reuse`: hand out the contact's unused code from this source (e.g. "exit_intent") instead of a new one. */
+      /**
+       * `reuse`: hand out the contact's unused code from this source (e.g. "exit_intent") instead of a new one.
+       * `bind`: the code works only on the product the message shows (the journey's viewed product, the
+       * top product), or on that product's category; the promotion itself stays as it is.
+       */
       coupon: v.optional(
         v.strictObject(
           {
             promotionId: text(64),
             expiresDays: v.optional(num(1, 365), 14),
             reuse: v.optional(text(64)),
+            bind: v.optional(v.picklist(["product", "category"], 'must be "product" or "category".')),
           },
-          "must be { promotionId, expiresDays? }.",
+          "must be { promotionId, expiresDays?, reuse?, bind? }.",
         ),
       ),
       variants: v.optional(

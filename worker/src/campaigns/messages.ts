@@ -20,6 +20,21 @@ export interface Product {
   imageUrl: string | null;
   /** The merchant wrote this row (server events, admin API): its url may lead off the store's hosts. */
   merchant?: boolean;
+  category?: string | null;
+}
+
+/**
+ * How the products a message shows were chosen, said in the mail as it is: a cross-sell says
+ * "bought together" only when orders show it, else "from the same category".
+ */
+export type Basis = "bought_together" | "same_category" | "best_seller" | "most_viewed" | "in_your_size";
+
+/** A second list under the main products: the loyalty mail's products in the contact's size. */
+export interface Showcase {
+  basis: Basis;
+  /** The contact's size as their `size` trait gives it. */
+  size: string;
+  products: Product[];
 }
 
 export interface MessageContext {
@@ -30,7 +45,12 @@ export interface MessageContext {
   lines: CartLine[];
   /** The products the template shows: viewed, related, top, shared. */
   products: Product[];
+  /** How `products` were chosen, when the message recommends them (null: the shopper's own product). */
+  basis: Basis | null;
+  showcase: Showcase | null;
   coupon: string | null;
+  /** What a bound code works on ("E7247 speaker"), said beside the code; null: the whole order. */
+  couponScope: string | null;
   /** From the trigger: the sender of a referral (free text), a callback window (one of four words). */
   sender: string | null;
   window: string | null;
@@ -45,8 +65,11 @@ export interface Rendered {
   text: string;
 }
 
-/** What a template needs loaded before it renders. */
-export type Block = "cart" | "viewed" | "related" | "top" | "shared" | "none";
+/**
+ * What a template needs loaded before it renders. `loyalty`: the top product (its code bound to
+ * it) and a showcase of the merchant's products in the contact's size.
+ */
+export type Block = "cart" | "viewed" | "related" | "top" | "loyalty" | "shared" | "none";
 /** Where its button leads. */
 export type Cta = "restore" | "product" | "store";
 
@@ -168,17 +191,17 @@ export const MESSAGE_TEMPLATES: ReadonlyMap<string, MessageTemplate> = new Map(
       {
         en: {
           subject: "Thank you for your order",
-          intro: "Your payment to {store} went through. Customers who bought this also liked:",
+          intro: "Your payment to {store} went through.",
           cta: "Visit the store",
         },
         fr: {
           subject: "Merci pour votre commande",
-          intro: "Votre paiement à {store} est confirmé. Ces produits pourraient vous plaire :",
+          intro: "Votre paiement à {store} est confirmé.",
           cta: "Voir la boutique",
         },
         ru: {
           subject: "Спасибо за заказ",
-          intro: "Оплата в {store} прошла. С этим заказом часто берут:",
+          intro: "Оплата в {store} прошла.",
           cta: "Перейти в магазин",
         },
       },
@@ -205,21 +228,21 @@ export const MESSAGE_TEMPLATES: ReadonlyMap<string, MessageTemplate> = new Map(
     winback: T("top", "product", {
       en: {
         subject: "We miss you at {store}",
-        intro: "It has been a while. Our most popular pick is waiting, with a discount just for you.",
+        intro: "It has been a while. Here is a discount just for you on one of our favourites.",
         cta: "See what's new",
       },
       fr: {
         subject: "Vous nous manquez chez {store}",
-        intro: "Cela fait longtemps. Notre produit phare vous attend, avec une remise rien que pour vous.",
+        intro: "Cela fait longtemps. Voici une remise rien que pour vous sur l'un de nos favoris.",
         cta: "Voir les nouveautés",
       },
       ru: {
         subject: "Мы скучаем по вам в {store}",
-        intro: "Давно не виделись. Наш самый популярный товар ждёт вас — со скидкой только для вас.",
+        intro: "Давно не виделись. Вот скидка только для вас на один из наших любимых товаров.",
         cta: "Посмотреть",
       },
     }),
-    loyalty: T("none", "store", {
+    loyalty: T("loyalty", "product", {
       en: {
         subject: "A personal thank-you from {store}",
         intro: "You are one of our best customers. Here is a personal discount.",
@@ -315,15 +338,39 @@ const WINDOWS: Record<Locale, Record<string, string>> = {
   fr: { asap: "dès que possible", morning: "dans la matinée", afternoon: "dans l'après-midi", evening: "en soirée" },
   ru: { asap: "как можно скорее", morning: "утром", afternoon: "днём", evening: "вечером" },
 };
+/** The caption over recommended products: the method, as it was. `{size}` is the contact's size. */
+const BASIS: Record<Locale, Record<Basis, string>> = {
+  en: {
+    bought_together: "Customers who bought the same also bought:",
+    same_category: "More from the same category:",
+    best_seller: "Our best-seller of the last 90 days:",
+    most_viewed: "Our most viewed product:",
+    in_your_size: "In your size ({size}):",
+  },
+  fr: {
+    bought_together: "Les clients qui ont acheté la même chose ont aussi acheté :",
+    same_category: "Dans la même catégorie :",
+    best_seller: "Notre meilleure vente des 90 derniers jours :",
+    most_viewed: "Notre produit le plus consulté :",
+    in_your_size: "Dans votre taille ({size}) :",
+  },
+  ru: {
+    bought_together: "Покупатели, купившие то же самое, купили и это:",
+    same_category: "Ещё из той же категории:",
+    best_seller: "Наш хит продаж за последние 90 дней:",
+    most_viewed: "Наш самый просматриваемый товар:",
+    in_your_size: "В вашем размере ({size}):",
+  },
+};
 const HELLO: Record<Locale, [string, string]> = {
   en: ["Hi {name},", "Hi,"],
   fr: ["Bonjour {name},", "Bonjour,"],
   ru: ["Здравствуйте, {name}!", "Здравствуйте!"],
 };
-const FOOT: Record<Locale, { total: string; code: string; unsubscribe: string }> = {
-  en: { total: "Total", code: "Your code", unsubscribe: "Unsubscribe" },
-  fr: { total: "Total", code: "Votre code", unsubscribe: "Se désabonner" },
-  ru: { total: "Итого", code: "Ваш промокод", unsubscribe: "Отписаться" },
+const FOOT: Record<Locale, { total: string; code: string; only: string; unsubscribe: string }> = {
+  en: { total: "Total", code: "Your code", only: "Valid on {scope} only.", unsubscribe: "Unsubscribe" },
+  fr: { total: "Total", code: "Votre code", only: "Valable uniquement sur {scope}.", unsubscribe: "Se désabonner" },
+  ru: { total: "Итого", code: "Ваш промокод", only: "Действует только на {scope}.", unsubscribe: "Отписаться" },
 };
 
 /** The contact's language when we speak it, else English. */
@@ -357,6 +404,16 @@ export async function renderMessage(t: MessageTemplate, ctx: MessageContext): Pr
   const total = ctx.lines.reduce((sum, l) => sum + l.price * l.quantity, 0);
   const img = (src: string | null) => (src ? html`<img src="${src}" alt="" width="64" height="64">` : "");
 
+  const list = (products: Product[]) =>
+    html`<table cellpadding="6">${products.map(
+      (p) => html`<tr><td>${img(p.imageUrl)}</td><td>${p.name}</td><td align="right">${money(p.price)}</td></tr>`,
+    )}</table>`;
+  // A function replacer: a size trait is the shopper's text, and "$&" in it must stay "$&".
+  const caption = (basis: Basis | null, size = "") =>
+    basis ? BASIS[ctx.locale][basis].replace("{size}", () => size) : "";
+  const head = caption(ctx.basis);
+  const shows = ctx.showcase && ctx.showcase.products.length > 0 ? ctx.showcase : null;
+  const more = shows ? caption(shows.basis, shows.size) : "";
   const table =
     t.block === "cart"
       ? html`<table cellpadding="6">${ctx.lines.map(
@@ -365,12 +422,12 @@ export async function renderMessage(t: MessageTemplate, ctx: MessageContext): Pr
         )}
 <tr><td></td><td><strong>${foot.total}</strong></td><td align="right"><strong>${money(total)}</strong></td></tr></table>`
       : ctx.products.length > 0
-        ? html`<table cellpadding="6">${ctx.products.map(
-            (p) => html`<tr><td>${img(p.imageUrl)}</td><td>${p.name}</td><td align="right">${money(p.price)}</td></tr>`,
-          )}</table>`
+        ? html`${head ? html`<p>${head}</p>` : ""}${list(ctx.products)}`
         : "";
+  const showcase = shows ? html`<p>${more}</p>${list(shows.products)}` : "";
+  const only = ctx.coupon && ctx.couponScope ? foot.only.replace("{scope}", () => ctx.couponScope ?? "") : "";
   const coupon = ctx.coupon
-    ? html`<p style="font-size:18px">${foot.code}: <strong style="letter-spacing:1px">${ctx.coupon}</strong></p>`
+    ? html`<p style="font-size:18px">${foot.code}: <strong style="letter-spacing:1px">${ctx.coupon}</strong></p>${only ? html`<p>${only}</p>` : ""}`
     : "";
   const button = copy.cta
     ? html`<p><a href="${ctx.links.cta}" style="background:#2457d6;color:#fff;padding:10px 16px;border-radius:6px;text-decoration:none">${fill(copy.cta, ctx)}</a></p>`
@@ -379,7 +436,7 @@ export async function renderMessage(t: MessageTemplate, ctx: MessageContext): Pr
     await html`<!doctype html><html lang="${ctx.locale}"><body style="font-family:system-ui,sans-serif;color:#1f2933">
 <p>${greeting}</p>
 <p>${intro}</p>
-${table}${coupon}${button}
+${table}${coupon}${showcase}${button}
 <p style="font-size:12px;color:#667"><a href="${ctx.links.unsubscribe}">${foot.unsubscribe}</a></p>
 <img src="${ctx.links.open}" alt="" width="1" height="1" style="display:none">
 </body></html>`;
@@ -390,13 +447,14 @@ ${table}${coupon}${button}
           ...ctx.lines.map((l) => `- ${l.name} × ${l.quantity}: ${money(l.price * l.quantity)}`),
           `${foot.total}: ${money(total)}`,
         ]
-      : ctx.products.map((p) => `- ${p.name}: ${money(p.price)}`);
+      : [...(head ? [head] : []), ...ctx.products.map((p) => `- ${p.name}: ${money(p.price)}`)];
   const text = [
     greeting,
     "",
     intro,
     ...lines,
-    ...(ctx.coupon ? ["", `${foot.code}: ${ctx.coupon}`] : []),
+    ...(ctx.coupon ? ["", `${foot.code}: ${ctx.coupon}`, ...(only ? [only] : [])] : []),
+    ...(shows ? ["", more, ...shows.products.map((p) => `- ${p.name}: ${money(p.price)}`)] : []),
     ...(copy.cta ? ["", `${fill(copy.cta, ctx)}: ${ctx.links.cta}`] : []),
     "",
     `${foot.unsubscribe}: ${ctx.links.unsubscribe}`,

@@ -33,7 +33,13 @@ export const CAMPAIGN_TEMPLATES: Readonly<Record<string, Record<string, unknown>
     trigger: { type: "event", events: [EVENT.productViewed], journey: "{product_id}", reset: true },
     audience: { not: { open_cart: true } },
     steps: [
-      { delay: "1d", channel: "email", template: "browse", coupon: { promotionId: "browse-10", expiresDays: 7 } },
+      // The code is bound to the product viewed: 10% off that product, not the whole order.
+      {
+        delay: "1d",
+        channel: "email",
+        template: "browse",
+        coupon: { promotionId: "browse-10", expiresDays: 7, bind: "product" },
+      },
     ],
     exit: { ordered: true, events: [EVENT.productAdded] },
     quietHours: { from: 21, to: 8 },
@@ -68,7 +74,13 @@ export const CAMPAIGN_TEMPLATES: Readonly<Record<string, Record<string, unknown>
     trigger: { type: "date", at: "2027-03-01T00:00:00Z" },
     audience: { any: [{ inactive_days: 180 }, { never_ordered: true }] },
     steps: [
-      { delay: 0, channel: "email", template: "winback", coupon: { promotionId: "winback-15", expiresDays: 14 } },
+      // A discount on the top product the mail shows (the best-seller), bound to it.
+      {
+        delay: 0,
+        channel: "email",
+        template: "winback",
+        coupon: { promotionId: "winback-15", expiresDays: 14, bind: "product" },
+      },
     ],
     exit: { ordered: true },
     // Sent at night: quiet from 06:00 to 01:00, so messages leave between 01:00 and 06:00 local time.
@@ -79,8 +91,14 @@ export const CAMPAIGN_TEMPLATES: Readonly<Record<string, Record<string, unknown>
     name: "Loyalty: 12-month spend crosses a threshold",
     priority: 60,
     trigger: { type: "segment_entry", segment: { metric: "spend_365d", op: "gte", value: 50000 } },
+    // An individual discount on the top product, and a showcase of products in the contact's size.
     steps: [
-      { delay: 0, channel: "email", template: "loyalty", coupon: { promotionId: "loyalty-15", expiresDays: 60 } },
+      {
+        delay: 0,
+        channel: "email",
+        template: "loyalty",
+        coupon: { promotionId: "loyalty-15", expiresDays: 60, bind: "product" },
+      },
     ],
     exit: { ordered: false },
   },

@@ -2,6 +2,8 @@ import type { CampaignDef, Step } from "../campaigns/definition";
 import { launchDueCampaigns, nextStep, pickVariant } from "../campaigns/engine";
 import { localeOf, MESSAGE_TEMPLATES, renderCallScript, renderMessage, renderSms } from "../campaigns/messages";
 import type { MessageContext, MessageTemplate, Product } from "../campaigns/messages";
+import { shownProducts } from "../campaigns/recommend";
+import type { Shown } from "../campaigns/recommend";
 import { campaignById } from "../campaigns/store";
 import type { Outgoing } from "../channels/channel";
 import { NotConfigured, ProviderError } from "../channels/channel";
@@ -12,12 +14,12 @@ import { drainInbox, recoverEvents } from "../ingest/process";
 import { isDict } from "../lib/values";
 import { countCalls } from "../lib/d1-budget";
 import { isDev } from "../env";
-import { onSite, siteHosts, webhookUrlProblem } from "../lib/hosts";
+import { webhookUrlProblem } from "../lib/hosts";
 import { linkUrl, publicBase } from "../lib/links";
 import { normalisePhone, phoneAllowed, phoneCountries } from "../lib/phone";
 import { countAll } from "../lib/rate-limit";
 import { cartLines } from "../model/carts";
-import { heldCoupon, mintCoupon } from "../model/coupons";
+import { boundTo, heldCoupon, mintCoupon } from "../model/coupons";
 import { DEAD_AFTER, deadLetter } from "../model/dead-letters";
 import { siteById, webhookSecret } from "../model/sites";
 import { suppressionOf } from "../model/suppressions";
@@ -395,10 +397,11 @@ async function deliver(
     if (budget && ((await countAll(db, [{ bucket: budget.bucket, windowMs: DAY }], now))[0] ?? 0) > budget.limit)
       return overBudget(db, site, m, budget, now);
 
-    const coupon = m.coupon ?? (step.coupon ? await couponFor(db, site, def, step, m, now) : null);
+    const shown = await shownProducts(db, site, template.block, data, { contactId: row.id, traits, now });
+    const offer = m.coupon || step.coupon ? await couponFor(db, site, def, step, m, shown.products[0], now) : null;
     const variant = variantOf(step, m);
     const delivery: Delivery = { site, def, step, template, m, row, traits, data, now };
-    const ctx = await context(env, delivery, { coupon, publicUrl });
+    const ctx = await context(env, delivery, { offer, shown, publicUrl });
     if (variant?.subject ?? step.subject) ctx.subject = variant?.subject ?? step.subject;
     const out = await outgoing(delivery, ctx, to);
     const provider = providerFor(env, step.channel);
@@ -557,86 +560,56 @@ async function exitReason(
   return null;
 }
 
-/** Mints the step's unique coupon once: stored on the message first, so a retry reuses it. */
-async function couponFor(db: D1Database, site: Site, def: CampaignDef, step: Step, m: Claimed, now: number) {
+/**
+ * Mints the step's unique coupon once: stored on the message first, so a retry reuses it. A bound
+ * step's code works only on the product the message shows (or its category), enforced wherever the
+ * code is priced (promotions/engine.ts); with no product to bind to, it is the promotion as written.
+ */
+async function couponFor(
+  db: D1Database,
+  site: Site,
+  def: CampaignDef,
+  step: Step,
+  m: Claimed,
+  product: Product | undefined,
+  now: number,
+): Promise<Offer | null> {
   const c = step.coupon;
-  if (!c) return null;
-  // A code this shopper already holds (bound to them, or to one of their browsers) and has not used.
-  const reused = c.reuse ? await heldCoupon(db, site.id, m.contact_id, c.reuse, now) : null;
-  const code =
-    reused?.code ??
-    (await mintCoupon(db, {
-      siteId: site.id,
-      promotionId: c.promotionId,
-      contactId: m.contact_id,
-      source: `campaign:${def.id}`,
-      expiresAt: now + c.expiresDays * 86400_000,
-      now,
-    }));
-  return keepCoupon(db, m.id, code);
+  let code = m.coupon;
+  if (!code && c) {
+    // A code this shopper already holds (bound to them, or to one of their browsers) and has not used.
+    const reused = c.reuse ? await heldCoupon(db, site.id, m.contact_id, c.reuse, now) : null;
+    code = await keepCoupon(
+      db,
+      m.id,
+      reused?.code ??
+        (await mintCoupon(db, {
+          siteId: site.id,
+          promotionId: c.promotionId,
+          contactId: m.contact_id,
+          source: `campaign:${def.id}`,
+          expiresAt: now + c.expiresDays * 86400_000,
+          productId: c.bind === "product" ? (product?.productId ?? null) : null,
+          category: c.bind === "category" ? (product?.category ?? null) : null,
+          now,
+        })),
+    );
+  }
+  if (!code) return null;
+  // What the kept code is bound to, read from the code itself: a retry or a reused code says so truly.
+  const bound = await boundTo(db, site.id, code);
+  const scope = bound.product_id
+    ? bound.product_id === product?.productId
+      ? product.name
+      : bound.product_id
+    : bound.category;
+  return { code, scope };
 }
 
-async function products(db: D1Database, site: Site, template: MessageTemplate, data: Record<string, unknown>) {
-  const cols = `product_id AS productId, name, price, url, image_url AS imageUrl, merchant`;
-  // What the merchant wrote is shown as written; a browser's claim only on the store's own hosts
-  // (rows learned before that rule may still hold a foreign image or url).
-  const hosts = siteHosts(site);
-  const list = async (sql: string, ...params: unknown[]) =>
-    (
-      (
-        await db
-          .prepare(sql)
-          .bind(...params)
-          .all<Omit<Product, "merchant"> & { merchant: number }>()
-      ).results ?? []
-    ).map(
-      (p): Product =>
-        p.merchant === 1
-          ? { ...p, merchant: true }
-          : { ...p, merchant: false, url: onSite(p.url, hosts), imageUrl: onSite(p.imageUrl, hosts) },
-    );
-  switch (template.block) {
-    case "viewed":
-    case "shared": {
-      // The first browser to view a product the merchant never listed wrote its row: show it only
-      // as this journey's own event described it (the shopper's view, the sharer's widget), never
-      // one stranger's words in another's mail.
-      const [p] = await list(
-        `SELECT ${cols} FROM products WHERE site_id = ? AND product_id = ?`,
-        site.id,
-        String(data.product_id ?? ""),
-      );
-      if (!p || p.merchant) return p ? [p] : [];
-      const price = Number(data.price);
-      return typeof data.product_name === "string" && Number.isFinite(price)
-        ? [{ ...p, name: data.product_name, price }]
-        : [];
-    }
-    case "related":
-      // The merchant's products only (what a browser merely viewed is no recommendation): same
-      // categories as the order, not in it; newest first.
-      return list(
-        `SELECT ${cols} FROM products p WHERE p.site_id = ?1 AND p.merchant = 1
-           AND p.product_id NOT IN (SELECT value ->> '$.product_id' FROM orders o, json_each(o.products) WHERE o.site_id = ?1 AND o.order_id = ?2)
-         ORDER BY p.category IN (SELECT q.category FROM products q JOIN orders o ON o.site_id = q.site_id, json_each(o.products) j
-                                 WHERE o.site_id = ?1 AND o.order_id = ?2 AND q.product_id = j.value ->> '$.product_id') DESC,
-                  p.updated_at DESC LIMIT 3`,
-        site.id,
-        String(data.order_id ?? ""),
-      );
-    case "top":
-      // The merchant's most viewed product: views alone, which any browser can add, pick among
-      // the merchant's products but never put a stranger's row in front of everyone.
-      return list(
-        `SELECT ${cols} FROM products p WHERE p.site_id = ?1 AND p.merchant = 1
-         ORDER BY (SELECT coalesce(sum(v.views), 0) FROM product_views v
-                   WHERE v.site_id = ?1 AND v.product_id = p.product_id) DESC
-         LIMIT 1`,
-        site.id,
-      );
-    default:
-      return [];
-  }
+/** A message's code and what it works on (null: the whole order). */
+interface Offer {
+  code: string;
+  scope: string | null;
 }
 
 /** One claimed message and what the sweep has read and decided for it so far. */
@@ -656,11 +629,14 @@ interface Delivery {
 async function context(
   env: Env,
   { site, row, traits, data, template, m, now }: Delivery,
-  { coupon, publicUrl }: { coupon: string | null; publicUrl: string | undefined },
+  {
+    offer,
+    shown: { products: shown, basis, showcase },
+    publicUrl,
+  }: { offer: Offer | null; shown: Shown; publicUrl: string | undefined },
 ): Promise<MessageContext> {
   // The Worker's public address; in development (no PUBLIC_URL) the dev tick's origin, or the site's.
   const base = publicBase(env, site) ?? publicUrl ?? site.url;
-  const shown = await products(env.DB, site, template, data);
   const link = (purpose: "unsubscribe" | "open", extra = {}) =>
     linkUrl(env, base, purpose, site.id, row.id, now, extra);
   // A cart button names no URL: the click link mints the restore link when followed, so it stays short.
@@ -679,7 +655,10 @@ async function context(
     name: row.name,
     lines: template.block === "cart" ? await cartLines(env.DB, site.id, row.id) : [],
     products: shown,
-    coupon,
+    basis,
+    showcase,
+    coupon: offer?.code ?? null,
+    couponScope: offer?.scope ?? null,
     sender: typeof data.sender === "string" ? data.sender : null,
     window: typeof data.window === "string" ? data.window : null,
     links: {

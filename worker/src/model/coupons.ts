@@ -28,6 +28,9 @@ export interface MintOptions {
   expiresAt?: number | null;
   maxUses?: number | null;
   prefix?: string;
+  /** A personal code: it discounts only this product, or only this category (checkout enforces it). */
+  productId?: string | null;
+  category?: string | null;
   now: number;
 }
 
@@ -36,8 +39,9 @@ export async function mintCoupon(db: D1Database, o: MintOptions): Promise<string
   const code = randomCode(o.prefix);
   await db
     .prepare(
-      `INSERT INTO coupons (site_id, code, promotion_id, contact_id, anonymous_id, max_uses, expires_at, source, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO coupons (site_id, code, promotion_id, contact_id, anonymous_id, max_uses, expires_at, source, created_at,
+         product_id, category)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     .bind(
       o.siteId,
@@ -49,6 +53,8 @@ export async function mintCoupon(db: D1Database, o: MintOptions): Promise<string
       o.expiresAt ?? null,
       o.source,
       o.now,
+      o.productId ?? null,
+      o.category ?? null,
     )
     .run();
   return code;
@@ -70,4 +76,14 @@ export async function heldCoupon(db: D1Database, siteId: string, contactId: stri
     )
     .bind(siteId, contactId, source, now)
     .first<{ code: string; promotion_id: string; expires_at: number | null }>();
+}
+
+/** The product or category a code is bound to (both null: the whole order). */
+export async function boundTo(db: D1Database, siteId: string, code: string) {
+  return (
+    (await db
+      .prepare(`SELECT product_id, category FROM coupons WHERE site_id = ? AND code = ?`)
+      .bind(siteId, code)
+      .first<{ product_id: string | null; category: string | null }>()) ?? { product_id: null, category: null }
+  );
 }

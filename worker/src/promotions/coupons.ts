@@ -5,7 +5,7 @@
  * Unknown codes count against the client: past GUESS_LIMIT per window every code is refused, so
  * enumerating codes costs an attacker more than the codes are worth. Minting lives in model/coupons.
  */
-import type { CodeInput, Rejection } from "./engine";
+import type { CodeInput, CodeScope, Rejection } from "./engine";
 
 export const GUESS_LIMIT = 10;
 export const GUESS_WINDOW_MS = 10 * 60_000;
@@ -29,6 +29,10 @@ interface CouponRow {
   max_uses_per_contact: number | null;
   expires_at: number | null;
   used_by_shopper: number;
+  product_id: string | null;
+  category: string | null;
+  /** The bound product's name, from the merchant's catalogue only. */
+  product_name: string | null;
 }
 
 /** Trimmed, upper-case, de-duplicated, at most MAX_CODES codes of sane length. */
@@ -77,11 +81,12 @@ export async function checkCodes(
   const { results } = await db
     .prepare(
       `SELECT c.code, c.promotion_id, c.contact_id, c.anonymous_id, i.contact_id AS anonymous_contact, c.max_uses,
-              c.uses, c.max_uses_per_contact, c.expires_at,
+              c.uses, c.max_uses_per_contact, c.expires_at, c.product_id, c.category, p.name AS product_name,
               (SELECT count(*) FROM coupon_redemptions r
                WHERE r.site_id = c.site_id AND r.code = c.code AND r.contact_id = ?3 AND r.released_at IS NULL) AS used_by_shopper
        FROM coupons c
        LEFT JOIN identities i ON i.site_id = c.site_id AND i.kind = 'anonymous' AND i.value = c.anonymous_id
+       LEFT JOIN products p ON p.site_id = c.site_id AND p.product_id = c.product_id AND p.merchant = 1
        WHERE c.site_id = ?1 AND c.code IN (SELECT value FROM json_each(?2))`,
     )
     .bind(siteId, JSON.stringify(tried), shopper.contactId)
@@ -102,7 +107,7 @@ export async function checkCodes(
     else if (row.max_uses_per_contact !== null && row.used_by_shopper >= row.max_uses_per_contact)
       reject("used", "You have already used this code.");
     else if (!belongsTo(row, shopper)) reject("not_yours", "This code was issued to someone else.");
-    else accepted.push({ code, promotionId: row.promotion_id });
+    else accepted.push({ code, promotionId: row.promotion_id, ...scopeOf(row) });
   }
   if (unknown < tried.length)
     await db
@@ -112,6 +117,18 @@ export async function checkCodes(
       .bind(tried.length - unknown, bucket, siteId, client)
       .run();
   return { accepted, rejected: [...rejected, ...refused] };
+}
+
+/**
+ * A personal code bound to a product (or a category) unlocks its promotion on those lines only.
+ * The shopper reads the product's name only when the merchant wrote it; a row a browser described
+ * is named by its id (a stranger's words never reach a checkout through someone else's code).
+ */
+function scopeOf(row: CouponRow): { scope?: CodeScope } {
+  if (row.product_id !== null)
+    return { scope: { products: [row.product_id], label: row.product_name ?? `product ${row.product_id}` } };
+  if (row.category !== null) return { scope: { categories: [row.category], label: `${row.category} products` } };
+  return {};
 }
 
 /**

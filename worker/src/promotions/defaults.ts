@@ -18,9 +18,10 @@ export const DEFAULT_PROMOTIONS: ReadonlyMap<string, Promotion> = new Map(
   [
     percentOff("exit-intent-10", "10% off your order", 10),
     percentOff("welcome-10", "Welcome: 10% off your first order", 10, true),
-    percentOff("browse-10", "10% off your order", 10),
-    percentOff("winback-15", "Welcome back: 15% off your order", 15),
-    percentOff("loyalty-15", "Thank you: 15% off your order", 15),
+    // Bound by its template to the product viewed, so its label names no order.
+    percentOff("browse-10", "10% off", 10),
+    percentOff("winback-15", "Welcome back: 15% off", 15),
+    percentOff("loyalty-15", "Thank you: 15% off", 15),
     // A shop's own gift is a product only the merchant can name: by default the gift is a discount.
     percentOff("holiday-gift", "A gift from us: 10% off your order", 10),
     percentOff("referral-10", "A friend's gift: 10% off your first order", 10, true),

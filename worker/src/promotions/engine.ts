@@ -36,6 +36,13 @@ export interface CartInput {
 export interface CodeInput {
   code: string;
   promotionId: string;
+  /** A personal code bound to a product or a category: its promotion sees only those lines. */
+  scope?: CodeScope;
+}
+
+/** The lines a bound code may touch, and how the shopper knows them ("E7247 speaker", "Speakers"). */
+export interface CodeScope extends Selector {
+  label: string;
 }
 
 export type Reason =
@@ -368,6 +375,25 @@ function unmet(p: Promotion, lines: Line[], cart: CartInput): Miss | null {
   return null;
 }
 
+/**
+ * The ways a promotion applies: once for the whole cart (automatic, or its unbound codes), and
+ * once per distinct scope of its bound codes, so two personal codes for two products each discount
+ * their own product. Codes for the same scope are one offer (the second is a duplicate).
+ */
+function offersOf(p: Promotion, codes: CodeInput[]): { codes: string[]; scope?: CodeScope }[] {
+  const whole = codes.filter((c) => !c.scope).map((c) => c.code);
+  const out: { codes: string[]; scope?: CodeScope }[] = !p.couponRequired || whole.length > 0 ? [{ codes: whole }] : [];
+  const scoped = new Map<string, { codes: string[]; scope: CodeScope }>();
+  for (const c of codes) {
+    if (!c.scope) continue;
+    const key = JSON.stringify([c.scope.products ?? [], c.scope.categories ?? []]);
+    const o = scoped.get(key);
+    if (o) o.codes.push(c.code);
+    else scoped.set(key, { codes: [c.code], scope: c.scope });
+  }
+  return [...out, ...scoped.values()];
+}
+
 const byPriority = (a: Promotion, b: Promotion) =>
   (b.priority ?? 0) - (a.priority ?? 0) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
@@ -380,67 +406,74 @@ export function price(cart: CartInput, promotions: Promotion[], codes: CodeInput
   const applied: AppliedPromotion[] = [];
   const hints: Hint[] = [];
   const known = new Set(promotions.map((p) => p.id));
-  const codesFor = new Map<string, string[]>();
+  const codesFor = new Map<string, CodeInput[]>();
   for (const c of codes) {
     if (!known.has(c.promotionId)) {
       rejected.push({ code: c.code, reason: "not_applicable", message: "This code's offer is no longer running." });
       continue;
     }
     const list = codesFor.get(c.promotionId) ?? [];
-    if (list.includes(c.code)) continue;
-    codesFor.set(c.promotionId, [...list, c.code]);
+    if (list.some((x) => x.code === c.code)) continue;
+    codesFor.set(c.promotionId, [...list, c]);
   }
 
   let exclusive: AppliedPromotion | null = null;
-  for (const p of [...promotions].sort(byPriority)) {
-    const pcodes = codesFor.get(p.id) ?? [];
-    if (p.couponRequired && pcodes.length === 0) continue;
-    const reject = (m: Miss) => {
-      for (const code of pcodes) rejected.push({ code, ...m });
-      // An automatic offer missed by a little spend or a few items is worth telling the shopper.
-      if (!p.couponRequired && m.reason === "minimum_not_met")
-        hints.push({ id: p.id, label: describe(p, cart.currency), message: m.message });
-    };
-    if (exclusive || (p.exclusive && applied.length > 0)) {
-      const other = exclusive ?? applied[0];
-      reject({ reason: "not_combinable", message: `This code can't be combined with "${other?.label}".` });
-      continue;
+  for (const p of [...promotions].sort(byPriority))
+    for (const { codes: pcodes, scope } of offersOf(p, codesFor.get(p.id) ?? [])) {
+      const reject = (m: Miss) => {
+        for (const code of pcodes) rejected.push({ code, ...m });
+        // An automatic offer missed by a little spend or a few items is worth telling the shopper.
+        if (!p.couponRequired && m.reason === "minimum_not_met")
+          hints.push({ id: p.id, label: describe(p, cart.currency), message: m.message });
+      };
+      if (exclusive || (p.exclusive && applied.length > 0)) {
+        const other = exclusive ?? applied[0];
+        reject({ reason: "not_combinable", message: `This code can't be combined with "${other?.label}".` });
+        continue;
+      }
+      // A bound code's promotion is priced on its own lines only: "10% off your order" through a
+      // code bound to the speaker is 10% off the speaker, and its conditions count only those lines.
+      const view = scope ? lines.filter((l) => matches(l, scope)) : lines;
+      if (scope && view.length === 0) {
+        reject({ reason: "not_applicable", message: `This code is for ${scope.label} only.` });
+        continue;
+      }
+      const miss = unmet(p, view, cart);
+      if (miss) {
+        reject(miss);
+        continue;
+      }
+      const result = apply(p, view, shippingLeft, cart.currency);
+      if (isMiss(result)) {
+        reject(result);
+        continue;
+      }
+      const discount = sum(result.units.map(([, d]) => d));
+      if (discount === 0 && result.shipping === 0 && result.added.length === 0) {
+        reject({ reason: "not_applicable", message: "Nothing in your cart qualifies for this offer." });
+        continue;
+      }
+      lines.push(...result.added);
+      for (const [u, d] of result.units) {
+        if (d === 0) continue;
+        u.line.remaining[u.index] = left(u) - d;
+        u.line.byPromotion.set(p.id, (u.line.byPromotion.get(p.id) ?? 0) + d);
+      }
+      shippingLeft -= result.shipping;
+      const [code, ...extra] = pcodes;
+      for (const c of extra)
+        rejected.push({ code: c, reason: "duplicate", message: "Another code for the same offer is already applied." });
+      const label = describe(p, cart.currency);
+      const a: AppliedPromotion = {
+        id: p.id,
+        label: scope ? `${label} (${scope.label} only)` : label,
+        ...(code ? { code } : {}),
+        discount,
+        shippingDiscount: result.shipping,
+      };
+      applied.push(a);
+      if (p.exclusive) exclusive = a;
     }
-    const miss = unmet(p, lines, cart);
-    if (miss) {
-      reject(miss);
-      continue;
-    }
-    const result = apply(p, lines, shippingLeft, cart.currency);
-    if (isMiss(result)) {
-      reject(result);
-      continue;
-    }
-    const discount = sum(result.units.map(([, d]) => d));
-    if (discount === 0 && result.shipping === 0 && result.added.length === 0) {
-      reject({ reason: "not_applicable", message: "Nothing in your cart qualifies for this offer." });
-      continue;
-    }
-    lines.push(...result.added);
-    for (const [u, d] of result.units) {
-      if (d === 0) continue;
-      u.line.remaining[u.index] = left(u) - d;
-      u.line.byPromotion.set(p.id, (u.line.byPromotion.get(p.id) ?? 0) + d);
-    }
-    shippingLeft -= result.shipping;
-    const [code, ...extra] = pcodes;
-    for (const c of extra)
-      rejected.push({ code: c, reason: "duplicate", message: "Another code for the same offer is already applied." });
-    const a: AppliedPromotion = {
-      id: p.id,
-      label: describe(p, cart.currency),
-      ...(code ? { code } : {}),
-      discount,
-      shippingDiscount: result.shipping,
-    };
-    applied.push(a);
-    if (p.exclusive) exclusive = a;
-  }
 
   const rate = cart.tax ? bps(cart.tax.rate) : 0;
   const priced: PricedLine[] = lines.map((l) => {

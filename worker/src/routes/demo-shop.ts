@@ -6,7 +6,9 @@ import { fail } from "../lib/http";
 import { readBody, text } from "../lib/schema";
 import { normaliseEmail } from "../model/contacts";
 import { DEMO_SITE } from "../model/sites";
+import { PRODUCTS } from "../../../demo-store/src/catalogue";
 import { ingest } from "./ingest";
+import { productsAdmin } from "./products";
 import { EVENT } from "../model/events";
 
 /**
@@ -57,4 +59,38 @@ demoShop.post("/orders", async (c) => {
     c.env,
   );
   return c.json((await res.json()) as Record<string, unknown>, res.status as 200);
+});
+
+/**
+ * `POST /v1/demo-shop/catalogue`: the shop's server publishes its catalogue to Nudge, as a merchant's
+ * product feed would — through the admin products API with the secret key — so recommendations,
+ * the best-seller and the size showcase have the merchant's rows to pick from (a browser's views
+ * never make a product recommendable). The store's pages call it once per visit; it is idempotent.
+ */
+demoShop.post("/catalogue", async (c) => {
+  const origin = new URL(c.req.url).origin;
+  const results = await Promise.all(
+    PRODUCTS.map((p) =>
+      productsAdmin.request(
+        `/${encodeURIComponent(p.id)}`,
+        {
+          method: "PUT",
+          headers: { "content-type": "application/json", authorization: `Bearer ${DEMO_SITE.secretKey}` },
+          body: JSON.stringify({
+            name: p.name,
+            price: p.price,
+            currency: p.currency,
+            category: p.category,
+            url: `${origin}/product?id=${encodeURIComponent(p.id)}`,
+            imageUrl: `${origin}${p.image}`,
+            sizes: p.sizes ?? null,
+          }),
+        },
+        c.env,
+      ),
+    ),
+  );
+  const failed = results.filter((r) => !r.ok).length;
+  if (failed > 0) fail(502, "catalogue_failed", `${failed} of ${PRODUCTS.length} products were not published.`);
+  return c.json({ published: PRODUCTS.length });
 });

@@ -14,8 +14,12 @@ import type { SecretEnv } from "./auth";
 export const productsAdmin = new Hono<SecretEnv>();
 productsAdmin.use("*", requireSecretKey);
 
-const COLUMNS = `product_id AS id, name, price, currency, category, url, image_url AS imageUrl, merchant = 1 AS merchant,
-  updated_at AS updatedAt`;
+const COLUMNS = `product_id AS id, name, price, currency, category, url, image_url AS imageUrl,
+  sizes, merchant = 1 AS merchant, updated_at AS updatedAt`;
+
+/** A row as the API answers it: sizes as a list (stored as JSON text). */
+const answer = (row: Record<string, unknown> | null) =>
+  row && { ...row, sizes: typeof row.sizes === "string" ? (JSON.parse(row.sizes) as string[]) : null };
 
 /** A string of 1 to `max` characters once trimmed, trimmed. */
 const trimmed = (max: number) =>
@@ -45,8 +49,15 @@ const productBody = v.strictObject(
     category: v.nullish(trimmed(200)),
     url: v.nullish(link),
     imageUrl: v.nullish(link),
+    /** The sizes it comes in ("S", "M", "42"): the loyalty mail shows a contact products in their size. */
+    sizes: v.nullish(
+      v.pipe(
+        v.array(trimmed(20), "must be a list of sizes, each 1 to 20 characters."),
+        v.maxLength(30, "must list at most 30 sizes."),
+      ),
+    ),
   },
-  "Send { name, price, currency?, category?, url?, imageUrl? }.",
+  "Send { name, price, currency?, category?, url?, imageUrl?, sizes? }.",
 );
 
 productsAdmin.put("/:id", async (c) => {
@@ -55,11 +66,11 @@ productsAdmin.put("/:id", async (c) => {
   if (!id || id.length > 200) fail(400, "invalid_product", "The product id must be 1 to 200 characters.");
   const body = await readBody(c.req.raw, 16 * 1024, productBody, "invalid_product");
   const row = await c.env.DB.prepare(
-    `INSERT INTO products (site_id, product_id, name, price, currency, category, url, image_url, updated_at, merchant)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1)
+    `INSERT INTO products (site_id, product_id, name, price, currency, category, url, image_url, updated_at, sizes, merchant)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1)
      ON CONFLICT DO UPDATE SET name = excluded.name, price = excluded.price, currency = excluded.currency,
        category = excluded.category, url = excluded.url, image_url = excluded.image_url,
-       updated_at = excluded.updated_at, merchant = 1
+       updated_at = excluded.updated_at, sizes = excluded.sizes, merchant = 1
      RETURNING ${COLUMNS}`,
   )
     .bind(
@@ -72,9 +83,10 @@ productsAdmin.put("/:id", async (c) => {
       body.url ?? null,
       body.imageUrl ?? null,
       await now(c.env),
+      body.sizes ? JSON.stringify(body.sizes) : null,
     )
     .first();
-  return c.json({ product: row });
+  return c.json({ product: answer(row) });
 });
 
 productsAdmin.get("/:id", async (c) => {
@@ -82,5 +94,5 @@ productsAdmin.get("/:id", async (c) => {
     .bind(c.get("site").id, c.req.param("id"))
     .first();
   if (!row) fail(404, "not_found", `No product ${c.req.param("id")}.`);
-  return c.json({ product: row });
+  return c.json({ product: answer(row) });
 });

@@ -75,7 +75,7 @@ promotionsAdmin.delete("/:id", async (c) => {
 const CODE = /^[A-Z0-9][A-Z0-9_-]{2,63}$/;
 const COLUMNS = `code, promotion_id AS promotionId, contact_id AS contactId, anonymous_id AS anonymousId,
   max_uses AS maxUses, max_uses_per_contact AS maxUsesPerContact, uses, expires_at AS expiresAt, source,
-  created_at AS createdAt`;
+  product_id AS productId, category, created_at AS createdAt`;
 
 couponsAdmin.get("/", async (c) => {
   const { promotionId } = readQuery(c.req.url, v.strictObject({ promotionId: v.optional(v.string()) }));
@@ -91,33 +91,47 @@ couponsAdmin.get("/", async (c) => {
 const usesLimit = v.optional(int(1, 1_000_000));
 const ISO = "must be an ISO date.";
 
-const couponBody = v.strictObject({
-  promotionId: text(200, "must name an existing promotion."),
-  /** A static (shared) code; without it, `count` unique codes are minted. */
-  code: v.optional(
-    v.pipe(
-      v.string(),
-      v.transform((code) => code.trim().toUpperCase()),
-      v.regex(CODE, "must be 3–64 letters, digits, - or _."),
+const couponBody = v.pipe(
+  v.strictObject({
+    promotionId: text(200, "must name an existing promotion."),
+    /** A static (shared) code; without it, `count` unique codes are minted. */
+    code: v.optional(
+      v.pipe(
+        v.string(),
+        v.transform((code) => code.trim().toUpperCase()),
+        v.regex(CODE, "must be 3–64 letters, digits, - or _."),
+      ),
     ),
-  ),
-  count: v.optional(int(1, 100, "must be a whole number from 1 to 100 (codes per request).")),
-  contactId: v.optional(text(200)),
-  anonymousId: v.optional(text(200)),
-  maxUses: usesLimit,
-  maxUsesPerContact: usesLimit,
-  expiresAt: v.optional(
-    v.pipe(
-      v.string(ISO),
-      v.transform((t) => Date.parse(t)),
-      v.check((t) => Number.isFinite(t), ISO),
+    count: v.optional(int(1, 100, "must be a whole number from 1 to 100 (codes per request).")),
+    contactId: v.optional(text(200)),
+    anonymousId: v.optional(text(200)),
+    maxUses: usesLimit,
+    maxUsesPerContact: usesLimit,
+    expiresAt: v.optional(
+      v.pipe(
+        v.string(ISO),
+        v.transform((t) => Date.parse(t)),
+        v.check((t) => Number.isFinite(t), ISO),
+      ),
     ),
+    /** A personal code: its promotion applies to this product's (or category's) cart lines only. */
+    productId: v.optional(text(200)),
+    category: v.optional(text(200)),
+  }),
+  v.forward(
+    v.partialCheck(
+      [["productId"], ["category"]],
+      (b) => b.productId === undefined || b.category === undefined,
+      "binds a code to one product or one category, not both.",
+    ),
+    ["category"],
   ),
-});
+);
 
 /**
  * `{ promotionId, code }` creates a static (shared) code; without `code`, `count` unique codes are
- * minted (default 1), optionally bound to `contactId` / `anonymousId`. Limits and expiry apply to each.
+ * minted (default 1), optionally bound to `contactId` / `anonymousId`. Limits and expiry apply to each;
+ * `productId` or `category` makes each a personal code for those cart lines only.
  */
 couponsAdmin.post("/", async (c) => {
   const site = c.get("site");
@@ -133,10 +147,11 @@ couponsAdmin.post("/", async (c) => {
   if (body.code !== undefined) {
     const { code } = body;
     const r = await c.env.DB.prepare(
-      `INSERT INTO coupons (site_id, code, promotion_id, max_uses, max_uses_per_contact, expires_at, source, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, 'admin', ?) ON CONFLICT DO NOTHING`,
+      `INSERT INTO coupons (site_id, code, promotion_id, max_uses, max_uses_per_contact, expires_at, source, created_at,
+         product_id, category)
+       VALUES (?, ?, ?, ?, ?, ?, 'admin', ?, ?, ?) ON CONFLICT DO NOTHING`,
     )
-      .bind(site.id, code, promotionId, maxUses, perContact, expires, at)
+      .bind(site.id, code, promotionId, maxUses, perContact, expires, at, body.productId ?? null, body.category ?? null)
       .run();
     if ((r.meta.changes ?? 0) === 0) fail(409, "coupon_exists", `Code ${code} already exists.`);
     codes.push(code);
@@ -151,6 +166,8 @@ couponsAdmin.post("/", async (c) => {
           source: "admin",
           expiresAt: expires,
           maxUses: maxUses ?? 1,
+          productId: body.productId ?? null,
+          category: body.category ?? null,
           now: at,
         }),
       );
