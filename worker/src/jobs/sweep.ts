@@ -170,12 +170,14 @@ export async function sweep(env: Env, now: number, publicUrl?: string, budget: S
     // A round that fails as a whole (its contacts unreadable) leaves its rows 'sending': they are
     // claimed again after CLAIM_TIMEOUT_MS.
     const round = claimed;
+    const branched = result.branched;
     await guard("send", async () => {
       await deliverRound(counting, round, now, sites, result, { pace, deadline, publicUrl });
       return 0;
     });
     perMessage = Math.max(1, Math.ceil((counted.calls() - before) / claimed.length));
-    if (claimed.length < size) break;
+    // A branch or wait decided this round may have scheduled a step due at once: claim again for it.
+    if (claimed.length < size && result.branched === branched) break;
   }
   // Last, so sending never waits on it: a bounded batch of what is past each site's retention.
   await guard("retention", async () => {
