@@ -82,6 +82,7 @@ describe("campaign admin API", () => {
     expect(templates.map((t) => t.id).sort()).toEqual(
       [
         "abandoned_cart",
+        "abandoned_cart_adaptive",
         "browse_abandonment",
         "callback_confirmation",
         "cross_sell",

@@ -3,7 +3,7 @@ import type { ChannelName } from "../channels/channel";
 import type { Source } from "../model/events";
 import { check, int, num, text, variantMessage } from "../lib/schema";
 import { isDict } from "../lib/values";
-import { compileRule, parseRule, RuleError } from "../segments/rules";
+import { compileRule, parseRule, type Rule, RuleError } from "../segments/rules";
 
 import { MESSAGE_TEMPLATES } from "./messages";
 
@@ -151,7 +151,7 @@ const variant = v.strictObject({
 });
 export type Variant = v.InferOutput<typeof variant>;
 
-const step = (checkUrl?: UrlCheck) =>
+const messageStep = (checkUrl?: UrlCheck) =>
   v.pipe(
     v.strictObject({
       /** What merchants write ("1d"); `delayMs` is what is stored. */
@@ -207,9 +207,180 @@ const step = (checkUrl?: UrlCheck) =>
     ),
     v.transform(({ delay, delayMs, ...s }) => ({ delayMs: delay ?? delayMs ?? 0, ...s })),
   );
-export type Step = v.InferOutput<ReturnType<typeof step>>;
+/** A step that sends a message. */
+export type Step = v.InferOutput<ReturnType<typeof messageStep>>;
 
 const hour = int(0, 23, "must be an hour from 0 to 23.");
+
+/**
+ * Branching and waiting. A journey is a tree written as nested lists: a step is a message, a
+ * branch (`if` a condition, `then` these steps, `else` those) or a wait (`waitUntil` an event —
+ * `then` if it came, `else` if the timeout passed — or a time). When an arm's steps are done the
+ * journey goes on with the steps after the branch, so there is no `goto`: what a dashboard edits
+ * is exactly what runs. Steps are numbered in reading order (campaigns/flow.ts), so a definition
+ * without branches numbers its steps 1…N as before.
+ */
+export type Condition =
+  | { opened: boolean }
+  | { clicked: boolean }
+  | { cartValue: { gte?: number; lt?: number } }
+  | { segment: Rule };
+export type WaitFor = { event: string; timeoutMs: number } | { at: string } | { hour: number };
+export interface BranchStep {
+  delayMs: number;
+  if: Condition;
+  then: FlowStep[];
+  else: FlowStep[];
+}
+export interface WaitStep {
+  waitUntil: WaitFor;
+  then: FlowStep[];
+  else: FlowStep[];
+}
+export type FlowStep = Step | BranchStep | WaitStep;
+
+/** Bounds: nesting, and every step of the tree (cart re-arming binds two parameters per step; D1 allows 100). */
+export const MAX_DEPTH = 3;
+export const MAX_STEPS = 30;
+
+const CONDITION = "must be one of { opened }, { clicked }, { cartValue: { gte, lt } } or { segment }.";
+const minor = int(0, 1_000_000_000, "must be an amount in minor units (pence, cents) from 0 to 10^9.");
+const condition = v.pipe(
+  v.strictObject(
+    {
+      /** The journey's previous message was opened (or clicked: a click is an open the pixel missed). */
+      opened: v.optional(v.boolean("must be true or false.")),
+      clicked: v.optional(v.boolean("must be true or false.")),
+      /** The open cart's value when the step falls due, in minor units: at least `gte`, below `lt`. */
+      cartValue: v.optional(
+        v.pipe(
+          v.strictObject({ gte: v.optional(minor), lt: v.optional(minor) }, "must be { gte, lt }."),
+          v.check((c) => c.gte !== undefined || c.lt !== undefined, "needs gte or lt (minor units)."),
+        ),
+      ),
+      segment: v.optional(rule("if.segment")),
+    },
+    CONDITION,
+  ),
+  v.rawTransform(({ dataset, addIssue, NEVER }): Condition => {
+    const { opened, clicked, cartValue, segment } = dataset.value;
+    if (Object.keys(dataset.value).length === 1) {
+      if (opened !== undefined) return { opened };
+      if (clicked !== undefined) return { clicked };
+      if (cartValue) return { cartValue };
+      // D1 binds at most 100 parameters per statement: the contact's lookup needs two of its own.
+      if (segment && compileRule(segment, 0).params.length <= 90) return { segment };
+      if (segment) addIssue({ message: "The segment is too large for one statement; simplify it." });
+      return NEVER;
+    }
+    addIssue({ message: CONDITION.replace("must be", "must hold exactly") });
+    return NEVER;
+  }),
+);
+
+const WAIT = 'must be { event, timeout } (e.g. { "event": "Checkout Started", "timeout": "3d" }), { at } or { hour }.';
+const waitFor = v.pipe(
+  v.strictObject(
+    {
+      event: v.optional(eventName),
+      /** How long to wait for the event (then the `else` steps run). */
+      timeout: v.optional(delay),
+      timeoutMs: v.optional(delay),
+      /** An ISO 8601 time: the journey goes on then (at once if it has passed). */
+      at: v.optional(
+        v.pipe(
+          text(40),
+          v.check((at) => Number.isFinite(Date.parse(at)), 'must be an ISO 8601 time, e.g. "2027-03-06T10:00:00Z".'),
+        ),
+      ),
+      /** The next time the contact's local clock (their time zone, else the site's) shows this hour. */
+      hour: v.optional(hour),
+    },
+    WAIT,
+  ),
+  v.rawTransform(({ dataset, addIssue, NEVER }): WaitFor => {
+    const { event, timeout, timeoutMs, at, hour } = dataset.value;
+    const ms = timeout ?? timeoutMs;
+    if (event !== undefined && ms !== undefined && ms > 0 && at === undefined && hour === undefined)
+      return { event, timeoutMs: ms };
+    if (at !== undefined && event === undefined && ms === undefined && hour === undefined) return { at };
+    if (hour !== undefined && event === undefined && ms === undefined && at === undefined) return { hour };
+    addIssue({ message: event !== undefined && !ms ? 'needs a timeout for the event (like "3d").' : WAIT });
+    return NEVER;
+  }),
+);
+
+const ARM = `must list at most 10 steps.`;
+/** A list of steps: `top` is the journey's own list (1 to 10, starting with a message). */
+const stepList = (checkUrl: UrlCheck | undefined, top: boolean): v.GenericSchema<unknown, FlowStep[]> => {
+  const message = top ? "must list 1 to 10 steps." : ARM;
+  return v.pipe(
+    v.array(
+      v.lazy((input) =>
+        isDict(input) && "if" in input
+          ? branchStep(checkUrl)
+          : isDict(input) && "waitUntil" in input
+            ? waitStep(checkUrl)
+            : messageStep(checkUrl),
+      ),
+      message,
+    ),
+    v.minLength(top ? 1 : 0, message),
+    v.maxLength(10, message),
+  ) as v.GenericSchema<unknown, FlowStep[]>;
+};
+
+const branchStep = (checkUrl: UrlCheck | undefined) =>
+  v.pipe(
+    v.strictObject({
+      delay: v.optional(delay),
+      delayMs: v.optional(delay),
+      if: condition,
+      then: v.optional(
+        v.lazy(() => stepList(checkUrl, false)),
+        () => [],
+      ),
+      else: v.optional(
+        v.lazy(() => stepList(checkUrl, false)),
+        () => [],
+      ),
+    }),
+    v.check((b) => b.then.length + b.else.length > 0, "needs steps in then or else."),
+    // Stored in this key order: steps are numbered in reading order (flow.ts, messages.ts cancelPending).
+    v.transform((b): BranchStep => ({ delayMs: b.delay ?? b.delayMs ?? 0, if: b.if, then: b.then, else: b.else })),
+  );
+
+const waitStep = (checkUrl: UrlCheck | undefined) =>
+  v.pipe(
+    v.strictObject({
+      waitUntil: waitFor,
+      then: v.optional(
+        v.lazy(() => stepList(checkUrl, false)),
+        () => [],
+      ),
+      else: v.optional(
+        v.lazy(() => stepList(checkUrl, false)),
+        () => [],
+      ),
+    }),
+    v.check(
+      (w) => "event" in w.waitUntil || w.then.length + w.else.length === 0,
+      "then and else need an event to wait for; a wait for a time just goes on with the next step.",
+    ),
+    v.transform((w): WaitStep => ({ waitUntil: w.waitUntil, then: w.then, else: w.else })),
+  );
+
+/** Depth of nesting and the number of steps in the whole tree. */
+function treeSize(steps: FlowStep[], depth = 1): { depth: number; count: number } {
+  let out = { depth: steps.length > 0 ? depth : 0, count: steps.length };
+  for (const s of steps)
+    if ("then" in s)
+      for (const arm of [s.then, s.else]) {
+        const sub = treeSize(arm, depth + 1);
+        out = { depth: Math.max(out.depth, sub.depth), count: out.count + sub.count };
+      }
+  return out;
+}
 
 /** The campaign schema; `checkUrl` vets webhook step URLs (the admin API passes the deployment's rule). */
 export const campaignSchema = (checkUrl?: UrlCheck) =>
@@ -222,9 +393,13 @@ export const campaignSchema = (checkUrl?: UrlCheck) =>
         trigger,
         audience: v.optional(rule("audience")),
         steps: v.pipe(
-          v.array(step(checkUrl), "must list 1 to 10 steps."),
-          v.minLength(1, "must list 1 to 10 steps."),
-          v.maxLength(10, "must list 1 to 10 steps."),
+          stepList(checkUrl, true),
+          v.check((s) => !!s[0] && "template" in s[0], "must start with a message (a branch or wait comes after one)."),
+          v.check((s) => treeSize(s).depth <= MAX_DEPTH, `must nest branches at most ${MAX_DEPTH - 1} deep.`),
+          v.check(
+            (s) => treeSize(s).count <= MAX_STEPS,
+            `must hold at most ${MAX_STEPS} steps in all, branches included.`,
+          ),
         ),
         exit: v.optional(
           v.strictObject({

@@ -1,5 +1,5 @@
 import { normaliseEmail } from "../model/contacts";
-import { cancelCampaignExits, rearmCarts, schedule } from "../model/messages";
+import { cancelCampaignExits, rearmCarts, schedule, wakeWaits } from "../model/messages";
 import { type AppliedEvent, countsMoney, currencyOf, EVENT, familyOf, type Message } from "../model/events";
 import { toLine } from "../model/carts";
 import { text } from "../lib/values";
@@ -7,6 +7,7 @@ import { compileRule } from "../segments/rules";
 import type { Rule } from "../segments/rules";
 import type { Site } from "../model/sites";
 import type { CampaignDef, Step } from "./definition";
+import { dueAt, type FlowNode, following, messageSteps, nodeAt, nodes, waitsByEvent } from "./flow";
 import { MESSAGE_TEMPLATES } from "./messages";
 import { enabledCampaigns } from "./store";
 
@@ -111,12 +112,17 @@ interface StartRow {
 
 interface Starts {
   def: CampaignDef;
-  stepIndex: number;
+  node: FlowNode | undefined;
   siteId: string;
   now: number;
   rows: StartRow[];
   /** Restart a pending journey's timer (and data) instead of leaving it be. */
   reset: boolean;
+  /**
+   * After a branch or a wait: schedule only if that row holds this way (`passFlow` in the same
+   * batch set it), so a sweep that lost the row to another cannot schedule the other way too.
+   */
+  after?: { id: number; way: "then" | "else" };
 }
 
 /**
@@ -126,10 +132,18 @@ interface Starts {
  * site's contacts.
  */
 function startStatements(db: D1Database, x: Starts): D1PreparedStatement[] {
-  const step = x.def.steps[x.stepIndex];
-  if (!step || x.rows.length === 0) return [];
+  const node = x.node;
+  if (!node || x.rows.length === 0) return [];
   const t = x.def.trigger;
-  const first = x.stepIndex === 0;
+  const first = node.n === 1;
+  // A branch or a wait reaches no one itself: the messages after it are checked when scheduled.
+  const reach = node.kind === "message" ? reachable(x.def, node.step, "r.value ->> 'p'") : "";
+  const after = x.after
+    ? {
+        sql: " AND EXISTS (SELECT 1 FROM messages f WHERE f.id = ? AND f.branch = ?)",
+        params: [x.after.id, x.after.way],
+      }
+    : { sql: "", params: [] };
   const audience = x.def.audience ? compileRule(x.def.audience, x.now) : { sql: "1", params: [] };
   const segment =
     first && t.type === "segment_entry" ? compileRule(t.segment as Rule, x.now) : { sql: "1", params: [] };
@@ -155,18 +169,19 @@ function startStatements(db: D1Database, x: Starts): D1PreparedStatement[] {
       db,
       `SELECT c.site_id, c.id, ?, ?, ?, r.value ->> 'k'${cart ? " || k.cart_id || ':1'" : ""},
          ${cart ? "k.updated_at + ?" : "r.value ->> 'd'"}, ?, r.value ->> 'v', r.value ->> 'h', ?, r.value ->> 'data'
-       ${from}${reachable(x.def, step, "r.value ->> 'p'")} AND ${audience.sql} AND ${segment.sql}`,
+       ${from}${reach} AND ${audience.sql} AND ${segment.sql}${after.sql}`,
       [
         x.def.id,
-        x.stepIndex + 1,
-        step.channel,
-        ...(cart ? [step.delayMs] : []),
+        node.n,
+        node.channel,
+        ...(cart ? [node.delayMs] : []),
         x.now,
         x.def.priority,
         JSON.stringify(rows),
         x.siteId,
         ...audience.params,
         ...segment.params,
+        ...after.params,
       ],
       conflict,
     );
@@ -216,7 +231,7 @@ export function reachesOut(def: CampaignDef): boolean {
   const t = def.trigger;
   return (
     (t.type === "event" && t.recipient !== undefined) ||
-    def.steps.some((s) => s.channel === "sms" || s.channel === "call")
+    messageSteps(def).some((s) => s.channel === "sms" || s.channel === "call")
   );
 }
 
@@ -225,7 +240,7 @@ function startOf(def: CampaignDef, site: Site, e: AppliedEvent, now: number, pla
   const siteId = site.id;
   const t = def.trigger;
   const name = e.event.event;
-  const step = def.steps[0];
+  const step = firstMessage(def);
   if (!step) return null;
   // Built only for the start that wins its fold: most of a chunk's starts are folded away.
   const row = (k: string, variantKey: string, who: { c?: string; e?: string }) => (): StartRow => {
@@ -329,7 +344,7 @@ export async function campaignStatements(db: D1Database, batch: CampaignBatch): 
       // row: skip it. (For a cart, the order even deleted that cart; the cart the contact holds
       // now is the one a later event started.) Others keep it: it blocks their key, as it would.
       const started = reset ? rows.filter((r) => r.c === undefined || (p.lastOf.get(r.c) ?? 0) === g) : rows;
-      out.push(...startStatements(db, { def, stepIndex: 0, siteId, now, rows: started, reset }));
+      out.push(...startStatements(db, { def, node: nodeAt(def, 1), siteId, now, rows: started, reset }));
       // For the contacts of cart journeys that changed: an emptied cart ends the journey; otherwise
       // the shopper came back, and the pending reminder waits its full delay again.
       if (cart && rows.length > 0)
@@ -338,14 +353,44 @@ export async function campaignStatements(db: D1Database, batch: CampaignBatch): 
             siteId,
             campaign: def.id,
             contacts: rows.map((r) => r.c ?? ""),
-            delays: def.steps.map((st) => st.delayMs),
+            delays: nodes(def).map((st) => st.delayMs),
             now,
           }),
         );
       if (exits.size > 0) out.push(cancelCampaignExits(db, siteId, def.id, [...exits]));
     }
+    out.push(...wakes(db, def, batch));
   }
   return out;
+}
+
+/** The schema guarantees a journey opens with a message; a date launch and a start schedule it. */
+function firstMessage(def: CampaignDef) {
+  const first = nodeAt(def, 1);
+  return first?.kind === "message" ? first.step : undefined;
+}
+
+/**
+ * The chunk's events that end a wait (`waitUntil: { event }`): that journey's wait row falls due
+ * now, in the same transaction as the event, and the sweep takes its `then` way. Only pending rows
+ * move; one statement per campaign that waits for any of the chunk's events.
+ */
+function wakes(db: D1Database, def: CampaignDef, batch: CampaignBatch): D1PreparedStatement[] {
+  const waits = waitsByEvent(def);
+  if (waits.size === 0) return [];
+  const pairs = new Set<string>();
+  for (const e of batch.events)
+    for (const n of waits.get(e.event.event ?? "") ?? []) pairs.add(JSON.stringify([n, e.contactId]));
+  if (pairs.size === 0) return [];
+  return [
+    wakeWaits(
+      db,
+      batch.site.id,
+      def.id,
+      [...pairs].map((p) => JSON.parse(p) as [number, string]),
+      batch.now,
+    ),
+  ];
 }
 
 /** Referred friends as contacts with their email, unless someone already has that email. */
@@ -368,27 +413,40 @@ function createFriends(db: D1Database, siteId: string, friends: Map<string, stri
   ];
 }
 
-/** After step `m.step` was sent: the next step, due its delay after now. */
+/**
+ * After step `m.step` was sent (or held, or — for a branch or a wait — went `way`): the step that
+ * follows, due its delay after now.
+ */
 export function nextStep(
   db: D1Database,
   def: CampaignDef,
   m: { siteId: string; contactId: string; step: number; dedupeKey: string; holdout: number; data: string },
   now: number,
+  after?: { id: number; way: "then" | "else" },
 ): D1PreparedStatement[] {
-  const step = def.steps[m.step];
-  if (!step) return [];
+  const done = nodeAt(def, m.step);
+  const node = done && nodeAt(def, following(done, after?.way));
+  if (!node) return [];
   const data = JSON.parse(m.data) as Record<string, unknown>;
-  const key = `${m.dedupeKey.replace(/:\d+$/, "")}:${m.step + 1}`;
+  const key = `${m.dedupeKey.replace(/:\d+$/, "")}:${node.n}`;
   const row: StartRow = {
     c: m.contactId,
     k: key,
-    d: now + step.delayMs,
-    v: pickVariant(step, `${def.id}:${key}::${m.step}`),
+    d: dueAt(node, now),
+    v: node.kind === "message" ? pickVariant(node.step, `${def.id}:${key}::${node.n - 1}`) : null,
     h: m.holdout === 1 ? 1 : 0,
     ...(typeof data.phone === "string" ? { p: data.phone } : {}),
     data: m.data,
   };
-  return startStatements(db, { def, stepIndex: m.step, siteId: m.siteId, now, rows: [row], reset: false });
+  return startStatements(db, {
+    def,
+    node,
+    siteId: m.siteId,
+    now,
+    rows: [row],
+    reset: false,
+    ...(after ? { after } : {}),
+  });
 }
 
 /**
@@ -451,7 +509,7 @@ export async function launchDueCampaigns(db: D1Database, now: number): Promise<n
   let launched = 0;
   for (const row of results ?? []) {
     const def = (await enabledCampaigns(db, row.site_id)).find((d) => d.id === row.id);
-    const step = def?.steps[0];
+    const step = def && firstMessage(def);
     if (!def?.audience || !step || def.trigger.type !== "date") continue;
     const occurrence = latestOccurrence(def.trigger.at, def.trigger.every, now);
     if (occurrence === null || (row.launched_at !== null && row.launched_at >= occurrence)) continue;

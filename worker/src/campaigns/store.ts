@@ -1,7 +1,8 @@
 import { DEFAULT_PROMOTIONS } from "../promotions/defaults";
 import { putPromotion } from "../promotions/store";
 import { type CampaignDef, parseDefinition } from "./definition";
-import { CAMPAIGN_TEMPLATES } from "./templates";
+import { messageSteps } from "./flow";
+import { CAMPAIGN_TEMPLATES, SEEDED_DISABLED } from "./templates";
 
 /**
  * Campaign definitions in D1. Ingest reads a site's campaigns for every event, so they are kept in
@@ -42,7 +43,7 @@ export async function campaignById(db: D1Database, siteId: string, id: string): 
  * are accepted at checkout on a fresh site too.
  */
 export const templatePromotions = (def: CampaignDef) =>
-  def.steps.flatMap((s) => {
+  messageSteps(def).flatMap((s) => {
     const p = s.coupon && DEFAULT_PROMOTIONS.get(s.coupon.promotionId);
     return p ? [p] : [];
   });
@@ -83,15 +84,15 @@ export function templateDefinition(
   return template ? parse({ ...template, ...overrides, id }) : null;
 }
 
-/** Development: the demo site starts with every template enabled (unless the merchant changed it). */
+/** Development: the demo site starts with every template (but SEEDED_DISABLED) enabled, unless the merchant changed it. */
 export async function seedTemplates(db: D1Database, siteId: string, now: number): Promise<void> {
   await db.batch(
     Object.entries(CAMPAIGN_TEMPLATES).map(([id, t]) =>
       db
         .prepare(
-          `INSERT INTO campaigns (site_id, id, definition, enabled, updated_at) VALUES (?, ?, ?, 1, ?) ON CONFLICT DO NOTHING`,
+          `INSERT INTO campaigns (site_id, id, definition, enabled, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
         )
-        .bind(siteId, id, JSON.stringify(parseDefinition({ ...t, id })), now),
+        .bind(siteId, id, JSON.stringify(parseDefinition({ ...t, id })), SEEDED_DISABLED.has(id) ? 0 : 1, now),
     ),
   );
   cache.delete(siteId);

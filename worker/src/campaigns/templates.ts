@@ -27,6 +27,32 @@ export const CAMPAIGN_TEMPLATES: Readonly<Record<string, Record<string, unknown>
     // Texts and calls wait for the morning; the emails go when due.
     quietHours: { from: 21, to: 8, channels: ["sms", "call"] },
   },
+  abandoned_cart_adaptive: {
+    name: "Abandoned cart that adapts: a coupon only for carts worth it, a text only if the mail went unread",
+    priority: 80,
+    trigger: { type: "cart" },
+    steps: [
+      { delay: "1h", channel: "email", template: "cart_reminder" },
+      {
+        // Decided a day later, on the cart as it is then: a code costs margin, so only a cart of
+        // £50 or more earns one; a smaller one gets the same reminder without it.
+        delay: "1d",
+        if: { cartValue: { gte: 5000 } },
+        then: [
+          {
+            channel: "email",
+            template: "cart_last_call",
+            coupon: { promotionId: "exit-intent-10", expiresDays: 7, reuse: "exit_intent" },
+          },
+        ],
+        else: [{ channel: "email", template: "cart_last_call" }],
+      },
+      // A mail they opened reached them; one they did not may never have: try a text instead.
+      { delay: "1d", if: { opened: false }, then: [{ channel: "sms", template: "cart_sms" }] },
+    ],
+    exit: { ordered: true },
+    quietHours: { from: 21, to: 8, channels: ["sms"] },
+  },
   browse_abandonment: {
     name: "Browse abandonment: a discount on the product they looked at, next day",
     priority: 40,
@@ -139,3 +165,9 @@ export const CAMPAIGN_TEMPLATES: Readonly<Record<string, Record<string, unknown>
     exit: { ordered: false },
   },
 };
+
+/**
+ * Templates the demo seeds disabled: a second cart journey beside `abandoned_cart` would mail every
+ * shopper twice. A merchant enables it instead of that one.
+ */
+export const SEEDED_DISABLED: ReadonlySet<string> = new Set(["abandoned_cart_adaptive"]);

@@ -5,6 +5,7 @@ import type { MessageContext, MessageTemplate, Product } from "../campaigns/mess
 import { shownProducts } from "../campaigns/recommend";
 import type { Shown } from "../campaigns/recommend";
 import { campaignById } from "../campaigns/store";
+import { decide, type FlowNode, nodeAt } from "../campaigns/flow";
 import type { Outgoing } from "../channels/channel";
 import { NotConfigured, ProviderError } from "../channels/channel";
 import { missingSetup, providerFor, transportFor } from "../channels";
@@ -38,6 +39,7 @@ import {
   holdClaimed,
   keepCoupon,
   markSent,
+  passFlow,
   releaseClaimed,
   setAside,
 } from "../model/messages";
@@ -78,6 +80,8 @@ export interface SweepResult {
   cancelled: number;
   deferred: number;
   held: number;
+  /** Branch and wait steps decided (each schedules the step its way leads to). */
+  branched: number;
   failed: number;
   /** Claimed, but given back: the provider's rate or the sweep's budget left no room to send. */
   released: number;
@@ -103,7 +107,7 @@ interface ContactRow {
   unsubscribed: number;
 }
 
-type Outcome = "sent" | "cancelled" | "deferred" | "held" | "failed" | "released";
+type Outcome = "sent" | "cancelled" | "deferred" | "held" | "branched" | "failed" | "released";
 
 /**
  * One run of the scheduler. Each phase — the inbox, recovery, date launches, webhook retries,
@@ -127,6 +131,7 @@ export async function sweep(env: Env, now: number, publicUrl?: string, budget: S
     cancelled: 0,
     deferred: 0,
     held: 0,
+    branched: 0,
     failed: 0,
     released: 0,
     d1Calls: 0,
@@ -167,12 +172,14 @@ export async function sweep(env: Env, now: number, publicUrl?: string, budget: S
     // A round that fails as a whole (its contacts unreadable) leaves its rows 'sending': they are
     // claimed again after CLAIM_TIMEOUT_MS.
     const round = claimed;
+    const branched = result.branched;
     await guard("send", async () => {
       await deliverRound(counting, round, now, sites, result, { pace, deadline, publicUrl });
       return 0;
     });
     perMessage = Math.max(1, Math.ceil((counted.calls() - before) / claimed.length));
-    if (claimed.length < size) break;
+    // A branch or wait decided this round may have scheduled a step due at once: claim again for it.
+    if (claimed.length < size && result.branched === branched) break;
   }
   // Last, so sending never waits on it: a bounded batch of what is past each site's retention.
   await guard("retention", async () => {
@@ -319,16 +326,20 @@ async function deliver(
   try {
     const site = await siteOf(m.site_id);
     const def = site && (await campaignById(db, site.id, m.campaign));
-    const step = def?.steps[m.step - 1];
+    const node = def ? nodeAt(def, m.step) : undefined;
+    const step = node?.kind === "message" ? node.step : undefined;
     const template = step && MESSAGE_TEMPLATES.get(variantOf(step, m)?.template ?? step.template);
     const row = contacts.get(`${m.site_id}\u0000${m.contact_id}`);
-    if (!site || !def || !step || !template || !row) return finish("campaign disabled, or contact gone");
     const data = parseData(m.data);
-    const traits = parseData(row.traits);
+    const traits = parseData(row?.traits ?? "{}");
+    const lastOrder = lastOrders.get(`${m.site_id}\u0000${m.contact_id}`);
+    if (site && def && node && node.kind !== "message" && row)
+      return await passBranch(db, { site, def, node, m, traits, data, now, lastOrder });
+    if (!site || !def || !step || !template || !row) return finish("campaign disabled, or contact gone");
 
     // Consent and exit conditions, checked again now: things change between scheduling and sending.
     if (row.unsubscribed && !template.transactional) return finish("unsubscribed");
-    const exit = await exitReason(db, def, m, data, now, lastOrders.get(`${m.site_id}\u0000${m.contact_id}`));
+    const exit = await exitReason(db, def, m, data, now, lastOrder);
     if (exit) return finish(exit);
     let to =
       step.channel === "email"
@@ -433,6 +444,47 @@ async function deliver(
 }
 
 const DAY = 86_400_000;
+
+/**
+ * A branch or a wait fell due: unless the journey has ended, decide it now and, in one batch,
+ * record the way taken and schedule the step it leads to — for holdout contacts too, so the
+ * control group walks the same branches (it opened nothing, so it reads as unopened). A wait still
+ * waiting (woken early, or for a local hour) goes back to pending until then.
+ */
+async function passBranch(
+  db: D1Database,
+  x: {
+    site: Site;
+    def: CampaignDef;
+    node: FlowNode;
+    m: Claimed;
+    traits: Record<string, unknown>;
+    data: Record<string, unknown>;
+    now: number;
+    lastOrder: number | undefined;
+  },
+): Promise<Outcome> {
+  const { site, def, node, m, now } = x;
+  const exit = await exitReason(db, def, m, x.data, now, x.lastOrder);
+  if (exit) {
+    await cancelClaimed(db, m.id, exit).run();
+    return "cancelled";
+  }
+  const zone = validTimeZone(x.traits.timezone) ?? validTimeZone(x.traits.time_zone) ?? site.timeZone;
+  // Quiet every hour but `hour`: deferUntil then answers the next time the local clock shows it.
+  const untilLocalHour = (hour: number) => deferUntil(now, zone, { from: (hour + 1) % 24, to: hour });
+  const d = await decide(db, node, m, now, untilLocalHour);
+  if ("until" in d) {
+    await deferClaimed(db, m.id, d.until, d.reason).run();
+    return "deferred";
+  }
+  const at = { siteId: site.id, contactId: m.contact_id, step: m.step, dedupeKey: m.dedupe_key, holdout: m.holdout };
+  await db.batch([
+    passFlow(db, m.id, d.way, d.reason),
+    ...nextStep(db, def, { ...at, data: m.data }, now, { id: m.id, way: d.way }),
+  ]);
+  return "branched";
+}
 
 /**
  * A number the sweep may text or call: E.164, in the site's countries and no premium range

@@ -9,6 +9,9 @@
  *      ▲                    ├──fail──▶ pending (backoff) or dead
  *      └──retryDead── dead ◀┴──setAside (claimed too often)
  *   pending ──cancelPending / cancelCampaignExits / rearmCarts──▶ cancelled (events at ingest)
+ *   branch and wait rows (channel 'branch' / 'wait') deliver nothing: claimed when due, then
+ *      sending ──passFlow──▶ cancelled with `branch` = the way taken (no sent_at: never a delivery)
+ *      pending ──wakeWaits──▶ pending, due now (the event a wait listened for arrived at ingest)
  *   sent, cancelled, dead ──pruneSettled──▶ deleted (retention); a merge moves them (moveMessages)
  *
  * Scheduling inserts rows with `INSERT … SELECT` over the campaign engine's audience SQL; the
@@ -105,6 +108,34 @@ export const holdClaimed = (db: D1Database, id: number, now: number) =>
     )
     .bind(now, id);
 
+/**
+ * A branch or a wait decided: `branch` records the way (`then` / `else`), once. The row is
+ * 'cancelled' with no `sent_at` — it delivered nothing — so every count of deliveries, caps and
+ * attribution leaves it out without knowing about it. The next step's INSERT, in the same batch,
+ * checks `branch`, so only the sweep whose mark landed schedules it.
+ */
+export const passFlow = (db: D1Database, id: number, way: "then" | "else", reason: string) =>
+  db
+    .prepare(
+      `UPDATE messages SET status = 'cancelled', branch = ?2, reason = ?3
+       WHERE id = ?1 AND status = 'sending' AND branch IS NULL`,
+    )
+    .bind(id, way, reason);
+
+/**
+ * The event a wait listened for arrived: the journeys' pending wait rows (pairs of [step,
+ * contact]) fall due now, in the event's own transaction; the sweep then sees the event and goes on.
+ */
+export const wakeWaits = (db: D1Database, siteId: string, campaign: string, pairs: [number, string][], now: number) =>
+  db
+    .prepare(
+      `UPDATE messages SET due_at = min(due_at, ?4)
+       WHERE site_id = ?1 AND campaign = ?2 AND status = 'pending' AND channel = 'wait'
+         AND contact_id IN (SELECT value ->> 1 FROM json_each(?3))
+         AND (step, contact_id) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?3))`,
+    )
+    .bind(siteId, campaign, JSON.stringify(pairs), now);
+
 export const markSent = (db: D1Database, id: number, now: number, variant: string | null) =>
   db
     .prepare(`UPDATE messages SET status = 'sent', reason = NULL, sent_at = ?, variant = ? WHERE id = ?`)
@@ -142,6 +173,8 @@ export async function keepCoupon(db: D1Database, id: number, code: string): Prom
 /**
  * Cancels a contact's pending messages with `reason`, except those of the `keep` templates (a
  * message's template is its campaign's step): transactional messages survive a marketing opt-out.
+ * Step n is the n-th step of the definition's tree in reading order (campaigns/flow.ts): the
+ * objects of `steps`, `then` and `else` lists, which json_tree visits in that same order.
  */
 export function cancelPending(
   db: D1Database,
@@ -154,8 +187,12 @@ export function cancelPending(
     .prepare(
       `UPDATE messages SET status = 'cancelled', reason = ?3
        WHERE site_id = ?1 AND contact_id = ?2 AND status = 'pending'
-         AND coalesce((SELECT json_extract(cp.definition, '$.steps[' || (messages.step - 1) || '].template')
-                       FROM campaigns cp WHERE cp.site_id = messages.site_id AND cp.id = messages.campaign), '')
+         AND coalesce((SELECT s.template FROM
+                         (SELECT t.value ->> 'template' AS template, row_number() OVER (ORDER BY t.id) AS n
+                          FROM campaigns cp, json_tree(cp.definition, '$.steps') t
+                          WHERE cp.site_id = messages.site_id AND cp.id = messages.campaign AND t.type = 'object'
+                            AND (t.path = '$.steps' OR t.path LIKE '%].then' OR t.path LIKE '%].else')) s
+                       WHERE s.n = messages.step), '')
              NOT IN (SELECT value FROM json_each(?4))`,
     )
     .bind(siteId, contactId, reason, JSON.stringify(keep.templates));

@@ -1,4 +1,5 @@
 import type { CampaignDef } from "../campaigns/definition";
+import { journeyLengthMs, nodeAt } from "../campaigns/flow";
 import { abVerdict, type Moments, proportionLift, sampleSizePerArm, type Verdict, welch } from "./stats";
 
 /**
@@ -41,8 +42,17 @@ export interface GroupResult {
 
 export interface StepResult {
   step: number;
+  /** The step as the definition's tree numbers it: "3 · email cart_last_call (then of 2)". */
+  label: string;
   channel: string | null;
-  groups: Omit<GroupResult, "conversionRate" | "revenuePerRecipient" | "orders">[];
+  /**
+   * Per group, for a branch or a wait: recipients are the contacts it was decided for, and
+   * `wentThen` / `wentElse` how many went each way (holdout contacts too: they walk the same branches).
+   */
+  groups: (Omit<GroupResult, "conversionRate" | "revenuePerRecipient" | "orders"> & {
+    wentThen?: number;
+    wentElse?: number;
+  })[];
 }
 
 export interface DayResult {
@@ -85,7 +95,7 @@ const BASE = `
     FROM messages m WHERE m.site_id = ?1 AND m.campaign = ?2 AND m.step = 1 AND m.sent_at IS NOT NULL
       AND m.sent_at >= ?3 AND m.sent_at < ?4),
   jm AS MATERIALIZED (
-    SELECT j.g, j.c, j.t1, m.step, m.channel, m.status, m.holdout, m.sent_at, m.opened_at, m.clicked_at
+    SELECT j.g, j.c, j.t1, m.step, m.channel, m.status, m.holdout, m.sent_at, m.opened_at, m.clicked_at, m.branch
     FROM j JOIN messages m ON m.site_id = ?1 AND m.campaign = ?2 AND m.contact_id = j.c AND ${JOURNEY("m")} = j.k),
   o AS MATERIALIZED (
     SELECT DISTINCT j.g, j.c, o.order_id, o.total, o.placed_at
@@ -101,7 +111,7 @@ export async function campaignResults(
   range: { from: number; to: number },
   mde = 0.1,
 ): Promise<CampaignResults> {
-  const windowMs = def.steps.slice(1).reduce((n, s) => n + s.delayMs, 0) + def.attributionDays * DAY;
+  const windowMs = journeyLengthMs(def) + def.attributionDays * DAY;
   const bind = (sql: string) => db.prepare(sql).bind(siteId, def.id, range.from, range.to, windowMs);
   const [groups, messages, steps, stepOrders, days, dayOrders] = await db.batch([
     bind(`WITH ${BASE},
@@ -118,7 +128,9 @@ export async function campaignResults(
       FROM jm GROUP BY g`),
     bind(`WITH ${BASE},
       r AS (SELECT DISTINCT g, c, step FROM jm WHERE sent_at IS NOT NULL)
-      SELECT jm.step, jm.g, max(jm.channel) AS channel, count(DISTINCT CASE WHEN jm.sent_at IS NOT NULL THEN jm.c END) AS recipients,
+      SELECT jm.step, jm.g, max(jm.channel) AS channel,
+             count(DISTINCT CASE WHEN jm.sent_at IS NOT NULL OR jm.branch IS NOT NULL THEN jm.c END) AS recipients,
+             sum(jm.branch = 'then') AS took_then, sum(jm.branch = 'else') AS took_else,
              count(jm.sent_at) AS messages, sum(jm.status = 'sent' AND jm.holdout = 0) AS delivered,
              count(jm.opened_at) AS opened, count(jm.clicked_at) AS clicked, sum(jm.status = 'dead') AS failed,
              (SELECT sum(coalesce(${UNSUBSCRIBED}, 0)) FROM r WHERE r.g = jm.g AND r.step = jm.step) AS unsubscribed
@@ -177,9 +189,16 @@ export async function campaignResults(
   const stepConv = new Map(rows(stepOrders).map((r) => [`${n(r.step)}:${s(r.g)}`, r]));
   for (const r of rows(steps)) {
     const step = n(r.step);
-    const entry = perStep.get(step) ?? { step, channel: def.steps[step - 1]?.channel ?? s(r.channel), groups: [] };
+    const node = nodeAt(def, step);
+    const entry = perStep.get(step) ?? {
+      step,
+      label: node?.label ?? String(step),
+      channel: node?.channel ?? s(r.channel),
+      groups: [],
+    };
     const conv = stepConv.get(`${step}:${s(r.g)}`) ?? {};
     entry.groups.push({
+      ...(node && node.kind !== "message" ? { wentThen: n(r.took_then), wentElse: n(r.took_else) } : {}),
       group: s(r.g),
       recipients: n(r.recipients),
       messages: n(r.messages),

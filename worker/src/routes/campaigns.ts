@@ -7,6 +7,7 @@ import type { Env } from "../env";
 import { webhookUrlProblem } from "../lib/hosts";
 import { deleteCampaign, saveCampaign, templateDefinition, templatePromotions } from "../campaigns/store";
 import { missingSetup } from "../channels";
+import { nodes } from "../campaigns/flow";
 import { CAMPAIGN_TEMPLATES } from "../campaigns/templates";
 import { now } from "../lib/clock";
 import { fail } from "../lib/http";
@@ -41,12 +42,14 @@ const resultsQuery = v.strictObject({ ...rangeQuery, mde: v.optional(v.string())
  * promotion on the site or created with it (a built-in default, see campaigns/store.ts).
  */
 async function requireSendable(env: Env, site: Site, def: CampaignDef) {
-  for (const [i, step] of def.steps.entries()) {
+  for (const node of nodes(def)) {
+    if (node.kind !== "message") continue;
+    const { step, n } = node;
     const missing = missingSetup(env, site, step.channel);
-    if (missing) fail(400, "channel_not_configured", `Step ${i + 1} (${step.channel}): ${missing}`);
+    if (missing) fail(400, "channel_not_configured", `Step ${n} (${step.channel}): ${missing}`);
     const id = step.coupon?.promotionId;
     if (id && !templatePromotions(def).some((p) => p.id === id) && !(await getPromotion(env.DB, site.id, id)))
-      fail(400, "unknown_promotion", `Step ${i + 1}: no promotion "${id}" on this site; create it first.`);
+      fail(400, "unknown_promotion", `Step ${n}: no promotion "${id}" on this site; create it first.`);
   }
 }
 
