@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 
@@ -144,4 +145,28 @@ export async function messagesOf(campaign: string) {
       email: string | null;
     }>();
   return results ?? [];
+}
+
+/** The merchant's catalogue (PUT /v1/admin/products/:id): what messages may show to anyone. */
+export async function listProduct(id: string, name: string, price: number, category?: string) {
+  const res = await SELF.fetch(`${BASE}/v1/admin/products/${id}`, {
+    method: "PUT",
+    headers: { ...SECRET, "content-type": "application/json" },
+    body: JSON.stringify({ name, price, currency: "GBP", category }),
+  });
+  if (res.status !== 200) throw new Error(`product ${id}: ${res.status} ${await res.text()}`);
+}
+
+/**
+ * A form body and its X-Twilio-Signature, computed independently (node's crypto): HMAC-SHA1 of the
+ * URL followed by each parameter's name and value, sorted by name, base64.
+ */
+export function twilioSigned(url: string, params: Record<string, string>, token: string) {
+  const signed = Object.keys(params)
+    .sort()
+    .reduce((s, k) => s + k + params[k], url);
+  return {
+    body: new URLSearchParams(params).toString(),
+    signature: createHmac("sha1", token).update(signed).digest("base64"),
+  };
 }
