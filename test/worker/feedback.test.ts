@@ -7,7 +7,7 @@ import { app } from "../../worker/src/index";
 import { prune } from "../../worker/src/jobs/retention";
 import { sweep } from "../../worker/src/jobs/sweep";
 import { canonical, suppress, suppressionHash, suppressionOf } from "../../worker/src/model/suppressions";
-import { advance, BASE, mailbox, messagesOf, SECRET, shopperWithCart, uid } from "./helpers";
+import { advance, BASE, mailbox, messagesOf, SECRET, shopperWithCart, twilioSigned, uid } from "./helpers";
 
 const RESEND_SECRET = `whsec_${btoa("resend-webhook-signing-key-0123")}`;
 const TWILIO_TOKEN = "twilio-auth-token-test";
@@ -97,12 +97,7 @@ describe("provider feedback becomes suppressions", () => {
     const phone = `+4477009${String(Date.now()).slice(-5)}`;
     const url = `${BASE}/v1/feedback/twilio/demo`;
     const params = { MessageSid: "SM1", AccountSid: "AC1", From: phone, To: "+441234567890", Body: " stop " };
-    const body = new URLSearchParams(params).toString();
-    // Twilio's algorithm: URL + each parameter's name and value, sorted by name; HMAC-SHA1, base64.
-    const signed = Object.keys(params)
-      .sort()
-      .reduce((s, k) => s + k + params[k as keyof typeof params], url);
-    const signature = createHmac("sha1", TWILIO_TOKEN).update(signed).digest("base64");
+    const { body, signature } = twilioSigned(url, params, TWILIO_TOKEN);
     const form = { "content-type": "application/x-www-form-urlencoded" };
     expect((await post("twilio/demo", body, { ...form, "x-twilio-signature": "AAAA" })).status).toBe(401);
     expect(

@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 
@@ -160,4 +161,18 @@ export async function messagesOf(campaign: string) {
       email: string | null;
     }>();
   return results ?? [];
+}
+
+/**
+ * A form body and its X-Twilio-Signature, computed independently (node's crypto): HMAC-SHA1 of the
+ * URL followed by each parameter's name and value, sorted by name, base64.
+ */
+export function twilioSigned(url: string, params: Record<string, string>, token: string) {
+  const signed = Object.keys(params)
+    .sort()
+    .reduce((s, k) => s + k + params[k], url);
+  return {
+    body: new URLSearchParams(params).toString(),
+    signature: createHmac("sha1", token).update(signed).digest("base64"),
+  };
 }

@@ -73,6 +73,10 @@ export function journeyData(event: Message, now: number, currency: string): Reco
     const t = text(v, 200);
     if (t) data[k] = t;
   }
+  // Where a shipping or payment mail's button leads: only the merchant's server names it (a
+  // browser could point someone's "track my order" anywhere), and only over http(s).
+  const url = text(p.tracking_url ?? p.payment_url, 2000);
+  if (event.source === "server" && url && /^https?:\/\//i.test(url) && URL.canParse(url)) data.action_url = url;
   return data;
 }
 

@@ -57,6 +57,14 @@ export interface MessageContext {
   /** `cta` already goes through click tracking; `open` is the pixel; `unsubscribe` asks first. */
   links: { cta: string; unsubscribe: string; open: string };
   subject?: string;
+  /** The order the journey is about (the merchant's id, shown escaped). */
+  orderId?: string | null;
+  /** Shipping status templates: which event started the journey. */
+  shipment?: "shipped" | "delivered" | null;
+  /** Calls: whether an earlier step of this journey sent the shopper a link (email or SMS). */
+  linkSent?: boolean;
+  /** Templates that `ask` why the cart was left: one signed link per answer. */
+  reasons?: { reason: LeaveReason; url: string }[];
 }
 
 export interface Rendered {
@@ -70,13 +78,25 @@ export interface Rendered {
  * it) and a showcase of the merchant's products in the contact's size.
  */
 export type Block = "cart" | "viewed" | "related" | "top" | "loyalty" | "shared" | "none";
-/** Where its button leads. */
-export type Cta = "restore" | "product" | "store";
+/**
+ * Where its button leads: the restored cart, the product, the store, the callback form (a signed
+ * link to a one-field page), or the URL the merchant's event carried (tracking, payment).
+ */
+export type Cta = "restore" | "product" | "store" | "callback" | "journey";
+
+/** The one-tap answers to "why did you leave?" (results count them per campaign). */
+export const LEAVE_REASONS = ["price", "shipping", "browsing", "problem"] as const;
+export type LeaveReason = (typeof LEAVE_REASONS)[number];
 
 interface Copy {
   subject: string;
   intro: string;
   cta: string;
+  /**
+   * Calls: what `{link}` says — [when an earlier step of the journey sent a link, when none did].
+   * A call must never claim "we have sent you a link" that nobody sent.
+   */
+  link?: [string, string];
 }
 
 export interface MessageTemplate {
@@ -84,6 +104,8 @@ export interface MessageTemplate {
   cta: Cta;
   /** Transactional messages (a confirmation the shopper asked for) skip quiet hours and caps. */
   transactional?: boolean;
+  /** Ask "why did you leave?" with one-tap answers (LEAVE_REASONS) below the button. */
+  ask?: "leave_reason";
   copy: Record<Locale, Copy>;
 }
 
@@ -97,23 +119,26 @@ const T = (block: Block, cta: Cta, copy: Record<Locale, Copy>, transactional = f
 
 export const MESSAGE_TEMPLATES: ReadonlyMap<string, MessageTemplate> = new Map(
   Object.entries({
-    cart_reminder: T("cart", "restore", {
-      en: {
-        subject: "You left {items} in your cart",
-        intro: "Your cart at {store} is waiting for you.",
-        cta: "Return to your cart",
-      },
-      fr: {
-        subject: "Vous avez oublié {items} dans votre panier",
-        intro: "Votre panier chez {store} vous attend.",
-        cta: "Retrouver mon panier",
-      },
-      ru: {
-        subject: "В вашей корзине остались товары: {items}",
-        intro: "Ваша корзина в {store} ждёт вас.",
-        cta: "Вернуться в корзину",
-      },
-    }),
+    cart_reminder: {
+      ...T("cart", "restore", {
+        en: {
+          subject: "You left {items} in your cart",
+          intro: "Your cart at {store} is waiting for you.",
+          cta: "Return to your cart",
+        },
+        fr: {
+          subject: "Vous avez oublié {items} dans votre panier",
+          intro: "Votre panier chez {store} vous attend.",
+          cta: "Retrouver mon panier",
+        },
+        ru: {
+          subject: "Вы оставили в корзине {items}",
+          intro: "Ваша корзина в {store} ждёт вас.",
+          cta: "Вернуться в корзину",
+        },
+      }),
+      ask: "leave_reason" as const,
+    },
     cart_last_call: T("cart", "restore", {
       en: {
         subject: "Still thinking it over? Your cart is saved",
@@ -144,28 +169,31 @@ export const MESSAGE_TEMPLATES: ReadonlyMap<string, MessageTemplate> = new Map(
       },
       ru: {
         subject: "{store}: корзина ждёт",
-        intro: "{store}: в корзине остались товары ({items}).",
+        intro: "{store}: вы оставили в корзине {items}.",
         cta: "Оформить заказ",
       },
     }),
     cart_call: T("cart", "restore", {
       en: {
         subject: "Call about your cart",
-        intro:
-          "Hello {name}, this is {store}. You left {items} in your cart. We have sent you a link to finish your order. Thank you!",
+        intro: "Hello {name}, this is {store}. You left {items} in your cart. {link} Thank you!",
         cta: "",
+        link: ["We have sent you a link to finish your order.", "You can finish your order on our website."],
       },
       fr: {
         subject: "Appel au sujet de votre panier",
-        intro:
-          "Bonjour {name}, ici {store}. Vous avez laissé {items} dans votre panier. Nous vous avons envoyé un lien pour terminer votre commande. Merci !",
+        intro: "Bonjour {name}, ici {store}. Vous avez laissé {items} dans votre panier. {link} Merci !",
         cta: "",
+        link: [
+          "Nous vous avons envoyé un lien pour terminer votre commande.",
+          "Vous pouvez terminer votre commande sur notre site.",
+        ],
       },
       ru: {
         subject: "Звонок о вашей корзине",
-        intro:
-          "Здравствуйте, {name}! Это {store}. В вашей корзине остались товары. Мы отправили вам ссылку, чтобы завершить заказ. Спасибо!",
+        intro: "Здравствуйте, {name}! Это {store}. Вы оставили в корзине {items}. {link} Спасибо!",
         cta: "",
+        link: ["Мы отправили вам ссылку, чтобы завершить заказ.", "Завершить заказ можно на нашем сайте."],
       },
     }),
     browse: T("viewed", "product", {
@@ -315,13 +343,217 @@ export const MESSAGE_TEMPLATES: ReadonlyMap<string, MessageTemplate> = new Map(
       },
       true,
     ),
+    // Carts Guru's flows and the touchpoints after an order (issue 18).
+    /** The third cart step: one link, to a one-field callback form; a reply CALL is taken too (routes/feedback.ts). */
+    cart_callback_offer: T("cart", "callback", {
+      en: {
+        subject: "{store}: questions about your cart?",
+        intro: "{store}: you left {items} in your cart. Questions? Reply CALL or tap to be called back:",
+        cta: "Call me back",
+      },
+      fr: {
+        subject: "{store} : une question sur votre panier ?",
+        intro:
+          "{store} : vous avez laissé {items} dans votre panier. Une question ? Répondez APPEL ou touchez pour être rappelé :",
+        cta: "Rappelez-moi",
+      },
+      ru: {
+        subject: "{store}: вопросы о корзине?",
+        intro: "{store}: вы оставили в корзине {items}. Есть вопросы? Ответьте ЗВОНОК или нажмите, и мы перезвоним:",
+        cta: "Перезвоните мне",
+      },
+    }),
+    payment_failed: T(
+      "none",
+      "journey",
+      {
+        en: {
+          subject: "Your payment to {store} did not go through",
+          intro:
+            "Your payment for order {order} was declined, so the order is not complete yet. You can pay again in a minute.",
+          cta: "Complete my payment",
+        },
+        fr: {
+          subject: "Votre paiement à {store} n'a pas abouti",
+          intro:
+            "Votre paiement pour la commande {order} a été refusé : la commande n'est pas encore validée. Vous pouvez payer à nouveau en une minute.",
+          cta: "Finaliser mon paiement",
+        },
+        ru: {
+          subject: "Оплата в {store} не прошла",
+          intro: "Оплата заказа {order} отклонена, поэтому заказ ещё не оформлен. Оплатить снова можно за минуту.",
+          cta: "Оплатить заказ",
+        },
+      },
+      true,
+    ),
+    payment_failed_call: T(
+      "none",
+      "journey",
+      {
+        en: {
+          subject: "Call about your payment",
+          intro: "Hello {name}, this is {store}. Your payment for your order did not go through. {link} Thank you!",
+          cta: "",
+          link: ["We have sent you a link to complete your payment.", "You can complete your payment on our website."],
+        },
+        fr: {
+          subject: "Appel au sujet de votre paiement",
+          intro: "Bonjour {name}, ici {store}. Le paiement de votre commande n'a pas abouti. {link} Merci !",
+          cta: "",
+          link: [
+            "Nous vous avons envoyé un lien pour finaliser votre paiement.",
+            "Vous pouvez finaliser votre paiement sur notre site.",
+          ],
+        },
+        ru: {
+          subject: "Звонок об оплате заказа",
+          intro: "Здравствуйте, {name}! Это {store}. Оплата вашего заказа не прошла. {link} Спасибо!",
+          cta: "",
+          link: ["Мы отправили вам ссылку для оплаты.", "Оплатить заказ можно на нашем сайте."],
+        },
+      },
+      true,
+    ),
+    /**
+     * Transactional with a cross-sell block: the confirmation leads and the subject says only that
+     * (the "primary purpose" test of CAN-SPAM, 16 CFR 316.3(a)(2)), so it goes to an unsubscribed
+     * buyer and at night; the recommendations are marketing, so they are left out for a contact who
+     * opted out (the right to object in every message, ePrivacy Directive art. 13(2)).
+     */
+    order_confirmation: T(
+      "related",
+      "store",
+      {
+        en: {
+          subject: "Your order {order} is confirmed",
+          intro:
+            "Thank you for your order at {store}. We have received order {order} and will let you know when it ships.",
+          cta: "Visit the store",
+        },
+        fr: {
+          subject: "Votre commande {order} est confirmée",
+          intro:
+            "Merci pour votre commande chez {store}. Nous avons bien reçu la commande {order} et vous préviendrons de son expédition.",
+          cta: "Voir la boutique",
+        },
+        ru: {
+          subject: "Заказ {order} подтверждён",
+          intro: "Спасибо за заказ в {store}! Мы получили заказ {order} и сообщим, когда он будет отправлен.",
+          cta: "Перейти в магазин",
+        },
+      },
+      true,
+    ),
+    shipping_status: T(
+      "related",
+      "journey",
+      {
+        en: {
+          subject: "Your order {order} {status}",
+          intro: "Good news from {store}: your order {order} {status}.",
+          cta: "Track my order",
+        },
+        fr: {
+          subject: "Votre commande {order} {status}",
+          intro: "Bonne nouvelle de {store} : votre commande {order} {status}.",
+          cta: "Suivre ma commande",
+        },
+        ru: {
+          subject: "Ваш заказ {order} {status}",
+          intro: "Хорошие новости от {store}: ваш заказ {order} {status}.",
+          cta: "Отследить заказ",
+        },
+      },
+      true,
+    ),
+    // Post-purchase "email literature": useful content first, a reason to buy again after. Marketing.
+    post_purchase_content: T("none", "store", {
+      en: {
+        subject: "Getting the most from your order",
+        intro:
+          "Thank you again for shopping at {store}. Three tips: keep the packaging for 30 days in case you want to return something, register your product for its warranty, and read our care and set-up guides.",
+        cta: "Read our guides",
+      },
+      fr: {
+        subject: "Profitez pleinement de votre commande",
+        intro:
+          "Merci encore pour votre achat chez {store}. Trois conseils : gardez l'emballage 30 jours en cas de retour, enregistrez votre produit pour sa garantie et lisez nos guides d'entretien et d'installation.",
+        cta: "Lire nos guides",
+      },
+      ru: {
+        subject: "Как получить максимум от покупки",
+        intro:
+          "Спасибо ещё раз за покупку в {store}. Три совета: сохраните упаковку на 30 дней на случай возврата, зарегистрируйте товар для гарантии и прочитайте наши инструкции по уходу и настройке.",
+        cta: "Читать инструкции",
+      },
+    }),
+    next_purchase: T("none", "store", {
+      en: {
+        subject: "A little something for your next order at {store}",
+        intro: "Thank you for being a customer of {store}. Here is a code for your next purchase.",
+        cta: "Shop again",
+      },
+      fr: {
+        subject: "Une attention pour votre prochaine commande chez {store}",
+        intro: "Merci d'être client de {store}. Voici un code pour votre prochain achat.",
+        cta: "Retourner à la boutique",
+      },
+      ru: {
+        subject: "Подарок к следующему заказу в {store}",
+        intro: "Спасибо, что вы с {store}! Вот промокод на следующую покупку.",
+        cta: "За покупками",
+      },
+    }),
   }),
 );
 
-const ITEMS: Record<Locale, (n: number) => string> = {
-  en: (n) => (n === 1 ? "something" : `${n} items`),
-  fr: (n) => (n === 1 ? "quelque chose" : `${n} articles`),
-  ru: (n) => String(n),
+/**
+ * "3 items" by each language's plural rules (CLDR, through Intl.PluralRules): French treats 0 and 1
+ * alike ("0 article"), Russian has three forms (1, 21 товар; 2, 22 товара; 5, 11, 25 товаров).
+ * `other` is the fallback for any category a language's rules add.
+ */
+const ITEM_FORMS: Record<Locale, Partial<Record<Intl.LDMLPluralRule, string>> & { other: string }> = {
+  en: { one: "# item", other: "# items" },
+  fr: { one: "# article", many: "# d'articles", other: "# articles" },
+  ru: { one: "# товар", few: "# товара", many: "# товаров", other: "# товара" },
+};
+const PLURALS = new Map(LOCALES.map((l) => [l, new Intl.PluralRules(l)]));
+
+/** `n` items in `locale`, e.g. items("ru", 22) === "22 товара". */
+export function items(locale: Locale, n: number): string {
+  const forms = ITEM_FORMS[locale];
+  const rule = PLURALS.get(locale)?.select(n) ?? "other";
+  return (forms[rule] ?? forms.other).replace("#", String(n));
+}
+/** Shipping status in words, by the event that started the journey. */
+const SHIPMENT: Record<Locale, Record<"shipped" | "delivered", string>> = {
+  en: { shipped: "is on its way", delivered: "has been delivered" },
+  fr: { shipped: "est en route", delivered: "a été livrée" },
+  ru: { shipped: "в пути", delivered: "доставлен" },
+};
+const REASONS: Record<Locale, { ask: string } & Record<LeaveReason, string>> = {
+  en: {
+    ask: "Not for you this time? Tell us why in one tap:",
+    price: "Too expensive",
+    shipping: "Delivery cost or time",
+    browsing: "Just looking",
+    problem: "Something went wrong",
+  },
+  fr: {
+    ask: "Pas cette fois ? Dites-nous pourquoi en un clic :",
+    price: "Trop cher",
+    shipping: "Livraison (prix ou délai)",
+    browsing: "Je regardais seulement",
+    problem: "Un problème technique",
+  },
+  ru: {
+    ask: "Передумали? Расскажите почему — в одно касание:",
+    price: "Слишком дорого",
+    shipping: "Доставка (цена или срок)",
+    browsing: "Просто смотрю",
+    problem: "Что-то не работало",
+  },
 };
 const SOON: Record<Locale, string> = { en: "soon", fr: "bientôt", ru: "в ближайшее время" };
 /**
@@ -379,18 +611,24 @@ export function localeOf(value: unknown): Locale {
   return (LOCALES as readonly string[]).includes(tag) ? (tag as Locale) : "en";
 }
 
-function fill(text: string, ctx: MessageContext): string {
+function fill(text: string, ctx: MessageContext, copy?: Copy): string {
   const vars: Record<string, string> = {
     name: ctx.name ?? "",
     store: ctx.site.name,
-    items: ITEMS[ctx.locale](ctx.lines.length),
+    items: items(ctx.locale, ctx.lines.length),
+    order: ctx.orderId ?? "",
+    status: ctx.shipment ? SHIPMENT[ctx.locale][ctx.shipment] : "",
+    link: ctx.linkSent ? (copy?.link?.[0] ?? "") : (copy?.link?.[1] ?? ""),
     product: ctx.products[0]?.name ?? "",
     sender: ctx.sender ?? "",
     window:
       (ctx.window && Object.hasOwn(WINDOWS[ctx.locale], ctx.window) && WINDOWS[ctx.locale][ctx.window]) ||
       SOON[ctx.locale],
   };
-  return text.replace(/\{(\w+)\}/g, (m, k: string) => vars[k] ?? m).replace(/\s+([,.!])/g, "$1");
+  return text
+    .replace(/\{(\w+)\}/g, (m, k: string) => vars[k] ?? m)
+    .replace(/ {2,}/g, " ")
+    .replace(/\s+([,.!])/g, "$1");
 }
 
 /** Email (HTML + text). The SMS and call channels send `text`'s first paragraph(s) instead. */
@@ -400,7 +638,7 @@ export async function renderMessage(t: MessageTemplate, ctx: MessageContext): Pr
   const money = (n: number) => formatMoney(n, ctx.site.currency);
   const subject = fill(ctx.subject ?? copy.subject, ctx);
   const greeting = fill(HELLO[ctx.locale][ctx.name ? 0 : 1], ctx);
-  const intro = fill(copy.intro, ctx);
+  const intro = fill(copy.intro, ctx, copy);
   const total = ctx.lines.reduce((sum, l) => sum + l.price * l.quantity, 0);
   const img = (src: string | null) => (src ? html`<img src="${src}" alt="" width="64" height="64">` : "");
 
@@ -432,11 +670,17 @@ export async function renderMessage(t: MessageTemplate, ctx: MessageContext): Pr
   const button = copy.cta
     ? html`<p><a href="${ctx.links.cta}" style="background:#2457d6;color:#fff;padding:10px 16px;border-radius:6px;text-decoration:none">${fill(copy.cta, ctx)}</a></p>`
     : "";
+  const ask = REASONS[ctx.locale];
+  const reasons = ctx.reasons?.length
+    ? html`<p style="font-size:14px">${ask.ask}<br>${ctx.reasons.map(
+        (r, i) => html`${i ? " · " : ""}<a href="${r.url}">${ask[r.reason]}</a>`,
+      )}</p>`
+    : "";
   const body =
     await html`<!doctype html><html lang="${ctx.locale}"><body style="font-family:system-ui,sans-serif;color:#1f2933">
 <p>${greeting}</p>
 <p>${intro}</p>
-${table}${coupon}${showcase}${button}
+${table}${coupon}${showcase}${button}${reasons}
 <p style="font-size:12px;color:#667"><a href="${ctx.links.unsubscribe}">${foot.unsubscribe}</a></p>
 <img src="${ctx.links.open}" alt="" width="1" height="1" style="display:none">
 </body></html>`;
@@ -456,6 +700,7 @@ ${table}${coupon}${showcase}${button}
     ...(ctx.coupon ? ["", `${foot.code}: ${ctx.coupon}`, ...(only ? [only] : [])] : []),
     ...(shows ? ["", more, ...shows.products.map((p) => `- ${p.name}: ${money(p.price)}`)] : []),
     ...(copy.cta ? ["", `${fill(copy.cta, ctx)}: ${ctx.links.cta}`] : []),
+    ...(ctx.reasons?.length ? ["", ask.ask, ...ctx.reasons.map((r) => `- ${ask[r.reason]}: ${r.url}`)] : []),
     "",
     `${foot.unsubscribe}: ${ctx.links.unsubscribe}`,
   ].join("\n");
@@ -466,7 +711,7 @@ ${table}${coupon}${showcase}${button}
 export function renderSms(t: MessageTemplate, ctx: MessageContext): string {
   const copy = t.copy[ctx.locale];
   return [
-    fill(copy.intro, ctx),
+    fill(copy.intro, ctx, copy),
     ctx.coupon ? `${FOOT[ctx.locale].code}: ${ctx.coupon}` : "",
     copy.cta ? ctx.links.cta : "",
   ]
@@ -477,7 +722,7 @@ export function renderSms(t: MessageTemplate, ctx: MessageContext): string {
 /** What the automated call says (TwiML <Say>); the caller-facing words only, no links. */
 export function renderCallScript(t: MessageTemplate, ctx: MessageContext): string {
   const copy = t.copy[ctx.locale];
-  return [fill(copy.intro, ctx), ctx.coupon ? `${FOOT[ctx.locale].code}: ${ctx.coupon.split("").join(" ")}.` : ""]
+  return [fill(copy.intro, ctx, copy), ctx.coupon ? `${FOOT[ctx.locale].code}: ${ctx.coupon.split("").join(" ")}.` : ""]
     .filter(Boolean)
     .join(" ");
 }

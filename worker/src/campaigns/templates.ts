@@ -20,7 +20,8 @@ export const CAMPAIGN_TEMPLATES: Readonly<Record<string, Record<string, unknown>
         // The code the exit-intent popup gave this shopper, if still unused; else a new one.
         coupon: { promotionId: "exit-intent-10", expiresDays: 7, reuse: "exit_intent" },
       },
-      { delay: "1d", channel: "sms", template: "cart_sms" },
+      // Carts Guru's offer: tap for a one-field callback form, or reply CALL (routes/callback-offer.ts).
+      { delay: "1d", channel: "sms", template: "cart_callback_offer" },
       { delay: "1d", channel: "call", template: "cart_call" },
     ],
     exit: { ordered: true },
@@ -163,6 +164,55 @@ export const CAMPAIGN_TEMPLATES: Readonly<Record<string, Record<string, unknown>
     trigger: { type: "event", events: [EVENT.callbackRequested] },
     steps: [{ delay: 0, channel: "sms", template: "callback_sms" }],
     exit: { ordered: false },
+  },
+  payment_failed: {
+    name: "Payment failed: an email at once, then an automated call",
+    priority: 95,
+    // Only the merchant's server knows a payment failed; a browser's word must never make us call.
+    trigger: { type: "event", events: [EVENT.paymentFailed], journey: "{order_id}", sources: ["server"] },
+    steps: [
+      { delay: 0, channel: "email", template: "payment_failed" },
+      { delay: "30m", channel: "call", template: "payment_failed_call" },
+    ],
+    // The shopper paid after all: no call.
+    exit: { ordered: true },
+    // Transactional, but a robot call at night is never welcome (jobs/sweep.ts).
+    quietHours: { from: 21, to: 8, channels: ["call"] },
+  },
+  order_confirmation: {
+    name: "Order confirmation (transactional) with a cross-sell block",
+    priority: 95,
+    trigger: { type: "event", events: [EVENT.orderCompleted], journey: "{order_id}" },
+    steps: [{ delay: 0, channel: "email", template: "order_confirmation" }],
+    exit: { ordered: false },
+  },
+  shipping_status: {
+    name: "Shipping status: shipped and delivered, with tracking and a cross-sell block",
+    priority: 90,
+    trigger: {
+      type: "event",
+      events: [EVENT.orderShipped, EVENT.orderDelivered],
+      journey: "{order_id}:{event}",
+      sources: ["server"],
+    },
+    steps: [{ delay: 0, channel: "email", template: "shipping_status" }],
+    exit: { ordered: false },
+  },
+  post_purchase: {
+    name: "Post-purchase: useful content after 3 days, a next-purchase code a week later",
+    priority: 35,
+    trigger: { type: "event", events: [EVENT.orderCompleted], journey: "{order_id}" },
+    steps: [
+      { delay: "3d", channel: "email", template: "post_purchase_content" },
+      {
+        delay: "7d",
+        channel: "email",
+        template: "next_purchase",
+        coupon: { promotionId: "next-purchase-10", expiresDays: 30 },
+      },
+    ],
+    exit: { ordered: false },
+    quietHours: { from: 21, to: 8 },
   },
 };
 

@@ -34,10 +34,12 @@ export const twilioCall: Transport = async (env, m) => {
 };
 
 const XML: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" };
+/** Text as XML character data or an attribute value (TwiML). */
+export const escapeXml = (text: string) => text.replace(/[&<>"']/g, (c) => XML[c] ?? c);
 
 /** The TwiML of an automated call: the script, said twice, in the contact's language. */
 export function twiml(script: string, locale: string): string {
   const lang = { en: "en-GB", fr: "fr-FR", ru: "ru-RU" }[locale] ?? "en-GB";
-  const say = `<Say language="${lang}">${script.replace(/[&<>"']/g, (c) => XML[c] ?? c)}</Say>`;
+  const say = `<Say language="${lang}">${escapeXml(script)}</Say>`;
   return `<?xml version="1.0" encoding="UTF-8"?><Response>${say}<Pause length="1"/>${say}</Response>`;
 }

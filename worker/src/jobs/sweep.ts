@@ -1,6 +1,13 @@
 import type { CampaignDef, Step } from "../campaigns/definition";
 import { launchDueCampaigns, nextStep, pickVariant } from "../campaigns/engine";
-import { localeOf, MESSAGE_TEMPLATES, renderCallScript, renderMessage, renderSms } from "../campaigns/messages";
+import {
+  LEAVE_REASONS,
+  localeOf,
+  MESSAGE_TEMPLATES,
+  renderCallScript,
+  renderMessage,
+  renderSms,
+} from "../campaigns/messages";
 import type { MessageContext, MessageTemplate, Product } from "../campaigns/messages";
 import { shownProducts } from "../campaigns/recommend";
 import type { Shown } from "../campaigns/recommend";
@@ -17,7 +24,7 @@ import { countCalls } from "../lib/d1-budget";
 import { isDev } from "../env";
 import { webhookUrlProblem } from "../lib/hosts";
 import { linkUrl, publicBase } from "../lib/links";
-import { normalisePhone, phoneAllowed, phoneCountries } from "../lib/phone";
+import { normalisePhone, phoneAllowed, phoneCountries, phoneDigitsSql } from "../lib/phone";
 import { countAll } from "../lib/rate-limit";
 import { cartLines } from "../model/carts";
 import { boundTo, heldCoupon, mintCoupon } from "../model/coupons";
@@ -364,16 +371,22 @@ async function deliver(
     // Someone who unsubscribed and was then erased is known only by a hash: checked at the door.
     if (stopped === "unsubscribed" && !template.transactional) return finish("unsubscribed (before an erasure)");
 
-    if (!template.transactional) {
-      if (def.quietHours && (def.quietHours.channels ?? [step.channel]).includes(step.channel)) {
-        const zone = validTimeZone(traits.timezone) ?? validTimeZone(traits.time_zone) ?? site.timeZone;
-        const until = deferUntil(now, zone, def.quietHours);
-        if (until > now) {
-          // Not a failed attempt: give the attempt back.
-          await deferClaimed(db, m.id, until, `quiet hours (${zone}): deferred`).run();
-          return "deferred";
-        }
+    // Transactional messages skip quiet hours, except calls: a robot ringing at night is never
+    // welcome, whatever it is about (a payment failure's call waits for the morning).
+    if (
+      (!template.transactional || step.channel === "call") &&
+      def.quietHours &&
+      (def.quietHours.channels ?? [step.channel]).includes(step.channel)
+    ) {
+      const zone = validTimeZone(traits.timezone) ?? validTimeZone(traits.time_zone) ?? site.timeZone;
+      const until = deferUntil(now, zone, def.quietHours);
+      if (until > now) {
+        // Not a failed attempt: give the attempt back.
+        await deferClaimed(db, m.id, until, `quiet hours (${zone}): deferred`).run();
+        return "deferred";
       }
+    }
+    if (!template.transactional) {
       if (def.frequencyCap) {
         const recent = await db
           .prepare(
@@ -408,7 +421,11 @@ async function deliver(
     if (budget && ((await countAll(db, [{ bucket: budget.bucket, windowMs: DAY }], now))[0] ?? 0) > budget.limit)
       return overBudget(db, site, m, budget, now);
 
-    const shown = await shownProducts(db, site, template.block, data, { contactId: row.id, traits, now });
+    // A transactional mail's recommendations are marketing: not for someone who opted out of it.
+    const shown =
+      template.transactional && row.unsubscribed
+        ? { products: [], basis: null, showcase: null }
+        : await shownProducts(db, site, template.block, data, { contactId: row.id, traits, now });
     const offer = m.coupon || step.coupon ? await couponFor(db, site, def, step, m, shown.products[0], now) : null;
     const variant = variantOf(step, m);
     const delivery: Delivery = { site, def, step, template, m, row, traits, data, now };
@@ -507,8 +524,6 @@ async function checkPhone(
   const countries = phoneCountries(site);
   if (!phoneAllowed(phone, countries))
     return { refused: `phone number outside the site's countries (${countries.join(", ") || "none set"})` };
-  const digits = (col: string) =>
-    `replace(replace(replace(replace(replace(${col}, ' ', ''), '-', ''), '(', ''), ')', ''), '.', '')`;
   const supplied = await db
     .prepare(
       `SELECT 1 FROM consents WHERE site_id = ?1 AND subject = ?3 AND purpose IN (SELECT value FROM json_each(?4))
@@ -516,7 +531,7 @@ async function checkPhone(
               (SELECT value FROM identities WHERE site_id = ?1 AND kind = 'anonymous' AND contact_id = ?2))
        UNION ALL
        SELECT 1 FROM events WHERE site_id = ?1 AND contact_id = ?2 AND source = 'server'
-         AND ?3 IN (${digits("traits ->> 'phone'")}, ${digits("properties ->> 'phone'")})
+         AND ?3 IN (${phoneDigitsSql("traits ->> 'phone'")}, ${phoneDigitsSql("properties ->> 'phone'")})
        LIMIT 1`,
     )
     .bind(site.id, contactId, phone, JSON.stringify(transactional ? ["callback", "sms"] : ["sms"]))
@@ -680,7 +695,7 @@ interface Delivery {
 
 async function context(
   env: Env,
-  { site, row, traits, data, template, m, now }: Delivery,
+  { site, row, traits, data, template, step, m, now }: Delivery,
   {
     offer,
     shown: { products: shown, basis, showcase },
@@ -698,9 +713,16 @@ async function context(
   const click =
     template.cta === "restore"
       ? { m: m.id, r: "restore" as const }
-      : product?.url
-        ? { m: m.id, u: product.url, ...(product.merchant ? { x: 1 as const } : {}) }
-        : { m: m.id, u: site.url };
+      : template.cta === "journey" && typeof data.action_url === "string"
+        ? { m: m.id, u: data.action_url, x: 1 as const } // only a server event sets it (campaigns/engine.ts)
+        : product?.url
+          ? { m: m.id, u: product.url, ...(product.merchant ? { x: 1 as const } : {}) }
+          : { m: m.id, u: site.url };
+  const cta =
+    template.cta === "callback"
+      ? await linkUrl(env, base, "callback", site.id, row.id, now, { m: m.id })
+      : await linkUrl(env, base, "click", site.id, row.id, now, click);
+  const event = typeof data.event === "string" ? data.event : "";
   return {
     site,
     locale: localeOf(traits.locale ?? traits.language),
@@ -713,12 +735,38 @@ async function context(
     couponScope: offer?.scope ?? null,
     sender: typeof data.sender === "string" ? data.sender : null,
     window: typeof data.window === "string" ? data.window : null,
-    links: {
-      cta: await linkUrl(env, base, "click", site.id, row.id, now, click),
-      unsubscribe: await link("unsubscribe"),
-      open: await link("open", { m: m.id }),
-    },
+    links: { cta, unsubscribe: await link("unsubscribe"), open: await link("open", { m: m.id }) },
+    orderId: typeof data.order_id === "string" ? data.order_id : null,
+    shipment: event === EVENT.orderShipped ? "shipped" : event === EVENT.orderDelivered ? "delivered" : null,
+    ...(step.channel === "call" ? { linkSent: await linkSent(env.DB, m) } : {}),
+    ...(template.ask === "leave_reason"
+      ? {
+          reasons: await Promise.all(
+            LEAVE_REASONS.map(async (reason) => ({
+              reason,
+              url: await linkUrl(env, base, "reason", site.id, row.id, now, { m: m.id, a: reason }),
+            })),
+          ),
+        }
+      : {}),
   };
+}
+
+/**
+ * Did an earlier step of this journey put a link in the shopper's hands (an email or SMS sent, not
+ * held back)? The call says "we have sent you a link" only then.
+ */
+async function linkSent(db: D1Database, m: Claimed): Promise<boolean> {
+  const journey = m.dedupe_key.slice(0, m.dedupe_key.length - String(m.step).length - 1);
+  const row = await db
+    .prepare(
+      `SELECT 1 FROM messages WHERE site_id = ?1 AND contact_id = ?2 AND campaign = ?3 AND step < ?4
+         AND dedupe_key = ?5 || ':' || step AND status = 'sent' AND holdout = 0 AND channel IN ('email', 'sms')
+       LIMIT 1`,
+    )
+    .bind(m.site_id, m.contact_id, m.campaign, m.step, journey)
+    .first();
+  return row !== null;
 }
 
 async function outgoing(

@@ -9,7 +9,7 @@ import { isDict } from "./values";
  * and destination), so a link cannot be edited to act on someone else or to redirect elsewhere.
  */
 
-export type LinkPurpose = "restore" | "unsubscribe" | "click" | "open";
+export type LinkPurpose = "restore" | "unsubscribe" | "click" | "open" | "callback" | "reason";
 
 export interface LinkClaims {
   p: LinkPurpose;
@@ -20,6 +20,7 @@ export interface LinkClaims {
   u?: string; // destination (click)
   r?: "restore"; // click that ends at a fresh restore link (keeps the link short enough for SMS)
   x?: 1; // the merchant wrote `u` (their catalogue): it may lead off the store's hosts
+  a?: string; // the answer a one-tap "why did you leave?" link records (reason)
 }
 
 const LIFETIME_MS: Record<LinkPurpose, number> = {
@@ -28,6 +29,9 @@ const LIFETIME_MS: Record<LinkPurpose, number> = {
   unsubscribe: 365 * 24 * 3600 * 1000,
   click: 90 * 24 * 3600 * 1000,
   open: 90 * 24 * 3600 * 1000,
+  // An offer to call back is about this cart: a week, not months.
+  callback: 7 * 24 * 3600 * 1000,
+  reason: 30 * 24 * 3600 * 1000,
 };
 
 function secret(env: Env): string {
@@ -52,7 +56,7 @@ export async function linkUrl(
   siteId: string,
   contactId: string,
   now: number,
-  extra: { m?: number; u?: string; r?: "restore"; x?: 1 } = {},
+  extra: { m?: number; u?: string; r?: "restore"; x?: 1; a?: string } = {},
 ) {
   const claims: LinkClaims = { p: purpose, s: siteId, c: contactId, e: now + LIFETIME_MS[purpose], ...extra };
   return `${base}/v1/links/${purpose}?t=${await signToken(secret(env), claims)}`;
@@ -69,5 +73,6 @@ export async function readLink(env: Env, token: string, purpose: LinkPurpose, no
   if (typeof c.u === "string") claims.u = c.u;
   if (c.r === "restore") claims.r = "restore";
   if (c.x === 1) claims.x = 1;
+  if (typeof c.a === "string") claims.a = c.a;
   return claims;
 }

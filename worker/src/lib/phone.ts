@@ -54,6 +54,13 @@ function inCountry(phone: string, country: string): boolean {
   return true;
 }
 
+/**
+ * SQL for column `col` with what normalisePhone strips (spaces, dashes, brackets, dots) removed, so
+ * a stored "+44 7700 900123" compares equal to the E.164 "+447700900123". `col` is fixed SQL text.
+ */
+export const phoneDigitsSql = (col: string) =>
+  `replace(replace(replace(replace(replace(${col}, ' ', ''), '-', ''), '(', ''), ')', ''), '.', '')`;
+
 /** May a site whose allow-list is `countries` text or call `phone` (E.164)? */
 export function phoneAllowed(phone: string, countries: readonly string[]): boolean {
   if (!E164.test(phone) || NEVER.some((p) => phone.startsWith(p))) return false;

@@ -213,6 +213,7 @@ export const MERGED_TABLES = [
   "dead_letters",
   "events",
   "identities",
+  "leave_reasons",
   "messages",
   "orders",
   "product_views",
@@ -232,6 +233,7 @@ export function mergeContacts(db: D1Database, siteId: string, from: string, into
     move(`UPDATE consents SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
     move(`UPDATE coupon_redemptions SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
     move(`UPDATE dead_letters SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
+    move(`UPDATE leave_reasons SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
     move(
       `INSERT INTO product_views (site_id, contact_id, product_id, viewed_at, views)
        SELECT site_id, ?3, product_id, viewed_at, views FROM product_views WHERE site_id = ?1 AND contact_id = ?2

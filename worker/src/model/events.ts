@@ -24,6 +24,9 @@ export const EVENT = {
   signedUp: "Signed Up",
   newsletterSubscribed: "Newsletter Subscribed",
   callbackRequested: "Callback Requested",
+  paymentFailed: "Payment Failed",
+  orderShipped: "Order Shipped",
+  orderDelivered: "Order Delivered",
 } as const;
 
 export const MESSAGE_TYPES = ["track", "identify", "page", "screen", "alias", "group"] as const;

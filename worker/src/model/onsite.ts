@@ -1,3 +1,4 @@
+import { phoneDigitsSql } from "../lib/phone";
 import type { OnsiteConfig } from "../../../sdk/contract";
 
 /** Onsite data: the widget configuration, callback tasks and consent records. */
@@ -81,12 +82,16 @@ export interface Callback {
   status: string;
   notified_at: number | null;
   created_at: number;
+  /** How it was asked: 'widget' (the onsite form), 'link' (a message's callback form) or 'reply' (an SMS reply). */
+  via: string;
+  /** The message whose callback offer was taken ('link', 'reply'). */
+  message_id: number | null;
 }
 
 /** Callbacks with who asked: the contact is looked up through the browser's id when read, so a
  * later sign-in or merge shows up without rewriting the task. */
 const CALLBACKS = `SELECT cb.id, coalesce(cb.contact_id, i.contact_id) AS contact_id, c.email, cb.anonymous_id, cb.name, cb.phone, cb.time_window, cb.note,
-    cb.page_url, cb.status, cb.notified_at, cb.created_at
+    cb.page_url, cb.status, cb.notified_at, cb.created_at, cb.via, cb.message_id
   FROM callbacks cb
   LEFT JOIN identities i ON i.site_id = cb.site_id AND i.kind = 'anonymous' AND i.value = cb.anonymous_id
   LEFT JOIN contacts c ON c.site_id = cb.site_id AND c.id = coalesce(cb.contact_id, i.contact_id)`;
@@ -116,6 +121,71 @@ export async function createCallback(
     .first<{ id: number }>();
   if (!existing) throw new Error("callback vanished");
   return { id: existing.id, created: false };
+}
+
+/**
+ * A callback taken from message `messageId`'s offer (its link's form, or an SMS reply): one per
+ * message however often the shopper taps or replies, with the consent record beside it (the
+ * shopper's own act: they submitted the form or texted CALL). Not from a browser, so no anonymous id.
+ */
+export async function createOfferedCallback(
+  db: D1Database,
+  c: {
+    siteId: string;
+    contactId: string;
+    messageId: number;
+    phone: string;
+    via: "link" | "reply";
+    wording: string;
+    now: number;
+  },
+): Promise<{ id: number; created: boolean }> {
+  const [inserted] = await db.batch<{ id: number }>([
+    db
+      .prepare(
+        `INSERT INTO callbacks (site_id, request_id, contact_id, anonymous_id, phone, time_window, via, message_id, created_at)
+         VALUES (?1, 'offer:' || ?3, ?2, '', ?4, 'asap', ?5, ?3, ?6)
+         ON CONFLICT (site_id, request_id) DO NOTHING RETURNING id`,
+      )
+      .bind(c.siteId, c.contactId, c.messageId, c.phone, c.via, c.now),
+    db
+      .prepare(
+        `INSERT INTO consents (site_id, contact_id, anonymous_id, subject, purpose, wording, created_at)
+         SELECT ?1, ?2, '', ?3, 'callback', ?4, ?5 WHERE changes() > 0`, // only beside a new task
+      )
+      .bind(c.siteId, c.contactId, c.phone, c.wording, c.now),
+  ]);
+  const fresh = inserted?.results?.[0];
+  if (fresh) return { id: fresh.id, created: true };
+  const existing = await db
+    .prepare(`SELECT id FROM callbacks WHERE site_id = ? AND request_id = 'offer:' || ?`)
+    .bind(c.siteId, c.messageId)
+    .first<{ id: number }>();
+  if (!existing) throw new Error("callback vanished");
+  return { id: existing.id, created: false };
+}
+
+/**
+ * The latest callback offer (a message of one of `templates`, sent as SMS since `since`) that went
+ * to `phone` on this site: what an inbound reply "CALL" answers. The number is the one the offer
+ * was sent to — the journey's (a callback's own) or the contact's.
+ */
+export async function latestOfferTo(
+  db: D1Database,
+  x: { siteId: string; phone: string; since: number; templates: string[] },
+): Promise<{ id: number; contact_id: string; locale: string | null } | null> {
+  return db
+    .prepare(
+      `SELECT m.id, m.contact_id, coalesce(c.traits ->> 'locale', c.traits ->> 'language') AS locale FROM messages m
+       JOIN contacts c ON c.site_id = m.site_id AND c.id = m.contact_id
+       JOIN campaigns cp ON cp.site_id = m.site_id AND cp.id = m.campaign
+       WHERE m.site_id = ?1 AND m.channel = 'sms' AND m.status = 'sent' AND m.holdout = 0 AND m.sent_at >= ?2
+         AND json_extract(cp.definition, '$.steps[' || (m.step - 1) || '].template') IN (SELECT value FROM json_each(?3))
+         AND ${phoneDigitsSql("coalesce(m.data ->> 'phone', c.phone)")} = ?4
+       ORDER BY m.sent_at DESC, m.id DESC LIMIT 1`,
+    )
+    .bind(x.siteId, x.since, JSON.stringify(x.templates), x.phone)
+    .first<{ id: number; contact_id: string; locale: string | null }>();
 }
 
 /** Fills in the contact of a browser's callbacks and consents once its events made one. */

@@ -25,5 +25,6 @@ export const DEFAULT_PROMOTIONS: ReadonlyMap<string, Promotion> = new Map(
     // A shop's own gift is a product only the merchant can name: by default the gift is a discount.
     percentOff("holiday-gift", "A gift from us: 10% off your order", 10),
     percentOff("referral-10", "A friend's gift: 10% off your first order", 10, true),
+    percentOff("next-purchase-10", "Thank you: 10% off your next order", 10),
   ].map((p) => [p.id, p]),
 );

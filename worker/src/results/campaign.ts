@@ -1,3 +1,4 @@
+import { LEAVE_REASONS, type LeaveReason } from "../campaigns/messages";
 import type { CampaignDef } from "../campaigns/definition";
 import { journeyLengthMs, nodeAt } from "../campaigns/flow";
 import { abVerdict, type Moments, proportionLift, sampleSizePerArm, type Verdict, welch } from "./stats";
@@ -82,6 +83,11 @@ export interface CampaignResults {
     sampleNeeded: { mde: number; perArm: number | null; remaining: number | null };
   } | null;
   ab: Verdict | null;
+  /**
+   * What recipients answered the journey's messages: one-tap "why did you leave?" answers (one per
+   * message, the latest tap) and callbacks taken from a callback offer, by how (link form or SMS reply).
+   */
+  responses: { leaveReasons: Record<LeaveReason, number>; callbacks: { link: number; reply: number } };
   notes: string[];
 }
 
@@ -95,7 +101,7 @@ const BASE = `
     FROM messages m WHERE m.site_id = ?1 AND m.campaign = ?2 AND m.step = 1 AND m.sent_at IS NOT NULL
       AND m.sent_at >= ?3 AND m.sent_at < ?4),
   jm AS MATERIALIZED (
-    SELECT j.g, j.c, j.t1, m.step, m.channel, m.status, m.holdout, m.sent_at, m.opened_at, m.clicked_at, m.branch
+    SELECT m.id, j.g, j.c, j.t1, m.step, m.channel, m.status, m.holdout, m.sent_at, m.opened_at, m.clicked_at, m.branch
     FROM j JOIN messages m ON m.site_id = ?1 AND m.campaign = ?2 AND m.contact_id = j.c AND ${JOURNEY("m")} = j.k),
   o AS MATERIALIZED (
     SELECT DISTINCT j.g, j.c, o.order_id, o.total, o.placed_at
@@ -113,7 +119,7 @@ export async function campaignResults(
 ): Promise<CampaignResults> {
   const windowMs = journeyLengthMs(def) + def.attributionDays * DAY;
   const bind = (sql: string) => db.prepare(sql).bind(siteId, def.id, range.from, range.to, windowMs);
-  const [groups, messages, steps, stepOrders, days, dayOrders] = await db.batch([
+  const [groups, messages, steps, stepOrders, days, dayOrders, answered] = await db.batch([
     bind(`WITH ${BASE},
       r AS (SELECT DISTINCT g, c FROM j),
       rr AS (SELECT r.g, r.c, ${UNSUBSCRIBED} AS unsub,
@@ -152,6 +158,11 @@ export async function campaignResults(
     bind(`WITH ${BASE}
       SELECT date(placed_at / 1000, 'unixepoch') AS date, g, count(*) AS orders, sum(total) AS revenue
       FROM o GROUP BY date, g ORDER BY date, g`),
+    bind(`WITH ${BASE}
+      SELECT 'reason' AS kind, reason AS k, count(*) AS n FROM leave_reasons
+        WHERE site_id = ?1 AND message_id IN (SELECT id FROM jm) GROUP BY reason
+      UNION ALL
+      SELECT 'callback', via, count(*) FROM callbacks WHERE site_id = ?1 AND message_id IN (SELECT id FROM jm) GROUP BY via`),
   ]);
   type Row = Record<string, number | string | null>;
   const rows = (r: D1Result | undefined) => (r?.results ?? []) as Row[];
@@ -260,6 +271,17 @@ export async function campaignResults(
       ? abVerdict(arms.map((g) => ({ id: g.group, recipients: g.recipients, converted: g.converted })))
       : null;
 
+  const responses: CampaignResults["responses"] = {
+    leaveReasons: Object.fromEntries(LEAVE_REASONS.map((r) => [r, 0])) as Record<LeaveReason, number>,
+    callbacks: { link: 0, reply: 0 },
+  };
+  for (const r of rows(answered)) {
+    const k = s(r.k);
+    if (r.kind === "reason" && (LEAVE_REASONS as readonly string[]).includes(k))
+      responses.leaveReasons[k as LeaveReason] = n(r.n);
+    if (r.kind === "callback" && (k === "link" || k === "reply")) responses.callbacks[k] = n(r.n);
+  }
+
   const notes = [
     `Recipients are distinct contacts whose first step was sent (or, in the holdout, would have been) between the dates; each is followed for ${Math.round((windowMs / DAY) * 10) / 10} days from then (the journey's later steps plus ${def.attributionDays} attribution days).`,
     "Bounces are not reported by the transports yet: bounced is 0; failed counts messages dead-lettered after their retries.",
@@ -278,6 +300,7 @@ export async function campaignResults(
     days: [...dayMap.values()].sort((a, b) => a.date.localeCompare(b.date) || a.group.localeCompare(b.group)),
     lift,
     ab,
+    responses,
     notes,
   };
 }

@@ -7,6 +7,12 @@ import { fail, readText } from "../lib/http";
 import { siteById } from "../model/sites";
 import type { Site } from "../model/sites";
 import { suppress } from "../model/suppressions";
+import { localeOf } from "../campaigns/messages";
+import { escapeXml } from "../channels/twilio";
+import { now } from "../lib/clock";
+import { normalisePhone, phoneAllowed, phoneCountries } from "../lib/phone";
+import { latestOfferTo } from "../model/onsite";
+import { CALLBACK_OFFER_TEMPLATES, isCapped, OFFER_DAYS, takeOffer } from "./answers";
 import type { SuppressionReason } from "../model/suppressions";
 
 /**
@@ -139,16 +145,65 @@ const STOP = new Set(["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT",
 /** "Attempt to send to unsubscribed recipient": a delivery status saying the number opted out. */
 const OPTED_OUT = "21610";
 
+/** A reply to a callback offer SMS that asks for the call (en, fr, ru; "1" and "YES" as Carts Guru takes them). */
+const CALL = new Set(["CALL", "CALL ME", "1", "YES", "APPEL", "OUI", "ЗВОНОК", "ДА"]);
+const CALLING: Record<string, string> = {
+  en: "Thank you, we will call you back as soon as we can.",
+  fr: "Merci, nous vous rappellerons dès que possible.",
+  ru: "Спасибо, мы перезвоним вам как можно скорее.",
+};
+const twimlAnswer = (c: Context<{ Bindings: Env }>, message?: string) =>
+  c.body(
+    `<?xml version="1.0" encoding="UTF-8"?>${message ? `<Response><Message>${escapeXml(message)}</Message></Response>` : "<Response/>"}`,
+    200,
+    { "content-type": "text/xml" },
+  );
+
 feedback.post("/twilio/:site", async (c) => {
   const { site, raw } = await siteAndBody(c);
   const params = new URLSearchParams(raw);
   const token = c.env.TWILIO_AUTH_TOKEN;
   const signature = c.req.header("x-twilio-signature") ?? "";
   if (!token || !signature || !(await twilioVerified(token, c.req.url, params, signature))) unverified();
-  const body = (params.get("Body") ?? "").trim().toUpperCase();
+  const body = (params.get("Body") ?? "")
+    .trim()
+    .replace(/[.!]+$/, "")
+    .toUpperCase();
+  // A reply asking for the call, from a number a callback offer was texted to in the last days.
+  const from = normalisePhone(params.get("From"));
+  if (CALL.has(body) && from) {
+    const at = await now(c.env);
+    const offer = await latestOfferTo(c.env.DB, {
+      siteId: site.id,
+      phone: from,
+      since: at - OFFER_DAYS * 86400_000,
+      templates: CALLBACK_OFFER_TEMPLATES,
+    });
+    if (!offer || !phoneAllowed(from, phoneCountries(site))) return twimlAnswer(c);
+    try {
+      const { created } = await takeOffer(
+        c.env,
+        site,
+        {
+          contactId: offer.contact_id,
+          messageId: offer.id,
+          phone: from,
+          via: "reply",
+          wording: `Replied "${(params.get("Body") ?? "").slice(0, 40)}" to the callback offer SMS`,
+          at,
+        },
+        (p) => c.executionCtx.waitUntil(p),
+      );
+      // One answer per offer: a second "CALL" is not texted back again.
+      return twimlAnswer(c, created ? CALLING[localeOf(offer.locale)] : undefined);
+    } catch (e) {
+      if (isCapped(e)) return twimlAnswer(c);
+      throw e;
+    }
+  }
   // Inbound text: the sender is From. Delivery status: the recipient is To.
   const number = STOP.has(body) ? params.get("From") : params.get("ErrorCode") === OPTED_OUT ? params.get("To") : null;
   if (number) await suppress(c.env.DB, site.id, [number], "stop", Date.now());
   // Empty TwiML: Twilio sends its own opt-out confirmation.
-  return c.body('<?xml version="1.0" encoding="UTF-8"?><Response/>', 200, { "content-type": "text/xml" });
+  return twimlAnswer(c);
 });

@@ -56,26 +56,28 @@ links.get("/unsubscribe", async (c) => {
 });
 
 /**
- * The `t` field of the unsubscribe form (URL-encoded or multipart), read from at most 8 KB of body:
- * this route needs no key, so it must not read or parse whatever size a stranger sends.
+ * A form's fields (URL-encoded or multipart) as strings, read from at most 8 KB of body: these
+ * routes need no key, so they must not read or parse whatever size a stranger sends.
  */
-async function formToken(req: Request): Promise<string> {
+export async function formFields(req: Request): Promise<(name: string) => string> {
   const bytes = await readBytes(req, 8 * 1024);
   const type = req.headers.get("content-type") ?? "";
   try {
     const form = type.startsWith("multipart/form-data")
       ? await new Response(bytes, { headers: { "content-type": type } }).formData()
       : new URLSearchParams(new TextDecoder().decode(bytes));
-    const t = form.get("t");
-    return typeof t === "string" ? t : "";
+    return (name) => {
+      const v = form.get(name);
+      return typeof v === "string" ? v : "";
+    };
   } catch {
-    return "";
+    return () => "";
   }
 }
 
 /** The form's POST and RFC 8058 one-click (`List-Unsubscribe=One-Click`) both land here. */
 links.post("/unsubscribe", async (c) => {
-  const token = c.req.query("t") ?? (await formToken(c.req.raw));
+  const token = c.req.query("t") ?? (await formFields(c.req.raw))("t");
   const claims = await readLink(c.env, token, "unsubscribe", await now(c.env));
   if (!claims) return invalid(c);
   await unsubscribe(c.env, claims.s, claims.c);

@@ -130,14 +130,13 @@ async function action(c: Context<{ Bindings: Env }>, name: string): Promise<Acti
   return { env: c.env, site, body, anonymousId, requestId, at, name, ip };
 }
 
+const limit = (bucket: string, [max, windowMs]: Cap) => ({ bucket, limit: max, windowMs });
+
 /** Counts a valid action against its caps (CAPS); 429 past any of them. */
 async function capped(a: Action, destination?: string) {
   const caps = CAPS[a.name];
   if (!caps) return;
   const key = `${a.name}:${a.site.id}`;
-  const limit = (bucket: string, [max, windowMs]: Cap) => ({ bucket, limit: max, windowMs });
-  // Hashed: the counters are not personal data to export or erase.
-  const to = destination && caps.destination ? (await sha256Hex(`${a.site.id}:${destination}`)).slice(0, 32) : null;
   // The visitor's and network's own caps first, and only what they admit counts against the shared
   // ones: otherwise one address, refused for itself, would still use up the whole site's day.
   await rateLimits(
@@ -145,10 +144,29 @@ async function capped(a: Action, destination?: string) {
     [limit(`${key}:aid:${a.anonymousId}`, caps.visitor), limit(`${key}:ip-day:${a.ip}`, caps.ip)],
     a.at,
   );
+  await cappedShared(a.env, a.site.id, a.name, destination, a.at);
+}
+
+/**
+ * The caps every way of asking for `name` shares (the widget, a message's callback offer): per
+ * destination and per site, counted in the same buckets; 429 past either.
+ */
+export async function cappedShared(
+  env: Env,
+  siteId: string,
+  name: string,
+  destination: string | undefined,
+  at: number,
+) {
+  const caps = CAPS[name];
+  if (!caps) return;
+  const key = `${name}:${siteId}`;
+  // Hashed: the counters are not personal data to export or erase.
+  const to = destination && caps.destination ? (await sha256Hex(`${siteId}:${destination}`)).slice(0, 32) : null;
   await rateLimits(
-    a.env.DB,
+    env.DB,
     [limit(`${key}:site`, caps.site), ...(to && caps.destination ? [limit(`${key}:to:${to}`, caps.destination)] : [])],
-    a.at,
+    at,
   );
 }
 
@@ -313,7 +331,7 @@ onsite.post("/onsite/callback", async (c) => {
   // After the event is applied the browser has a contact: the task (and its consent) name it.
   await linkBrowser(a.env.DB, a.site.id, a.anonymousId);
   const callback = await callbackById(a.env.DB, a.site.id, id);
-  if (created && callback) c.executionCtx.waitUntil(notifyMerchant(a, callback));
+  if (created && callback) c.executionCtx.waitUntil(notifyMerchant(a.env, a.site, callback, a.at));
   return c.json({ ok: true, id });
 });
 
@@ -322,11 +340,11 @@ onsite.post("/onsite/callback", async (c) => {
  * (channels/webhook.ts: `t=<unix seconds>,v1=<hex>` with the site's signing secret). A try that
  * fails is retried by the sweep with backoff (jobs/webhooks.ts).
  */
-async function notifyMerchant(a: Action, callback: Callback): Promise<void> {
-  const { webhookUrl } = await configOf(a.env, a.site);
-  if (!webhookUrl || webhookUrlProblem(webhookUrl, isDev(a.env))) return;
-  const { secret } = await webhookSecret(a.env.DB, a.site.id);
-  await notifyCallback(a.env.DB, { url: webhookUrl, secret }, a.site.id, callback, a.at);
+export async function notifyMerchant(env: Env, site: Site, callback: Callback, at: number): Promise<void> {
+  const { webhookUrl } = await configOf(env, site);
+  if (!webhookUrl || webhookUrlProblem(webhookUrl, isDev(env))) return;
+  const { secret } = await webhookSecret(env.DB, site.id);
+  await notifyCallback(env.DB, { url: webhookUrl, secret }, site.id, callback, at);
 }
 
 onsiteAdmin.get("/onsite", requireSecretKey, async (c) => {
