@@ -5,7 +5,7 @@ import { check, int, num, text, variantMessage } from "../lib/schema";
 import { isDict } from "../lib/values";
 import { compileRule, parseRule, type Rule, RuleError } from "../segments/rules";
 
-import { MESSAGE_TEMPLATES } from "./messages";
+import { LOCALES, MESSAGE_TEMPLATES, PLACEHOLDERS } from "./messages";
 
 /**
  * A campaign as data: what starts a journey, who may enter, the steps, and what ends it. Stored
@@ -151,6 +151,28 @@ const variant = v.strictObject({
 });
 export type Variant = v.InferOutput<typeof variant>;
 
+const PLACES = `must use only the placeholders ${PLACEHOLDERS.map((p) => `{${p}}`).join(" ")}.`;
+/** Merchant words: bounded, placeholders the renderer knows (a misspelt one would reach shoppers as typed). */
+const words = (max: number, oneLine: boolean) =>
+  v.pipe(
+    text(max),
+    v.check((s) => !oneLine || !/[\r\n]/.test(s), "must be one line."),
+    v.check(
+      (s) => [...s.matchAll(/\{([^}]*)\}/g)].every((m) => (PLACEHOLDERS as readonly string[]).includes(m[1] ?? "")),
+      PLACES,
+    ),
+  );
+/** A step's own words per locale over its template's (campaigns/messages.ts `Copy`); each part optional. */
+export const copySchema = v.strictObject(
+  { subject: v.optional(words(200, true)), intro: v.optional(words(1000, false)), cta: v.optional(words(60, true)) },
+  "must be { subject?, intro?, cta? }.",
+);
+const copy = v.optional(copySchema);
+const content = v.strictObject(
+  { en: copy, fr: copy, ru: copy } satisfies Record<(typeof LOCALES)[number], unknown>,
+  `must map locales (${LOCALES.join(", ")}) to { subject?, intro?, cta? }.`,
+);
+
 const messageStep = (checkUrl?: UrlCheck) =>
   v.pipe(
     v.strictObject({
@@ -160,6 +182,8 @@ const messageStep = (checkUrl?: UrlCheck) =>
       channel: v.optional(channel, "email"),
       template,
       subject: v.optional(text(200)),
+      /** The merchant's words per locale (content blocks); a variant's subject still wins for its A/B test. */
+      content: v.optional(content),
       /**
        * `reuse`: hand out the contact's unused code from this source (e.g. "exit_intent") instead of a new one.
        * `bind`: the code works only on the product the message shows (the journey's viewed product, the

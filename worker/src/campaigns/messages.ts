@@ -65,6 +65,8 @@ export interface MessageContext {
   linkSent?: boolean;
   /** Templates that `ask` why the cart was left: one signed link per answer. */
   reasons?: { reason: LeaveReason; url: string }[];
+  /** The merchant's words for this step in this locale (campaign `content`), over the template's. */
+  content?: Partial<Copy>;
 }
 
 export interface Rendered {
@@ -88,7 +90,7 @@ export type Cta = "restore" | "product" | "store" | "callback" | "journey";
 export const LEAVE_REASONS = ["price", "shipping", "browsing", "problem"] as const;
 export type LeaveReason = (typeof LEAVE_REASONS)[number];
 
-interface Copy {
+export interface Copy {
   subject: string;
   intro: string;
   cta: string;
@@ -98,6 +100,19 @@ interface Copy {
    */
   link?: [string, string];
 }
+
+/** What `{…}` may name in a template's or a merchant's words; anything else is refused on save. */
+export const PLACEHOLDERS = [
+  "name",
+  "store",
+  "items",
+  "order",
+  "status",
+  "link",
+  "product",
+  "sender",
+  "window",
+] as const;
 
 export interface MessageTemplate {
   block: Block;
@@ -631,10 +646,34 @@ function fill(text: string, ctx: MessageContext, copy?: Copy): string {
     .replace(/\s+([,.!])/g, "$1");
 }
 
-/** Email (HTML + text). The SMS and call channels send `text`'s first paragraph(s) instead. */
+/** The template's words for the contact's locale, with the merchant's own (a step's `content`) on top. */
+const copyOf = (t: MessageTemplate, ctx: MessageContext): Copy => ({ ...t.copy[ctx.locale], ...ctx.content });
+
+const DEFAULT_BRAND = "#2457d6";
+/**
+ * Dark or light words on the brand colour, whichever contrasts more (WCAG relative luminance): a
+ * merchant's pale yellow button keeps readable text without a second setting.
+ */
+function onColour(hex: string): string {
+  const [r, g, b] = [1, 3, 5].map((i) => {
+    const c = Number.parseInt(hex.slice(i, i + 2), 16) / 255;
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  }) as [number, number, number];
+  const l = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  // Contrast with white is 1.05 / (l + 0.05); with near-black (#111, l ≈ 0.0056) (l + 0.05) / 0.0556.
+  return 1.05 / (l + 0.05) >= (l + 0.05) / 0.0556 ? "#fff" : "#111";
+}
+
+/**
+ * Email (HTML + text), in the site's branding (settings: logo, colour, footer text, postal address).
+ * The SMS and call channels send `renderSms` / `renderCallScript` instead.
+ */
 export async function renderMessage(t: MessageTemplate, ctx: MessageContext): Promise<Rendered> {
-  const copy = t.copy[ctx.locale];
+  const copy = copyOf(t, ctx);
   const foot = FOOT[ctx.locale];
+  const brand = ctx.site.settings;
+  // Stored colours are checked as #rrggbb (routes/branding.ts); anything else reads as the default.
+  const colour = /^#[0-9a-f]{6}$/i.test(brand.brandColor) ? brand.brandColor : DEFAULT_BRAND;
   const money = (n: number) => formatMoney(n, ctx.site.currency);
   const subject = fill(ctx.subject ?? copy.subject, ctx);
   const greeting = fill(HELLO[ctx.locale][ctx.name ? 0 : 1], ctx);
@@ -668,7 +707,7 @@ export async function renderMessage(t: MessageTemplate, ctx: MessageContext): Pr
     ? html`<p style="font-size:18px">${foot.code}: <strong style="letter-spacing:1px">${ctx.coupon}</strong></p>${only ? html`<p>${only}</p>` : ""}`
     : "";
   const button = copy.cta
-    ? html`<p><a href="${ctx.links.cta}" style="background:#2457d6;color:#fff;padding:10px 16px;border-radius:6px;text-decoration:none">${fill(copy.cta, ctx)}</a></p>`
+    ? html`<p><a href="${ctx.links.cta}" style="background:${colour};color:${onColour(colour)};padding:10px 16px;border-radius:6px;text-decoration:none">${fill(copy.cta, ctx)}</a></p>`
     : "";
   const ask = REASONS[ctx.locale];
   const reasons = ctx.reasons?.length
@@ -676,16 +715,25 @@ export async function renderMessage(t: MessageTemplate, ctx: MessageContext): Pr
         (r, i) => html`${i ? " · " : ""}<a href="${r.url}">${ask[r.reason]}</a>`,
       )}</p>`
     : "";
+  const logo = brand.logoUrl
+    ? html`<p><img src="${brand.logoUrl}" alt="${ctx.site.name}" height="40" style="max-width:200px;height:40px"></p>`
+    : html`<p style="font-size:20px;font-weight:bold;color:${colour}">${ctx.site.name}</p>`;
+  // The postal address: the physical address US law (CAN-SPAM) requires in commercial email.
+  const lines = (s: string) => s.split("\n").map((l, i) => (i === 0 ? html`${l}` : html`<br>${l}`));
+  const footer = html`<div style="border-top:1px solid #dde;margin-top:24px;padding-top:12px;font-size:12px;color:#667">
+${brand.footerText ? html`<p>${lines(fill(brand.footerText, ctx))}</p>` : ""}<p>${ctx.site.name}${brand.postalAddress ? html`<br>${lines(brand.postalAddress)}` : ""}</p>
+<p><a href="${ctx.links.unsubscribe}" style="color:#667">${foot.unsubscribe}</a></p></div>`;
   const body =
     await html`<!doctype html><html lang="${ctx.locale}"><body style="font-family:system-ui,sans-serif;color:#1f2933">
+${logo}
 <p>${greeting}</p>
 <p>${intro}</p>
 ${table}${coupon}${showcase}${button}${reasons}
-<p style="font-size:12px;color:#667"><a href="${ctx.links.unsubscribe}">${foot.unsubscribe}</a></p>
+${footer}
 <img src="${ctx.links.open}" alt="" width="1" height="1" style="display:none">
 </body></html>`;
 
-  const lines =
+  const items =
     t.block === "cart"
       ? [
           ...ctx.lines.map((l) => `- ${l.name} × ${l.quantity}: ${money(l.price * l.quantity)}`),
@@ -696,12 +744,16 @@ ${table}${coupon}${showcase}${button}${reasons}
     greeting,
     "",
     intro,
-    ...lines,
+    ...items,
     ...(ctx.coupon ? ["", `${foot.code}: ${ctx.coupon}`, ...(only ? [only] : [])] : []),
     ...(shows ? ["", more, ...shows.products.map((p) => `- ${p.name}: ${money(p.price)}`)] : []),
     ...(copy.cta ? ["", `${fill(copy.cta, ctx)}: ${ctx.links.cta}`] : []),
     ...(ctx.reasons?.length ? ["", ask.ask, ...ctx.reasons.map((r) => `- ${ask[r.reason]}: ${r.url}`)] : []),
     "",
+    "--",
+    ...(brand.footerText ? [fill(brand.footerText, ctx)] : []),
+    ctx.site.name,
+    ...(brand.postalAddress ? [brand.postalAddress] : []),
     `${foot.unsubscribe}: ${ctx.links.unsubscribe}`,
   ].join("\n");
   return { subject, html: body.toString(), text };
@@ -709,7 +761,7 @@ ${table}${coupon}${showcase}${button}${reasons}
 
 /** A short message for SMS (≤ 2 segments where possible): intro, code, link. */
 export function renderSms(t: MessageTemplate, ctx: MessageContext): string {
-  const copy = t.copy[ctx.locale];
+  const copy = copyOf(t, ctx);
   return [
     fill(copy.intro, ctx, copy),
     ctx.coupon ? `${FOOT[ctx.locale].code}: ${ctx.coupon}` : "",
@@ -721,7 +773,7 @@ export function renderSms(t: MessageTemplate, ctx: MessageContext): string {
 
 /** What the automated call says (TwiML <Say>); the caller-facing words only, no links. */
 export function renderCallScript(t: MessageTemplate, ctx: MessageContext): string {
-  const copy = t.copy[ctx.locale];
+  const copy = copyOf(t, ctx);
   return [fill(copy.intro, ctx, copy), ctx.coupon ? `${FOOT[ctx.locale].code}: ${ctx.coupon.split("").join(" ")}.` : ""]
     .filter(Boolean)
     .join(" ");

@@ -430,7 +430,11 @@ async function deliver(
     const variant = variantOf(step, m);
     const delivery: Delivery = { site, def, step, template, m, row, traits, data, now };
     const ctx = await context(env, delivery, { offer, shown, publicUrl });
-    if (variant?.subject ?? step.subject) ctx.subject = variant?.subject ?? step.subject;
+    // The merchant's words for this locale over the template's. Subject: an A/B variant's (its test),
+    // else this locale's, else the step's one for every locale.
+    ctx.content = step.content?.[ctx.locale];
+    const subject = variant?.subject ?? ctx.content?.subject ?? step.subject;
+    if (subject) ctx.subject = subject;
     const out = await outgoing(delivery, ctx, to);
     const provider = providerFor(env, step.channel);
     if (!(await pace(provider.name, provider.perSecond, deadline))) {

@@ -46,6 +46,15 @@ export interface SiteSettings {
   countries: string[];
   /** Raw events, messages and outbox copies older than this are deleted (jobs/retention.ts). */
   retentionDays: number;
+  /**
+   * Branding in every email (campaigns/messages.ts; set through `PUT /v1/admin/branding`): an https
+   * logo, the button colour (#rrggbb), a footer line, and the postal address — CAN-SPAM requires a
+   * valid physical postal address in commercial email, so the admin API warns while it is empty.
+   */
+  logoUrl: string;
+  brandColor: string;
+  postalAddress: string;
+  footerText: string;
 }
 
 /** 13 months: a year-on-year comparison still has its month. */
@@ -67,6 +76,10 @@ export const DEFAULT_SETTINGS: SiteSettings = {
   resendWebhookSecret: "",
   countries: [],
   retentionDays: DEFAULT_RETENTION_DAYS,
+  logoUrl: "",
+  brandColor: "",
+  postalAddress: "",
+  footerText: "",
 };
 
 /** Stored settings over the defaults; a field of the wrong type falls back to its default. */
@@ -271,5 +284,10 @@ export const DEMO_SITE: NewSite = {
   timeZone: "Europe/London",
   currency: "GBP",
   // Every shopper of the demo (and of the end-to-end suite) comes from 127.0.0.1.
-  settings: { browserAddressesPerHour: 100_000 },
+  // A made-up address, so the demo's mail shows the footer bulk mail needs.
+  settings: {
+    browserAddressesPerHour: 100_000,
+    brandColor: "#0f6e68",
+    postalAddress: "Wavelength Audio Ltd\n1 Example Street\nLondon N1 9XX\nUnited Kingdom",
+  },
 };

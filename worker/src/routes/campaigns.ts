@@ -9,6 +9,8 @@ import { deleteCampaign, saveCampaign, templateDefinition, templatePromotions } 
 import { missingSetup } from "../channels";
 import { nodes } from "../campaigns/flow";
 import { CAMPAIGN_TEMPLATES } from "../campaigns/templates";
+import { brandingOf, brandingWarnings } from "../campaigns/branding";
+import { previewMessage, previewSchema } from "../campaigns/preview";
 import { now } from "../lib/clock";
 import { fail } from "../lib/http";
 import { parseOr400, readBody, readQuery } from "../lib/schema";
@@ -53,6 +55,12 @@ async function requireSendable(env: Env, site: Site, def: CampaignDef) {
   }
 }
 
+/** What to fix before this campaign's email goes out in bulk (a missing postal address). */
+const warningsFor = (site: Site, def: CampaignDef) =>
+  nodes(def).some((node) => node.kind === "message" && node.step.channel === "email")
+    ? brandingWarnings(brandingOf(site.settings))
+    : [];
+
 campaigns.get("/", async (c) => {
   const { results } = await c.env.DB.prepare(
     `SELECT id, definition, enabled, launched_at, updated_at FROM campaigns WHERE site_id = ? ORDER BY id`,
@@ -87,7 +95,7 @@ campaigns.post("/templates/:id/enable", async (c) => {
   if (!def) fail(404, "unknown_template", `No template "${id}".`);
   await requireSendable(c.env, c.get("site"), def);
   await saveCampaign(c.env.DB, c.get("site").id, def, true, await now(c.env));
-  return c.json({ campaign: def, enabled: true }, 201);
+  return c.json({ campaign: def, enabled: true, warnings: warningsFor(c.get("site"), def) }, 201);
 });
 
 /** Counts the contacts a segment matches right now (compiled to SQL; the same rule campaigns use). */
@@ -107,6 +115,41 @@ campaigns.post("/audience", async (c) => {
   return c.json({ count: row?.n ?? 0 });
 });
 
+/**
+ * `POST /preview { template, locale?, subject?, content?, coupon?, branding? }`: the email (subject,
+ * HTML, text), the SMS (with its segment count) and the call script a step would send, drawn by the
+ * real renderers with sample data from the site's catalogue. Nothing is stored or sent.
+ */
+campaigns.post("/preview", async (c) => {
+  const input = await readBody(c.req.raw, LIMIT, previewSchema, "invalid_preview");
+  return c.json(await previewMessage(c.env.DB, c.get("site"), input));
+});
+
+/**
+ * The dashboard's iframe: `GET /preview/email?q=<the POST body as JSON>` answers the email itself as
+ * a page with its own policy — the email's inline styles and the merchant's https images may load,
+ * nothing may run (CSP `sandbox`, no script source), and only the dashboard may frame it. A `srcdoc`
+ * frame would inherit the dashboard's policy, which rightly refuses inline styles and foreign images.
+ */
+campaigns.get("/preview/email", async (c) => {
+  const { q } = readQuery(c.req.url, v.strictObject({ q: v.pipe(v.string(), v.maxLength(8000)) }));
+  let body: unknown;
+  try {
+    body = JSON.parse(q);
+  } catch {
+    fail(400, "invalid_preview", "q must be the preview request as JSON.");
+  }
+  const preview = await previewMessage(c.env.DB, c.get("site"), parseOr400(previewSchema, body, "invalid_preview"));
+  return c.body(preview.html, 200, {
+    "content-type": "text/html; charset=utf-8",
+    "content-security-policy":
+      "default-src 'none'; img-src 'self' https: data:; style-src 'unsafe-inline'; sandbox; frame-ancestors 'self'; base-uri 'none'; form-action 'none'",
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+  });
+});
+
 campaigns.get("/:id", async (c) => {
   const row = await c.env.DB.prepare(`SELECT definition, enabled FROM campaigns WHERE site_id = ? AND id = ?`)
     .bind(c.get("site").id, c.req.param("id"))
@@ -122,7 +165,7 @@ campaigns.put("/:id", async (c) => {
   const def = parseOr400(campaignSchema(checkUrl), withId(fields, c.req.param("id")), "invalid_campaign", "campaign");
   if (enabled) await requireSendable(c.env, c.get("site"), def);
   await saveCampaign(c.env.DB, c.get("site").id, def, enabled, await now(c.env));
-  return c.json({ campaign: def, enabled });
+  return c.json({ campaign: def, enabled, warnings: warningsFor(c.get("site"), def) });
 });
 
 campaigns.delete("/:id", async (c) => {

@@ -39,6 +39,8 @@ const CSP = [
   "base-uri 'none'",
   "form-action 'self'",
   "frame-ancestors 'none'",
+  // The email preview (GET /v1/admin/campaigns/preview/email), a sandboxed page of its own.
+  "frame-src 'self'",
 ].join("; ");
 
 const SHELL = `<!doctype html>

@@ -6,7 +6,7 @@ import { fail } from "../lib/http";
 import { readBody, readQuery } from "../lib/schema";
 import { backlog } from "../ingest/inbox";
 import { sweep } from "../jobs/sweep";
-import { forgetCachedSites, updateSettings } from "../model/sites";
+import { DEMO_SITE, forgetCachedSites, updateSettings } from "../model/sites";
 import { seedDemoPromotions } from "../promotions/demo";
 import { requireSecretKey } from "./auth";
 import type { SecretEnv } from "./auth";
@@ -90,8 +90,10 @@ dev.post("/reset", async (c) => {
     db.prepare(`DELETE FROM dev_clock`),
     // Campaigns are configuration and stay; date campaigns may run again on the rewound clock.
     db.prepare(`UPDATE campaigns SET launched_at = NULL WHERE site_id = ?`).bind(c.get("site").id),
-    // Settings back to the defaults too: orders from the shop's server only.
-    db.prepare(`UPDATE sites SET settings = '{}' WHERE id = ?`).bind(c.get("site").id),
+    // Settings back to the demo's seeded ones too: orders from the shop's server only, its address.
+    db
+      .prepare(`UPDATE sites SET settings = ? WHERE id = ?`)
+      .bind(JSON.stringify(c.get("site").id === DEMO_SITE.id ? (DEMO_SITE.settings ?? {}) : {}), c.get("site").id),
   ]);
   forgetCachedSites();
   forgetDevClock();
