@@ -106,7 +106,7 @@ describe("message preview", () => {
     expect(res.status).toBe(200);
     const p = await res.json<Preview>();
     // Built-in French subject, the merchant's intro and button, escaped (& of the store's name).
-    expect(p.subject).toBe("Vous avez oublié quelque chose dans votre panier");
+    expect(p.subject).toBe("Vous avez oublié 1 article dans votre panier");
     expect(p.html).toContain("Votre panier chez Brand &amp; Co est encore là, Alex.");
     expect(p.html).toContain("J&#39;y retourne");
     // The brand colour on the button, with dark words on a pale yellow; the logo; the address.
@@ -151,7 +151,7 @@ describe("message preview", () => {
     });
     expect(bad.status).toBe(400);
     expect((await bad.json<{ error: { message: string } }>()).error.message).toBe(
-      "campaign.steps[0].content.fr.intro must use only the placeholders {name} {store} {items} {product} {sender} {window}.",
+      "campaign.steps[0].content.fr.intro must use only the placeholders {name} {store} {items} {order} {status} {link} {product} {sender} {window}.",
     );
   });
 
