@@ -10,7 +10,7 @@ import { normalisePhone, phoneAllowed, phoneCountries } from "../lib/phone";
 import { isDict } from "../lib/values";
 import { recordLeaveReason } from "../model/leave-reasons";
 import { recordClick } from "../model/messages";
-import { callbackById, createOfferedCallback } from "../model/onsite";
+import { callbackById, callbackIdOf, createOfferedCallback, offerRequestId } from "../model/onsite";
 import { siteById } from "../model/sites";
 import type { Site } from "../model/sites";
 import { formFields } from "./links";
@@ -234,10 +234,8 @@ export async function takeOffer(
   x: { contactId: string; messageId: number; phone: string; via: "link" | "reply"; wording: string; at: number },
   waitUntil: (p: Promise<unknown>) => void,
 ): Promise<{ id: number; created: boolean }> {
-  const existing = await env.DB.prepare(`SELECT id FROM callbacks WHERE site_id = ? AND request_id = 'offer:' || ?`)
-    .bind(site.id, x.messageId)
-    .first<{ id: number }>();
-  if (existing) return { id: existing.id, created: false };
+  const existing = await callbackIdOf(env.DB, site.id, offerRequestId(x.messageId));
+  if (existing !== null) return { id: existing, created: false };
   await cappedShared(env, site.id, "callback", x.phone, x.at);
   const made = await createOfferedCallback(env.DB, { siteId: site.id, now: x.at, ...x });
   const callback = made.created ? await callbackById(env.DB, site.id, made.id) : null;
