@@ -199,6 +199,25 @@ describe("callback offer", () => {
     expect(abroad.status).toBe(400);
     expect(await abroad.text()).toContain("We cannot call this number.");
 
+    // The callback widget's caps count here too: a number the widget was asked to call twice today
+    // is not called a third time through an offer.
+    const busy = phone();
+    for (const requestId of [uid("r"), uid("r")]) {
+      const widget = await post("/v1/onsite/callback", {
+        key: "pk_demo",
+        anonymousId: uid("aid"),
+        requestId,
+        phone: busy,
+        window: "asap",
+        consent: true,
+        consentText: "I agree to be called.",
+      });
+      expect(widget.status).toBe(200);
+    }
+    const capped = await submit(token, busy);
+    expect(capped.status).toBe(429);
+    expect(await capped.text()).toContain("enough requests for this number today");
+
     const done = await submit(token, tel);
     expect(done.status).toBe(200);
     expect(await done.text()).toContain(`will call you at ${tel} as soon as we can`);
