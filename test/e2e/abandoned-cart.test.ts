@@ -69,13 +69,13 @@ describe("abandoned cart, end to end", () => {
     await expect.poll(() => mailbox.textContent("#devpanel-status")).toMatch(/Scheduler ran: [1-9]\d* sent/);
     await mailbox.click("#refresh");
     await expect
-      .poll(() => mailbox.locator(".message", { hasText: "You left something in your cart" }).count())
+      .poll(() => mailbox.locator(".message", { hasText: "You left 1 item in your cart" }).count())
       .toBeGreaterThan(0);
     await mailbox.screenshot({ path: "demo-store/screenshots/mailbox.png" });
     await mailbox.close();
     const [reminder, ...more] = await mailsTo(email);
     expect(more).toHaveLength(0);
-    expect(reminder?.subject).toBe("You left something in your cart");
+    expect(reminder?.subject).toBe("You left 1 item in your cart");
     expect(reminder?.text).toContain("E7247 speaker");
 
     // On another device, the link in the mail brings the cart back; the shopper orders.

@@ -254,7 +254,7 @@ describe("production, end to end (worker/wrangler.jsonc, no demo code)", () => {
       .toBe(1);
     const mail = mails.find((m) => m.body.to[0] === email) as Mail;
     expect(mail.body.from).toBe("Plain shop <hello@plain.example>");
-    expect(mail.body.subject).toBe("You left something in your cart");
+    expect(mail.body.subject).toBe("You left 1 item in your cart");
     expect(mail.headers["idempotency-key"]).toMatch(/^nudge-message\/\d+$/);
     expect(mail.body.headers["List-Unsubscribe-Post"]).toBe("List-Unsubscribe=One-Click");
 

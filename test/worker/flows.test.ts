@@ -199,6 +199,25 @@ describe("callback offer", () => {
     expect(abroad.status).toBe(400);
     expect(await abroad.text()).toContain("We cannot call this number.");
 
+    // The callback widget's caps count here too: a number the widget was asked to call twice today
+    // is not called a third time through an offer.
+    const busy = phone();
+    for (const requestId of [uid("r"), uid("r")]) {
+      const widget = await post("/v1/onsite/callback", {
+        key: "pk_demo",
+        anonymousId: uid("aid"),
+        requestId,
+        phone: busy,
+        window: "asap",
+        consent: true,
+        consentText: "I agree to be called.",
+      });
+      expect(widget.status).toBe(200);
+    }
+    const capped = await submit(token, busy);
+    expect(capped.status).toBe(429);
+    expect(await capped.text()).toContain("enough requests for this number today");
+
     const done = await submit(token, tel);
     expect(done.status).toBe(200);
     expect(await done.text()).toContain(`will call you at ${tel} as soon as we can`);
@@ -228,7 +247,8 @@ describe("callback offer", () => {
     await callbackOffer(email, tel);
     const before = (await results("abandoned_cart")).responses.callbacks.reply;
 
-    // A stranger's number that was never offered a call gets nothing.
+    // Any other text is no request, and a stranger's number that was never offered a call gets nothing.
+    expect(await reply(tel, "how much is delivery?").then((r) => r.text())).toContain("<Response/>");
     const stranger = await reply(phone(), "CALL");
     expect(await stranger.text()).toBe('<?xml version="1.0" encoding="UTF-8"?><Response/>');
 
@@ -293,6 +313,28 @@ describe("payment failure", () => {
     await paymentFailed(other, phone(), "browser");
     await advance(HOUR);
     expect((await messagesOf("payment_failed")).filter((m) => m.email === other)).toEqual([]);
+  });
+
+  it("should not call once the merchant reports the order paid after all", async () => {
+    await advanceToLocal(11);
+    const email = `${uid("pay-ok")}@example.com`;
+    const tel = phone();
+    const userId = uid("user");
+    await sendAsServer([
+      { type: "identify", userId, traits: { email, phone: tel } },
+      { type: "track", userId, event: "Payment Failed", properties: { order_id: "P-9" } },
+    ]);
+    await advance(60_000);
+    await sendAsServer([
+      { type: "track", userId, event: "Order Completed", properties: { order_id: "P-9", total: 79 } },
+    ]);
+    await advance(HOUR);
+    const rows = (await messagesOf("payment_failed")).filter((m) => m.email === email);
+    expect(rows.map((m) => [m.step, m.status, m.reason])).toEqual([
+      [1, "sent", null],
+      [2, "cancelled", "ordered"],
+    ]);
+    expect(await mailbox(tel, "payment_failed")).toHaveLength(0);
   });
 
   it("should wait for the morning to call, though the email went at once", async () => {

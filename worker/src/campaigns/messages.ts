@@ -547,7 +547,8 @@ const SHIPMENT: Record<Locale, Record<"shipped" | "delivered", string>> = {
   fr: { shipped: "est en route", delivered: "a été livrée" },
   ru: { shipped: "в пути", delivered: "доставлен" },
 };
-const REASONS: Record<Locale, { ask: string } & Record<LeaveReason, string>> = {
+/** The question and its answers, as the reminder shows them (routes/answers.ts echoes the one tapped). */
+export const REASONS: Record<Locale, { ask: string } & Record<LeaveReason, string>> = {
   en: {
     ask: "Not for you this time? Tell us why in one tap:",
     price: "Too expensive",

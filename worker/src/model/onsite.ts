@@ -113,15 +113,28 @@ export async function createCallback(
       .bind(c.siteId, c.anonymousId, c.requestId, c.name, c.phone, c.window, c.note, c.pageUrl, c.now),
     consent,
   ]);
-  const fresh = inserted?.results?.[0];
-  if (fresh) return { id: fresh.id, created: true };
-  const existing = await db
-    .prepare(`SELECT id FROM callbacks WHERE site_id = ? AND request_id = ?`)
-    .bind(c.siteId, c.requestId)
-    .first<{ id: number }>();
-  if (!existing) throw new Error("callback vanished");
-  return { id: existing.id, created: false };
+  return made(db, c.siteId, c.requestId, inserted?.results?.[0]);
 }
+
+/** The callback task a request id made, if any ('offer:<message id>' for a message's offer). */
+export async function callbackIdOf(db: D1Database, siteId: string, requestId: string): Promise<number | null> {
+  const row = await db
+    .prepare(`SELECT id FROM callbacks WHERE site_id = ? AND request_id = ?`)
+    .bind(siteId, requestId)
+    .first<{ id: number }>();
+  return row?.id ?? null;
+}
+
+/** The outcome of a create: the row it inserted, else the one an earlier request made. */
+async function made(db: D1Database, siteId: string, requestId: string, fresh: { id: number } | undefined) {
+  if (fresh) return { id: fresh.id, created: true };
+  const id = await callbackIdOf(db, siteId, requestId);
+  if (id === null) throw new Error("callback vanished");
+  return { id, created: false };
+}
+
+/** The request id of the callback taken from message `messageId`'s offer: one per message. */
+export const offerRequestId = (messageId: number) => `offer:${messageId}`;
 
 /**
  * A callback taken from message `messageId`'s offer (its link's form, or an SMS reply): one per
@@ -144,10 +157,10 @@ export async function createOfferedCallback(
     db
       .prepare(
         `INSERT INTO callbacks (site_id, request_id, contact_id, anonymous_id, phone, time_window, via, message_id, created_at)
-         VALUES (?1, 'offer:' || ?3, ?2, '', ?4, 'asap', ?5, ?3, ?6)
+         VALUES (?1, ?7, ?2, '', ?4, 'asap', ?5, ?3, ?6)
          ON CONFLICT (site_id, request_id) DO NOTHING RETURNING id`,
       )
-      .bind(c.siteId, c.contactId, c.messageId, c.phone, c.via, c.now),
+      .bind(c.siteId, c.contactId, c.messageId, c.phone, c.via, c.now, offerRequestId(c.messageId)),
     db
       .prepare(
         `INSERT INTO consents (site_id, contact_id, anonymous_id, subject, purpose, wording, created_at)
@@ -155,14 +168,7 @@ export async function createOfferedCallback(
       )
       .bind(c.siteId, c.contactId, c.phone, c.wording, c.now),
   ]);
-  const fresh = inserted?.results?.[0];
-  if (fresh) return { id: fresh.id, created: true };
-  const existing = await db
-    .prepare(`SELECT id FROM callbacks WHERE site_id = ? AND request_id = 'offer:' || ?`)
-    .bind(c.siteId, c.messageId)
-    .first<{ id: number }>();
-  if (!existing) throw new Error("callback vanished");
-  return { id: existing.id, created: false };
+  return made(db, c.siteId, offerRequestId(c.messageId), inserted?.results?.[0]);
 }
 
 /**

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { html } from "hono/html";
 import { HTTPException } from "hono/http-exception";
-import { LEAVE_REASONS, type Locale, localeOf, MESSAGE_TEMPLATES } from "../campaigns/messages";
+import { LEAVE_REASONS, type Locale, localeOf, MESSAGE_TEMPLATES, REASONS } from "../campaigns/messages";
 import type { Env } from "../env";
 import { now } from "../lib/clock";
 import { linkUrl, readLink } from "../lib/links";
@@ -10,7 +10,7 @@ import { normalisePhone, phoneAllowed, phoneCountries } from "../lib/phone";
 import { isDict } from "../lib/values";
 import { recordLeaveReason } from "../model/leave-reasons";
 import { recordClick } from "../model/messages";
-import { callbackById, createOfferedCallback } from "../model/onsite";
+import { callbackById, callbackIdOf, createOfferedCallback, offerRequestId } from "../model/onsite";
 import { siteById } from "../model/sites";
 import type { Site } from "../model/sites";
 import { formFields } from "./links";
@@ -49,10 +49,10 @@ const WORDS: Record<
     cart: string;
     badPhone: string;
     notAllowed: string;
+    capped: string;
     thanks: string;
     told: string;
     expired: string;
-    reasons: Record<(typeof LEAVE_REASONS)[number], string>;
   }
 > = {
   en: {
@@ -67,15 +67,10 @@ const WORDS: Record<
     cart: "Return to your cart",
     badPhone: "Enter the phone number with its country code, e.g. +44 20 7946 0958.",
     notAllowed: "We cannot call this number. Please give a number in the store's country.",
+    capped: "We have had enough requests for this number today. Please try again tomorrow.",
     thanks: "Thank you",
     told: "You told us: {reason}. It helps {store} do better.",
     expired: "This link has expired",
-    reasons: {
-      price: "too expensive",
-      shipping: "delivery cost or time",
-      browsing: "just looking",
-      problem: "something went wrong",
-    },
   },
   fr: {
     title: "Rappelez-moi",
@@ -90,15 +85,10 @@ const WORDS: Record<
     cart: "Retrouver mon panier",
     badPhone: "Indiquez le numéro avec l'indicatif du pays, par ex. +33 1 23 45 67 89.",
     notAllowed: "Nous ne pouvons pas appeler ce numéro. Indiquez un numéro du pays de la boutique.",
+    capped: "Nous avons reçu assez de demandes pour ce numéro aujourd'hui. Réessayez demain.",
     thanks: "Merci",
     told: "Votre réponse : {reason}. Elle aide {store} à s'améliorer.",
     expired: "Ce lien a expiré",
-    reasons: {
-      price: "trop cher",
-      shipping: "livraison (prix ou délai)",
-      browsing: "je regardais seulement",
-      problem: "un problème technique",
-    },
   },
   ru: {
     title: "Перезвоните мне",
@@ -112,15 +102,10 @@ const WORDS: Record<
     cart: "Вернуться в корзину",
     badPhone: "Укажите номер с кодом страны, например +7 495 123-45-67.",
     notAllowed: "Мы не можем позвонить на этот номер. Укажите номер в стране магазина.",
+    capped: "Сегодня для этого номера уже достаточно заявок. Попробуйте завтра.",
     thanks: "Спасибо",
     told: "Ваш ответ: {reason}. Это помогает {store} стать лучше.",
     expired: "Срок действия ссылки истёк",
-    reasons: {
-      price: "слишком дорого",
-      shipping: "доставка (цена или срок)",
-      browsing: "просто смотрю",
-      problem: "что-то не работало",
-    },
   },
 };
 
@@ -164,7 +149,15 @@ const expired = (c: Context<{ Bindings: Env }>) =>
 /** The callback form; `error` is shown above the field and tied to it for screen readers. */
 async function callbackForm(
   c: Context<{ Bindings: Env }>,
-  x: { token: string; site: Site; contactId: string; locale: Locale; phone: string; error?: string },
+  x: {
+    token: string;
+    site: Site;
+    contactId: string;
+    locale: Locale;
+    phone: string;
+    error?: string;
+    status?: 400 | 429;
+  },
 ) {
   const w = WORDS[x.locale];
   const store = { store: x.site.name };
@@ -181,7 +174,7 @@ ${x.error ? html`<p class="error" id="phone-error" role="alert">${x.error}</p>` 
 <button type="submit">${w.submit}</button>
 </form>
 <p><a href="${restore}">${w.cart}</a></p>`;
-  return c.html(page(x.locale, w.title, body), x.error ? 400 : 200);
+  return c.html(page(x.locale, w.title, body), x.error ? (x.status ?? 400) : 200);
 }
 
 answers.get("/callback", async (c) => {
@@ -207,19 +200,25 @@ answers.post("/callback", async (c) => {
   const phone = normalisePhone(given);
   const refused = !phone ? w.badPhone : !phoneAllowed(phone, phoneCountries(m.site)) ? w.notAllowed : null;
   if (!phone || refused) return callbackForm(c, { token, ...m, phone: given, error: refused ?? w.badPhone });
-  await takeOffer(
-    c.env,
-    m.site,
-    {
-      contactId: m.contactId,
-      messageId: m.messageId,
-      phone,
-      via: "link",
-      wording: `${say(w.consent, { store: m.site.name })} (${w.submit})`,
-      at,
-    },
-    (p) => c.executionCtx.waitUntil(p),
-  );
+  try {
+    await takeOffer(
+      c.env,
+      m.site,
+      {
+        contactId: m.contactId,
+        messageId: m.messageId,
+        phone,
+        via: "link",
+        wording: `${say(w.consent, { store: m.site.name })} (${w.submit})`,
+        at,
+      },
+      (p) => c.executionCtx.waitUntil(p),
+    );
+  } catch (e) {
+    // Past a cap (this number's two a day, the site's day): said on the form, not as JSON.
+    if (!isCapped(e)) throw e;
+    return callbackForm(c, { token, ...m, phone, error: w.capped, status: 429 });
+  }
   return c.html(page(m.locale, w.done, html`<p role="status">${say(w.doneBody, { store: m.site.name, phone })}</p>`));
 });
 
@@ -234,10 +233,8 @@ export async function takeOffer(
   x: { contactId: string; messageId: number; phone: string; via: "link" | "reply"; wording: string; at: number },
   waitUntil: (p: Promise<unknown>) => void,
 ): Promise<{ id: number; created: boolean }> {
-  const existing = await env.DB.prepare(`SELECT id FROM callbacks WHERE site_id = ? AND request_id = 'offer:' || ?`)
-    .bind(site.id, x.messageId)
-    .first<{ id: number }>();
-  if (existing) return { id: existing.id, created: false };
+  const existing = await callbackIdOf(env.DB, site.id, offerRequestId(x.messageId));
+  if (existing !== null) return { id: existing, created: false };
   await cappedShared(env, site.id, "callback", x.phone, x.at);
   const made = await createOfferedCallback(env.DB, { siteId: site.id, now: x.at, ...x });
   const callback = made.created ? await callbackById(env.DB, site.id, made.id) : null;
@@ -269,7 +266,7 @@ answers.get("/reason", async (c) => {
     page(
       m.locale,
       w.thanks,
-      html`<p role="status">${say(w.told, { reason: w.reasons[reason], store: m.site.name })}</p>`,
+      html`<p role="status">${say(w.told, { reason: REASONS[m.locale][reason].toLocaleLowerCase(m.locale), store: m.site.name })}</p>`,
     ),
   );
 });
