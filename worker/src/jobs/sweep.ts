@@ -24,6 +24,7 @@ import { DEAD_AFTER, deadLetter } from "../model/dead-letters";
 import { siteById, webhookSecret } from "../model/sites";
 import { suppressionOf } from "../model/suppressions";
 import type { Site } from "../model/sites";
+import { refreshRfm } from "../segments/rfm";
 import { contactMatches } from "../segments/rules";
 import { deferUntil, validTimeZone } from "./quiet-hours";
 import { prune } from "./retention";
@@ -174,6 +175,8 @@ export async function sweep(env: Env, now: number, publicUrl?: string, budget: S
     perMessage = Math.max(1, Math.ceil((counted.calls() - before) / claimed.length));
     if (claimed.length < size) break;
   }
+  // After sending: a few sites' RFM scores, when a day old (segments/rfm.ts).
+  await guard("rfm", () => refreshRfm(db, now));
   // Last, so sending never waits on it: a bounded batch of what is past each site's retention.
   await guard("retention", async () => {
     await prune(db, now);
