@@ -2,6 +2,7 @@ import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
+import { profile } from "../../worker/src/model/contacts";
 import { rfmStatements } from "../../worker/src/segments/rfm";
 import { compileRule, contactMatches, parseRule, RuleError } from "../../worker/src/segments/rules";
 import { advance, BASE, post, SECRET } from "./helpers";
@@ -262,6 +263,18 @@ describe("segments", () => {
       error: { code: "invalid_segment", message: expect.stringContaining("segment.metric") },
     });
     expect((await SELF.fetch(`${BASE}/v1/admin/campaigns/audience`, { method: "POST" })).status).toBe(401);
+  });
+
+  it("should show each contact's stage and RFM scores on their profile, as the rules read them", async () => {
+    expect(await profile(env.DB, SITE, "ada", NOW)).toMatchObject({
+      stage: "loyal",
+      rfm: { recency: 2, frequency: 4, monetary: 4 },
+    });
+    expect(await profile(env.DB, SITE, "bo", NOW)).toMatchObject({
+      stage: "lapsing",
+      rfm: { recency: 1, frequency: 1, monetary: 1 },
+    });
+    expect(await profile(env.DB, SITE, "di", NOW)).toMatchObject({ stage: "left_cart", rfm: null });
   });
 
   it("should refresh each site's RFM scores from the scheduler, at most once a day", async () => {

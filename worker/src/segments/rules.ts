@@ -1,4 +1,5 @@
 import { isDict } from "../lib/values";
+import { LAPSING_DAYS, type Stage, STAGES, stageSql } from "../model/contacts";
 
 /**
  * The segment rule language: JSON that a merchant writes (through the admin API or the dashboard's
@@ -16,7 +17,7 @@ import { isDict } from "../lib/values";
  *   { "viewed_product": "E7247", "within_days": 7 }           product id, or "*" for any
  *   { "open_cart": true } · { "opted_in": true } · { "never_ordered": true }
  *   { "inactive_days": 180 }                                  no visit for ≥ N days
- *   { "stage": "loyal" } · { "stage": ["customer", "loyal"] }  lifecycle stage (STAGES, below)
+ *   { "stage": "loyal" } · { "stage": ["customer", "loyal"] }  lifecycle stage (model/contacts.ts STAGES)
  *   { "metric": "rfm_recency", "op": "gte", "value": 4 }      also rfm_frequency, rfm_monetary:
  *                                                            quintiles 1–5 (segments/rfm.ts)
  *   { "did": "Product Viewed", "at_least": 3, "within_days": 7, "where": { "category": "Headphones" } }
@@ -39,16 +40,6 @@ export type Rule =
   | { stage: Stage[] }
   | { did: string; at_least: number; within_days?: number; where?: { product_id?: string; category?: string } }
   | { top_category: string };
-
-/**
- * Lifecycle stages, one per contact, first match wins: never ordered — `left_cart` with an open
- * cart, else `prospect` (browsing); ordered — `lapsing` when the last order is LAPSING_DAYS old,
- * `loyal` from LOYAL_ORDERS orders, else `customer`.
- */
-export const STAGES = ["prospect", "left_cart", "customer", "loyal", "lapsing"] as const;
-export type Stage = (typeof STAGES)[number];
-export const LAPSING_DAYS = 180;
-export const LOYAL_ORDERS = 3;
 
 type AttrOp = "eq" | "ne" | "in" | "exists" | "contains";
 type CompareOp = "eq" | "gt" | "gte" | "lt" | "lte";
@@ -284,10 +275,7 @@ export function compileRule(rule: Rule, now: number): Compiled {
       return r.opted_in ? yes : `(NOT ${yes})`;
     }
     if ("stage" in r) {
-      const cart = `EXISTS (SELECT 1 FROM cart_items i WHERE i.site_id = c.site_id AND i.contact_id = c.id)`;
-      const stage = `(CASE WHEN c.orders_count = 0 THEN iif(${cart}, 'left_cart', 'prospect')
-        WHEN c.last_order_at IS NOT NULL AND c.last_order_at <= ${bind(now - LAPSING_DAYS * DAY)} THEN 'lapsing'
-        WHEN c.orders_count >= ${LOYAL_ORDERS} THEN 'loyal' ELSE 'customer' END)`;
+      const stage = stageSql(bind(now - LAPSING_DAYS * DAY));
       return `(${stage} IN (SELECT value FROM json_each(${bind(JSON.stringify(r.stage))})))`;
     }
     if ("did" in r) {
