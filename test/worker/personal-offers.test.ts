@@ -112,12 +112,12 @@ describe("personal offers", () => {
     await listProduct(bulb, "Warm bulb", 500, "Bulbs");
     await listProduct(shade, "Linen shade", 1500, "Lighting");
     // Another customer bought the lamp with a bulb.
-    await sendAsServer([
-      order(uid("anon"), [
-        { product_id: lamp, quantity: 1, price: 30 },
-        { product_id: bulb, quantity: 2, price: 5 },
-      ]),
+    const other = uid("anon");
+    const together = order(other, [
+      { product_id: lamp, quantity: 1, price: 30 },
+      { product_id: bulb, quantity: 2, price: 5 },
     ]);
+    await sendAsServer([together]);
     const buyer = async (productId: string) => {
       const email = `${uid("buyer")}@example.com`;
       const anonymousId = uid("anon");
@@ -134,6 +134,11 @@ describe("personal offers", () => {
     const shadeMail = await buyer(shade);
     expect(shadeMail).toContain("More from the same category:\n- Desk lamp: £30.00\n");
     expect(shadeMail).not.toContain("also bought");
+    // Once that order is cancelled, nobody bought the lamp with anything: back to the category.
+    await sendAsServer([
+      { type: "track", anonymousId: other, event: "Order Cancelled", properties: together.properties },
+    ]);
+    expect(await buyer(lamp)).toContain("More from the same category:\n- Linen shade: £15.00\n");
   });
 
   it("should let the merchant mint codes bound to a category, priced on that category only, and refuse binding both", async () => {

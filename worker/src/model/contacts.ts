@@ -214,6 +214,7 @@ export const MERGED_TABLES = [
   "events",
   "identities",
   "messages",
+  "order_items",
   "orders",
   "product_views",
 ];
@@ -227,6 +228,7 @@ export function mergeContacts(db: D1Database, siteId: string, from: string, into
     move(`UPDATE events SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
     moveMessages(db, siteId, from, into),
     move(`UPDATE orders SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
+    move(`UPDATE order_items SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
     move(`UPDATE coupons SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
     move(`UPDATE callbacks SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
     move(`UPDATE consents SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
