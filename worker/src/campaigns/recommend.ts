@@ -25,7 +25,12 @@ export interface Audience {
   contactId: string;
   traits: Record<string, unknown>;
   now: number;
+  /** One per sweep: each site's top product is read once, however many mails show it. */
+  tops?: TopCache;
 }
+
+/** Site id → its top product, for the length of one sweep. */
+export type TopCache = Map<string, Promise<Shown>>;
 
 const BEST_SELLER_DAYS = 90;
 const COLS = `p.product_id AS productId, p.name, p.price, p.url, p.image_url AS imageUrl, p.category, p.merchant`;
@@ -35,6 +40,27 @@ const SOLD = `sold (id, units) AS (
   WHERE site_id = ?1 AND status = 'placed' AND placed_at >= ?2 GROUP BY product_id)`;
 /** Of the orders holding one of this order's products, the most recent considered. */
 const PEERS = 5000;
+
+/** The best-seller: ?1 site, ?2 since. */
+export const BEST_SELLER_SQL = `WITH ${SOLD} SELECT ${COLS} FROM products p JOIN sold ON sold.id = p.product_id
+       WHERE p.site_id = ?1 AND p.merchant = 1 ORDER BY sold.units DESC, p.product_id LIMIT 1`;
+/**
+ * Bought together: ?1 site, ?2 since, ?3 this order, ?4 its buyer (their own orders are no evidence).
+ * Other customers' placed orders (the latest PEERS) holding any product of this order, and what
+ * else they held, most co-orders first: index lookups by product and by order.
+ */
+export const BOUGHT_TOGETHER_SQL = `WITH mine (id) AS MATERIALIZED (SELECT product_id FROM order_items WHERE site_id = ?1 AND order_id = ?3),
+            peers (order_id) AS MATERIALIZED (
+              -- CROSS JOIN keeps this order: by product (order_items_product), not by date.
+              SELECT DISTINCT i.order_id FROM mine CROSS JOIN order_items i
+              WHERE i.site_id = ?1 AND i.product_id = mine.id AND i.status = 'placed' AND i.placed_at >= ?2
+                AND i.contact_id != ?4 AND i.order_id != ?3
+              ORDER BY i.placed_at DESC LIMIT ${PEERS}),
+            pairs (id, n) AS (
+              SELECT i.product_id, count(*) FROM peers JOIN order_items i ON i.site_id = ?1 AND i.order_id = peers.order_id
+              WHERE i.product_id NOT IN (SELECT id FROM mine) GROUP BY i.product_id)
+       SELECT ${COLS} FROM products p JOIN pairs ON pairs.id = p.product_id
+       WHERE p.site_id = ?1 AND p.merchant = 1 ORDER BY pairs.n DESC, p.product_id LIMIT 3`;
 
 type Row = Omit<Product, "merchant"> & { merchant: number };
 
@@ -65,13 +91,17 @@ export async function shownProducts(
   const none = (products: Product[] = []): Shown => ({ products, basis: null, showcase: null });
   const since = who.now - BEST_SELLER_DAYS * 86400_000;
 
-  const top = async (): Promise<Shown> => {
-    const sold = await list(
-      `WITH ${SOLD} SELECT ${COLS} FROM products p JOIN sold ON sold.id = p.product_id
-       WHERE p.site_id = ?1 AND p.merchant = 1 ORDER BY sold.units DESC, p.product_id LIMIT 1`,
-      site.id,
-      since,
-    );
+  const top = (): Promise<Shown> => {
+    const hit = who.tops?.get(site.id);
+    if (hit) return hit;
+    const read = readTop();
+    who.tops?.set(site.id, read);
+    // A failed read is not remembered: the next mail tries again.
+    read.catch(() => who.tops?.delete(site.id));
+    return read;
+  };
+  async function readTop(): Promise<Shown> {
+    const sold = await list(BEST_SELLER_SQL, site.id, since);
     if (sold.length > 0) return { products: sold, basis: "best_seller", showcase: null };
     // Views alone, which any browser can add, pick among the merchant's products but never put a
     // stranger's row in front of everyone.
@@ -83,7 +113,7 @@ export async function shownProducts(
       site.id,
     );
     return { products: viewed, basis: viewed.length > 0 ? "most_viewed" : null, showcase: null };
-  };
+  }
 
   switch (block) {
     case "viewed":
@@ -106,26 +136,7 @@ export async function shownProducts(
     }
     case "related": {
       const order = String(data.order_id ?? "");
-      // Other customers' placed orders (this year's, the latest PEERS) holding any product of this
-      // order, and what else they held, most co-orders first: index lookups by product and by order.
-      const together = await list(
-        `WITH mine (id) AS MATERIALIZED (SELECT product_id FROM order_items WHERE site_id = ?1 AND order_id = ?3),
-              peers (order_id) AS MATERIALIZED (
-                -- CROSS JOIN keeps this order: by product (order_items_product), not by date.
-                SELECT DISTINCT i.order_id FROM mine CROSS JOIN order_items i
-                WHERE i.site_id = ?1 AND i.product_id = mine.id AND i.status = 'placed' AND i.placed_at >= ?2
-                  AND i.contact_id != ?4 AND i.order_id != ?3
-                ORDER BY i.placed_at DESC LIMIT ${PEERS}),
-              pairs (id, n) AS (
-                SELECT i.product_id, count(*) FROM peers JOIN order_items i ON i.site_id = ?1 AND i.order_id = peers.order_id
-                WHERE i.product_id NOT IN (SELECT id FROM mine) GROUP BY i.product_id)
-         SELECT ${COLS} FROM products p JOIN pairs ON pairs.id = p.product_id
-         WHERE p.site_id = ?1 AND p.merchant = 1 ORDER BY pairs.n DESC, p.product_id LIMIT 3`,
-        site.id,
-        who.now - 365 * 86400_000,
-        order,
-        who.contactId,
-      );
+      const together = await list(BOUGHT_TOGETHER_SQL, site.id, who.now - 365 * 86400_000, order, who.contactId);
       if (together.length > 0) return { products: together, basis: "bought_together", showcase: null };
       const category = await list(
         `SELECT ${COLS} FROM products p WHERE p.site_id = ?1 AND p.merchant = 1 AND p.category IS NOT NULL

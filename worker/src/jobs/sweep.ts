@@ -3,7 +3,7 @@ import { launchDueCampaigns, nextStep, pickVariant } from "../campaigns/engine";
 import { localeOf, MESSAGE_TEMPLATES, renderCallScript, renderMessage, renderSms } from "../campaigns/messages";
 import type { MessageContext, MessageTemplate, Product } from "../campaigns/messages";
 import { shownProducts } from "../campaigns/recommend";
-import type { Shown } from "../campaigns/recommend";
+import type { Shown, TopCache } from "../campaigns/recommend";
 import { campaignById } from "../campaigns/store";
 import type { Outgoing } from "../channels/channel";
 import { NotConfigured, ProviderError } from "../channels/channel";
@@ -151,6 +151,7 @@ export async function sweep(env: Env, now: number, publicUrl?: string, budget: S
 
   const deadline = started + ms;
   const pace = pacer();
+  const tops: TopCache = new Map();
   // D1 calls one delivery costs: a guess at first (~7 for a cart reminder), then measured.
   let perMessage = 10;
   while (Date.now() < deadline) {
@@ -169,7 +170,7 @@ export async function sweep(env: Env, now: number, publicUrl?: string, budget: S
     // claimed again after CLAIM_TIMEOUT_MS.
     const round = claimed;
     await guard("send", async () => {
-      await deliverRound(counting, round, now, sites, result, { pace, deadline, publicUrl });
+      await deliverRound(counting, round, now, sites, result, { pace, deadline, publicUrl, tops });
       return 0;
     });
     perMessage = Math.max(1, Math.ceil((counted.calls() - before) / claimed.length));
@@ -209,6 +210,7 @@ interface RoundOptions {
   pace: Pacer;
   deadline: number;
   publicUrl: string | undefined;
+  tops: TopCache;
 }
 
 async function deliverRound(
@@ -297,7 +299,7 @@ async function deliver(
   m: Claimed,
   now: number,
   siteOf: (id: string) => Promise<Site | null>,
-  { pace, deadline, publicUrl, contacts, lastOrders }: RoundOptions & RoundReads,
+  { pace, deadline, publicUrl, tops, contacts, lastOrders }: RoundOptions & RoundReads,
 ): Promise<Outcome> {
   const db = env.DB;
   // Claimed again and again without an outcome: every sweep that took it died mid-send (a crash,
@@ -400,7 +402,7 @@ async function deliver(
     if (budget && ((await countAll(db, [{ bucket: budget.bucket, windowMs: DAY }], now))[0] ?? 0) > budget.limit)
       return overBudget(db, site, m, budget, now);
 
-    const shown = await shownProducts(db, site, template.block, data, { contactId: row.id, traits, now });
+    const shown = await shownProducts(db, site, template.block, data, { contactId: row.id, traits, now, tops });
     const offer = m.coupon || step.coupon ? await couponFor(db, site, def, step, m, shown.products[0], now) : null;
     const variant = variantOf(step, m);
     const delivery: Delivery = { site, def, step, template, m, row, traits, data, now };

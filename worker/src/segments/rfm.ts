@@ -14,22 +14,21 @@ export const RFM_EVERY_MS = 24 * 3600_000;
 /** Sites refreshed per sweep: bounded work per run; the rest wait for the next minute. */
 const SITES_PER_SWEEP = 5;
 
+/** Scores one site's customers (?1): score = 1 + ⌊5 · (rank − 1) / n⌋, ties sharing a rank. */
+export const RFM_SQL = `WITH n AS MATERIALIZED (SELECT count(*) AS n FROM contacts WHERE site_id = ?1 AND orders_count > 0),
+        scored AS MATERIALIZED (
+          SELECT id,
+            1 + 5 * (rank() OVER (ORDER BY coalesce(last_order_at, 0)) - 1) / n.n AS r,
+            1 + 5 * (rank() OVER (ORDER BY orders_count) - 1) / n.n AS f,
+            1 + 5 * (rank() OVER (ORDER BY total_spent) - 1) / n.n AS m
+          FROM contacts, n WHERE site_id = ?1 AND orders_count > 0)
+   UPDATE contacts SET rfm_r = scored.r, rfm_f = scored.f, rfm_m = scored.m
+   FROM scored WHERE contacts.site_id = ?1 AND contacts.id = scored.id`;
+
 /** Statements that recompute one site's scores as of now (score = 1 + ⌊5 · (rank − 1) / n⌋). */
 export function rfmStatements(db: D1Database, siteId: string, now: number): D1PreparedStatement[] {
   return [
-    db
-      .prepare(
-        `WITH n AS MATERIALIZED (SELECT count(*) AS n FROM contacts WHERE site_id = ?1 AND orders_count > 0),
-              scored AS MATERIALIZED (
-                SELECT id,
-                  1 + 5 * (rank() OVER (ORDER BY coalesce(last_order_at, 0)) - 1) / n.n AS r,
-                  1 + 5 * (rank() OVER (ORDER BY orders_count) - 1) / n.n AS f,
-                  1 + 5 * (rank() OVER (ORDER BY total_spent) - 1) / n.n AS m
-                FROM contacts, n WHERE site_id = ?1 AND orders_count > 0)
-         UPDATE contacts SET rfm_r = scored.r, rfm_f = scored.f, rfm_m = scored.m
-         FROM scored WHERE contacts.site_id = ?1 AND contacts.id = scored.id`,
-      )
-      .bind(siteId),
+    db.prepare(RFM_SQL).bind(siteId),
     db
       .prepare(
         `UPDATE contacts SET rfm_r = NULL, rfm_f = NULL, rfm_m = NULL
