@@ -36,7 +36,7 @@ describe("scenarios in the demo store", () => {
     const email = `grace-order-${Date.now()}@example.com`;
     const page = await browser().newPage();
     const errors = watchErrors(page);
-    await signIn(page, email, "Grace");
+    await signIn(page, email, "Grace", "M");
     // Three pairs of tower speakers: £747, over the loyalty threshold in one order.
     await page.click('a[data-product="E9600"]');
     await page.selectOption("#quantity", "3");
@@ -52,6 +52,14 @@ describe("scenarios in the demo store", () => {
     await advance(60_000);
     expect(await subjects(email, "cross_sell")).toEqual(["Thank you for your order"]);
     expect(await subjects(email, "loyalty")).toEqual(["A personal thank-you from Wavelength"]);
+    // Loyalty: a code for the product the mail puts first (the best-seller), and the merchant's
+    // products in size M — the T-shirt (S–XL), the hoodie (M–XL), the socks (S–L); nothing unsized.
+    const [loyal] = (await mailsTo(email)).filter((m) => m.campaign.startsWith("loyalty"));
+    const top = loyal?.text.match(/Our best-seller of the last 90 days:\n- ([^:]+):/)?.[1] ?? "";
+    expect(top).not.toBe("");
+    expect(loyal?.text).toContain(`Valid on ${top} only.`);
+    const showcase = loyal?.text.split("In your size (M):\n")[1]?.split("\n\n")[0]?.split("\n") ?? [];
+    expect(showcase.sort()).toEqual(["- Crew socks: £9.00", "- Logo hoodie: £48.00", "- Tour T-shirt: £22.00"]);
     // And no cart reminder: the cart was bought.
     await advance(3 * DAY);
     expect(await subjects(email, "abandoned_cart")).toEqual([]);
