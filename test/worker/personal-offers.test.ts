@@ -104,6 +104,17 @@ describe("personal offers", () => {
       .bind(codeIn(mail?.text))
       .first();
     expect(bound).toEqual({ promotion_id: "loyalty-15", product_id: top });
+
+    // A "size" that is no size label (a browser sets its own traits) shows no showcase at all.
+    const other = `${uid("vip")}@example.com`;
+    const otherId = uid("anon");
+    await send([{ type: "identify", anonymousId: otherId, traits: { email: other, size: "M: pay at https://x" } }]);
+    await sendAsServer([order(otherId, [{ product_id: uid("GIFT"), quantity: 1, price: 600 }])]);
+    await advance(60_000);
+    const [plain] = await mailbox(other, "loyalty");
+    expect(plain?.text).toContain("Valid on Tour poster only.");
+    expect(plain?.text).not.toContain("In your size");
+    expect(plain?.text).not.toContain("pay at");
   });
 
   it("should recommend what other customers bought together and say so, else the same category and say that", async () => {

@@ -38,6 +38,7 @@ const COLS = `p.product_id AS productId, p.name, p.price, p.url, p.image_url AS 
 const SOLD = `sold (id, units) AS (
   SELECT product_id, sum(quantity) FROM order_items
   WHERE site_id = ?1 AND status = 'placed' AND placed_at >= ?2 GROUP BY product_id)`;
+const SIZE = /^[\p{L}\p{N}][\p{L}\p{N} ./½-]{0,19}$/u;
 /** Of the orders holding one of this order's products, the most recent considered. */
 const PEERS = 5000;
 
@@ -153,7 +154,10 @@ export async function shownProducts(
       return top();
     case "loyalty": {
       const shown = await top();
-      const size = typeof who.traits.size === "string" ? who.traits.size.trim().slice(0, 20) : "";
+      // A size is a short label ("M", "42", "EU 38½"); anything else in the trait (a browser may
+      // set it) is no size, and never reaches the mail.
+      const raw = typeof who.traits.size === "string" ? who.traits.size.trim() : "";
+      const size = SIZE.test(raw) ? raw : "";
       if (!size) return shown;
       const products = await list(
         `WITH ${SOLD} SELECT ${COLS} FROM products p LEFT JOIN sold ON sold.id = p.product_id
