@@ -7,6 +7,12 @@ const PRESETS: [string, unknown][] = [
   ["Has an open cart", { open_cart: true }],
   ["Spent 80.00 or more in 365 days", { metric: "spend_365d", op: "gte", value: 8000 }],
   ["No visit for 6 months", { inactive_days: 180 }],
+  ["Loyal or lapsing customers", { stage: ["loyal", "lapsing"] }],
+  ["Top spenders (RFM monetary 5)", { metric: "rfm_monetary", op: "eq", value: 5 }],
+  [
+    "Viewed headphones 3 times in a week",
+    { did: "Product Viewed", at_least: 3, within_days: 7, where: { category: "Headphones" } },
+  ],
   [
     "Ordered, and has an email",
     {

@@ -40,11 +40,12 @@ export function useBrowser(): () => Browser {
 export const flush = (page: Page) =>
   page.evaluate(() => (window as unknown as { nudge: (c: string) => Promise<void> }).nudge("flush"));
 
-/** Signs in with the header form of the demo store, as a shopper would. */
-export async function signIn(page: Page, email: string, name?: string) {
+/** Signs in with the header form of the demo store, as a shopper would (a size is an identify trait). */
+export async function signIn(page: Page, email: string, name?: string, size?: string) {
   await page.goto(`${baseUrl()}/`);
   await page.fill("#signin input[name=email]", email);
   if (name) await page.fill("#signin input[name=name]", name);
+  if (size) await page.selectOption("#signin-size", size);
   await page.click("#signin button[type=submit]");
   await expect.poll(() => page.textContent("#signed-in")).toContain(email);
 }

@@ -104,6 +104,17 @@ describe("personal offers", () => {
       .bind(codeIn(mail?.text))
       .first();
     expect(bound).toEqual({ promotion_id: "loyalty-15", product_id: top });
+
+    // A "size" that is no size label (a browser sets its own traits) shows no showcase at all.
+    const other = `${uid("vip")}@example.com`;
+    const otherId = uid("anon");
+    await send([{ type: "identify", anonymousId: otherId, traits: { email: other, size: "M: pay at https://x" } }]);
+    await sendAsServer([order(otherId, [{ product_id: uid("GIFT"), quantity: 1, price: 600 }])]);
+    await advance(60_000);
+    const [plain] = await mailbox(other, "loyalty");
+    expect(plain?.text).toContain("Valid on Tour poster only.");
+    expect(plain?.text).not.toContain("In your size");
+    expect(plain?.text).not.toContain("pay at");
   });
 
   it("should recommend what other customers bought together and say so, else the same category and say that", async () => {
@@ -112,12 +123,12 @@ describe("personal offers", () => {
     await listProduct(bulb, "Warm bulb", 500, "Bulbs");
     await listProduct(shade, "Linen shade", 1500, "Lighting");
     // Another customer bought the lamp with a bulb.
-    await sendAsServer([
-      order(uid("anon"), [
-        { product_id: lamp, quantity: 1, price: 30 },
-        { product_id: bulb, quantity: 2, price: 5 },
-      ]),
+    const other = uid("anon");
+    const together = order(other, [
+      { product_id: lamp, quantity: 1, price: 30 },
+      { product_id: bulb, quantity: 2, price: 5 },
     ]);
+    await sendAsServer([together]);
     const buyer = async (productId: string) => {
       const email = `${uid("buyer")}@example.com`;
       const anonymousId = uid("anon");
@@ -134,6 +145,11 @@ describe("personal offers", () => {
     const shadeMail = await buyer(shade);
     expect(shadeMail).toContain("More from the same category:\n- Desk lamp: £30.00\n");
     expect(shadeMail).not.toContain("also bought");
+    // Once that order is cancelled, nobody bought the lamp with anything: back to the category.
+    await sendAsServer([
+      { type: "track", anonymousId: other, event: "Order Cancelled", properties: together.properties },
+    ]);
+    expect(await buyer(lamp)).toContain("More from the same category:\n- Linen shade: £15.00\n");
   });
 
   it("should let the merchant mint codes bound to a category, priced on that category only, and refuse binding both", async () => {

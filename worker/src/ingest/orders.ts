@@ -66,6 +66,19 @@ export function orderStatements(db: D1Database, site: Site, contactId: string, m
           JSON.stringify(coupons),
           JSON.stringify(products),
         ),
+      // Its lines as rows, from the stored order itself (a replay, or another contact's order with
+      // this id, changes nothing): recommendations read them by product (campaigns/recommend.ts).
+      db
+        .prepare(
+          `INSERT INTO order_items (site_id, order_id, product_id, contact_id, quantity, placed_at, status)
+           SELECT o.site_id, o.order_id, j.value ->> '$.product_id', o.contact_id,
+                  sum(coalesce(j.value ->> '$.quantity', 1)), o.placed_at, o.status
+           FROM orders o, json_each(o.products) j
+           WHERE o.site_id = ?1 AND o.order_id = ?2 AND j.value ->> '$.product_id' IS NOT NULL
+           GROUP BY j.value ->> '$.product_id'
+           ON CONFLICT DO NOTHING`,
+        )
+        .bind(site.id, orderId ?? m.messageId),
       ...redeemCoupons(db, site.id, orderId ?? m.messageId, contactId, coupons, m.timestamp),
       attribute(db, site.id, contactId, orderId ?? m.messageId),
     );
@@ -76,6 +89,9 @@ export function orderStatements(db: D1Database, site: Site, contactId: string, m
       // Another shopper's order id names nothing here: the order must be this contact's.
       db
         .prepare(`UPDATE orders SET status = ? WHERE site_id = ? AND order_id = ? AND contact_id = ?`)
+        .bind(status, site.id, orderId, contactId),
+      db
+        .prepare(`UPDATE order_items SET status = ? WHERE site_id = ? AND order_id = ? AND contact_id = ?`)
         .bind(status, site.id, orderId, contactId),
       ...(releasesCoupons(m) ? releaseCoupons(db, site.id, orderId, contactId, m.timestamp) : []),
     );

@@ -10,7 +10,7 @@ import {
 } from "../campaigns/messages";
 import type { MessageContext, MessageTemplate, Product } from "../campaigns/messages";
 import { shownProducts } from "../campaigns/recommend";
-import type { Shown } from "../campaigns/recommend";
+import type { Shown, TopCache } from "../campaigns/recommend";
 import { campaignById } from "../campaigns/store";
 import { decide, type FlowNode, nodeAt } from "../campaigns/flow";
 import type { Outgoing } from "../channels/channel";
@@ -32,6 +32,7 @@ import { DEAD_AFTER, deadLetter } from "../model/dead-letters";
 import { siteById, webhookSecret } from "../model/sites";
 import { suppressionOf } from "../model/suppressions";
 import type { Site } from "../model/sites";
+import { refreshRfm } from "../segments/rfm";
 import { contactMatches } from "../segments/rules";
 import { deferUntil, validTimeZone } from "./quiet-hours";
 import { prune } from "./retention";
@@ -162,6 +163,7 @@ export async function sweep(env: Env, now: number, publicUrl?: string, budget: S
 
   const deadline = started + ms;
   const pace = pacer();
+  const tops: TopCache = new Map();
   // D1 calls one delivery costs: a guess at first (~7 for a cart reminder), then measured.
   let perMessage = 10;
   while (Date.now() < deadline) {
@@ -181,13 +183,15 @@ export async function sweep(env: Env, now: number, publicUrl?: string, budget: S
     const round = claimed;
     const branched = result.branched;
     await guard("send", async () => {
-      await deliverRound(counting, round, now, sites, result, { pace, deadline, publicUrl });
+      await deliverRound(counting, round, now, sites, result, { pace, deadline, publicUrl, tops });
       return 0;
     });
     perMessage = Math.max(1, Math.ceil((counted.calls() - before) / claimed.length));
     // A branch or wait decided this round may have scheduled a step due at once: claim again for it.
     if (claimed.length < size && result.branched === branched) break;
   }
+  // After sending: a few sites' RFM scores, when a day old (segments/rfm.ts).
+  await guard("rfm", () => refreshRfm(db, now));
   // Last, so sending never waits on it: a bounded batch of what is past each site's retention.
   await guard("retention", async () => {
     await prune(db, now);
@@ -220,6 +224,7 @@ interface RoundOptions {
   pace: Pacer;
   deadline: number;
   publicUrl: string | undefined;
+  tops: TopCache;
 }
 
 async function deliverRound(
@@ -308,7 +313,7 @@ async function deliver(
   m: Claimed,
   now: number,
   siteOf: (id: string) => Promise<Site | null>,
-  { pace, deadline, publicUrl, contacts, lastOrders }: RoundOptions & RoundReads,
+  { pace, deadline, publicUrl, tops, contacts, lastOrders }: RoundOptions & RoundReads,
 ): Promise<Outcome> {
   const db = env.DB;
   // Claimed again and again without an outcome: every sweep that took it died mid-send (a crash,
@@ -425,7 +430,7 @@ async function deliver(
     const shown =
       template.transactional && row.unsubscribed
         ? { products: [], basis: null, showcase: null }
-        : await shownProducts(db, site, template.block, data, { contactId: row.id, traits, now });
+        : await shownProducts(db, site, template.block, data, { contactId: row.id, traits, now, tops });
     const offer = m.coupon || step.coupon ? await couponFor(db, site, def, step, m, shown.products[0], now) : null;
     const variant = variantOf(step, m);
     const delivery: Delivery = { site, def, step, template, m, row, traits, data, now };

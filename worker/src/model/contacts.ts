@@ -215,6 +215,7 @@ export const MERGED_TABLES = [
   "identities",
   "leave_reasons",
   "messages",
+  "order_items",
   "orders",
   "product_views",
 ];
@@ -228,6 +229,7 @@ export function mergeContacts(db: D1Database, siteId: string, from: string, into
     move(`UPDATE events SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
     moveMessages(db, siteId, from, into),
     move(`UPDATE orders SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
+    move(`UPDATE order_items SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
     move(`UPDATE coupons SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
     move(`UPDATE callbacks SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
     move(`UPDATE consents SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
@@ -304,6 +306,26 @@ const YEAR_MS = 365 * 24 * 3600 * 1000;
 export const SPEND_SINCE_SQL = `SELECT coalesce(sum(total), 0) FROM orders
   WHERE site_id = ?1 AND contact_id = ?2 AND status = 'placed' AND placed_at >= ?3`;
 
+/**
+ * Lifecycle stages, one per contact, first match wins: never ordered — `left_cart` with an open
+ * cart, else `prospect` (browsing); ordered — `lapsing` when the last order is LAPSING_DAYS old,
+ * `loyal` from LOYAL_ORDERS orders, else `customer`.
+ */
+export const STAGES = ["prospect", "left_cart", "customer", "loyal", "lapsing"] as const;
+export type Stage = (typeof STAGES)[number];
+export const LAPSING_DAYS = 180;
+export const LOYAL_ORDERS = 3;
+
+/**
+ * The stage of contacts row `c` as SQL, the one definition segments and profiles read;
+ * `cutoff` is the placeholder bound to now − LAPSING_DAYS.
+ */
+export const stageSql = (cutoff: string) => `(CASE
+  WHEN c.orders_count = 0 THEN
+    iif(EXISTS (SELECT 1 FROM cart_items i WHERE i.site_id = c.site_id AND i.contact_id = c.id), 'left_cart', 'prospect')
+  WHEN c.last_order_at IS NOT NULL AND c.last_order_at <= ${cutoff} THEN 'lapsing'
+  WHEN c.orders_count >= ${LOYAL_ORDERS} THEN 'loyal' ELSE 'customer' END)`;
+
 export interface Profile {
   id: string;
   email: string | null;
@@ -318,6 +340,9 @@ export interface Profile {
   totalSpent: number;
   spent365: number;
   unsubscribed: boolean;
+  stage: Stage;
+  /** Quintiles 1–5 among the site's customers (segments/rfm.ts); null without an order or before the first run. */
+  rfm: { recency: number; frequency: number; monetary: number } | null;
   identities: { kind: IdentityKind; value: string }[];
   cart: { cartId: string; currency: string; items: number; value: number; updatedAt: number } | null;
   lastViewed: { productId: string; viewedAt: number; views: number }[];
@@ -337,14 +362,21 @@ interface ProfileRow {
   total_spent: number;
   unsubscribed: number;
   spent_365: number;
+  stage: Stage;
+  rfm_r: number | null;
+  rfm_f: number | null;
+  rfm_m: number | null;
 }
 
 /** A contact with the aggregates segments use: one batch of index lookups. */
 export async function profile(db: D1Database, siteId: string, contactId: string, now: number): Promise<Profile | null> {
   const [c, ids, cart, views] = await db.batch([
     db
-      .prepare(`SELECT *, (${SPEND_SINCE_SQL}) AS spent_365 FROM contacts WHERE site_id = ?1 AND id = ?2`)
-      .bind(siteId, contactId, now - YEAR_MS),
+      .prepare(
+        `SELECT c.*, (${SPEND_SINCE_SQL}) AS spent_365, ${stageSql("?4")} AS stage FROM contacts c
+         WHERE c.site_id = ?1 AND c.id = ?2`,
+      )
+      .bind(siteId, contactId, now - YEAR_MS, now - LAPSING_DAYS * 86400_000),
     db
       .prepare(`SELECT kind, value FROM identities WHERE site_id = ? AND contact_id = ? ORDER BY kind, value`)
       .bind(siteId, contactId),
@@ -377,6 +409,11 @@ export async function profile(db: D1Database, siteId: string, contactId: string,
     totalSpent: row.total_spent,
     spent365: row.spent_365,
     unsubscribed: row.unsubscribed === 1,
+    stage: row.stage,
+    rfm:
+      row.rfm_r !== null && row.rfm_f !== null && row.rfm_m !== null
+        ? { recency: row.rfm_r, frequency: row.rfm_f, monetary: row.rfm_m }
+        : null,
     identities: (ids?.results ?? []) as Profile["identities"],
     cart: (cart?.results[0] as Profile["cart"] | undefined) ?? null,
     lastViewed: (views?.results ?? []) as Profile["lastViewed"],

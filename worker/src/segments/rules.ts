@@ -1,4 +1,5 @@
 import { isDict } from "../lib/values";
+import { LAPSING_DAYS, type Stage, STAGES, stageSql } from "../model/contacts";
 
 /**
  * The segment rule language: JSON that a merchant writes (through the admin API or the dashboard's
@@ -16,6 +17,13 @@ import { isDict } from "../lib/values";
  *   { "viewed_product": "E7247", "within_days": 7 }           product id, or "*" for any
  *   { "open_cart": true } · { "opted_in": true } · { "never_ordered": true }
  *   { "inactive_days": 180 }                                  no visit for ≥ N days
+ *   { "stage": "loyal" } · { "stage": ["customer", "loyal"] }  lifecycle stage (model/contacts.ts STAGES)
+ *   { "metric": "rfm_recency", "op": "gte", "value": 4 }      also rfm_frequency, rfm_monetary:
+ *                                                            quintiles 1–5 (segments/rfm.ts)
+ *   { "did": "Product Viewed", "at_least": 3, "within_days": 7, "where": { "category": "Headphones" } }
+ *                                                            an event n times in d days; `where`:
+ *                                                            product_id and/or category
+ *   { "top_category": "Headphones" }                          the category they viewed most
  */
 
 export type Rule =
@@ -28,7 +36,10 @@ export type Rule =
   | { open_cart: boolean }
   | { opted_in: boolean }
   | { never_ordered: boolean }
-  | { inactive_days: number };
+  | { inactive_days: number }
+  | { stage: Stage[] }
+  | { did: string; at_least: number; within_days?: number; where?: { product_id?: string; category?: string } }
+  | { top_category: string };
 
 type AttrOp = "eq" | "ne" | "in" | "exists" | "contains";
 type CompareOp = "eq" | "gt" | "gte" | "lt" | "lte";
@@ -38,12 +49,16 @@ type Metric =
   | "spend_365d"
   | "days_since_last_order"
   | "days_since_last_seen"
-  | "days_since_first_seen";
+  | "days_since_first_seen"
+  | "rfm_recency"
+  | "rfm_frequency"
+  | "rfm_monetary";
 
 const DAY = 24 * 3600 * 1000;
 const MAX_DEPTH = 6;
-// Each rule binds at most two values; D1 allows 100 per statement.
+// Each rule binds at most two values (a `did` with `where`: five); D1 allows 100 per statement.
 const MAX_NODES = 40;
+const MAX_PARAMS = 80;
 const ATTR_OPS = new Set<string>(["eq", "ne", "in", "exists", "contains"]);
 const COMPARE: Record<CompareOp, string> = { eq: "=", gt: ">", gte: ">=", lt: "<", lte: "<=" };
 const METRICS = new Set<string>([
@@ -53,7 +68,11 @@ const METRICS = new Set<string>([
   "days_since_last_order",
   "days_since_last_seen",
   "days_since_first_seen",
+  "rfm_recency",
+  "rfm_frequency",
+  "rfm_monetary",
 ]);
+const RFM: Record<string, string> = { rfm_recency: "c.rfm_r", rfm_frequency: "c.rfm_f", rfm_monetary: "c.rfm_m" };
 /** Attributes kept as columns; every other name is read from the contact's traits JSON. */
 const COLUMNS: Record<string, string> = { email: "c.email", phone: "c.phone", name: "c.name", user_id: "c.user_id" };
 const TRAIT = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
@@ -125,6 +144,48 @@ export function parseRule(input: unknown, path = "segment"): Rule {
         return { [flag]: v[flag] } as Rule;
       }
     }
+    if ("stage" in v) {
+      const list = Array.isArray(v.stage) ? v.stage : [v.stage];
+      if (list.length === 0 || !list.every((x) => (STAGES as readonly unknown[]).includes(x)))
+        throw new RuleError(`${at}.stage must be one of ${STAGES.join(", ")}, or a list of them.`);
+      return { stage: list as Stage[] };
+    }
+    if ("did" in v) {
+      if (typeof v.did !== "string" || v.did.length === 0 || v.did.length > 200)
+        throw new RuleError(`${at}.did must be an event name.`);
+      const atLeast = v.at_least ?? 1;
+      if (!Number.isInteger(atLeast) || (atLeast as number) < 1 || (atLeast as number) > 1000)
+        throw new RuleError(`${at}.at_least must be a whole number from 1 to 1000.`);
+      if (v.within_days !== undefined && !(isNum(v.within_days) && v.within_days > 0 && v.within_days <= 3660))
+        throw new RuleError(`${at}.within_days must be a positive number of days (at most 3660).`);
+      let where: { product_id?: string; category?: string } | undefined;
+      if (v.where !== undefined) {
+        const w = v.where;
+        const ok = (x: unknown) => x === undefined || (typeof x === "string" && x.length > 0 && x.length <= 200);
+        if (
+          !isDict(w) ||
+          Object.keys(w).some((k) => k !== "product_id" && k !== "category") ||
+          !ok(w.product_id) ||
+          !ok(w.category)
+        )
+          throw new RuleError(`${at}.where must be { product_id?, category? } with short strings.`);
+        where = {
+          ...(w.product_id !== undefined ? { product_id: w.product_id as string } : {}),
+          ...(w.category !== undefined ? { category: w.category as string } : {}),
+        };
+      }
+      return {
+        did: v.did,
+        at_least: atLeast as number,
+        ...(v.within_days !== undefined ? { within_days: v.within_days as number } : {}),
+        ...(where ? { where } : {}),
+      };
+    }
+    if ("top_category" in v) {
+      if (typeof v.top_category !== "string" || v.top_category.length === 0 || v.top_category.length > 200)
+        throw new RuleError(`${at}.top_category must be a category name.`);
+      return { top_category: v.top_category };
+    }
     if ("inactive_days" in v) {
       if (!isNum(v.inactive_days) || v.inactive_days <= 0)
         throw new RuleError(`${at}.inactive_days must be a positive number.`);
@@ -132,7 +193,11 @@ export function parseRule(input: unknown, path = "segment"): Rule {
     }
     throw new RuleError(`${at} is not a rule (keys: ${keys.join(", ") || "none"}).`);
   };
-  return walk(input, path, 0);
+  const rule = walk(input, path, 0);
+  // D1 binds at most 100 values per statement, and the statements that use a rule bind their own.
+  if (compileRule(rule, 0).params.length > MAX_PARAMS)
+    throw new RuleError(`${path} binds more than ${MAX_PARAMS} values; use fewer or simpler rules.`);
+  return rule;
 }
 
 export interface Compiled {
@@ -191,6 +256,9 @@ export function compileRule(rule: Rule, now: number): Compiled {
           return `(${daysSince("c.last_seen")} ${op} ${bind(r.value)})`;
         case "days_since_first_seen":
           return `(${daysSince("c.first_seen")} ${op} ${bind(r.value)})`;
+        default:
+          // NULL (no order, not scored yet) matches no comparison.
+          return `(${RFM[r.metric]} ${op} ${bind(r.value)})`;
       }
     }
     if ("viewed_product" in r) {
@@ -206,6 +274,27 @@ export function compileRule(rule: Rule, now: number): Compiled {
       const yes = `(c.unsubscribed = 0 AND coalesce(${traits}, 0) IN (1, 'true', 'yes'))`;
       return r.opted_in ? yes : `(NOT ${yes})`;
     }
+    if ("stage" in r) {
+      const stage = stageSql(bind(now - LAPSING_DAYS * DAY));
+      return `(${stage} IN (SELECT value FROM json_each(${bind(JSON.stringify(r.stage))})))`;
+    }
+    if ("did" in r) {
+      // Counted up to `at_least` only (the LIMIT), along the (site, contact, timestamp) index.
+      // Placeholders are bound in the order they appear in the text.
+      const event = bind(r.did);
+      const since = r.within_days ? ` AND e.timestamp >= ${bind(now - r.within_days * DAY)}` : "";
+      const product =
+        r.where?.product_id !== undefined ? ` AND e.properties ->> '$.product_id' = ${bind(r.where.product_id)}` : "";
+      const category =
+        r.where?.category !== undefined ? ` AND e.properties ->> '$.category' = ${bind(r.where.category)}` : "";
+      return `((SELECT count(*) FROM (SELECT 1 FROM events e WHERE e.site_id = c.site_id AND e.contact_id = c.id
+        AND e.event = ${event}${since}${product}${category} LIMIT ${bind(r.at_least)})) >= ${bind(r.at_least)})`;
+    }
+    if ("top_category" in r)
+      // Views per category of the products they viewed (the catalogue's category); ties: the first by name.
+      return `((SELECT p.category FROM product_views v JOIN products p ON p.site_id = v.site_id AND p.product_id = v.product_id
+        WHERE v.site_id = c.site_id AND v.contact_id = c.id AND p.category IS NOT NULL
+        GROUP BY p.category ORDER BY sum(v.views) DESC, p.category LIMIT 1) = ${bind(r.top_category)})`;
     if ("never_ordered" in r) return `(c.orders_count ${r.never_ordered ? "=" : ">"} 0)`;
     return `(c.last_seen <= ${bind(now - r.inactive_days * DAY)})`;
   };
