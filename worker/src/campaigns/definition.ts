@@ -325,20 +325,25 @@ const stepList = (checkUrl: UrlCheck | undefined, top: boolean): v.GenericSchema
   ) as v.GenericSchema<unknown, FlowStep[]>;
 };
 
+/** The two ways of a branch or a wait: lists of steps, empty when left out. */
+const ways = (checkUrl: UrlCheck | undefined) => ({
+  then: v.optional(
+    v.lazy(() => stepList(checkUrl, false)),
+    () => [],
+  ),
+  else: v.optional(
+    v.lazy(() => stepList(checkUrl, false)),
+    () => [],
+  ),
+});
+
 const branchStep = (checkUrl: UrlCheck | undefined) =>
   v.pipe(
     v.strictObject({
       delay: v.optional(delay),
       delayMs: v.optional(delay),
       if: condition,
-      then: v.optional(
-        v.lazy(() => stepList(checkUrl, false)),
-        () => [],
-      ),
-      else: v.optional(
-        v.lazy(() => stepList(checkUrl, false)),
-        () => [],
-      ),
+      ...ways(checkUrl),
     }),
     v.check((b) => b.then.length + b.else.length > 0, "needs steps in then or else."),
     // Stored in this key order: steps are numbered in reading order (flow.ts, messages.ts cancelPending).
@@ -349,14 +354,7 @@ const waitStep = (checkUrl: UrlCheck | undefined) =>
   v.pipe(
     v.strictObject({
       waitUntil: waitFor,
-      then: v.optional(
-        v.lazy(() => stepList(checkUrl, false)),
-        () => [],
-      ),
-      else: v.optional(
-        v.lazy(() => stepList(checkUrl, false)),
-        () => [],
-      ),
+      ...ways(checkUrl),
     }),
     v.check(
       (w) => "event" in w.waitUntil || w.then.length + w.else.length === 0,
