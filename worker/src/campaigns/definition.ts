@@ -322,6 +322,7 @@ const stepList = (checkUrl: UrlCheck | undefined, top: boolean): v.GenericSchema
     ),
     v.minLength(top ? 1 : 0, message),
     v.maxLength(10, message),
+    // A recursive schema cannot infer its own type: it is spelled out above (FlowStep) instead.
   ) as v.GenericSchema<unknown, FlowStep[]>;
 };
 
