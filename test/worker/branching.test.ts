@@ -8,6 +8,7 @@ import { nodes } from "../../worker/src/campaigns/flow";
 import { cancelPending, passFlow } from "../../worker/src/model/messages";
 import {
   advance,
+  advanceToLocal,
   BASE,
   clock,
   mailbox,
@@ -178,6 +179,34 @@ describe("branching steps", () => {
     expect(await subjects(email, "wait-date")).toEqual(["Welcome to Wavelength"]);
     await tick(Date.parse(at) + 60_000);
     expect(await subjects(email, "wait-date")).toEqual(["Welcome to Wavelength", "On the day"]);
+  });
+
+  it("should wait for the contact's local hour", async () => {
+    await putCampaign("wait-hour", {
+      trigger: { type: "event", events: ["Wait Hour Test"] },
+      steps: [
+        { delay: 0, template: "welcome" },
+        { waitUntil: { hour: 9 } },
+        { delay: 0, template: "loyalty", subject: "Good morning" },
+      ],
+      exit: { ordered: false },
+    });
+    await advanceToLocal(10); // 10:00 in London: 18:00 in Tokyo, where this shopper lives
+    const { email } = await shopper("Wait Hour Test", { traits: { timezone: "Asia/Tokyo" } });
+    await advance(60_000);
+    await advance(60_000); // the wait falls due after the mail, and is put off to 09:00 there
+    const [wait] = (await messagesOf("wait-hour")).filter((r) => r.step === 2);
+    expect(wait?.status).toBe("pending");
+    expect(wait?.reason).toMatch(/^waiting until /);
+    // 09:00 in Tokyo is 00:00 in London (winter) or 01:00 (summer).
+    const at = wait?.due_at ?? 0;
+    expect(
+      new Intl.DateTimeFormat("en-GB", { timeZone: "Asia/Tokyo", hour: "numeric", hourCycle: "h23" }).format(at),
+    ).toBe("09");
+    await tick(at - 60_000);
+    expect(await subjects(email, "wait-hour")).toEqual(["Welcome to Wavelength"]);
+    await tick(at);
+    expect(await subjects(email, "wait-hour")).toEqual(["Welcome to Wavelength", "Good morning"]);
   });
 
   it("should walk the holdout through the same branches, and report each branch step's ways", async () => {

@@ -351,8 +351,21 @@ const stepList = (checkUrl: UrlCheck | undefined, top: boolean): v.GenericSchema
     ),
     v.minLength(top ? 1 : 0, message),
     v.maxLength(10, message),
+    // A recursive schema cannot infer its own type: it is spelled out above (FlowStep) instead.
   ) as v.GenericSchema<unknown, FlowStep[]>;
 };
+
+/** The two ways of a branch or a wait: lists of steps, empty when left out. */
+const ways = (checkUrl: UrlCheck | undefined) => ({
+  then: v.optional(
+    v.lazy(() => stepList(checkUrl, false)),
+    () => [],
+  ),
+  else: v.optional(
+    v.lazy(() => stepList(checkUrl, false)),
+    () => [],
+  ),
+});
 
 const branchStep = (checkUrl: UrlCheck | undefined) =>
   v.pipe(
@@ -360,14 +373,7 @@ const branchStep = (checkUrl: UrlCheck | undefined) =>
       delay: v.optional(delay),
       delayMs: v.optional(delay),
       if: condition,
-      then: v.optional(
-        v.lazy(() => stepList(checkUrl, false)),
-        () => [],
-      ),
-      else: v.optional(
-        v.lazy(() => stepList(checkUrl, false)),
-        () => [],
-      ),
+      ...ways(checkUrl),
     }),
     v.check((b) => b.then.length + b.else.length > 0, "needs steps in then or else."),
     // Stored in this key order: steps are numbered in reading order (flow.ts, messages.ts cancelPending).
@@ -378,14 +384,7 @@ const waitStep = (checkUrl: UrlCheck | undefined) =>
   v.pipe(
     v.strictObject({
       waitUntil: waitFor,
-      then: v.optional(
-        v.lazy(() => stepList(checkUrl, false)),
-        () => [],
-      ),
-      else: v.optional(
-        v.lazy(() => stepList(checkUrl, false)),
-        () => [],
-      ),
+      ...ways(checkUrl),
     }),
     v.check(
       (w) => "event" in w.waitUntil || w.then.length + w.else.length === 0,

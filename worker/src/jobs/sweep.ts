@@ -479,14 +479,8 @@ const DAY = 86_400_000;
  */
 async function passBranch(
   db: D1Database,
-  x: {
-    site: Site;
-    def: CampaignDef;
+  x: Pick<Delivery, "site" | "def" | "m" | "traits" | "data" | "now"> & {
     node: FlowNode;
-    m: Claimed;
-    traits: Record<string, unknown>;
-    data: Record<string, unknown>;
-    now: number;
     lastOrder: number | undefined;
   },
 ): Promise<Outcome> {

@@ -43,10 +43,13 @@ admin.get("/outbox", async (c) => {
   return c.json({ messages });
 });
 
-/** Scheduled and past messages with their status: what a merchant checks when a mail is missing. */
+/**
+ * Scheduled and past messages with their status: what a merchant checks when a mail is missing.
+ * Branch and wait steps are rows too (channel `branch` / `wait`), with the way taken in `branch`.
+ */
 admin.get("/messages", async (c) => {
   const { results } = await c.env.DB.prepare(
-    `SELECT id, contact_id, campaign, step, channel, status, attempts, reason, due_at, sent_at, created_at
+    `SELECT id, contact_id, campaign, step, channel, status, attempts, reason, branch, due_at, sent_at, created_at
      FROM messages WHERE site_id = ? ORDER BY id DESC LIMIT 200`,
   )
     .bind(c.get("site").id)
