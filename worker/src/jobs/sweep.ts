@@ -431,7 +431,14 @@ async function deliver(
       template.transactional && row.unsubscribed
         ? { products: [], basis: null, showcase: null }
         : await shownProducts(db, site, template.block, data, { contactId: row.id, traits, now, tops });
-    const offer = m.coupon || step.coupon ? await couponFor(db, site, def, step, m, shown.products[0], now) : null;
+    // The product a bound code is for: the one the mail shows, else the journey's own (a viewed
+    // product the mail cannot show still gets a code for that product, never one for the order).
+    const target: BindTarget | undefined =
+      shown.products[0] ??
+      (typeof data.product_id === "string" && data.product_id
+        ? { productId: data.product_id, name: data.product_id }
+        : undefined);
+    const offer = m.coupon || step.coupon ? await couponFor(db, site, def, step, m, target, now) : null;
     const variant = variantOf(step, m);
     const delivery: Delivery = { site, def, step, template, m, row, traits, data, now };
     const ctx = await context(env, delivery, { offer, shown, publicUrl });
@@ -641,7 +648,7 @@ async function couponFor(
   def: CampaignDef,
   step: Step,
   m: Claimed,
-  product: Product | undefined,
+  product: BindTarget | undefined,
   now: number,
 ): Promise<Offer | null> {
   const c = step.coupon;
@@ -675,6 +682,9 @@ async function couponFor(
     : bound.category;
   return { code, scope };
 }
+
+/** What a bound code may name: a product shown, or the journey's product id. */
+type BindTarget = Pick<Product, "productId" | "name" | "category">;
 
 /** A message's code and what it works on (null: the whole order). */
 interface Offer {
