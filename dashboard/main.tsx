@@ -40,20 +40,22 @@ const editors = {
 } satisfies Record<string, Load>;
 
 function Lazy({ load, ...props }: { load: Load } & Record<string, unknown>) {
-  const [state, setState] = useState<{ page?: ComponentType; error?: string }>({});
+  // Kept with the loader it came from: moving from one editor to another reuses this component, and
+  // the previous page must not render once with the next one's props (a campaign editor without an id).
+  const [state, setState] = useState<{ load?: Load; page?: ComponentType; error?: string }>({});
   useEffect(() => {
     let live = true;
     load().then(
-      (page) => live && setState({ page }),
-      () => live && setState({ error: "This page could not be loaded. Check the connection and reload." }),
+      (page) => live && setState({ load, page }),
+      () => live && setState({ load, error: "This page could not be loaded. Check the connection and reload." }),
     );
     return () => {
       live = false;
     };
   }, [load]);
-  const Page = state.page;
+  const Page = state.load === load ? state.page : undefined;
   if (Page) return <Page {...props} />;
-  return state.error ? (
+  return state.load === load && state.error ? (
     <p role="alert" class="error">
       {state.error}
     </p>

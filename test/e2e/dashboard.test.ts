@@ -69,7 +69,7 @@ async function axe(page: Page): Promise<string[]> {
 function watch(page: Page): string[] {
   const errors: string[] = [];
   page.on("console", (m) => {
-    if (m.type() === "error") errors.push(m.text());
+    if (m.type() === "error") errors.push(`${m.text()} ${m.location().url}`.trim());
   });
   page.on("pageerror", (e) => errors.push(e.message));
   return errors;
@@ -87,12 +87,25 @@ async function go(page: Page, hash: string, title: RegExp) {
   await settled(page);
 }
 
+/** A new browser context signed in to the dashboard, watched for console errors. */
+async function signedIn() {
+  const context: BrowserContext = await browser().newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const errors = watch(page);
+  await page.goto(`${baseUrl()}/admin`);
+  await poll(() => heading(page)).toBe("Sign in to Nudge");
+  await page.fill("#key", "sk_demo");
+  await page.press("#key", "Enter");
+  await poll(() => heading(page)).toBe("Overview");
+  return { context, page, errors };
+}
+
 interface Results {
   groups: { group: string; recipients: number; delivered: number; converted: number; revenue: number }[];
 }
 
 describe("merchant dashboard", () => {
-  it("should sign in and walk every page and editor, showing the figures in D1, axe-clean, at 1280 and 360 px and by keyboard", async () => {
+  it("should sign in and walk every page, showing the figures in D1, axe-clean, at 1280 and 360 px and by keyboard", async () => {
     // ---- a scenario: abandoned carts reminded, two recovered; a campaign with a holdout ----------
     const run = Date.now();
     const shoppers = Array.from({ length: 5 }, (_, i) => ({
@@ -243,63 +256,6 @@ describe("merchant dashboard", () => {
       expect(await axe(page)).toEqual([]);
       await page.screenshot({ path: "demo-store/screenshots/dashboard-campaign.png", fullPage: true });
 
-      // ---- the step editor: edit a step, the rendered preview follows; reorder, A/B, save -------------
-      await page.click("text=Edit steps");
-      await poll(() => heading(page)).toBe("Edit Dashboard lift test");
-      await settled(page);
-      const subject = page.locator("[data-testid=preview-subject]");
-      await poll(() => subject.textContent()).toBe("Welcome to Wavelength");
-      const mail = page.frameLocator("iframe.mail");
-      await poll(() => mail.locator("body").textContent()).toContain("Thank you for subscribing");
-      await page.fill("#s0-subject", "A gift from {store}");
-      await poll(() => subject.textContent()).toBe("A gift from Wavelength");
-      // The French words of step 1, in the preview's French email.
-      await page.selectOption("#c-locale", "fr");
-      await page.fill("#s0-w-intro", "Un cadeau de {store} vous attend, {name}.");
-      await poll(() => mail.locator("body").textContent()).toContain("Un cadeau de Wavelength vous attend, Alex.");
-      // A misspelt placeholder is named before anything is asked of the API (which refuses it on save).
-      await page.fill("#s0-w-cta", "Voir {produit}");
-      await poll(() => page.locator(".preview [role=alert]").textContent()).toMatch(
-        /Button: {produit} is not a placeholder/,
-      );
-      await page.fill("#s0-w-cta", "");
-      // Step 2 as SMS: the preview shows the text and what it is billed as.
-      await page.click("text=Preview step 2");
-      await page.selectOption("#s1-channel", "sms");
-      await poll(() => page.locator("[data-testid=preview-sms]").textContent()).toMatch(/^Vous faites partie/);
-      await page.selectOption("#s1-channel", "email");
-      await page.click("text=A/B test step 2");
-      await page.fill("#s1-v1-subject", "Rien que pour vous");
-      await page.click("text=Add a step");
-      await page.click('button[aria-label="Move step 3 up"]');
-      await page.click('button[aria-label="Remove step 2"]');
-      await page.fill("#c-holdout", "20");
-      expect(await axe(page)).toEqual([]);
-      await page.screenshot({ path: "demo-store/screenshots/dashboard-steps.png", fullPage: true });
-      await page.click("text=Save campaign");
-      await poll(() => page.locator(".status").textContent()).toMatch(/^Saved/);
-      const edited = await call<{ campaign: { holdoutPercent: number; steps: Record<string, unknown>[] } }>(
-        "/v1/admin/campaigns/dash_lift",
-        "GET",
-      );
-      expect(edited.campaign.holdoutPercent).toBe(20);
-      expect(edited.campaign.steps).toEqual([
-        expect.objectContaining({
-          delayMs: HOUR,
-          template: "welcome",
-          subject: "A gift from {store}",
-          content: { fr: { intro: "Un cadeau de {store} vous attend, {name}." } },
-        }),
-        expect.objectContaining({
-          delayMs: 24 * HOUR,
-          template: "loyalty",
-          variants: [
-            { id: "A", weight: 1 },
-            { id: "B", weight: 1, subject: "Rien que pour vous" },
-          ],
-        }),
-      ]);
-
       // ---- template gallery: one click enables a scenario -----------------------------------------------
       await go(page, "#/templates", /templates/);
       expect(await axe(page)).toEqual([]);
@@ -400,6 +356,114 @@ describe("merchant dashboard", () => {
       expect(JSON.parse(await page.inputValue("#rule"))).toEqual(rule);
       expect(await axe(page)).toEqual([]);
 
+      // ---- 360 px: nothing wider than the screen, every page axe-clean ---------------------------------------
+      await page.setViewportSize({ width: 360, height: 740 });
+      for (const [hash, title] of [
+        ["#/", /Overview/],
+        ["#/campaigns", /Campaigns/],
+        ["#/campaigns/dash_lift", /results/],
+        ["#/campaigns/dash_lift/edit", /Edit/],
+        ["#/templates", /templates/],
+        ["#/callbacks", /Callbacks/],
+        ["#/contacts", /Contacts/],
+        ["#/promotions", /Promotions/],
+        ["#/widgets", /widgets/],
+        ["#/segments", /Segments/],
+        ["#/settings", /Settings/],
+      ] as const) {
+        await go(page, hash, title);
+        expect(await page.evaluate(() => document.documentElement.scrollWidth), hash).toBeLessThanOrEqual(360);
+        expect(await axe(page), hash).toEqual([]);
+      }
+
+      // ---- sign out: the cookie is worthless afterwards ------------------------------------------------------
+      const cookie = (await context.cookies()).find((c) => c.name === "nudge_admin")?.value ?? "";
+      // Sign out while the segment page's count is still pending (it waits 300 ms after typing):
+      // nothing may reach the revoked session and come back 401.
+      await go(page, "#/segments", /Segments/);
+      await page.click("text=Edit as JSON (advanced)");
+      await page.fill("#rule", '{ "all": [{ "attr": "email", "op": "exists" }] }');
+      await page.click("text=Sign out");
+      await poll(() => heading(page)).toBe("Sign in to Nudge");
+      const after = await fetch(`${baseUrl()}/v1/admin/campaigns`, { headers: { cookie: `nudge_admin=${cookie}` } });
+      expect(after.status).toBe(401);
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+      await call("/v1/admin/onsite", "PUT", { config: onsiteBefore });
+    }
+  });
+  it("should edit a campaign's steps and the branding, each with a live preview, and send the branded mail", async () => {
+    const run = Date.now();
+    await call("/v1/admin/campaigns/dash_steps", "PUT", {
+      name: "Dashboard steps test",
+      trigger: { type: "event", events: ["Dash Steps"] },
+      steps: [
+        { delay: "1h", template: "welcome" },
+        { delay: "1d", template: "loyalty" },
+      ],
+      holdoutPercent: 50,
+    });
+    const { context, page, errors } = await signedIn();
+    try {
+      // ---- the step editor: edit a step, the rendered preview follows; reorder, A/B, save -------------
+      await go(page, "#/campaigns/dash_steps", /results/);
+      await page.click("text=Edit steps");
+      await poll(() => heading(page)).toBe("Edit Dashboard steps test");
+      await settled(page);
+      const subject = page.locator("[data-testid=preview-subject]");
+      await poll(() => subject.textContent()).toBe("Welcome to Wavelength");
+      const mail = page.frameLocator("iframe.mail");
+      await poll(() => mail.locator("body").textContent()).toContain("Thank you for subscribing");
+      await page.fill("#s0-subject", "A gift from {store}");
+      await poll(() => subject.textContent()).toBe("A gift from Wavelength");
+      // The French words of step 1, in the preview's French email.
+      await page.selectOption("#c-locale", "fr");
+      await page.fill("#s0-w-intro", "Un cadeau de {store} vous attend, {name}.");
+      await poll(() => mail.locator("body").textContent()).toContain("Un cadeau de Wavelength vous attend, Alex.");
+      // A misspelt placeholder is named before anything is asked of the API (which refuses it on save).
+      await page.fill("#s0-w-cta", "Voir {produit}");
+      await poll(() => page.locator(".preview [role=alert]").textContent()).toMatch(
+        /Button: {produit} is not a placeholder/,
+      );
+      await page.fill("#s0-w-cta", "");
+      // Step 2 as SMS: the preview shows the text and what it is billed as.
+      await page.click("text=Preview step 2");
+      await page.selectOption("#s1-channel", "sms");
+      await poll(() => page.locator("[data-testid=preview-sms]").textContent()).toMatch(/^Vous faites partie/);
+      await page.selectOption("#s1-channel", "email");
+      await page.click("text=A/B test step 2");
+      await page.fill("#s1-v1-subject", "Rien que pour vous");
+      await page.click("text=Add a step");
+      await page.click('button[aria-label="Move step 3 up"]');
+      await page.click('button[aria-label="Remove step 2"]');
+      await page.fill("#c-holdout", "20");
+      expect(await axe(page)).toEqual([]);
+      await page.screenshot({ path: "demo-store/screenshots/dashboard-steps.png", fullPage: true });
+      await page.click("text=Save campaign");
+      await poll(() => page.locator(".status").textContent()).toMatch(/^Saved/);
+      const edited = await call<{ campaign: { holdoutPercent: number; steps: Record<string, unknown>[] } }>(
+        "/v1/admin/campaigns/dash_steps",
+        "GET",
+      );
+      expect(edited.campaign.holdoutPercent).toBe(20);
+      expect(edited.campaign.steps).toEqual([
+        expect.objectContaining({
+          delayMs: HOUR,
+          template: "welcome",
+          subject: "A gift from {store}",
+          content: { fr: { intro: "Un cadeau de {store} vous attend, {name}." } },
+        }),
+        expect.objectContaining({
+          delayMs: 24 * HOUR,
+          template: "loyalty",
+          variants: [
+            { id: "A", weight: 1 },
+            { id: "B", weight: 1, subject: "Rien que pour vous" },
+          ],
+        }),
+      ]);
+
       // ---- settings: branding, seen in the preview and in a mail the scheduler really sends ---------------
       const { branding: brandingBefore } = await call<{ branding: unknown }>("/v1/admin/branding", "GET");
       try {
@@ -441,41 +505,10 @@ describe("merchant dashboard", () => {
         await call("/v1/admin/campaigns/dash_brand", "DELETE");
       }
 
-      // ---- 360 px: nothing wider than the screen, every page axe-clean ---------------------------------------
-      await page.setViewportSize({ width: 360, height: 740 });
-      for (const [hash, title] of [
-        ["#/", /Overview/],
-        ["#/campaigns", /Campaigns/],
-        ["#/campaigns/dash_lift", /results/],
-        ["#/campaigns/dash_lift/edit", /Edit/],
-        ["#/templates", /templates/],
-        ["#/callbacks", /Callbacks/],
-        ["#/contacts", /Contacts/],
-        ["#/promotions", /Promotions/],
-        ["#/widgets", /widgets/],
-        ["#/segments", /Segments/],
-        ["#/settings", /Settings/],
-      ] as const) {
-        await go(page, hash, title);
-        expect(await page.evaluate(() => document.documentElement.scrollWidth), hash).toBeLessThanOrEqual(360);
-        expect(await axe(page), hash).toEqual([]);
-      }
-
-      // ---- sign out: the cookie is worthless afterwards ------------------------------------------------------
-      const cookie = (await context.cookies()).find((c) => c.name === "nudge_admin")?.value ?? "";
-      // Sign out while the segment page's count is still pending (it waits 300 ms after typing):
-      // nothing may reach the revoked session and come back 401.
-      await go(page, "#/segments", /Segments/);
-      await page.click("text=Edit as JSON (advanced)");
-      await page.fill("#rule", '{ "all": [{ "attr": "email", "op": "exists" }] }');
-      await page.click("text=Sign out");
-      await poll(() => heading(page)).toBe("Sign in to Nudge");
-      const after = await fetch(`${baseUrl()}/v1/admin/campaigns`, { headers: { cookie: `nudge_admin=${cookie}` } });
-      expect(after.status).toBe(401);
       expect(errors).toEqual([]);
     } finally {
       await context.close();
-      await call("/v1/admin/onsite", "PUT", { config: onsiteBefore });
+      await call("/v1/admin/campaigns/dash_steps", "DELETE");
     }
   });
 });
