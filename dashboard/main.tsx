@@ -1,4 +1,4 @@
-import { render } from "preact";
+import { type ComponentType, render } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, type SiteInfo, setSignedIn, whenSignedOut } from "./api";
 import { CampaignResults, Campaigns, Templates } from "./pages/campaigns";
@@ -6,9 +6,7 @@ import { Callbacks } from "./pages/callbacks";
 import { ContactProfile, Contacts } from "./pages/contacts";
 import { Overview } from "./pages/overview";
 import { Promotions } from "./pages/promotions";
-import { Segments } from "./pages/segments";
 import { SignIn } from "./pages/sign-in";
-import { Widgets } from "./pages/widgets";
 
 /**
  * The merchant dashboard at /admin: one preact app, routed by the URL's hash (#/campaigns) so the
@@ -25,16 +23,63 @@ const NAV: [string, string][] = [
   ["#/promotions", "Promotions"],
   ["#/widgets", "Widgets"],
   ["#/segments", "Segments"],
+  ["#/settings", "Settings"],
 ];
+
+/**
+ * The editors load the first time they are opened (chunks of their own, rollup.config.ts): most
+ * visits read figures and never need them, and together they weigh as much as the rest of the app.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: each page takes its own props; Page passes the right ones
+type Load = () => Promise<ComponentType<any>>;
+const editors = {
+  campaign: () => import("./pages/campaign-editor").then((m) => m.CampaignEditor),
+  segments: () => import("./pages/segments").then((m) => m.Segments),
+  settings: () => import("./pages/settings").then((m) => m.Settings),
+  widgets: () => import("./pages/widgets").then((m) => m.Widgets),
+} satisfies Record<string, Load>;
+
+function Lazy({ load, ...props }: { load: Load } & Record<string, unknown>) {
+  // Kept with the loader it came from: moving from one editor to another reuses this component, and
+  // the previous page must not render once with the next one's props (a campaign editor without an id).
+  const [state, setState] = useState<{ load?: Load; page?: ComponentType; error?: string }>({});
+  useEffect(() => {
+    let live = true;
+    load().then(
+      (page) => live && setState({ load, page }),
+      () => live && setState({ load, error: "This page could not be loaded. Check the connection and reload." }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [load]);
+  const Page = state.load === load ? state.page : undefined;
+  if (Page) return <Page {...props} />;
+  return state.load === load && state.error ? (
+    <p role="alert" class="error">
+      {state.error}
+    </p>
+  ) : (
+    <p class="loading" role="status">
+      Loading…
+    </p>
+  );
+}
 
 const route = () => location.hash.replace(/^#/, "") || "/";
 
 function Page({ path, site }: { path: string; site: SiteInfo }) {
-  const [, section, id] = path.split("/");
+  const [, section, id, sub] = path.split("/");
   const param = id ? decodeURIComponent(id) : "";
   switch (section) {
     case "campaigns":
-      return param ? <CampaignResults id={param} site={site} /> : <Campaigns />;
+      return sub === "edit" ? (
+        <Lazy load={editors.campaign} id={param} />
+      ) : param ? (
+        <CampaignResults id={param} site={site} />
+      ) : (
+        <Campaigns />
+      );
     case "templates":
       return <Templates />;
     case "callbacks":
@@ -44,9 +89,11 @@ function Page({ path, site }: { path: string; site: SiteInfo }) {
     case "promotions":
       return <Promotions site={site} />;
     case "widgets":
-      return <Widgets />;
+      return <Lazy load={editors.widgets} />;
     case "segments":
-      return <Segments />;
+      return <Lazy load={editors.segments} />;
+    case "settings":
+      return <Lazy load={editors.settings} />;
     default:
       return <Overview site={site} />;
   }

@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import nodeResolve from "@rollup/plugin-node-resolve";
 import type { Plugin, RollupOptions } from "rollup";
@@ -30,8 +30,9 @@ function demoAssets(): Plugin {
       mkdirSync(join(out, "sdk"), { recursive: true });
       for (const file of ["nudge.js", "onsite.js", "widgets.js"])
         cpSync(`dist/cdn/sdk/${file}`, join(out, "sdk", file));
-      mkdirSync(join(out, "admin"), { recursive: true });
-      for (const file of ["app.js", "app.css"]) cpSync(`dist/cdn/admin/${file}`, join(out, "admin", file));
+      // The dashboard: app.js, its styles and the editors' chunks.
+      rmSync(join(out, "admin"), { recursive: true, force: true });
+      cpSync("dist/cdn/admin", join(out, "admin"), { recursive: true });
     },
   };
 }

@@ -24,6 +24,11 @@ export default defineConfig({
       },
       {
         extends: true,
+        // The dashboard's editors (preact) in happy-dom against a stand-in API.
+        test: { name: "dashboard", include: ["test/dashboard/**/*.test.ts"], environment: "happy-dom" },
+      },
+      {
+        extends: true,
         test: {
           name: "promotions",
           include: ["test/promotions/**/*.test.ts"],

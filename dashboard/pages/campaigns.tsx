@@ -53,6 +53,7 @@ export function Campaigns() {
                   <th scope="col">Steps</th>
                   <th scope="col">Holdout</th>
                   <th scope="col">Status</th>
+                  <th scope="col">Change</th>
                 </tr>
               </thead>
               <tbody>
@@ -65,6 +66,14 @@ export function Campaigns() {
                     <td>{c.steps.map((s) => `${s.channel} after ${delay(s.delayMs)}`).join(" → ")}</td>
                     <td>{c.holdoutPercent} %</td>
                     <td>{c.enabled ? "Live" : "Paused"}</td>
+                    <td>
+                      <a
+                        href={`#/campaigns/${encodeURIComponent(c.id)}/edit`}
+                        aria-label={`Edit the steps of ${c.name}`}
+                      >
+                        Edit
+                      </a>
+                    </td>
                   </tr>
                 ))}
               </tbody>
@@ -216,7 +225,7 @@ export function CampaignResults({ id, site }: { id: string; site: SiteInfo }) {
   return (
     <>
       <p class="crumbs">
-        <a href="#/campaigns">Campaigns</a>
+        <a href="#/campaigns">Campaigns</a> · <a href={`#/campaigns/${encodeURIComponent(id)}/edit`}>Edit steps</a>
       </p>
       <h1 tabIndex={-1}>{def.data?.campaign.name ?? id}: results</h1>
       <Loaded state={def}>

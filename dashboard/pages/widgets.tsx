@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import type { Key } from "../../sdk/widgets/i18n";
-import { translator } from "../../sdk/widgets/i18n";
+import { textKeys, translator } from "../../sdk/widgets/i18n";
 import { type Locale, LOCALES, type OnsiteConfig, TRIGGERS, type TriggerKind, type Widget } from "../../sdk/contract";
 import { api } from "../api";
 import { Loaded, useData } from "../ui";
@@ -12,14 +12,32 @@ import { Loaded, useData } from "../ui";
  * which this page's Content-Security-Policy (no inline styles) rightly refuses.
  */
 
-const keysOf = (w: Widget) => {
-  const p = w.type === "cart_reminder" ? "cart" : w.type;
-  const keys =
-    w.type === "cart_reminder"
-      ? ["cart_title", "cart_link"]
-      : [`${p}_title`, `${p}_body`, w.type === "coupon" ? "coupon_continue" : `${p}_submit`];
-  return keys as Key[];
+/** Every text a widget shows, by its prefix in sdk/widgets/i18n (the callback's time windows too). */
+const keysOf = (w: Widget): Key[] => {
+  const prefixes =
+    w.type === "cart_reminder" ? ["cart_"] : w.type === "callback" ? ["callback_", "window_"] : [`${w.type}_`];
+  return textKeys().filter((k) => prefixes.some((p) => k.startsWith(p)));
 };
+/** How the preview draws a text: heading, paragraph, a field's label, a tick box, the button. */
+const roleOf = (key: Key) =>
+  /_title$/.test(key)
+    ? "title"
+    : /_(body|done)$/.test(key)
+      ? "text"
+      : /_consent$/.test(key)
+        ? "consent"
+        : /_(submit|continue|link)$/.test(key)
+          ? "button"
+          : /^window_|_(copy|copied)$/.test(key)
+            ? "skip"
+            : "field";
+
+/** Theme properties the editor offers (sdk/widgets/styles.ts reads these, with these defaults). */
+const THEME: [string, string, string][] = [
+  ["--nudge-accent", "Accent colour", "#1d4ed8"],
+  ["--nudge-bg", "Background", "#ffffff"],
+  ["--nudge-text", "Text colour", "#1b1f24"],
+];
 
 const VALUE_LABEL: Partial<Record<TriggerKind, string>> = {
   exit_intent: "Pixels from the top edge",
@@ -30,26 +48,62 @@ const VALUE_LABEL: Partial<Record<TriggerKind, string>> = {
 
 function Preview({ config, widget, locale }: { config: OnsiteConfig; widget: Widget; locale: Locale }) {
   const t = translator(config, locale);
-  const [title, body, action] = keysOf(widget);
   const vars = { offer: widget.offer ?? "" };
-  const accent = config.theme?.["--nudge-accent"] ?? "#0f6e68";
+  const theme = config.theme ?? {};
+  const style = {
+    "--accent": theme["--nudge-accent"] ?? "#1d4ed8",
+    "--bg": theme["--nudge-bg"] ?? "#fff",
+    "--fg": theme["--nudge-text"] ?? "#1b1f24",
+    "--radius": theme["--nudge-radius"] ?? "12px",
+  };
+  const keys = keysOf(widget).filter((k) => !/_done$/.test(k));
+  const done = keysOf(widget).find((k) => /_done$/.test(k));
   return (
     <figure class="preview">
-      <div class="preview-box" style={{ "--accent": accent }} lang={locale}>
+      <div class="preview-box" style={style} lang={locale}>
         {widget.type === "cart_reminder" ? (
           <p class="preview-bar">
-            {t(title as Key, vars)} <span class="preview-button">{t(body as Key, vars)}</span>
+            {t("cart_title")} <span class="preview-button">{t("cart_link")}</span>
           </p>
         ) : (
-          <>
-            <p class="preview-title">{t(title as Key, vars)}</p>
-            <p>{t(body as Key, vars)}</p>
-            {action ? <span class="preview-button">{t(action, vars)}</span> : null}
-          </>
+          keys.map((k) => {
+            const text = t(k, vars);
+            switch (roleOf(k)) {
+              case "title":
+                return (
+                  <p key={k} class="preview-title">
+                    {text}
+                  </p>
+                );
+              case "text":
+                return <p key={k}>{text}</p>;
+              case "field":
+                return (
+                  <p key={k} class="preview-field">
+                    {text}
+                    <span class="preview-input" />
+                  </p>
+                );
+              case "consent":
+                return (
+                  <p key={k} class="preview-consent">
+                    ☐ {text}
+                  </p>
+                );
+              case "button":
+                return (
+                  <p key={k}>
+                    <span class="preview-button">{text}</span>
+                  </p>
+                );
+              default:
+                return null;
+            }
+          })
         )}
       </div>
       <figcaption>
-        Preview of “{widget.id}” ({locale})
+        Preview of “{widget.id}” ({locale}){done ? `; afterwards: “${t(done)}”` : ""}
       </figcaption>
     </figure>
   );
@@ -176,11 +230,15 @@ export function Widgets() {
                     value={locale}
                     onChange={(e) => setLocale((e.target as HTMLSelectElement).value as Locale)}
                   >
-                    {LOCALES.map((l) => (
-                      <option key={l} value={l}>
-                        {l}
-                      </option>
-                    ))}
+                    {LOCALES.map((l) => {
+                      const own = Object.keys(config.text?.[l] ?? {}).length;
+                      return (
+                        <option key={l} value={l}>
+                          {l}
+                          {own ? ` (${own} own text${own === 1 ? "" : "s"})` : ""}
+                        </option>
+                      );
+                    })}
                   </select>
                   {keysOf(widget).map((key) => (
                     <div key={`${locale}-${key}`}>
@@ -197,18 +255,46 @@ export function Widgets() {
                 </fieldset>
                 <fieldset>
                   <legend>Theme</legend>
-                  <label for="accent">Accent colour</label>
+                  {THEME.map(([prop, name, fallback]) => (
+                    <div key={prop}>
+                      <label for={`theme${prop}`}>{name}</label>
+                      <input
+                        id={`theme${prop}`}
+                        type="color"
+                        value={config.theme?.[prop] ?? fallback}
+                        onInput={(e) =>
+                          setConfig({
+                            ...config,
+                            theme: { ...config.theme, [prop]: (e.target as HTMLInputElement).value },
+                          })
+                        }
+                      />
+                    </div>
+                  ))}
+                  <label for="radius">Corner radius (px)</label>
                   <input
-                    id="accent"
-                    type="color"
-                    value={config.theme?.["--nudge-accent"] ?? "#0f6e68"}
+                    id="radius"
+                    type="number"
+                    min={0}
+                    max={32}
+                    value={Number.parseInt(config.theme?.["--nudge-radius"] ?? "12", 10)}
                     onInput={(e) =>
                       setConfig({
                         ...config,
-                        theme: { ...config.theme, "--nudge-accent": (e.target as HTMLInputElement).value },
+                        theme: { ...config.theme, "--nudge-radius": `${(e.target as HTMLInputElement).value || 0}px` },
                       })
                     }
                   />
+                  <label for="default-locale">Language when the page's is not en, fr or ru</label>
+                  <select
+                    id="default-locale"
+                    value={config.locale ?? "en"}
+                    onChange={(e) => setConfig({ ...config, locale: (e.target as HTMLSelectElement).value as Locale })}
+                  >
+                    {LOCALES.map((l) => (
+                      <option key={l}>{l}</option>
+                    ))}
+                  </select>
                 </fieldset>
                 <button type="submit">Save widgets</button>
                 <p role="status" class="status">

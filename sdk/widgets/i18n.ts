@@ -140,10 +140,19 @@ const ru: Record<Key, string> = {
 
 const BUILT_IN: Record<Locale, Record<Key, string>> = { en, fr, ru };
 
-/** The page's language when we speak it, else the site's default, else English. */
-export function pickLocale(config: OnsiteConfig, pageLang: string): Locale {
-  const lang = pageLang.slice(0, 2).toLowerCase();
-  return lang in BUILT_IN ? (lang as Locale) : (config.locale ?? "en");
+/** Every text key (the dashboard's editor lists a widget's by prefix); unused by the widget chunk. */
+export const textKeys = (): Key[] => Object.keys(en) as Key[];
+
+/**
+ * The shopper's language: the page's when we speak it (the store chose it for this page), else,
+ * on a page that names none, the browser's first one we speak, else the site's default, else English.
+ */
+export function pickLocale(config: OnsiteConfig, pageLang: string, browserLangs: readonly string[] = []): Locale {
+  const spoken = (tag: string) => {
+    const lang = tag.slice(0, 2).toLowerCase();
+    return lang in BUILT_IN ? (lang as Locale) : undefined;
+  };
+  return (pageLang ? spoken(pageLang) : browserLangs.map(spoken).find(Boolean)) ?? config.locale ?? "en";
 }
 
 /** Texts by key; an unknown key (say, a new server error code) comes back as itself. */

@@ -29,7 +29,7 @@ export function show({ widget, config, host, launcher, done }: Shown): () => voi
     if (!converted) host.track("Widget Dismissed", { widget_id: widget.id, widget_type: widget.type });
     done(converted ? "converted" : "dismissed");
   };
-  const t = translator(config, pickLocale(config, document.documentElement.lang));
+  const t = translator(config, pickLocale(config, document.documentElement.lang, navigator.languages ?? []));
   const View = WIDGETS[widget.type];
   render(<View widget={widget} host={host} t={t} launcher={launcher} finish={close} />, root);
   return () => close();

@@ -167,6 +167,19 @@ describe("callback request, localised", () => {
     expect(open(callback, { locale: "fr" }).$("h2")?.textContent).toBe("Être rappelé");
   });
 
+  it("should speak the browser's language on a page that names none, with the merchant's French words", () => {
+    server({});
+    document.documentElement.lang = "";
+    const languages = vi.spyOn(navigator, "languages", "get").mockReturnValue(["de-DE", "fr-CA", "en"]);
+    try {
+      const { $ } = open(callback, { locale: "ru", text: { fr: { callback_title: "Un conseiller vous rappelle" } } });
+      expect($("h2")?.textContent).toBe("Un conseiller vous rappelle");
+      expect($("button[type=submit]")?.textContent).toBe("Rappelez-moi");
+    } finally {
+      languages.mockRestore();
+    }
+  });
+
   it("should refuse a phone number without its country code, and show the server's verdict", async () => {
     const bodies = server({
       "/v1/onsite/callback": [400, { error: { code: "invalid_phone", field: "phone", message: "bad" } }],

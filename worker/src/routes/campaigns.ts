@@ -11,6 +11,7 @@ import { nodes } from "../campaigns/flow";
 import { CAMPAIGN_TEMPLATES } from "../campaigns/templates";
 import { brandingOf, brandingWarnings } from "../campaigns/branding";
 import { previewMessage, previewSchema } from "../campaigns/preview";
+import { MESSAGE_TEMPLATES, PLACEHOLDERS } from "../campaigns/messages";
 import { now } from "../lib/clock";
 import { fail } from "../lib/http";
 import { parseOr400, readBody, readQuery } from "../lib/schema";
@@ -114,6 +115,14 @@ campaigns.post("/audience", async (c) => {
     .first<{ n: number }>();
   return c.json({ count: row?.n ?? 0 });
 });
+
+/** The message templates a step may use, with their built-in words per locale (the editor's placeholders). */
+campaigns.get("/messages", (c) =>
+  c.json({
+    messages: [...MESSAGE_TEMPLATES].map(([id, t]) => ({ id, block: t.block, cta: t.cta, copy: t.copy })),
+    placeholders: PLACEHOLDERS,
+  }),
+);
 
 /**
  * `POST /preview { template, locale?, subject?, content?, coupon?, branding? }`: the email (subject,
