@@ -9,15 +9,20 @@
  *   - raw SQLite: node:sqlite inserting the same rows into the same events table, one transaction
  *     per batch.
  * The Worker runs in each processing mode: "request" (the default: each request stores and applies
- * its batch before answering, group-committed with concurrent requests) and "sweep" (the request
- * only stores the batch in the inbox; the scheduled sweep, run here right after the load, applies
- * it). For "sweep", "applied/s" is events divided by the time its drain took.
+ * its batch before answering, group-committed with concurrent requests), "queue" (INGEST_QUEUE
+ * bound to a local Queue: the request validates and queues; the Worker's consumer applies many
+ * requests' batches per invocation) and "sweep" (the request only stores the batch in the inbox;
+ * the scheduled sweep, run here right after the load, applies it). Each mode's Worker measures the
+ * bound again, so every ratio compares figures of the same run. For "queue", a fifth client sends a
+ * one-event probe every 100 ms during the load and polls until it is applied: "lag p99" is how far
+ * behind the request's answer the data is current. For "sweep", "applied/s" is events divided by
+ * the time its drain took.
  * Do not edit worker sources while it runs: wrangler dev reloads and drops requests.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 
 const PORT = Number(process.env.NUDGE_BENCH_PORT ?? 8812);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -27,6 +32,23 @@ const PERSIST = ".wrangler/bench-ingest";
 const WRANGLER = "node_modules/wrangler/bin/wrangler.js";
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
 const BASE = `http://127.0.0.1:${PORT}`;
+
+/** The context the SDK sends with every event (sdk/context.ts), as a desktop Chrome fills it. */
+const CONTEXT = {
+  library: { name: "nudge", version: "0.1.0" },
+  locale: "en-GB",
+  userAgent:
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36",
+  screen: { width: 1920, height: 1080, density: 1 },
+  timezone: "Europe/London",
+  page: {
+    path: "/p/E7247",
+    referrer: "https://shop.example/c/speakers",
+    search: "",
+    title: "Wavelength Speaker E7247 – Shop",
+    url: "https://shop.example/p/E7247",
+  },
+};
 
 let seq = 0;
 /** A batch as a busy store sends it: 10 events per shopper, mostly views, some pages and adds. */
@@ -38,7 +60,7 @@ function batch(size: number) {
       messageId: `${run}-${i}`,
       anonymousId,
       timestamp: new Date().toISOString(),
-      context: { page: { url: "https://shop.example/p/E7247", referrer: "" }, userAgent: "Mozilla/5.0 bench" },
+      context: CONTEXT,
     };
     const product = { product_id: `P${i % 50}`, name: `Product ${i % 50}`, price: 19.99, currency: "GBP" };
     if (i % 10 === 9)
@@ -61,8 +83,35 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
 };
 
-/** `settle` runs between the warm-up and the measured run: the warm-up's backlog must not count. */
-async function load(path: string, size: number, settle = async () => {}): Promise<Result> {
+let probes = 0;
+/** Sends a one-event batch and waits until it is applied; the milliseconds from its answer to then. */
+async function probe(): Promise<number> {
+  const anonymousId = `probe-${process.pid}-${probes++}`;
+  const event = { type: "track", event: "Probe", messageId: anonymousId, anonymousId, properties: {} };
+  const res = await fetch(`${BASE}/v1/batch`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ writeKey: "pk_demo", batch: [event] }),
+  });
+  if (res.status !== 200) throw new Error(`probe: ${res.status} ${await res.text()}`);
+  await res.arrayBuffer();
+  const answered = performance.now();
+  const url = `${BASE}/v1/dev/events?anonymousId=${anonymousId}`;
+  for (;;) {
+    const found = (await (await fetch(url, { headers: { authorization: "Bearer sk_demo" } })).json()) as {
+      events: unknown[];
+    };
+    if (found.events.length > 0) return performance.now() - answered;
+    if (performance.now() - answered > 60_000) throw new Error("a probe was not applied within a minute");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * `settle` runs between the warm-up and the measured run: the warm-up's backlog must not count.
+ * With `lags`, a probe measures how current the data is every 100 ms of the measured run.
+ */
+async function load(path: string, size: number, settle = async () => {}, lags?: number[]): Promise<Result> {
   const bodies = Array.from({ length: 64 }, () => JSON.stringify({ writeKey: "pk_demo", batch: batch(size) }));
   // Fresh messageIds per request, so every event is new (no dedupe shortcut): patch the run id.
   let n = 0;
@@ -94,8 +143,16 @@ async function load(path: string, size: number, settle = async () => {}): Promis
   await settle();
   const latencies: number[] = [];
   const start = performance.now();
-  await run(start + SECONDS * 1000, latencies);
+  const until = start + SECONDS * 1000;
+  const probing = (async () => {
+    while (lags && performance.now() < until) {
+      lags.push(await probe());
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  await run(until, latencies);
   const seconds = (performance.now() - start) / 1000;
+  await probing;
   return { start, events: latencies.length * size, seconds, latencies };
 }
 
@@ -122,10 +179,33 @@ async function drained(sweep: boolean) {
   }
 }
 
+/**
+ * The demo's config with the ingest Queue bound, written next to it (its paths are relative) for
+ * the run. A full batch goes at once; a partial one waits at most `max_batch_timeout`.
+ */
+const QUEUE_CONFIG = "demo-store/.wrangler-bench-queue.json";
+function writeQueueConfig() {
+  const demo = JSON.parse(
+    readFileSync("demo-store/wrangler.jsonc", "utf8")
+      .split("\n")
+      .filter((l) => !l.trim().startsWith("//"))
+      .join("\n"),
+  );
+  const queues = {
+    producers: [{ binding: "INGEST_QUEUE", queue: "nudge-ingest" }],
+    consumers: [
+      { queue: "nudge-ingest", max_batch_size: 100, max_batch_timeout: 0.1, dead_letter_queue: "nudge-ingest-dlq" },
+      { queue: "nudge-ingest-dlq", max_batch_size: 100, max_batch_timeout: 1 },
+    ],
+  };
+  writeFileSync(QUEUE_CONFIG, JSON.stringify({ ...demo, queues }));
+}
+
 let child: ChildProcess | undefined;
 async function startWorker(mode: string) {
   rmSync(PERSIST, { recursive: true, force: true });
-  const config = ["-c", "demo-store/wrangler.jsonc", "--persist-to", PERSIST];
+  if (mode === "queue") writeQueueConfig();
+  const config = ["-c", mode === "queue" ? QUEUE_CONFIG : "demo-store/wrangler.jsonc", "--persist-to", PERSIST];
   execFileSync(process.execPath, [WRANGLER, "d1", "migrations", "apply", "DB", "--local", ...config], {
     env,
     stdio: "pipe",
@@ -139,7 +219,7 @@ async function startWorker(mode: string) {
     "--port",
     String(PORT),
     "--var",
-    `INGEST_PROCESSING:${mode}`,
+    `INGEST_PROCESSING:${mode === "sweep" ? "sweep" : "request"}`,
   ];
   child = spawn(process.execPath, args, { env, stdio: ["ignore", "ignore", "ignore"] });
   const deadline = Date.now() + 60_000;
@@ -154,6 +234,7 @@ async function startWorker(mode: string) {
 async function stopWorker() {
   child?.kill("SIGTERM");
   await new Promise((r) => setTimeout(r, 500));
+  rmSync(QUEUE_CONFIG, { force: true });
 }
 
 function sqlite(size: number): Result {
@@ -192,58 +273,103 @@ function sqlite(size: number): Result {
   return { start, events: latencies.length * size, seconds: (performance.now() - start) / 1000, latencies };
 }
 
+/**
+ * Bytes on disk per stored event and per contact, as D1 stores them (local D1 is SQLite; page
+ * sizes from its `dbstat` table, indexes included), after the request run's load.
+ */
+function storage(): string {
+  const dir = `${PERSIST}/v3/d1/miniflare-D1DatabaseObject`;
+  const file = readdirSync(dir).find((f) => f.endsWith(".sqlite") && f !== "metadata.sqlite");
+  const db = new DatabaseSync(`${dir}/${file}`, { readOnly: true });
+  const bytes = (names: string[]) =>
+    (
+      db
+        .prepare(
+          `SELECT sum(pgsize) AS b FROM dbstat WHERE name IN (SELECT name FROM sqlite_schema WHERE tbl_name IN (SELECT value FROM json_each(?)))`,
+        )
+        .get(JSON.stringify(names)) as { b: number }
+    ).b;
+  const count = (table: string) => (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+  const events = count("events");
+  const contacts = count("contacts");
+  const perEvent = bytes(["events"]) / events;
+  const perContact = bytes(["contacts", "identities", "carts", "cart_items", "product_views"]) / contacts;
+  const context = (db.prepare("SELECT avg(length(context)) AS c FROM events").get() as { c: number }).c;
+  db.close();
+  return `Stored: ${fmt(events)} events, ${fmt(perEvent)} B each with their indexes (context ${fmt(context)} B of it); ${fmt(contacts)} contacts, ${fmt(perContact)} B each with identities, carts and product views.`;
+}
+
 const rate = (r: Result) => r.events / r.seconds;
 const fmt = (x: number) => Math.round(x).toLocaleString("en-GB").replaceAll(",", " ");
 const ms = (x: number) => x.toFixed(1);
 
+const pctOf = (x: number, of: number) => `${Math.round((100 * x) / of)} %`;
+
 async function main() {
   const rows: string[] = [];
+  const notes: string[] = [];
   const ceiling = new Map<number, number>();
   const sizes = [100, 500];
-  for (const mode of ["request", "sweep"]) {
+  const row = (size: number, path: string, r: Result, bound?: Result, extra = "") => {
+    rows.push(
+      `| ${size} | ${path} | ${fmt(rate(r))} | ${ms(pct(r.latencies, 50))} | ${ms(pct(r.latencies, 99))} | ${
+        bound ? pctOf(rate(r), rate(bound)) : ""
+      } | ${bound ? `${(pct(r.latencies, 99) / pct(bound.latencies, 99)).toFixed(2)} ×` : ""} | ${extra} |`,
+    );
+    console.error(rows.at(-1));
+  };
+  for (const mode of ["request", "queue", "sweep"]) {
     await startWorker(mode);
     try {
       for (const size of sizes) {
         if (mode === "request") {
           const noop = await load("/v1/noop", size);
           ceiling.set(size, rate(noop));
-          rows.push(
-            `| ${size} | no-op parse (ceiling) | ${fmt(rate(noop))} | ${ms(pct(noop.latencies, 50))} | ${ms(pct(noop.latencies, 99))} | 100 % | |`,
-          );
-          const store = await load("/v1/noop/store", size);
-          rows.push(
-            `| ${size} | validate + store events only (bound) | ${fmt(rate(store))} | ${ms(pct(store.latencies, 50))} | ${ms(pct(store.latencies, 99))} | ${Math.round((100 * rate(store)) / rate(noop))} % | |`,
-          );
+          row(size, "no-op parse (ceiling)", noop);
         }
-        const r = await load("/v1/batch", size, () => drained(mode === "sweep"));
-        let applied = "";
+        // The bound again in every mode's Worker: each ratio compares figures of one run.
+        const store = await load("/v1/noop/store", size);
+        row(size, `validate + store only (bound, ${mode} run)`, store, store);
+        const lags: number[] = [];
+        const settle = async () => {
+          if (mode === "queue") await probe();
+          else await drained(mode === "sweep");
+        };
+        const r = await load("/v1/batch", size, settle, mode === "queue" ? lags : undefined);
+        let extra = "";
         if (mode === "sweep") {
           // Run the scheduler now (as the cron would) until all is applied, and count only the
           // drain's time — it applies nothing while the load runs.
           const from = performance.now();
           await drained(true);
-          applied = fmt(r.events / ((performance.now() - from) / 1000));
+          extra = `applied ${fmt(r.events / ((performance.now() - from) / 1000))}/s`;
+        } else if (mode === "queue") {
+          extra = `lag p50 ${fmt(pct(lags, 50))} ms, p99 ${fmt(pct(lags, 99))} ms (${lags.length} probes)`;
+          // Everything the load queued is applied before the next row.
+          await probe();
         } else if ((await backlog()) > 0) throw new Error("request mode left a backlog: some batches were not applied");
-        const ratio = `${Math.round((100 * rate(r)) / (ceiling.get(size) ?? Number.NaN))} %`;
-        rows.push(
-          `| ${size} | /v1/batch, ${mode} | ${fmt(rate(r))} | ${ms(pct(r.latencies, 50))} | ${ms(pct(r.latencies, 99))} | ${ratio} | ${applied} |`,
-        );
-        console.error(rows.at(-1));
+        row(size, `/v1/batch, ${mode}`, r, store, extra);
       }
     } finally {
       await stopWorker();
     }
+    if (mode === "request") notes.push(storage());
   }
   for (const size of sizes) {
     const r = sqlite(size);
-    rows.push(
-      `| ${size} | raw node:sqlite, 1 tx/batch | ${fmt(rate(r))} | ${ms(pct(r.latencies, 50))} | ${ms(pct(r.latencies, 99))} | ${Math.round((100 * rate(r)) / (ceiling.get(size) ?? Number.NaN))} % | |`,
+    row(
+      size,
+      "raw node:sqlite, 1 tx/batch",
+      r,
+      undefined,
+      `${pctOf(rate(r), ceiling.get(size) ?? Number.NaN)} of ceiling`,
     );
   }
   console.log(`\n${CLIENTS} clients, ${SECONDS} s per row, ${new Date().toISOString()}\n`);
-  console.log("| batch | path | events/s | p50 ms | p99 ms | of ceiling | applied/s |");
-  console.log("|---:|---|---:|---:|---:|---:|---:|");
+  console.log("| batch | path | events/s | p50 ms | p99 ms | of bound | p99 / bound's | |");
+  console.log("|---:|---|---:|---:|---:|---:|---:|---|");
   for (const r of rows.sort((a, b) => Number(a.split("|")[1]) - Number(b.split("|")[1]))) console.log(r);
+  console.log(`\n${notes.join("\n")}`);
 }
 
 main().catch(async (e) => {

@@ -7,6 +7,8 @@ declare global {
   namespace Cloudflare {
     interface Env extends WorkerEnv {
       TEST_MIGRATIONS: D1Migration[];
+      /** A real (local) Queue whose consumer is the Worker under test: the Queue path's tests bind it as INGEST_QUEUE. */
+      TEST_INGEST_QUEUE: Queue;
     }
   }
 }

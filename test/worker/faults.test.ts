@@ -1,14 +1,17 @@
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it, vi } from "vitest";
 import type { Env } from "../../worker/src/env";
 import { enqueue } from "../../worker/src/ingest/inbox";
 import { applyBatch, drainInbox, recoverEvents } from "../../worker/src/ingest/process";
+import { consumeIngest, type IngestJob, jobsOf } from "../../worker/src/ingest/queue";
+import { app } from "../../worker/src/index";
 import type { Message } from "../../worker/src/model/events";
 import { CLAIM_TIMEOUT_MS, sweep } from "../../worker/src/jobs/sweep";
 import { countCalls } from "../../worker/src/lib/d1-budget";
 import { siteById } from "../../worker/src/model/sites";
 import type { Site } from "../../worker/src/model/sites";
-import { clock, putCampaign, send, uid } from "./helpers";
+import { BASE, clock, putCampaign, send, uid } from "./helpers";
 import type { Recorded } from "./provider-fakes";
 
 /**
@@ -155,6 +158,132 @@ describe("faults while applying a batch", { timeout: 120_000 }, () => {
       await recoverEvents(env.DB, sites, now + 120_000);
       expect({ n, ...(await stateOf(batch)) }).toEqual({ n, events: 5, processed: 5, quantity: 2, contacts: 1 });
     }
+  });
+});
+
+/** A delivery of the ingest Queue, as workerd hands it to the consumer. */
+const delivery = (jobs: IngestJob[], queue = "nudge-ingest") =>
+  createMessageBatch(
+    queue,
+    jobs.map((body, i) => ({ id: `job-${i}`, timestamp: new Date(), attempts: 1, body })),
+  );
+
+async function consume(db: D1Database, jobs: IngestJob[], now: number, queue?: string) {
+  const batch = delivery(jobs, queue);
+  const ctx = createExecutionContext();
+  await consumeIngest(db, batch, now, { deadLetter: queue?.endsWith("-dlq") });
+  return getQueueResult(batch, ctx);
+}
+
+describe("the Queue path", { timeout: 120_000 }, () => {
+  it("should answer a request once the batch is queued, and the Worker's consumer applies it once, resends and all", async () => {
+    const now = await clock();
+    const batch = shopperBatch(now);
+    // The batch as the SDK sends it.
+    const body = JSON.stringify({
+      writeKey: "pk_demo",
+      batch: batch.map(({ type, messageId, anonymousId, event, properties, traits, timestamp }) => ({
+        type,
+        messageId,
+        anonymousId,
+        ...(event ? { event } : {}),
+        properties,
+        traits,
+        timestamp: new Date(timestamp).toISOString(),
+      })),
+    });
+    const queued = { ...env, INGEST_QUEUE: env.TEST_INGEST_QUEUE };
+    for (let i = 0; i < 2; i++) {
+      const res = await app.fetch(
+        new Request(`${BASE}/v1/batch`, { method: "POST", headers: { "content-type": "application/json" }, body }),
+        queued,
+        createExecutionContext(),
+      );
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ accepted: 5, errors: [] });
+    }
+    // The real Queue delivers to the Worker's queue() handler within its batch timeout (1 s here).
+    await vi.waitFor(async () => expect((await stateOf(batch)).processed).toBe(5), { timeout: 20_000, interval: 200 });
+    expect(await stateOf(batch)).toEqual({ events: 5, processed: 5, quantity: 2, contacts: 1 });
+  });
+
+  it("should apply many requests' jobs of a site in as many D1 calls as one job takes", async () => {
+    const now = await clock();
+    const jobsOfShoppers = (n: number) =>
+      Array.from({ length: n }, () => ({
+        siteId: site.id,
+        receivedAt: now,
+        events: shopperBatch(now).filter((m) => m.type !== "identify"),
+      }));
+    const calls = async (jobs: IngestJob[]) => {
+      const probe = countCalls(env.DB);
+      const result = await consume(probe.db, jobs, now);
+      expect(result.explicitAcks).toHaveLength(jobs.length);
+      for (const job of jobs) expect((await stateOf(job.events)).processed).toBe(4);
+      return probe.calls();
+    };
+    const one = await calls(jobsOfShoppers(1));
+    // 80 events of 20 new shoppers: read once, written in one transaction — folded, not 20 commits.
+    expect(await calls(jobsOfShoppers(20))).toBe(one);
+    expect(one).toBeLessThanOrEqual(3);
+  });
+
+  it("should lose and double nothing when D1 fails at any one call of the consumer, and redeliveries come", async () => {
+    const now = await clock();
+    const probe = countCalls(env.DB);
+    await consume(probe.db, [{ siteId: site.id, receivedAt: now, events: shopperBatch(now) }], now);
+    const calls = probe.calls();
+    const sites = (id: string) => siteById(env.DB, id);
+    for (let n = 1; n <= calls + 1; n++) {
+      const batch = shopperBatch(now);
+      // A request's batch split in two jobs, and the first job delivered twice in the same delivery.
+      const [a, b] = [batch.slice(0, 3), batch.slice(3)];
+      const jobs = [a, a, b].map((events) => ({ siteId: site.id, receivedAt: now, events }));
+      // The inbox write fails too at n = calls + 1 (the call after applying failed): then retried.
+      const result = await consume(
+        faulty(env.DB, (c) => c === n || (n === calls + 1 && c <= 2)),
+        jobs,
+        now,
+      );
+      expect(result.explicitAcks.length + result.retryMessages.length).toBe(3);
+      // A retried job comes back later, to a working database.
+      const retried = result.retryMessages.map((r) => jobs[Number(r.msgId.slice(4))] as IngestJob);
+      if (retried.length > 0) await consume(env.DB, retried, now);
+      await drainInbox(env.DB, sites, now);
+      await recoverEvents(env.DB, sites, now + 120_000);
+      expect({ n, ...(await stateOf(batch)) }).toEqual({ n, events: 5, processed: 5, quantity: 2, contacts: 1 });
+    }
+  });
+
+  it("should store the dead-letter queue's jobs in the inbox, for the sweep", async () => {
+    const now = await clock();
+    const batch = shopperBatch(now);
+    const result = await consume(
+      env.DB,
+      [{ siteId: site.id, receivedAt: now, events: batch }],
+      now,
+      "nudge-ingest-dlq",
+    );
+    expect(result.explicitAcks).toEqual(["job-0"]);
+    expect((await stateOf(batch)).events).toBe(0);
+    await drainInbox(env.DB, (id) => siteById(env.DB, id), now);
+    expect(await stateOf(batch)).toEqual({ events: 5, processed: 5, quantity: 2, contacts: 1 });
+  });
+
+  it("should cut a large batch into jobs a Queue message can hold", () => {
+    const now = Date.now();
+    const big = Array.from({ length: 500 }, (_, i) => ({
+      ...(shopperBatch(now)[1] as Message),
+      messageId: `big-${i}`,
+      properties: { description: "x".repeat(900) },
+    }));
+    const jobs = jobsOf("demo", big, now);
+    expect(jobs.length).toBeGreaterThan(4);
+    for (const { job, bytes } of jobs) {
+      expect(new TextEncoder().encode(JSON.stringify(job)).length).toBeLessThan(128 * 1024);
+      expect(bytes).toBeLessThanOrEqual(100_000);
+    }
+    expect(jobs.flatMap(({ job }) => job.events.map((m) => m.messageId))).toEqual(big.map((m) => m.messageId));
   });
 });
 

@@ -90,6 +90,44 @@ describe("POST /v1/batch", () => {
     expect(json.error.message.length).toBeGreaterThan(5);
   });
 
+  it("should apply a batch's context to each of its messages, a message's own keys first", async () => {
+    const a = uid("a");
+    const page = { url: "https://shop.example/p/E7247", title: "Speaker" };
+    const res = await post("/v1/batch", {
+      writeKey: "pk_demo",
+      context: { page, userAgent: "Mozilla/5.0 shared", locale: "fr-FR" },
+      batch: [track(a), track(a, { context: { locale: "ru-RU" } })],
+    });
+    expect(await res.json()).toMatchObject({ accepted: 2, errors: [] });
+    const { results } = await env.DB.prepare(
+      "SELECT context FROM events WHERE anonymous_id = ? ORDER BY context ->> '$.locale'",
+    )
+      .bind(a)
+      .all<{ context: string }>();
+    expect(results.map((r) => JSON.parse(r.context))).toEqual([
+      { page, userAgent: "Mozilla/5.0 shared", locale: "fr-FR" },
+      { page, userAgent: "Mozilla/5.0 shared", locale: "ru-RU" },
+    ]);
+  });
+
+  it("should refuse a batch context that is not an object, too deep or too large, and store nothing", async () => {
+    const a = uid("a");
+    let deep: Record<string, unknown> = {};
+    for (let i = 0; i < 40; i++) deep = { d: deep };
+    for (const [context, says] of [
+      [["page"], "must be an object"],
+      [deep, "nest at most"],
+      [{ blob: "x".repeat(9000) }, "at most 8192 bytes"],
+    ] as const) {
+      const res = await post("/v1/batch", { writeKey: "pk_demo", context, batch: [track(a)] });
+      expect(res.status).toBe(400);
+      const body = await res.json<{ error: { code: string; message: string } }>();
+      expect(body.error.code).toBe("invalid_context");
+      expect(body.error.message).toContain(says);
+    }
+    expect(await count("SELECT count(*) AS n FROM events WHERE anonymous_id = ?", a)).toBe(0);
+  });
+
   it("should refuse a request over 500 KB with 413 and store nothing", async () => {
     const a = uid("a");
     const big = "x".repeat(20_000);

@@ -42,6 +42,12 @@ export interface Env {
    * and applies them before answering (ingest/process.ts, `applyBatch`).
    */
   INGEST_PROCESSING?: string;
+  /**
+   * A Cloudflare Queue (optional): when bound, a request validates its batch and sends it here, and
+   * the Worker's queue consumer applies many batches per invocation (ingest/queue.ts: `IngestJob`). Unbound, the
+   * request applies its batch itself.
+   */
+  INGEST_QUEUE?: Queue;
 }
 
 export const isDev = (env: Env): boolean => env.NUDGE_ENV === "development";

@@ -4,6 +4,8 @@ import { HTTPException } from "hono/http-exception";
 import type { Env } from "./env";
 import { isDev } from "./env";
 import { sweep } from "./jobs/sweep";
+import { consumeIngest, DEAD_LETTER_SUFFIX } from "./ingest/queue";
+import type { IngestJob } from "./ingest/queue";
 import { now } from "./lib/clock";
 import { createSite, DEMO_SITE } from "./model/sites";
 import { seedTemplates } from "./campaigns/store";
@@ -89,5 +91,13 @@ async function scheduled(controller: ScheduledController, env: Env, ctx: Executi
   ctx.waitUntil(now(env).then((at) => sweep(env, Math.max(at, controller.scheduledTime))));
 }
 
+/**
+ * Consumers of the ingest Queue and of its dead-letter queue (bound in wrangler.jsonc when a
+ * deployment uses the Queue path): see ingest/queue.ts.
+ */
+async function queue(batch: MessageBatch<IngestJob>, env: Env): Promise<void> {
+  await consumeIngest(env.DB, batch, await now(env), { deadLetter: batch.queue.endsWith(DEAD_LETTER_SUFFIX) });
+}
+
 export { app };
-export default { fetch: app.fetch, scheduled } satisfies ExportedHandler<Env>;
+export default { fetch: app.fetch, scheduled, queue } satisfies ExportedHandler<Env, IngestJob>;

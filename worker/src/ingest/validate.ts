@@ -151,6 +151,29 @@ export function validateMessage(
   }
 }
 
+/** At most this much JSON of context shared by a batch's messages. */
+const SHARED_CONTEXT_BYTES = 8 * 1024;
+
+/**
+ * The batch's own `context` (Segment's batch API: it applies to every call of the request), or an
+ * error message. A sender that puts the page and device here once instead of in each message sends
+ * a fraction of the bytes; a message's own context keys win over it.
+ */
+export function sharedContext(body: Dict): { context: Dict | null } | { error: string } {
+  const context = body.context;
+  if (context === undefined || context === null) return { context: null };
+  if (!isDict(context)) return { error: "context must be an object: it applies to every message of the batch." };
+  const shape = shapeError(context);
+  if (shape) return { error: `context: ${shape}` };
+  if (encoder.encode(JSON.stringify(context)).length > SHARED_CONTEXT_BYTES)
+    return { error: `A batch's context must be at most ${SHARED_CONTEXT_BYTES} bytes.` };
+  return { context };
+}
+
+/** `raw` with the batch's context under its own (its keys win), before it is validated. */
+export const withSharedContext = (raw: unknown, shared: Dict | null): unknown =>
+  shared && isDict(raw) ? { ...raw, context: { ...shared, ...(isDict(raw.context) ? raw.context : {}) } } : raw;
+
 /** The envelope of `/v1/batch`: `{ batch: [...], sentAt?, writeKey?, context? }`. */
 export function parseSentAt(body: Dict): number | null {
   try {

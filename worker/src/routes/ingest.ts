@@ -7,8 +7,9 @@ import { now } from "../lib/clock";
 import { unverified } from "../ingest/identity";
 import { enqueue } from "../ingest/inbox";
 import { applyBatch, insertEvents } from "../ingest/process";
+import { sendToQueue } from "../ingest/queue";
 import { limitIngest, overAddressAllowance } from "../ingest/ratelimit";
-import { LIMITS, parseSentAt, validateMessage } from "../ingest/validate";
+import { LIMITS, parseSentAt, sharedContext, validateMessage, withSharedContext } from "../ingest/validate";
 import { isDict } from "../lib/values";
 import type { Message, MessageType } from "../model/events";
 import type { MessageError } from "../ingest/validate";
@@ -53,11 +54,13 @@ async function validated(c: Context<{ Bindings: Env }>, type?: MessageType) {
     fail(413, "batch_too_large", `A batch holds at most ${LIMITS.batchMessages} messages.`);
 
   const sentAt = parseSentAt(body);
+  const shared = sharedContext(type ? {} : body);
+  if ("error" in shared) fail(400, "invalid_context", shared.error);
   let valid: Message[] = [];
   const errors: MessageError[] = [];
   const indexes: number[] = []; // each valid message's place in the request
   for (const [i, m] of raw.entries()) {
-    const r = validateMessage(m, i, receivedAt, sentAt, source, type);
+    const r = validateMessage(withSharedContext(m, shared.context), i, receivedAt, sentAt, source, type);
     if ("code" in r) {
       errors.push(r);
       continue;
@@ -93,9 +96,12 @@ async function validated(c: Context<{ Bindings: Env }>, type?: MessageType) {
 async function accept(c: Context<{ Bindings: Env }>, type?: MessageType) {
   const { site, receivedAt, valid, errors } = await validated(c, type);
   const db = c.env.DB;
-  // Stored and applied before the answer; failing that (or with INGEST_PROCESSING=sweep), stored in
-  // the inbox for the scheduled sweep to apply.
-  const applied = c.env.INGEST_PROCESSING !== "sweep" && (await applyBatch(db, site, valid, receivedAt));
+  const queue = c.env.INGEST_PROCESSING === "sweep" ? undefined : c.env.INGEST_QUEUE;
+  // With a Queue, handed to its consumer; without one, stored and applied before the answer;
+  // failing either (or with INGEST_PROCESSING=sweep), stored in the inbox for the sweep to apply.
+  const applied = queue
+    ? await sendToQueue(queue, site.id, valid, receivedAt)
+    : c.env.INGEST_PROCESSING !== "sweep" && (await applyBatch(db, site, valid, receivedAt));
   if (!applied) await enqueue(db, site.id, valid, receivedAt);
   return { success: true, accepted: valid.length, errors };
 }
