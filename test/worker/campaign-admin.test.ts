@@ -88,6 +88,7 @@ describe("campaign admin API", () => {
         "holiday",
         "loyalty",
         "referral",
+        "referral_reward",
         "welcome",
         "win_back",
       ].sort(),

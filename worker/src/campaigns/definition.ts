@@ -124,6 +124,11 @@ const trigger = v.variant(
         ...(sources ? { sources } : {}),
       })),
     ),
+    /**
+     * A referred friend's first order, as the merchant reported it, earned the contact (the
+     * referrer) a reward: started by the order itself (model/referrals.ts), never by an event name.
+     */
+    v.strictObject({ type: v.literal("referral") }),
     /** The contact's open cart: re-armed by every cart change, one journey per cart. */
     v.strictObject({ type: v.literal("cart") }),
     /** The contact enters the segment (checked after every event of theirs); once per contact. */
