@@ -99,7 +99,9 @@ describe("POST /v1/batch", () => {
       batch: [track(a), track(a, { context: { locale: "ru-RU" } })],
     });
     expect(await res.json()).toMatchObject({ accepted: 2, errors: [] });
-    const { results } = await env.DB.prepare("SELECT context FROM events WHERE anonymous_id = ? ORDER BY context ->> '$.locale'")
+    const { results } = await env.DB.prepare(
+      "SELECT context FROM events WHERE anonymous_id = ? ORDER BY context ->> '$.locale'",
+    )
       .bind(a)
       .all<{ context: string }>();
     expect(results.map((r) => JSON.parse(r.context))).toEqual([
