@@ -2,7 +2,20 @@ import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { forgetCachedSites } from "../../worker/src/model/sites";
-import { advance, BASE, mailbox, messagesOf, post, product, SECRET, send, sendAsServer, uid } from "./helpers";
+import { CAMPAIGN_TEMPLATES } from "../../worker/src/campaigns/templates";
+import {
+  advance,
+  BASE,
+  mailbox,
+  messagesOf,
+  post,
+  product,
+  putCampaign,
+  SECRET,
+  send,
+  sendAsServer,
+  uid,
+} from "./helpers";
 
 /**
  * The referral programme on real D1: a customer's code (widget, for customers only; or the secret
@@ -184,6 +197,29 @@ describe("referral programme", () => {
     } finally {
       await patch(10);
       forgetCachedSites();
+    }
+  });
+
+  it("should not send a reward whose friend's order the merchant refunded before it was due", async () => {
+    // A merchant who waits out a 14-day return window before rewarding.
+    const template = CAMPAIGN_TEMPLATES.referral_reward as { steps: Record<string, unknown>[] };
+    await putCampaign("referral_reward", { ...template, steps: [{ ...template.steps[0], delay: "14d" }] });
+    try {
+      const ann = await referrer();
+      const gil = `${uid("gil")}@example.com`;
+      const gilBrowser = await browser(gil);
+      const orderId = await order(gilBrowser, gil, 70, { coupon: ann.code });
+      await sendAsServer([
+        { type: "track", anonymousId: gilBrowser, event: "Order Refunded", properties: { order_id: orderId } },
+      ]);
+      expect(await referralOf(gil)).toMatchObject({ status: "reversed" });
+      await advance(15 * 86400_000);
+      expect(await rewardsTo(ann.email)).toEqual([
+        expect.objectContaining({ status: "cancelled", reason: "referred order cancelled or refunded" }),
+      ]);
+      expect(await mailbox(ann.email, "referral_reward")).toEqual([]);
+    } finally {
+      await putCampaign("referral_reward", CAMPAIGN_TEMPLATES.referral_reward ?? {});
     }
   });
 });

@@ -23,7 +23,8 @@ CREATE TABLE referrals (
   total       INTEGER NOT NULL,          -- minor units
   currency    TEXT NOT NULL,
   placed_at   INTEGER NOT NULL,
-  status      TEXT NOT NULL CHECK (status IN ('rewarded', 'capped', 'self', 'returning', 'off')),
+  -- reversed: the friend's order was cancelled or refunded; an unsent reward is then not sent.
+  status      TEXT NOT NULL CHECK (status IN ('rewarded', 'capped', 'self', 'returning', 'off', 'reversed')),
   PRIMARY KEY (site_id, contact_id)
 ) WITHOUT ROWID;
 CREATE INDEX referrals_referrer ON referrals (site_id, referrer_id, status, placed_at);

@@ -4,7 +4,7 @@ import { toLine } from "../model/carts";
 import { toMinor } from "../lib/money";
 import { text } from "../lib/values";
 import { redeemCoupons, releaseCoupons } from "../promotions/coupons";
-import { referralStatements } from "../model/referrals";
+import { referralStatements, reverseReferral } from "../model/referrals";
 
 /**
  * Orders: what Order Completed, Order Cancelled and Order Refunded change. Ingest applies an order
@@ -90,6 +90,7 @@ export function orderStatements(db: D1Database, site: Site, contactId: string, m
         .prepare(`UPDATE orders SET status = ? WHERE site_id = ? AND order_id = ? AND contact_id = ?`)
         .bind(status, site.id, orderId, contactId),
       ...(releasesCoupons(m) ? releaseCoupons(db, site.id, orderId, contactId, m.timestamp) : []),
+      reverseReferral(db, site.id, orderId, contactId),
     );
   }
   statements.push(

@@ -96,7 +96,7 @@ export interface ReferredOrder {
  *  - `returning`: the friend had another order already (a customer is not a new one);
  *  - `off`: the site has no enabled `referral_reward` campaign;
  *  - `capped`: the referrer already has `referralRewardsPerMonth` rewards in the last 30 days;
- *  - else `rewarded`.
+ *  - else `rewarded` (`reversed` later if the merchant cancels or refunds that order).
  * A second order by the same friend finds the row and changes nothing; a resent order too.
  */
 export function referralStatements(db: D1Database, site: Site, o: ReferredOrder): D1PreparedStatement[] {
@@ -150,4 +150,28 @@ export function referralStatements(db: D1Database, site: Site, o: ReferredOrder)
       [site.id, o.contactId, REWARD_CAMPAIGN, o.placedAt, o.orderId],
     ),
   ];
+}
+
+/**
+ * The friend's order was cancelled or refunded (by the merchant): the referral no longer earns a
+ * reward, and the slot under the referrer's cap is free again. A reward not yet sent is then not
+ * sent (the sweep asks `rewardStands`); give the reward step a delay as long as the shop's return
+ * window to make this catch refunds, not only quick cancellations.
+ */
+export const reverseReferral = (db: D1Database, siteId: string, orderId: string, contactId: string) =>
+  db
+    .prepare(
+      `UPDATE referrals SET status = 'reversed'
+       WHERE site_id = ? AND order_id = ? AND contact_id = ? AND status = 'rewarded'`,
+    )
+    .bind(siteId, orderId, contactId);
+
+/** Whether the referral a reward message names still earns it (checked by the sweep at send time). */
+export async function rewardStands(db: D1Database, siteId: string, orderId: unknown): Promise<boolean> {
+  if (typeof orderId !== "string") return false;
+  const row = await db
+    .prepare(`SELECT 1 AS ok FROM referrals WHERE site_id = ? AND order_id = ? AND status = 'rewarded'`)
+    .bind(siteId, orderId)
+    .first<{ ok: number }>();
+  return row !== null;
 }
