@@ -200,6 +200,29 @@ describe("referral programme", () => {
     }
   });
 
+  it("should export the friends a referrer brought with her, and erase them with her", async () => {
+    const ann = await referrer();
+    const hal = `${uid("hal")}@example.com`;
+    await order(await browser(hal), hal, 45, { coupon: ann.code });
+    const id = await env.DB.prepare(
+      `SELECT contact_id FROM identities WHERE site_id = 'demo' AND kind = 'email' AND value = ?`,
+    )
+      .bind(ann.email)
+      .first<string>("contact_id");
+    const exported = await SELF.fetch(`${BASE}/v1/admin/contacts/${id}/export`, { headers: SECRET });
+    const { data } = await exported.json<{
+      data: { referrals: { referrer_id: string }[]; referral_codes: { code: string }[] };
+    }>();
+    expect(data.referral_codes).toEqual([expect.objectContaining({ code: ann.code })]);
+    expect(data.referrals).toEqual([expect.objectContaining({ referrer_id: id, status: "rewarded" })]);
+    const erased = await SELF.fetch(`${BASE}/v1/admin/contacts/${id}`, { method: "DELETE", headers: SECRET });
+    expect(erased.status).toBe(200);
+    const left = await env.DB.prepare(`SELECT count(*) AS n FROM referrals WHERE site_id = 'demo' AND referrer_id = ?`)
+      .bind(id)
+      .first<number>("n");
+    expect(left).toBe(0);
+  });
+
   it("should not send a reward whose friend's order the merchant refunded before it was due", async () => {
     // A merchant who waits out a 14-day return window before rewarding.
     const template = CAMPAIGN_TEMPLATES.referral_reward as { steps: Record<string, unknown>[] };
