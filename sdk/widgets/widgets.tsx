@@ -252,7 +252,7 @@ function Share({ host, t }: Pick<Props, "host" | "t">) {
   const [copied, setCopied] = useState(false);
   useEffect(() => {
     post<{ code: string }>(host, "referral", { requestId: requestId() }).then((a) => {
-      if (!a.ok) return;
+      if (!a.ok || typeof a.data.code !== "string") return;
       const url = new URL(location.href);
       url.searchParams.set("ref", a.data.code);
       setLink(url.href);
