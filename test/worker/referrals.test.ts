@@ -250,6 +250,20 @@ describe("referral programme", () => {
 type Ref = Awaited<ReturnType<typeof referrer>>;
 type Friend = { email: string; anonymousId?: string; phone?: string };
 
+describe("the reward campaign", () => {
+  it("should refuse the referral trigger on any campaign but referral_reward, which the order names", async () => {
+    const res = await SELF.fetch(`${BASE}/v1/admin/campaigns/my-rewards`, {
+      method: "PUT",
+      headers: { "content-type": "application/json", ...SECRET },
+      body: JSON.stringify({ trigger: { type: "referral" }, steps: [{ template: "referral_reward" }] }),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({
+      error: { message: expect.stringContaining('starts only the campaign "referral_reward"') },
+    });
+  });
+});
+
 describe("who gets a referral code", () => {
   it.each([
     ["an anonymous visitor", () => Promise.resolve(uid("aid"))],

@@ -256,6 +256,11 @@ export const campaignSchema = (checkUrl?: UrlCheck) =>
       (d) => d.trigger.type !== "date" || d.audience !== undefined,
       "A date-triggered campaign needs an audience (a segment).",
     ),
+    // The order names this one campaign (model/referrals.ts): under another id it would never start.
+    v.check(
+      (d) => d.trigger.type !== "referral" || d.id === "referral_reward",
+      'The referral trigger starts only the campaign "referral_reward" (the referral programme\'s reward).',
+    ),
     // D1 binds at most 100 parameters per statement; the scheduling INSERT needs about 15 of its own.
     v.check(
       (d) =>
