@@ -21,6 +21,8 @@ const KEYS = {
   user: "demo:user",
   checkout: "demo:checkout",
   coupons: "demo:coupons",
+  /** A referral code from a shared link (`?ref=`), kept until the next order. */
+  referral: "demo:ref",
 };
 /** Set by the demo panel: report orders from the browser (the site then trusts browser orders). */
 const BROWSER_ORDERS = "demo:browser-orders";
@@ -728,6 +730,8 @@ function renderCheckout(app: HTMLElement): void {
   // Nudge's exit-intent code for this shopper is applied like any other.
   const fromNudge = nudgeCoupon();
   if (fromNudge && !codes.includes(fromNudge)) codes.push(fromNudge);
+  const referral = load(KEYS.referral);
+  if (typeof referral === "string" && !codes.includes(referral)) codes.push(referral);
   let priced = unpriced(items);
   let pricing: Promise<void> = Promise.resolve();
 
@@ -878,7 +882,9 @@ function renderCheckout(app: HTMLElement): void {
       currency: "GBP",
       products,
       ...(used.length ? { coupon: used[0], coupons: used } : {}),
+      ...(typeof referral === "string" ? { referral_code: referral } : {}),
     });
+    save(KEYS.referral, null);
     if (used.includes(nudgeCoupon())) forgetNudgeCoupon(); // single use: it is spent now
     writeCart([]);
     save(KEYS.cartId, randomId("cart_").toLowerCase());
@@ -933,10 +939,22 @@ function publishCatalogue(): void {
   fetch("/v1/demo-shop/catalogue", { method: "POST" }).catch(() => undefined);
 }
 
+/**
+ * A referral link (`?ref=CODE`, from a customer's share buttons) is remembered until checkout, where
+ * the code is applied as the friend's offer and reported with the order (`referral_code`), so the
+ * referrer is credited even if the offer does not apply. A shop does this in its own code: the
+ * Nudge core stays the size it is.
+ */
+function captureReferral(): void {
+  const ref = new URLSearchParams(location.search).get("ref")?.trim().toUpperCase();
+  if (ref && /^[A-Z0-9-]{4,64}$/.test(ref)) save(KEYS.referral, ref);
+}
+
 function main(): void {
   const page = document.body.dataset.page ?? "";
   const app = byId("app");
   publishCatalogue();
+  captureReferral();
   setupHeader();
   onsiteLaunchers();
   if (!handleRestore(page) || !app) return;

@@ -37,6 +37,9 @@ button:focus-visible,input:focus-visible,select:focus-visible,.link:focus-visibl
 font:600 1rem/1.2 ui-monospace,Menlo,monospace;white-space:nowrap;border:2px dashed var(--nudge-accent,#1d4ed8);border-radius:8px}
 .code button{flex:1 0 auto}
 .bar p{margin:0;flex:1 1 12rem}
+h3{margin:1.5rem 0 .5rem;font-size:1.05rem}
+.share{display:flex;flex-wrap:wrap;gap:.5rem;margin:0 0 1rem}
+.code input{flex:1 1 13rem;width:auto;margin:0}
 @keyframes in{from{opacity:0;transform:translateY(.5rem)}to{opacity:1;transform:none}}
 @media (prefers-reduced-motion:reduce){.dialog,.bar{animation:none}}
 @media (max-width:360px){.dialog{padding:1.25rem 1rem}h2{font-size:1.15rem}}

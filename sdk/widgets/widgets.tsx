@@ -1,3 +1,4 @@
+import type { ComponentChildren } from "preact";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import type { Widget } from "../contract";
 import type { Host } from "../triggers/types";
@@ -101,7 +102,13 @@ const consentField: Field = { name: "consent", label: "required", type: "checkbo
 
 /** A form widget: client-side checks first, then the server's verdict shown next to the field. */
 function FormWidget(
-  props: Props & { kind: "friend" | "callback" | "newsletter"; fields: Field[]; extra: () => Record<string, unknown> },
+  props: Props & {
+    kind: "friend" | "callback" | "newsletter";
+    fields: Field[];
+    extra: () => Record<string, unknown>;
+    /** Shown under the form (the friend widget's share links). */
+    after?: ComponentChildren;
+  },
 ) {
   const { kind, t, fields } = props;
   const id = `nudge-${kind}`;
@@ -209,6 +216,7 @@ function FormWidget(
           </button>
         </form>
       )}
+      {props.after}
     </Dialog>
   );
 }
@@ -225,6 +233,63 @@ function sharedProduct(launcher?: Element) {
   };
 }
 
+/** Where each network's share button leads, for a link `u` and a message `m` (both URI-encoded). */
+const NETWORKS: [name: string, href: (u: string, m: string) => string][] = [
+  ["WhatsApp", (u, m) => `https://wa.me/?text=${m}%20${u}`],
+  ["Telegram", (u, m) => `https://t.me/share/url?url=${u}&text=${m}`],
+  ["Facebook", (u) => `https://www.facebook.com/sharer/sharer.php?u=${u}`],
+  ["X", (u, m) => `https://x.com/intent/post?url=${u}&text=${m}`],
+];
+
+/**
+ * Share links beside the email form: this page, carrying the shopper's referral code (`?ref=`)
+ * when she is a customer (the Worker answers 403 otherwise, and the plain page is shared). Links,
+ * not script: each network's own share page opens in a new tab, so nothing is sent on her behalf.
+ */
+function Share({ host, t }: Pick<Props, "host" | "t">) {
+  const [link, setLink] = useState(location.href);
+  const [referral, setReferral] = useState(false);
+  const [copied, setCopied] = useState(false);
+  useEffect(() => {
+    post<{ code: string }>(host, "referral", { requestId: requestId() }).then((a) => {
+      if (!a.ok || typeof a.data.code !== "string") return;
+      const url = new URL(location.href);
+      url.searchParams.set("ref", a.data.code);
+      setLink(url.href);
+      setReferral(true);
+    });
+  }, []);
+  const u = encodeURIComponent(link);
+  const m = encodeURIComponent(t("share_text"));
+  const copy = (e: Event) => {
+    const input = (e.currentTarget as HTMLElement).previousElementSibling as HTMLInputElement | null;
+    // No clipboard API on plain http or when denied: select the link so the shopper can copy it.
+    const select = () => input?.select();
+    if (!navigator.clipboard) return select();
+    navigator.clipboard.writeText(link).then(() => setCopied(true), select);
+  };
+  return (
+    <section aria-labelledby="nudge-share-title">
+      <h3 id="nudge-share-title">{t("share_title")}</h3>
+      {referral ? <p>{t("share_reward")}</p> : null}
+      <div class="share">
+        {NETWORKS.map(([name, href]) => (
+          <a class="link" key={name} href={href(u, m)} target="_blank" rel="noopener noreferrer">
+            {name}
+          </a>
+        ))}
+      </div>
+      <label for="nudge-share-link">{t("share_link")}</label>
+      <div class="code">
+        <input id="nudge-share-link" readOnly value={link} />
+        <button type="button" onClick={copy}>
+          {copied ? t("coupon_copied") : t("share_copy")}
+        </button>
+      </div>
+    </section>
+  );
+}
+
 export const Friend = (p: Props) => (
   <FormWidget
     {...p}
@@ -235,6 +300,7 @@ export const Friend = (p: Props) => (
       consentField,
     ]}
     extra={() => sharedProduct(p.launcher)}
+    after={<Share host={p.host} t={p.t} />}
   />
 );
 

@@ -119,7 +119,7 @@ describe("send to friend", () => {
     ($("input[name=friendEmail]") as HTMLInputElement).value = "not an email";
     ($("form") as HTMLFormElement).requestSubmit();
     await settle();
-    expect(bodies).toEqual({});
+    expect(bodies["/v1/onsite/friend"]).toBeUndefined(); // (the share links asked for the referral link)
     const email = $("input[name=friendEmail]");
     expect(email?.getAttribute("aria-invalid")).toBe("true");
     expect($(`#${email?.getAttribute("aria-describedby")}`)?.textContent).toContain("valid email");
@@ -146,6 +146,52 @@ describe("send to friend", () => {
     });
     key($("[role=dialog]") as Element, "Escape");
     expect(done).toHaveBeenCalledWith("converted");
+  });
+});
+
+describe("share links", () => {
+  const hrefs = ($: (sel: string) => HTMLElement | null) =>
+    ["WhatsApp", "Telegram", "Facebook", "X"].map((name) => {
+      const a = [...($(".share")?.querySelectorAll("a") ?? [])].find((x) => x.textContent === name);
+      return a?.getAttribute("href") ?? "";
+    });
+
+  it("should carry a customer's referral code to each network, encoded, in a new tab", async () => {
+    history.replaceState(null, "", '/product?id=E7247&x=<b>"&');
+    const bodies = server({ "/v1/onsite/referral": [200, { code: "REF-ABCD-EFGH", url: "https://shop/?ref=x" }] });
+    const { $ } = open(friend);
+    await vi.waitFor(() => expect(($("#nudge-share-link") as HTMLInputElement).value).toContain("ref=REF-ABCD-EFGH"));
+    const link = ($("#nudge-share-link") as HTMLInputElement).value;
+    expect(new URL(link).searchParams.get("x")).toBe('<b>"'); // the page's own query kept, as data
+    expect(bodies["/v1/onsite/referral"]).toMatchObject({ key: "pk_test", anonymousId: "aid-1" });
+    const [whatsapp, telegram, facebook, x] = hrefs($);
+    expect(whatsapp).toBe(`https://wa.me/?text=I%20think%20you'll%20like%20this%20${encodeURIComponent(link)}`);
+    expect(telegram).toBe(
+      `https://t.me/share/url?url=${encodeURIComponent(link)}&text=I%20think%20you'll%20like%20this`,
+    );
+    expect(facebook).toBe(`https://www.facebook.com/sharer/sharer.php?u=${encodeURIComponent(link)}`);
+    expect(x).toBe(`https://x.com/intent/post?url=${encodeURIComponent(link)}&text=I%20think%20you'll%20like%20this`);
+    for (const a of $(".share")?.querySelectorAll("a") ?? []) {
+      expect(a.getAttribute("target")).toBe("_blank");
+      expect(a.getAttribute("rel")).toBe("noopener noreferrer");
+    }
+    expect($("section")?.textContent).toContain("you get a reward");
+  });
+
+  it("should share the plain page when the visitor is not a customer, and copy the link", async () => {
+    history.replaceState(null, "", "/product?id=E7247");
+    server({ "/v1/onsite/referral": [403, { error: { code: "not_customer", message: "no" } }] });
+    const writeText = vi.fn(async () => {});
+    vi.stubGlobal("navigator", { ...navigator, clipboard: { writeText } });
+    const { $ } = open(friend);
+    await settle();
+    await settle();
+    expect(($("#nudge-share-link") as HTMLInputElement).value).toBe(location.href);
+    expect($("section")?.textContent).not.toContain("reward");
+    const copy = [...($("section")?.querySelectorAll("button") ?? [])].find((b) => b.textContent === "Copy link");
+    copy?.click();
+    await vi.waitFor(() => expect(copy?.textContent).toBe("Copied"));
+    expect(writeText).toHaveBeenCalledWith(location.href);
   });
 });
 
@@ -189,7 +235,7 @@ describe("callback request, localised", () => {
     ($("input[name=consent]") as HTMLInputElement).checked = true;
     ($("form") as HTMLFormElement).requestSubmit();
     await settle();
-    expect(bodies).toEqual({});
+    expect(bodies["/v1/onsite/friend"]).toBeUndefined(); // (the share links asked for the referral link)
     expect($("#nudge-callback-phone-err")?.textContent).toContain("country code");
 
     ($("input[name=phone]") as HTMLInputElement).value = "+44 20 7946 0958";

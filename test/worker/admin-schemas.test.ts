@@ -153,6 +153,14 @@ const rows: Record<string, Row> = {
   "GET /v1/admin/dashboard/contacts": ["GET", () => "/v1/admin/dashboard/contacts?query=a", undefined, SECRET, "query"],
   "GET /v1/admin/dead-letters": ["GET", () => "/v1/admin/dead-letters?kinds=batch", undefined, SECRET, "kinds"],
   "GET /v1/admin/callbacks": ["GET", () => "/v1/admin/callbacks?state=open", undefined, SECRET, "state"],
+  "GET /v1/admin/referrals": ["GET", () => "/v1/admin/referrals?limt=5", undefined, SECRET, "limt"],
+  "POST /v1/admin/referrals/codes": [
+    "POST",
+    () => "/v1/admin/referrals/codes",
+    { email: "a@example.com", emial: "x" },
+    SECRET,
+    "emial",
+  ],
   "PUT /v1/admin/segments/:id": [
     "PUT",
     () => "/v1/admin/segments/open-carts",

@@ -93,6 +93,7 @@ describe("campaign admin API", () => {
         "post_purchase",
         "referral",
         "shipping_status",
+        "referral_reward",
         "welcome",
         "win_back",
       ].sort(),

@@ -124,6 +124,11 @@ const trigger = v.variant(
         ...(sources ? { sources } : {}),
       })),
     ),
+    /**
+     * A referred friend's first order, as the merchant reported it, earned the contact (the
+     * referrer) a reward: started by the order itself (model/referrals.ts), never by an event name.
+     */
+    v.strictObject({ type: v.literal("referral") }),
     /** The contact's open cart: re-armed by every cart change, one journey per cart. */
     v.strictObject({ type: v.literal("cart") }),
     /** The contact enters the segment (checked after every event of theirs); once per contact. */
@@ -453,6 +458,11 @@ export const campaignSchema = (checkUrl?: UrlCheck) =>
     v.check(
       (d) => d.trigger.type !== "date" || d.audience !== undefined,
       "A date-triggered campaign needs an audience (a segment).",
+    ),
+    // The order names this one campaign (model/referrals.ts): under another id it would never start.
+    v.check(
+      (d) => d.trigger.type !== "referral" || d.id === "referral_reward",
+      'The referral trigger starts only the campaign "referral_reward" (the referral programme\'s reward).',
     ),
     // D1 binds at most 100 parameters per statement; the scheduling INSERT needs about 15 of its own.
     v.check(

@@ -336,6 +336,31 @@ export const MESSAGE_TEMPLATES: ReadonlyMap<string, MessageTemplate> = new Map(
         cta: "Посмотреть",
       },
     }),
+    // Transactional: the referrer asked for her code and earned this; it names no friend (whose
+    // order is theirs to tell).
+    referral_reward: T(
+      "none",
+      "store",
+      {
+        en: {
+          subject: "Thank you! A friend you referred placed their first order",
+          intro: "Someone you invited to {store} placed their first order. Here is your reward.",
+          cta: "Shop with your reward",
+        },
+        fr: {
+          subject: "Merci ! Un ami que vous avez parrainé a passé sa première commande",
+          intro:
+            "Une personne que vous avez invitée chez {store} a passé sa première commande. Voici votre récompense.",
+          cta: "Utiliser ma récompense",
+        },
+        ru: {
+          subject: "Спасибо! Приглашённый вами друг сделал первый заказ",
+          intro: "Человек, которого вы пригласили в {store}, сделал первый заказ. Вот ваша награда.",
+          cta: "Использовать награду",
+        },
+      },
+      true,
+    ),
     callback_sms: T(
       "none",
       "store",

@@ -156,6 +156,22 @@ export const CAMPAIGN_TEMPLATES: Readonly<Record<string, Record<string, unknown>
     ],
     exit: { ordered: false },
   },
+  referral_reward: {
+    name: "Referral programme: the referrer's reward after a friend's first order",
+    priority: 70,
+    // Not an event: the merchant's order naming the referrer's code starts it, once per new customer
+    // and within the site's referralRewardsPerMonth (model/referrals.ts).
+    trigger: { type: "referral" },
+    steps: [
+      {
+        delay: 0,
+        channel: "email",
+        template: "referral_reward",
+        coupon: { promotionId: "referral-reward", expiresDays: 90 },
+      },
+    ],
+    exit: { ordered: false },
+  },
   callback_confirmation: {
     name: "Callback request: SMS confirmation",
     // Not 100: priority orders one contact's messages (who gets the room a frequency cap leaves),

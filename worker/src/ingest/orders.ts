@@ -4,6 +4,7 @@ import { toLine } from "../model/carts";
 import { toMinor } from "../lib/money";
 import { text } from "../lib/values";
 import { redeemCoupons, releaseCoupons } from "../promotions/coupons";
+import { referralStatements, reverseReferral } from "../model/referrals";
 
 /**
  * Orders: what Order Completed, Order Cancelled and Order Refunded change. Ingest applies an order
@@ -13,8 +14,9 @@ import { redeemCoupons, releaseCoupons } from "../promotions/coupons";
  *    reason "ordered" (campaigns/engine.ts), whoever sent it — a merchant who set it to false keeps
  *    them; a journey the order itself triggers (payment confirmation) starts there too;
  *  - if the order counts as money (`countsMoney`, model/events.ts), here: the order row, the
- *    contact's spend aggregates, the coupons redeemed (or released on a cancel or refund), and the
- *    order's attribution to the message that won it.
+ *    contact's spend aggregates, the coupons redeemed (or released on a cancel or refund), the
+ *    order's attribution to the message that won it, and a referred friend's first order
+ *    (model/referrals.ts: recorded once per friend, the referrer's reward scheduled).
  */
 
 const DAY = 86400_000;
@@ -81,6 +83,16 @@ export function orderStatements(db: D1Database, site: Site, contactId: string, m
         .bind(site.id, orderId ?? m.messageId),
       ...redeemCoupons(db, site.id, orderId ?? m.messageId, contactId, coupons, m.timestamp),
       attribute(db, site.id, contactId, orderId ?? m.messageId),
+      // After the order row: "had no other order" is read from the same transaction.
+      ...referralStatements(db, site, {
+        orderId: orderId ?? m.messageId,
+        contactId,
+        // A shop that captured `?ref=` without applying a discount reports it as `referral_code`.
+        codes: [...coupons, text(p.referral_code, 64)?.toUpperCase()].filter((c): c is string => !!c),
+        total,
+        currency,
+        placedAt: m.timestamp,
+      }),
     );
   } else {
     const status = m.event ? ORDER_STATUS[m.event] : undefined;
@@ -94,6 +106,7 @@ export function orderStatements(db: D1Database, site: Site, contactId: string, m
         .prepare(`UPDATE order_items SET status = ? WHERE site_id = ? AND order_id = ? AND contact_id = ?`)
         .bind(status, site.id, orderId, contactId),
       ...(releasesCoupons(m) ? releaseCoupons(db, site.id, orderId, contactId, m.timestamp) : []),
+      reverseReferral(db, site.id, orderId, contactId),
     );
   }
   statements.push(

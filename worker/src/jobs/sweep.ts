@@ -28,6 +28,7 @@ import { normalisePhone, phoneAllowed, phoneCountries, phoneDigitsSql } from "..
 import { countAll } from "../lib/rate-limit";
 import { cartLines } from "../model/carts";
 import { boundTo, heldCoupon, mintCoupon } from "../model/coupons";
+import { rewardStands } from "../model/referrals";
 import { DEAD_AFTER, deadLetter } from "../model/dead-letters";
 import { siteById, webhookSecret } from "../model/sites";
 import { suppressionOf } from "../model/suppressions";
@@ -611,6 +612,8 @@ async function exitReason(
   const since = typeof data.started_at === "number" ? data.started_at : m.created_at;
   if (def.trigger.type === "cart" && (await cartLines(db, m.site_id, m.contact_id)).length === 0)
     return "cart emptied or ordered";
+  if (def.trigger.type === "referral" && !(await rewardStands(db, m.site_id, data.order_id)))
+    return "referred order cancelled or refunded";
   if (def.exit.ordered) {
     // An order placed since the journey began (the merchant's word: the contact's latest placed
     // order, read for the round), or the shopper's own browser saying they bought — that makes no

@@ -218,6 +218,8 @@ export const MERGED_TABLES = [
   "order_items",
   "orders",
   "product_views",
+  "referral_codes",
+  "referrals",
 ];
 
 /** Moves everything of contact `from` onto contact `into`, then deletes `from`. */
@@ -236,6 +238,11 @@ export function mergeContacts(db: D1Database, siteId: string, from: string, into
     move(`UPDATE coupon_redemptions SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
     move(`UPDATE dead_letters SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
     move(`UPDATE leave_reasons SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
+    // A referrer's codes all keep working; a friend counted twice (both halves were referred) keeps one row.
+    move(`UPDATE referral_codes SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
+    move(`UPDATE referrals SET referrer_id = ?3 WHERE site_id = ?1 AND referrer_id = ?2`),
+    move(`UPDATE OR IGNORE referrals SET contact_id = ?3 WHERE site_id = ?1 AND contact_id = ?2`),
+    drop(`DELETE FROM referrals WHERE site_id = ?1 AND contact_id = ?2`),
     move(
       `INSERT INTO product_views (site_id, contact_id, product_id, viewed_at, views)
        SELECT site_id, ?3, product_id, viewed_at, views FROM product_views WHERE site_id = ?1 AND contact_id = ?2

@@ -63,6 +63,9 @@ const DEAD_BATCHES = `FROM dead_letters WHERE site_id = ?1 AND kind = 'batch' AN
   SELECT 1 FROM identities i WHERE i.site_id = ?1 AND i.contact_id = ?2 AND i.kind IN ('anonymous', 'user')
     AND instr(dead_letters.body, json_quote(i.value)) > 0)`;
 
+// The friends the person referred: each row is the friend's (contact_id) but names her as referrer.
+const REFERRED = `FROM referrals WHERE site_id = ?1 AND referrer_id = ?2`;
+
 /** Every row stored about the contact, by table. */
 export async function exportContact(db: D1Database, siteId: string, contactId: string) {
   const others = (await contactTables(db)).filter((t) => t !== "identities");
@@ -74,6 +77,7 @@ export async function exportContact(db: D1Database, siteId: string, contactId: s
     db.prepare(`SELECT * ${ANONYMOUS_COUPONS}`),
     db.prepare(`SELECT * ${OUTBOX}`),
     db.prepare(`SELECT * ${DEAD_BATCHES}`),
+    db.prepare(`SELECT * ${REFERRED}`),
   ].map((q) => q.bind(siteId, contactId));
   const results = await db.batch<Record<string, unknown>>(queries);
   const rows = (i: number) => results[i]?.results ?? [];
@@ -84,6 +88,7 @@ export async function exportContact(db: D1Database, siteId: string, contactId: s
   data.coupons = [...(data.coupons ?? []), ...rows(extra + 1)];
   data.outbox = rows(extra + 2);
   data.dead_letters = [...(data.dead_letters ?? []), ...rows(extra + 3)];
+  data.referrals = [...(data.referrals ?? []), ...rows(extra + 4)];
   return { contact: rows(0)[0] ?? null, data };
 }
 
@@ -128,6 +133,7 @@ export async function eraseContact(db: D1Database, siteId: string, contactId: st
     ["coupons", `DELETE ${ANONYMOUS_COUPONS}`],
     ["outbox", `DELETE ${OUTBOX}`],
     ["dead_letters", `DELETE ${DEAD_BATCHES}`],
+    ["referrals", `DELETE ${REFERRED}`],
     ...tables.map((t): [string, string] => [t, `DELETE FROM ${t} WHERE site_id = ?1 AND contact_id = ?2`]),
     ["identities", `DELETE FROM identities WHERE site_id = ?1 AND contact_id = ?2`],
     ["contacts", `DELETE FROM contacts WHERE site_id = ?1 AND id = ?2`],

@@ -26,6 +26,11 @@ export interface SiteSettings {
   smsPerDay: number;
   callsPerDay: number;
   referralsPerDay: number;
+  /**
+   * Referral rewards one referrer may earn in 30 days (model/referrals.ts); friends past it are
+   * still recorded (`capped`), so a burst of sign-ups shows in the results without paying out.
+   */
+  referralRewardsPerMonth: number;
   /** New email addresses browsers of one network may name in an hour (ingest/ratelimit.ts). */
   browserAddressesPerHour: number;
   /**
@@ -67,6 +72,7 @@ export const DEFAULT_SETTINGS: SiteSettings = {
   smsPerDay: 200,
   callsPerDay: 50,
   referralsPerDay: 500,
+  referralRewardsPerMonth: 10,
   browserAddressesPerHour: 30,
   publicUrl: "",
   senderName: "",

@@ -26,5 +26,7 @@ export const DEFAULT_PROMOTIONS: ReadonlyMap<string, Promotion> = new Map(
     percentOff("holiday-gift", "A gift from us: 10% off your order", 10),
     percentOff("referral-10", "A friend's gift: 10% off your first order", 10, true),
     percentOff("next-purchase-10", "Thank you: 10% off your next order", 10),
+    // The referrer's reward (campaign referral_reward): a unique code per friend who ordered.
+    percentOff("referral-reward", "Thank you for referring a friend: 15% off your order", 15),
   ].map((p) => [p.id, p]),
 );

@@ -15,9 +15,16 @@ const template = (id: string): Promotion => {
 
 export const DEMO_PROMOTIONS: Promotion[] = [
   // Coupon-only offers the built-in campaign templates mint codes for (promotions/defaults.ts).
-  ...["exit-intent-10", "welcome-10", "browse-10", "winback-15", "loyalty-15", "referral-10", "next-purchase-10"].map(
-    template,
-  ),
+  ...[
+    "exit-intent-10",
+    "welcome-10",
+    "browse-10",
+    "winback-15",
+    "loyalty-15",
+    "referral-10",
+    "next-purchase-10",
+    "referral-reward",
+  ].map(template),
   // The demo shop has a gift to give: its tote bag.
   {
     id: "holiday-gift",

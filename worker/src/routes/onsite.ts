@@ -39,6 +39,7 @@ import { DEFAULT_PROMOTIONS } from "../promotions/defaults";
 import { putPromotion } from "../promotions/store";
 import { NEWSLETTER_OPT_IN_TRAIT } from "../segments/rules";
 import { authorise, requireSecretKey } from "./auth";
+import { issueReferral } from "./referrals";
 import type { SecretEnv } from "./auth";
 import { EVENT } from "../model/events";
 
@@ -73,6 +74,8 @@ const CAPS: Record<string, { visitor: Cap; ip: Cap; destination?: Cap; site: Cap
   friend: { visitor: [5, DAY], ip: [20, DAY], destination: [2, DAY], site: [1000, DAY] },
   callback: { visitor: [5, DAY], ip: [10, DAY], destination: [2, DAY], site: [400, DAY] },
   newsletter: { visitor: [5, HOUR], ip: [20, DAY], destination: [3, DAY], site: [5000, DAY] },
+  // Reads the visitor's own code (made once): cheap, but still bounded against scraping.
+  referral: { visitor: [30, DAY], ip: [100, DAY], site: [20000, DAY] },
 };
 
 /** The stored configuration; in development the demo site falls back to the seeded demo widgets. */
@@ -257,6 +260,25 @@ onsite.post("/onsite/friend", async (c) => {
   await emit(a, [{ type: "track", event: EVENT.productShared, properties, traits: {} }], "friend");
   await consentOf(a, recipient, "send_to_friend", wording).run(); // after: the browser's contact exists
   return c.json({ ok: true });
+});
+
+/**
+ * The visitor's referral code and link, for the send-to-friend widget's share buttons. Only for a
+ * customer: a contact with an email whose order the merchant reported (orders count only then,
+ * SECURITY.md) — so a script cannot mint codes for addresses it merely typed. The code earns
+ * nothing by itself: a reward needs a new customer's merchant-reported order (model/referrals.ts).
+ */
+onsite.post("/onsite/referral", async (c) => {
+  const a = await action(c, "referral");
+  await capped(a);
+  const customer = await a.env.DB.prepare(
+    `SELECT c.id FROM identities i JOIN contacts c ON c.site_id = i.site_id AND c.id = i.contact_id
+     WHERE i.site_id = ? AND i.kind = 'anonymous' AND i.value = ? AND c.email IS NOT NULL AND c.orders_count > 0`,
+  )
+    .bind(a.site.id, a.anonymousId)
+    .first<{ id: string }>();
+  if (!customer) fail(403, "not_customer", "Referral links are for customers: place an order first.");
+  return c.json(await issueReferral(a.env.DB, a.site, customer.id, a.at));
 });
 
 onsite.post("/onsite/newsletter", async (c) => {

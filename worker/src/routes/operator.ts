@@ -116,6 +116,7 @@ const settings = {
     v.transform((cs) => cs.map((x) => x.toUpperCase())),
   ),
   retentionDays: int(30, 3650, must("whole days, 30–3650")),
+  referralRewardsPerMonth: int(0, 1000, must("a whole number of rewards, 0–1000")),
   trustBrowserOrders: v.boolean(must("true or false")),
 };
 
