@@ -94,7 +94,7 @@ describe("a journey that branches, end to end", () => {
         [6, "sms", "sent", null],
       ]);
       const [text] = (await mailsTo(phone)).filter((m) => m.campaign === "abandoned_cart_adaptive");
-      expect(text?.text).toContain("you left something in your cart");
+      expect(text?.text).toContain("you left 1 item in your cart");
     } finally {
       await fetch(`${baseUrl()}/v1/admin/campaigns/abandoned_cart_adaptive`, {
         method: "PUT",
