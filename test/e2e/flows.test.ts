@@ -27,9 +27,9 @@ async function axe(page: Page): Promise<string[]> {
 }
 
 const outbox = async (to: string) =>
-  (await api<{ messages: (Mail & { channel: string })[] }>("/v1/admin/outbox?limit=200")).messages.filter(
-    (m) => m.to === to && m.campaign === "abandoned_cart",
-  );
+  (
+    await api<{ messages: (Mail & { channel: string })[] }>(`/v1/admin/outbox?limit=200&to=${encodeURIComponent(to)}`)
+  ).messages.filter((m) => m.campaign === "abandoned_cart");
 
 type Results = {
   responses: { leaveReasons: Record<string, number>; callbacks: { link: number; reply: number } };

@@ -249,7 +249,9 @@ describe("callback request", () => {
 
     // The campaign engine confirms by SMS (the outbox channel stands in for the SMS provider).
     await advance(60_000);
-    const { messages } = await api<{ messages: Record<string, unknown>[] }>("/v1/admin/outbox");
+    const { messages } = await api<{ messages: Record<string, unknown>[] }>(
+      `/v1/admin/outbox?to=${encodeURIComponent(phone)}`,
+    );
     expect(messages).toContainEqual(
       expect.objectContaining({ campaign: "callback_confirmation", channel: "sms", to: phone, status: "sent" }),
     );

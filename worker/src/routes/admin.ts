@@ -28,16 +28,21 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 
 /** What the local outbox channel "sent", newest first: the demo mailbox reads this. */
 admin.get("/outbox", async (c) => {
-  const query = readQuery(c.req.url, v.strictObject({ limit: v.optional(v.string()) }));
+  const query = readQuery(
+    c.req.url,
+    v.strictObject({ limit: v.optional(v.string()), to: v.optional(v.pipe(v.string(), v.maxLength(320))) }),
+  );
   // Lenient on purpose: outside checks read `?limit=N` (DESIGN.md), and any N gets 1 to 200 rows.
   const limit = Math.min(Math.max(Number(query.limit ?? 50) || 50, 1), 200);
+  // `to`: one recipient's messages only (an address or a number), however many others came since.
   const { results } = await c.env.DB.prepare(
     `SELECT m.id, m.campaign, m.step, m.variant, o.channel, o.recipient AS "to", o.subject, o.html, o.text, m.status,
             o.created_at, m.sent_at
      FROM outbox o JOIN messages m ON m.id = o.message_id
-     WHERE o.site_id = ? ORDER BY o.created_at DESC, o.message_id DESC LIMIT ?`,
+     WHERE o.site_id = ?1 AND (?3 IS NULL OR o.recipient = ?3)
+     ORDER BY o.created_at DESC, o.message_id DESC LIMIT ?2`,
   )
-    .bind(c.get("site").id, limit)
+    .bind(c.get("site").id, limit, query.to ?? null)
     .all<OutboxRow>();
   const messages = (results ?? []).map((r) => ({ ...r, created_at: iso(r.created_at), sent_at: iso(r.sent_at) }));
   return c.json({ messages });
