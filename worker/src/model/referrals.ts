@@ -62,6 +62,21 @@ export async function referralCode(db: D1Database, siteId: string, contactId: st
 }
 
 /** The shop's link that carries a code: the store applies `?ref=` as the friend's code. */
+/**
+ * The customer behind a browser, or null: a contact with an email whose order the merchant reported
+ * (orders count only then, SECURITY.md). Only a customer may ask for a referral link from a page.
+ */
+export async function customerOfBrowser(db: D1Database, siteId: string, anonymousId: string): Promise<string | null> {
+  const row = await db
+    .prepare(
+      `SELECT c.id FROM identities i JOIN contacts c ON c.site_id = i.site_id AND c.id = i.contact_id
+       WHERE i.site_id = ? AND i.kind = 'anonymous' AND i.value = ? AND c.email IS NOT NULL AND c.orders_count > 0`,
+    )
+    .bind(siteId, anonymousId)
+    .first<{ id: string }>();
+  return row?.id ?? null;
+}
+
 export const referralUrl = (site: Pick<Site, "url">, code: string) => `${site.url.replace(/\/+$/, "")}/?ref=${code}`;
 
 /**

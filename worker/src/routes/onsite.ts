@@ -40,6 +40,7 @@ import { putPromotion } from "../promotions/store";
 import { NEWSLETTER_OPT_IN_TRAIT } from "../segments/rules";
 import { authorise, requireSecretKey } from "./auth";
 import { issueReferral } from "./referrals";
+import { customerOfBrowser } from "../model/referrals";
 import type { SecretEnv } from "./auth";
 import { EVENT } from "../model/events";
 
@@ -271,14 +272,9 @@ onsite.post("/onsite/friend", async (c) => {
 onsite.post("/onsite/referral", async (c) => {
   const a = await action(c, "referral");
   await capped(a);
-  const customer = await a.env.DB.prepare(
-    `SELECT c.id FROM identities i JOIN contacts c ON c.site_id = i.site_id AND c.id = i.contact_id
-     WHERE i.site_id = ? AND i.kind = 'anonymous' AND i.value = ? AND c.email IS NOT NULL AND c.orders_count > 0`,
-  )
-    .bind(a.site.id, a.anonymousId)
-    .first<{ id: string }>();
+  const customer = await customerOfBrowser(a.env.DB, a.site.id, a.anonymousId);
   if (!customer) fail(403, "not_customer", "Referral links are for customers: place an order first.");
-  return c.json(await issueReferral(a.env.DB, a.site, customer.id, a.at));
+  return c.json(await issueReferral(a.env.DB, a.site, customer, a.at));
 });
 
 onsite.post("/onsite/newsletter", async (c) => {
