@@ -169,7 +169,7 @@ describe("retention", () => {
       (await db.prepare(`SELECT count(*) AS n FROM ${table} WHERE site_id = ?`).bind(site.id).first<{ n: number }>())
         ?.n;
 
-    expect(await prune(db, now, 2)).toEqual({ events: 2, messages: 1, outbox: 1 });
+    expect(await prune(db, now, 2)).toEqual({ events: 2, messages: 1, outbox: 1, contexts: 0 });
     expect(await count("events")).toBe(2);
     // The sweep prunes the rest (and nothing recent, nothing unsettled).
     await sweep(env, now);

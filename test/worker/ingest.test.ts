@@ -1,6 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { contextOf } from "../../worker/src/model/event-contexts";
 import { BASE, post, SECRET, send, sendAsServer, uid } from "./helpers";
 
 const count = async (sql: string, ...args: unknown[]) =>
@@ -100,7 +101,8 @@ describe("POST /v1/batch", () => {
     });
     expect(await res.json()).toMatchObject({ accepted: 2, errors: [] });
     const { results } = await env.DB.prepare(
-      "SELECT context FROM events WHERE anonymous_id = ? ORDER BY context ->> '$.locale'",
+      `SELECT context FROM (SELECT ${contextOf("e")} AS context FROM events e WHERE anonymous_id = ?)
+       ORDER BY context ->> '$.locale'`,
     )
       .bind(a)
       .all<{ context: string }>();

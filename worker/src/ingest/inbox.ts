@@ -1,6 +1,7 @@
 import { inboxFailed } from "../model/dead-letters";
 import type { Message } from "../model/events";
 import { isDict } from "../lib/values";
+import { storedContexts } from "../model/event-contexts";
 
 /**
  * The inbox: batches accepted but not applied yet. A request applies its batch itself
@@ -29,16 +30,21 @@ interface InboxRow {
   received_at: number;
 }
 
-/** Stores a validated batch durably; returns the inbox row id. */
+/**
+ * Stores a validated batch durably; returns the inbox row id. Each message carries its context's key
+ * (`contextHash`, model/event-contexts.ts): `take` stores events in SQL alone, and SQL cannot hash.
+ */
 export async function enqueue(
   db: D1Database,
   siteId: string,
   messages: Message[],
   receivedAt: number,
 ): Promise<number> {
+  const { keys } = await storedContexts(messages.map((m) => m.context));
+  const body = messages.map((m, i) => ({ ...m, contextHash: keys[i] }));
   const row = await db
     .prepare(`INSERT INTO inbox (site_id, body, events, received_at) VALUES (?, ?, ?, ?) RETURNING id`)
-    .bind(siteId, JSON.stringify(messages), messages.length, receivedAt)
+    .bind(siteId, JSON.stringify(body), messages.length, receivedAt)
     .first<{ id: number }>();
   if (!row) throw new Error("inbox insert returned no id");
   return row.id;
@@ -92,7 +98,8 @@ async function takeWhere(
   where: string,
   param: number,
 ): Promise<{ rows: Taken[]; fresh: Map<string, Message[]> }> {
-  const [inserted, deleted] = await db.batch<{ site_id: string; message_id: string } & InboxRow>([
+  const [, inserted, deleted] = await db.batch<{ site_id: string; message_id: string } & InboxRow>([
+    db.prepare(`${INSERT_CONTEXTS} WHERE i.id ${where} ${CONTEXTS_TAIL}`).bind(param),
     db.prepare(`${INSERT_EVENTS} WHERE i.id ${where} ${INSERT_TAIL}`).bind(param),
     db.prepare(`DELETE FROM inbox WHERE id ${where} RETURNING id, site_id, body, received_at`).bind(param),
   ]);
@@ -112,16 +119,22 @@ function parseMessages(body: string): Message[] {
   }
   if (!Array.isArray(v)) return [];
   return v
-    .filter((m): m is Message => isDict(m) && typeof m.messageId === "string")
-    .map((m) => ({ ...m, source: m.source ?? "browser" })); // rows stored before sources were kept
+    .filter((m): m is Message & { contextHash?: unknown } => isDict(m) && typeof m.messageId === "string")
+    .map(({ contextHash: _, ...m }) => ({ ...m, source: m.source ?? "browser" })); // rows stored before sources were kept
 }
 
+// A message without a contextHash (no context worth a key, or a row stored before migration 0023)
+// keeps its context inline, the shape readers take from either.
+const INSERT_CONTEXTS = `INSERT INTO event_contexts (site_id, hash, context)
+  SELECT i.site_id, m.value ->> 'contextHash', m.value -> 'context'
+  FROM inbox i, json_each(i.body) m`;
+const CONTEXTS_TAIL = `AND m.value ->> 'contextHash' IS NOT NULL ON CONFLICT DO NOTHING`;
 const INSERT_EVENTS = `INSERT INTO events (site_id, message_id, type, event, anonymous_id, user_id, previous_id,
-    properties, traits, context, timestamp, received_at, source)
+    properties, traits, context, timestamp, received_at, source, context_hash)
   SELECT i.site_id, m.value ->> 'messageId', m.value ->> 'type', m.value ->> 'event',
     m.value ->> 'anonymousId', m.value ->> 'userId', m.value ->> 'previousId',
-    m.value -> 'properties', m.value -> 'traits', m.value -> 'context', m.value ->> 'timestamp', i.received_at,
-    coalesce(m.value ->> 'source', 'browser')
+    m.value -> 'properties', m.value -> 'traits', iif(m.value ->> 'contextHash' IS NULL, m.value -> 'context', '{}'),
+    m.value ->> 'timestamp', i.received_at, coalesce(m.value ->> 'source', 'browser'), m.value ->> 'contextHash'
   FROM inbox i, json_each(i.body) m`;
 const INSERT_TAIL = `ORDER BY i.id, m.key ON CONFLICT DO NOTHING RETURNING site_id, message_id`;
 

@@ -26,6 +26,7 @@ import { orderStatements } from "./orders";
 import { effectiveClaim } from "./trust";
 import type { Holder } from "./trust";
 import { isDict } from "../lib/values";
+import { contextOf, storedContexts, upsertContexts } from "../model/event-contexts";
 import { currencyOf, EVENT, type AppliedEvent, type Message, optsOut } from "../model/events";
 
 /**
@@ -87,9 +88,9 @@ export async function processEvents(
     if (chunk.applied.length === 0) return;
     const campaigns = await campaignStatements(db, { site, now, events: chunk.applied });
     await db.batch([
-      // The events themselves first: one stored meanwhile by another invocation fails the
-      // transaction here, before anything else is applied twice.
-      ...(receivedAt ? [insertEvents(db, site.id, chunk.applied, receivedAt)] : []),
+      // The events themselves first (after their contexts): one stored meanwhile by another
+      // invocation fails the transaction here, before anything else is applied twice.
+      ...(receivedAt ? await insertEvents(db, site.id, chunk.applied, receivedAt) : []),
       // New contacts next: the chunk's other statements update them.
       ...createContacts(db, site.id, chunk.created),
       ...chunk.resolved,
@@ -172,15 +173,17 @@ function newOnly(events: Message[], stored: Set<string>): Message[] {
 /**
  * Stores a chunk's events, already applied: with their contact and marked processed, so each row is
  * written once. A plain INSERT: a messageId stored since `lookUp` fails the whole transaction, and
- * the caller falls back to the inbox, whose expansion skips what is stored.
+ * the caller falls back to the inbox, whose expansion skips what is stored. Their contexts go first,
+ * each distinct one once (`model/event-contexts.ts`): one more statement in the same batch.
  */
-export function insertEvents(
+export async function insertEvents(
   db: D1Database,
   siteId: string,
   applied: { event: Message; contactId: string | null }[],
   receivedAt: (m: Message) => number,
-): D1PreparedStatement {
-  const rows = applied.map(({ event: m, contactId }) => [
+): Promise<D1PreparedStatement[]> {
+  const contexts = await storedContexts(applied.map((a) => a.event.context));
+  const rows = applied.map(({ event: m, contactId }, i) => [
     m.messageId,
     m.type,
     m.event,
@@ -189,21 +192,25 @@ export function insertEvents(
     m.previousId,
     m.properties,
     m.traits,
-    m.context,
+    contexts.keys[i] ? {} : m.context,
     m.timestamp,
     receivedAt(m),
     contactId,
     m.source,
+    contexts.keys[i],
   ]);
-  return db
-    .prepare(
-      `INSERT INTO events (site_id, message_id, type, event, anonymous_id, user_id, previous_id, properties, traits,
-         context, timestamp, received_at, contact_id, source, processed)
-       SELECT ?1, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value -> 6, value -> 7,
-         value -> 8, value ->> 9, value ->> 10, value ->> 11, value ->> 12, 1
-       FROM json_each(?2)`,
-    )
-    .bind(siteId, JSON.stringify(rows));
+  return [
+    ...(contexts.rows.length > 0 ? [upsertContexts(db, siteId, contexts.rows)] : []),
+    db
+      .prepare(
+        `INSERT INTO events (site_id, message_id, type, event, anonymous_id, user_id, previous_id, properties, traits,
+           context, timestamp, received_at, contact_id, source, context_hash, processed)
+         SELECT ?1, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value -> 6, value -> 7,
+           value -> 8, value ->> 9, value ->> 10, value ->> 11, value ->> 12, value ->> 13, 1
+         FROM json_each(?2)`,
+      )
+      .bind(siteId, JSON.stringify(rows)),
+  ];
 }
 
 /** A contact's consecutive effects of one kind: adds folded together, or other statements. */
@@ -521,9 +528,9 @@ export async function recoverEvents(
 ): Promise<number> {
   const { results } = await db
     .prepare(
-      `SELECT site_id, message_id, type, event, anonymous_id, user_id, previous_id, properties, traits, context, timestamp,
-         source
-       FROM events WHERE processed = 0 AND received_at < ? ORDER BY received_at LIMIT 500`,
+      `SELECT site_id, message_id, type, event, anonymous_id, user_id, previous_id, properties, traits,
+         ${contextOf("e")} AS context, timestamp, source
+       FROM events e WHERE processed = 0 AND received_at < ? ORDER BY received_at LIMIT 500`,
     )
     .bind(now - graceMs)
     .all<EventRow>();

@@ -1,3 +1,4 @@
+import { collectOrphans } from "../model/event-contexts";
 import { pruneSettled } from "../model/messages";
 import { DEFAULT_RETENTION_DAYS } from "../model/sites";
 
@@ -7,10 +8,11 @@ import { DEFAULT_RETENTION_DAYS } from "../model/sites";
  * orders, carts, product views, conversions — stays. Every site shares one D1 database (capped at
  * 10 GB), so without this it only grows.
  *
- * Three statements per sweep whatever the number of sites: each deletes at most PRUNE_BATCH rows,
+ * Four statements per sweep whatever the number of sites: each deletes at most PRUNE_BATCH rows,
  * found through a (site_id, time) index range per site (migration 0011), so a sweep's cost is bounded
  * and a backlog drains over the following minutes. Only settled rows go: events already applied,
- * messages sent, cancelled or dead (their outbox copy first).
+ * messages sent, cancelled or dead (their outbox copy first). Last, the event contexts no event
+ * points at any more (those events just pruned, among others), which may hold personal data.
  */
 
 /** Rows per table per sweep: 1 000 a minute is 1.4 M a day, past what a store of 1 M visits a month adds. */
@@ -21,12 +23,13 @@ export interface Pruned {
   events: number;
   messages: number;
   outbox: number;
+  contexts: number;
 }
 
 export async function prune(db: D1Database, now: number, batch = PRUNE_BATCH): Promise<Pruned> {
   // Each site's cutoff, computed in SQL from its settings; sites is small and read by primary key order.
   const cutoff = `SELECT id, ?1 - coalesce(settings ->> '$.retentionDays', ?3) * ?4 AS before FROM sites`;
-  const [outbox, messages, events] = await db.batch([
+  const [outbox, messages, events, contexts] = await db.batch([
     db
       .prepare(
         `DELETE FROM outbox WHERE message_id IN (
@@ -42,10 +45,12 @@ export async function prune(db: D1Database, now: number, batch = PRUNE_BATCH): P
            JOIN events e ON e.site_id = s.id AND e.received_at < s.before AND e.processed = 1 LIMIT ?2)`,
       )
       .bind(now, batch, DEFAULT_RETENTION_DAYS, DAY_MS),
+    collectOrphans(db, batch),
   ]);
   return {
     outbox: outbox?.meta.changes ?? 0,
     messages: messages?.meta.changes ?? 0,
     events: events?.meta.changes ?? 0,
+    contexts: contexts?.meta.changes ?? 0,
   };
 }

@@ -13,6 +13,11 @@ const toBase64Url = (bytes: Uint8Array): string =>
     .replace(/\//g, "_")
     .replace(/=+$/, "");
 
+/** The first `bytes` bytes of the SHA-256 of `text`, in base64url: a compact content key. */
+export async function sha256Key(text: string, bytes: number): Promise<string> {
+  return toBase64Url(new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(text)), 0, bytes));
+}
+
 const fromBase64Url = (text: string): Uint8Array =>
   Uint8Array.from(atob(text.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
 

@@ -1,3 +1,4 @@
+import { collectOrphans } from "./event-contexts";
 import { EVENT } from "./events";
 import { suppressionHash } from "./suppressions";
 
@@ -66,6 +67,16 @@ const DEAD_BATCHES = `FROM dead_letters WHERE site_id = ?1 AND kind = 'batch' AN
 // The friends the person referred: each row is the friend's (contact_id) but names her as referrer.
 const REFERRED = `FROM referrals WHERE site_id = ?1 AND referrer_id = ?2`;
 
+// The stored contexts of the person's events (linked or not), put back into each event row below.
+const CONTEXTS = `SELECT hash, context FROM event_contexts WHERE site_id = ?1 AND hash IN (
+  SELECT context_hash FROM events WHERE site_id = ?1 AND contact_id = ?2 UNION SELECT context_hash ${UNLINKED_EVENTS})`;
+
+/** An exported event as it was stored before contexts had their own table: its context in the row. */
+function withContext(row: Record<string, unknown>, contexts: Map<unknown, unknown>): Record<string, unknown> {
+  const { context_hash: hash, ...rest } = row;
+  return contexts.has(hash) ? { ...rest, context: contexts.get(hash) } : rest;
+}
+
 /** Every row stored about the contact, by table. */
 export async function exportContact(db: D1Database, siteId: string, contactId: string) {
   const others = (await contactTables(db)).filter((t) => t !== "identities");
@@ -78,6 +89,7 @@ export async function exportContact(db: D1Database, siteId: string, contactId: s
     db.prepare(`SELECT * ${OUTBOX}`),
     db.prepare(`SELECT * ${DEAD_BATCHES}`),
     db.prepare(`SELECT * ${REFERRED}`),
+    db.prepare(CONTEXTS),
   ].map((q) => q.bind(siteId, contactId));
   const results = await db.batch<Record<string, unknown>>(queries);
   const rows = (i: number) => results[i]?.results ?? [];
@@ -89,6 +101,8 @@ export async function exportContact(db: D1Database, siteId: string, contactId: s
   data.outbox = rows(extra + 2);
   data.dead_letters = [...(data.dead_letters ?? []), ...rows(extra + 3)];
   data.referrals = [...(data.referrals ?? []), ...rows(extra + 4)];
+  const contexts = new Map(rows(extra + 5).map((r) => [r.hash, r.context]));
+  data.events = data.events.map((e) => withContext(e, contexts));
   return { contact: rows(0)[0] ?? null, data };
 }
 
@@ -147,8 +161,11 @@ export async function eraseContact(db: D1Database, siteId: string, contactId: st
          SELECT ?1, value, CAST(strftime('%s', 'now') AS INTEGER) * 1000 FROM json_each(?2) WHERE true ON CONFLICT DO NOTHING`,
       )
       .bind(siteId, JSON.stringify(hashes)),
+    // Contexts only the person's events pointed at (the events' triggers counted them down).
+    collectOrphans(db, -1, siteId),
   ]);
   const deleted: Record<string, number> = {};
   for (const [i, [t]] of steps.entries()) deleted[t] = (deleted[t] ?? 0) + (results[i]?.meta.changes ?? 0);
+  deleted.event_contexts = results.at(-1)?.meta.changes ?? 0;
   return deleted;
 }

@@ -168,7 +168,7 @@ ingest.post("/noop/store", async (c) => {
   if (!isDev(c.env)) fail(404, "not_found", "Not found.");
   const { site, receivedAt, valid, errors } = await validated(c);
   const rows = valid.map((event) => ({ event, contactId: null }));
-  await c.env.DB.batch([insertEvents(c.env.DB, site.id, rows, () => receivedAt)]).catch((e: unknown) => {
+  await c.env.DB.batch(await insertEvents(c.env.DB, site.id, rows, () => receivedAt)).catch((e: unknown) => {
     if (String(e).includes("UNIQUE"))
       fail(409, "already_stored", "An event of this batch is stored already; send fresh messageIds.");
     throw e;
