@@ -1,6 +1,8 @@
 import { createHmac } from "node:crypto";
 import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { createSite } from "../../worker/src/model/sites";
+import type { NewSite } from "../../worker/src/model/sites";
 
 export const BASE = "http://127.0.0.1:8787";
 export const SECRET = { authorization: "Bearer sk_demo" };
@@ -15,6 +17,14 @@ export function post(path: string, body: unknown, headers: Record<string, string
     headers: { "content-type": "application/json", ...headers },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
+}
+
+/** A fresh site per test, so what it stored can be checked by counting its rows. */
+export async function freshSite(extra: Partial<NewSite> = {}) {
+  const id = uid("site");
+  const keys = { publicKey: `pk_${id}`, secretKey: `sk_${id}` };
+  await createSite(env.DB, { id, name: id, url: "https://shop.example", ...keys, ...extra }, Date.now());
+  return { id, ...keys };
 }
 
 /** Sends events the way the SDK does (key in the body). */

@@ -3,17 +3,7 @@ import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { hmacHex } from "../../worker/src/lib/crypto";
-import { createSite } from "../../worker/src/model/sites";
-import type { NewSite } from "../../worker/src/model/sites";
-import { BASE, post, uid } from "./helpers";
-
-/** A fresh site per test, so "stored nothing" can be checked by counting its rows. */
-async function site(extra: Partial<NewSite> = {}) {
-  const id = uid("site");
-  const keys = { publicKey: `pk_${id}`, secretKey: `sk_${id}` };
-  await createSite(env.DB, { id, name: id, url: "https://shop.example", ...keys, ...extra }, Date.now());
-  return { id, ...keys };
-}
+import { BASE, freshSite as site, post, uid } from "./helpers";
 
 const stored = async (siteId: string) => {
   const [events, inbox, contacts] = await env.DB.batch<{ n: number }>([

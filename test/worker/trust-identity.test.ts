@@ -6,7 +6,7 @@ import { normaliseEmail } from "../../worker/src/model/contacts";
 import { createSite } from "../../worker/src/model/sites";
 import type { NewSite } from "../../worker/src/model/sites";
 import { DEMO_CONFIG } from "../../worker/src/onsite/schema";
-import { advance, BASE, mailbox, post, product, send, sendAsServer, uid } from "./helpers";
+import { advance, BASE, freshSite, mailbox, post, product, send, sendAsServer, uid } from "./helpers";
 
 /**
  * Issue 13, items 3–5: identity claims from the browser (public key) and the widget endpoints.
@@ -41,13 +41,7 @@ const identitiesOf = async (contactId: string) =>
 
 /** A fresh site that verifies identities, with the demo's widgets configured. */
 async function verifyingSite(extra: Partial<NewSite> = {}) {
-  const id = uid("site");
-  const keys = { publicKey: `pk_${id}`, secretKey: `sk_${id}` };
-  await createSite(
-    env.DB,
-    { id, name: id, url: "https://shop.example", identitySecret: "iv_secret", ...keys, ...extra },
-    Date.now(),
-  );
+  const { id, ...keys } = await freshSite({ identitySecret: "iv_secret", ...extra });
   const put = await SELF.fetch(`${BASE}/v1/admin/onsite`, {
     method: "PUT",
     headers: { "content-type": "application/json", authorization: `Bearer ${keys.secretKey}` },

@@ -42,7 +42,8 @@ export async function prune(db: D1Database, now: number, batch = PRUNE_BATCH): P
       .prepare(
         `DELETE FROM events WHERE (site_id, message_id) IN (
            SELECT e.site_id, e.message_id FROM (${cutoff}) s
-           JOIN events e ON e.site_id = s.id AND e.received_at < s.before AND e.processed = 1 LIMIT ?2)`,
+           JOIN events e ON e.site_id = s.id AND e.received_at < s.before AND e.processed = 1 LIMIT ?2)
+         RETURNING 1`, // counted by its rows: D1's `changes` would add those the context trigger updates
       )
       .bind(now, batch, DEFAULT_RETENTION_DAYS, DAY_MS),
     collectOrphans(db, batch),
@@ -50,7 +51,7 @@ export async function prune(db: D1Database, now: number, batch = PRUNE_BATCH): P
   return {
     outbox: outbox?.meta.changes ?? 0,
     messages: messages?.meta.changes ?? 0,
-    events: events?.meta.changes ?? 0,
+    events: events?.results.length ?? 0,
     contexts: contexts?.meta.changes ?? 0,
   };
 }

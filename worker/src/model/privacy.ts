@@ -154,7 +154,10 @@ export async function eraseContact(db: D1Database, siteId: string, contactId: st
   ];
   const results = await db.batch([
     // Bound with as many values as each statement names: the address list only where ?3 is used.
-    ...steps.map(([, sql]) => db.prepare(sql).bind(siteId, contactId, ...(sql.includes("?3") ? [named] : []))),
+    // Counted by RETURNING: D1's `changes` would add the rows the events' triggers update.
+    ...steps.map(([, sql]) =>
+      db.prepare(`${sql} RETURNING 1`).bind(siteId, contactId, ...(sql.includes("?3") ? [named] : [])),
+    ),
     db
       .prepare(
         `INSERT INTO suppressions (site_id, hash, created_at)
@@ -165,7 +168,7 @@ export async function eraseContact(db: D1Database, siteId: string, contactId: st
     collectOrphans(db, -1, siteId),
   ]);
   const deleted: Record<string, number> = {};
-  for (const [i, [t]] of steps.entries()) deleted[t] = (deleted[t] ?? 0) + (results[i]?.meta.changes ?? 0);
+  for (const [i, [t]] of steps.entries()) deleted[t] = (deleted[t] ?? 0) + (results[i]?.results.length ?? 0);
   deleted.event_contexts = results.at(-1)?.meta.changes ?? 0;
   return deleted;
 }
