@@ -1,6 +1,7 @@
 /**
  * Ingest benchmark: `npm run bench:ingest` (NUDGE_BENCH_PORT, default 8812; BENCH_SECONDS, default 8).
  *
+ * (BENCH_MODES, default "request,queue,sweep": which processing modes to run.)
  * Posts batches of 100 and 500 events from 4 concurrent clients to the Worker on local workerd
  * (`wrangler dev`, the demo config, its own fresh database), side by side with
  *   - the ceiling: POST /v1/noop of the same Worker, which only parses the same batch;
@@ -27,45 +28,57 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 const PORT = Number(process.env.NUDGE_BENCH_PORT ?? 8812);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CLIENTS = 4;
+/** BENCH_MODES=request runs only the default path (and prints "Stored:"); all three by default. */
+const MODES = (process.env.BENCH_MODES ?? "request,queue,sweep").split(",");
 const WARM_UP_MS = 2000;
 const PERSIST = ".wrangler/bench-ingest";
 const WRANGLER = "node_modules/wrangler/bin/wrangler.js";
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
 const BASE = `http://127.0.0.1:${PORT}`;
 
-/** The context the SDK sends with every event (sdk/context.ts), as a desktop Chrome fills it. */
-const CONTEXT = {
+/** The device part of the context the SDK sends with every event (sdk/context.ts), as desktop Chrome fills it. */
+const DEVICE = {
   library: { name: "nudge", version: "0.1.0" },
   locale: "en-GB",
   userAgent:
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36",
   screen: { width: 1920, height: 1080, density: 1 },
   timezone: "Europe/London",
-  page: {
-    path: "/p/E7247",
-    referrer: "https://shop.example/c/speakers",
-    search: "",
-    title: "Wavelength Speaker E7247 – Shop",
-    url: "https://shop.example/p/E7247",
-  },
 };
 
+/**
+ * The context of a shopper's page view: its device part, and the page. Each shopper lands from an ad
+ * (a click id unique to the visit, `VISIT` made unique per request by `load`) and views one more
+ * page, whose referrer is the landing page: every page view's context is its own, 5 events each —
+ * what storing each distinct context once (model/event-contexts.ts) meets on a busy store, not the
+ * one context for every event that would make it look free.
+ */
+function pageContext(shopper: string, product: string, landing: boolean) {
+  const ad = `https://shop.example/p/${product}?utm_source=google&gclid=VISIT${shopper}`;
+  const page = landing
+    ? { path: `/p/${product}`, referrer: "https://www.google.com/", search: ad.slice(ad.indexOf("?")), url: ad }
+    : { path: `/p/${product}`, referrer: ad, search: "", url: `https://shop.example/p/${product}` };
+  return { ...DEVICE, page: { ...page, title: `Wavelength Speaker ${product} – Shop` } };
+}
+
 let seq = 0;
-/** A batch as a busy store sends it: 10 events per shopper, mostly views, some pages and adds. */
+/** A batch as a busy store sends it: 10 events per shopper over two pages, mostly views, some pages and adds. */
 function batch(size: number) {
   const run = `${process.pid}-${seq++}`;
   return Array.from({ length: size }, (_, i) => {
-    const anonymousId = `bench-${run}-${Math.floor(i / 10)}`;
+    const shopper = Math.floor(i / 10);
+    const anonymousId = `bench-${run}-${shopper}`;
+    const landing = i % 10 < 5;
     const base = {
       messageId: `${run}-${i}`,
       anonymousId,
       timestamp: new Date().toISOString(),
-      context: CONTEXT,
+      context: pageContext(`${run}-${shopper}`, `P${(i - (i % 5)) % 50}`, landing),
     };
     const product = { product_id: `P${i % 50}`, name: `Product ${i % 50}`, price: 19.99, currency: "GBP" };
     if (i % 10 === 9)
       return { ...base, type: "track", event: "Product Added", properties: { ...product, quantity: 1 } };
-    if (i % 5 === 0) return { ...base, type: "page", name: "Product", properties: { path: "/p/E7247" } };
+    if (i % 5 === 0) return { ...base, type: "page", name: "Product", properties: { path: base.context.page.path } };
     return { ...base, type: "track", event: "Product Viewed", properties: product };
   });
 }
@@ -116,8 +129,10 @@ async function load(path: string, size: number, settle = async () => {}, lags?: 
   // Fresh messageIds per request, so every event is new (no dedupe shortcut): patch the run id.
   let n = 0;
   const body = () =>
-    bodies[n++ % bodies.length]?.replaceAll('"bench-', `"b${n}-`).replaceAll('"messageId":"', `"messageId":"${n}-`) ??
-    "";
+    bodies[n++ % bodies.length]
+      ?.replaceAll('"bench-', `"b${n}-`)
+      .replaceAll('"messageId":"', `"messageId":"${n}-`)
+      .replaceAll("VISIT", `${n}-`) ?? "";
   const post = async () => {
     const res = await fetch(`${BASE}${path}`, {
       method: "POST",
@@ -292,11 +307,17 @@ function storage(): string {
   const count = (table: string) => (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
   const events = count("events");
   const contacts = count("contacts");
-  const perEvent = bytes(["events"]) / events;
+  // Contexts stored once (migration 0023) count against the events; a database before it has none.
+  const keyed = db.prepare(`SELECT 1 FROM sqlite_schema WHERE name = 'event_contexts'`).get() !== undefined;
+  const perEvent = bytes(["events", "event_contexts"]) / events;
   const perContact = bytes(["contacts", "identities", "carts", "cart_items", "product_views"]) / contacts;
-  const context = (db.prepare("SELECT avg(length(context)) AS c FROM events").get() as { c: number }).c;
+  const inRow = keyed ? "length(context) + coalesce(length(context_hash), 0)" : "length(context)";
+  const context =
+    (db.prepare(`SELECT avg(${inRow}) AS c FROM events`).get() as { c: number }).c +
+    (keyed ? bytes(["event_contexts"]) / events : 0);
+  const distinct = keyed ? `, ${fmt(count("event_contexts"))} distinct` : "";
   db.close();
-  return `Stored: ${fmt(events)} events, ${fmt(perEvent)} B each with their indexes (context ${fmt(context)} B of it); ${fmt(contacts)} contacts, ${fmt(perContact)} B each with identities, carts and product views.`;
+  return `Stored: ${fmt(events)} events, ${fmt(perEvent)} B each with their indexes (context ${fmt(context)} B of it${distinct}); ${fmt(contacts)} contacts, ${fmt(perContact)} B each with identities, carts and product views.`;
 }
 
 const rate = (r: Result) => r.events / r.seconds;
@@ -318,7 +339,7 @@ async function main() {
     );
     console.error(rows.at(-1));
   };
-  for (const mode of ["request", "queue", "sweep"]) {
+  for (const mode of MODES) {
     await startWorker(mode);
     try {
       for (const size of sizes) {
