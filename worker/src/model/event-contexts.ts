@@ -9,8 +9,9 @@ import { sha256Key } from "../lib/crypto";
  * events into the same D1 batch, so storing a context costs one statement, not a round trip.
  *
  * The whole context is one key, page included: per-page fields change every page view, not every
- * event, and a split (device part and page part under two keys) would save ~30 B more per event in
- * the benchmark's mix for a second key, a second upsert and a context rebuilt from two pieces.
+ * event. A device key plus a page key would save 46 B more per event in the benchmark's mix
+ * (ARCHITECTURE.md has the figures) for a second key per row, and a context rebuilt from two parts
+ * that no longer keeps the key order it was sent in; the page left in the row would cost 106 B more.
  *
  * `refs` counts the events pointing at a context; triggers keep it on every insert and delete of an
  * event, whichever path does it. A context nothing points at any more is garbage and may hold
