@@ -177,3 +177,13 @@ export function twilioSigned(url: string, params: Record<string, string>, token:
     signature: createHmac("sha1", token).update(signed).digest("base64"),
   };
 }
+
+/** The database a site lives in (model/directory.ts): tests that read D1 directly look there. */
+export async function homeOf(siteId: string): Promise<D1Database> {
+  const row = await env.DB.prepare(`SELECT home FROM site_homes WHERE site_id = ?`)
+    .bind(siteId)
+    .first<{ home: string }>();
+  const db = row && (env as unknown as Record<string, D1Database | undefined>)[row.home];
+  if (!db) throw new Error(`site ${siteId} has no home`);
+  return db;
+}

@@ -11,7 +11,7 @@ import { BASE, post, uid } from "./helpers";
 async function site(extra: Partial<NewSite> = {}) {
   const id = uid("site");
   const keys = { publicKey: `pk_${id}`, secretKey: `sk_${id}` };
-  await createSite(env.DB, { id, name: id, url: "https://shop.example", ...keys, ...extra }, Date.now());
+  await createSite(env, { id, name: id, url: "https://shop.example", ...keys, ...extra }, Date.now());
   return { id, ...keys };
 }
 

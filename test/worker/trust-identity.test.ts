@@ -44,7 +44,7 @@ async function verifyingSite(extra: Partial<NewSite> = {}) {
   const id = uid("site");
   const keys = { publicKey: `pk_${id}`, secretKey: `sk_${id}` };
   await createSite(
-    env.DB,
+    env,
     { id, name: id, url: "https://shop.example", identitySecret: "iv_secret", ...keys, ...extra },
     Date.now(),
   );
@@ -209,7 +209,7 @@ describe("verification on every path (item 4)", () => {
   it("should answer the newsletter endpoint 404 on a site with no newsletter widget", async () => {
     const id = uid("bare");
     await createSite(
-      env.DB,
+      env,
       { id, name: id, url: "https://shop.example", publicKey: `pk_${id}`, secretKey: `sk_${id}` },
       0,
     );
