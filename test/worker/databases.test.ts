@@ -126,6 +126,24 @@ describe("several databases", () => {
     expect(await homeOf(site.id)).toBe(env.DB);
   });
 
+  it("should show the operator each database with its sites and size", async () => {
+    await createSite({ home: "DB_TWO" });
+    const res = await call("GET", "/v1/operator/homes", undefined, OPERATOR);
+    expect(res.status).toBe(200);
+    const { homes, newSitesGoTo } = await res.json<{
+      homes: { home: string; sites: number; bytes: number; ofLimit: number }[];
+      newSitesGoTo: string;
+    }>();
+    expect(homes.map((h) => h.home)).toEqual(["DB", "DB_NEW", "DB_TWO"]);
+    const placed = await env.DB.prepare(`SELECT count(*) AS n FROM site_homes WHERE home = 'DB_TWO'`).first<{
+      n: number;
+    }>();
+    expect(homes[2]?.sites).toBe(placed?.n);
+    for (const h of homes) expect(h.bytes).toBeGreaterThan(4096); // every one holds the schema at least
+    expect(newSitesGoTo).toBe("DB");
+    expect((await call("GET", "/v1/operator/homes")).status).toBe(401);
+  });
+
   it("should refuse a database that is not bound, naming the ones that are", async () => {
     for (const home of ["DB_NOPE", "db", "KV", 7]) {
       const res = await call("POST", "/v1/operator/sites", { name: "x", url: "https://x.example", home }, OPERATOR);

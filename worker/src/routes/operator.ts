@@ -360,3 +360,30 @@ operator.delete("/sites/:id/move", async (c) => {
   const state = await abortMove(c.env, c.req.param("id"));
   return c.json(state, state.state === "done" ? 200 : 202);
 });
+
+/**
+ * The databases sites live in: how many sites each holds and its size (D1 reports it with every
+ * query) against D1's 10 GB — what tells the operator a site needs a database of its own.
+ */
+operator.get("/homes", async (c) => {
+  const { results } = await directoryOf(c.env)
+    .prepare(`SELECT home, count(*) AS sites, count(moving_to) AS moving FROM site_homes GROUP BY home`)
+    .all<{ home: string; sites: number; moving: number }>();
+  const counts = new Map((results ?? []).map((r) => [r.home, r]));
+  const homes = await Promise.all(
+    homeNames(c.env).map(async (home) => {
+      const db = homeDatabase(c.env, home);
+      const size = db ? (await db.prepare(`SELECT 1`).run()).meta.size_after : undefined;
+      return {
+        home,
+        sites: counts.get(home)?.sites ?? 0,
+        bytes: typeof size === "number" ? size : null,
+        ofLimit: typeof size === "number" ? Math.round((size / D1_LIMIT_BYTES) * 1000) / 10 : null,
+      };
+    }),
+  );
+  return c.json({ homes, newSitesGoTo: newSiteHome(c.env) });
+});
+
+/** A D1 database's size limit (Workers Paid). */
+const D1_LIMIT_BYTES = 10 * 1024 ** 3;
