@@ -190,6 +190,13 @@ const rows: Record<string, Row> = {
     OPERATOR,
     "senderNmae",
   ],
+  "POST /v1/operator/sites/:id/move": [
+    "POST",
+    () => `/v1/operator/sites/${siteId}/move`,
+    { to: "DB_TWO", too: "DB" },
+    OPERATOR,
+    "too",
+  ],
   // Development routes.
   "POST /v1/dev/tick": ["POST", () => "/v1/dev/tick", { when: "2026-01-01T00:00:00Z" }, SECRET, "when"],
   "POST /v1/dev/settings": [

@@ -27,7 +27,7 @@ interface Preview {
 
 beforeAll(async () => {
   await createSite(
-    env.DB,
+    env,
     { id: "brand", name: "Brand & Co", url: "https://brand.example", publicKey: "pk_brand", secretKey: "sk_brand" },
     Date.now(),
   );

@@ -22,7 +22,7 @@ async function outboxOfShop2(to: string) {
 
 beforeAll(async () => {
   await createSite(
-    env.DB,
+    env,
     { id: "shop2", name: "Shop Two", url: "https://two.example", publicKey: "pk_shop2", secretKey: "sk_shop2" },
     Date.now(),
   );

@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, inject, it, vi } from "vitest";
 import type { Env } from "../../worker/src/env";
 import { enqueue } from "../../worker/src/ingest/inbox";
 import { applyBatch, drainInbox, recoverEvents } from "../../worker/src/ingest/process";
+import { placementOf } from "../../worker/src/model/directory";
 import { consumeIngest, type IngestJob, jobsOf } from "../../worker/src/ingest/queue";
 import { app } from "../../worker/src/index";
 import type { Message } from "../../worker/src/model/events";
@@ -171,7 +172,10 @@ const delivery = (jobs: IngestJob[], queue = "nudge-ingest") =>
 async function consume(db: D1Database, jobs: IngestJob[], now: number, queue?: string) {
   const batch = delivery(jobs, queue);
   const ctx = createExecutionContext();
-  await consumeIngest(db, batch, now, { deadLetter: queue?.endsWith("-dlq") });
+  // Where each site lives is cached by the isolate (model/directory.ts): read it now, so the calls
+  // and faults below are the consumer's own.
+  for (const job of jobs) await placementOf(env, job.siteId);
+  await consumeIngest({ ...env, DB: db }, batch, now, { deadLetter: queue?.endsWith("-dlq") });
   return getQueueResult(batch, ctx);
 }
 

@@ -23,7 +23,7 @@ export function post(path: string, body: unknown, headers: Record<string, string
 export async function freshSite(extra: Partial<NewSite> = {}) {
   const id = uid("site");
   const keys = { publicKey: `pk_${id}`, secretKey: `sk_${id}` };
-  await createSite(env.DB, { id, name: id, url: "https://shop.example", ...keys, ...extra }, Date.now());
+  await createSite(env, { id, name: id, url: "https://shop.example", ...keys, ...extra }, Date.now());
   return { id, ...keys };
 }
 
@@ -186,4 +186,14 @@ export function twilioSigned(url: string, params: Record<string, string>, token:
     body: new URLSearchParams(params).toString(),
     signature: createHmac("sha1", token).update(signed).digest("base64"),
   };
+}
+
+/** The database a site lives in (model/directory.ts): tests that read D1 directly look there. */
+export async function homeOf(siteId: string): Promise<D1Database> {
+  const row = await env.DB.prepare(`SELECT home FROM site_homes WHERE site_id = ?`)
+    .bind(siteId)
+    .first<{ home: string }>();
+  const db = row && (env as unknown as Record<string, D1Database | undefined>)[row.home];
+  if (!db) throw new Error(`site ${siteId} has no home`);
+  return db;
 }

@@ -10,7 +10,7 @@ import { BASE, post, SECRET, uid } from "./helpers";
 async function site() {
   const id = uid("bounds");
   await createSite(
-    env.DB,
+    env,
     { id, name: id, url: "https://shop.example", publicKey: `pk_${id}`, secretKey: `sk_${id}` },
     Date.now(),
   );

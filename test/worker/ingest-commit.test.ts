@@ -4,6 +4,7 @@ import { enqueue, take } from "../../worker/src/ingest/inbox";
 import { applyBatch, drainInbox } from "../../worker/src/ingest/process";
 import { validateMessage } from "../../worker/src/ingest/validate";
 import type { Message } from "../../worker/src/model/events";
+import { countCalls } from "../../worker/src/lib/d1-budget";
 import { siteById } from "../../worker/src/model/sites";
 import { clock, post, product, uid } from "./helpers";
 
@@ -65,15 +66,19 @@ describe("the inbox", () => {
 });
 
 /** A D1 binding on which another invocation stores `messageId` between applyBatch's read and its write. */
-function racing(db: D1Database, messageId: string): D1Database {
-  let raced = false;
+/**
+ * `db` where another invocation stores one more of `messageIds` just before each write (a batch
+ * of more than two statements), one per write: the first write races the first id, and so on.
+ */
+function racing(db: D1Database, ...messageIds: string[]): D1Database {
+  const left = [...messageIds];
   return new Proxy(db, {
     get(target, prop) {
       if (prop === "batch")
         return async (statements: D1PreparedStatement[]) => {
           // The read is one or two statements; the write is the rest of the chunk.
-          if (!raced && statements.length > 2) {
-            raced = true;
+          const messageId = statements.length > 2 ? left.shift() : undefined;
+          if (messageId)
             await target
               .prepare(
                 `INSERT INTO events (site_id, message_id, type, event, timestamp, received_at, processed)
@@ -81,7 +86,6 @@ function racing(db: D1Database, messageId: string): D1Database {
               )
               .bind(messageId, Date.now(), Date.now())
               .run();
-          }
           return target.batch(statements);
         };
       const value = Reflect.get(target, prop);
@@ -126,16 +130,78 @@ describe("applying a request's batch", () => {
     expect(events).toEqual({ n: 12, done: 12, contacts: 3 });
   });
 
-  it("should fail whole when an event is stored meanwhile, and the inbox then applies the rest once", async () => {
+  it("should apply a batch without reading first, and read after all when an event was stored meanwhile", async () => {
+    const shopper = uid("q");
+    const batch = views(shopper, 4);
+    // The first write assumes no event is stored yet; one is, so it fails whole, and the batch is
+    // applied again the usual way, reading first: the three others, at once, and only once.
+    expect(await request(racing(env.DB, batch[1]?.messageId ?? ""), batch)).toBe(true);
+    expect(await viewsOf(shopper)).toBe(3);
+  });
+
+  it("should apply a returning shopper's batch in one D1 call, the identities checked in it", async () => {
+    const shopper = uid("s");
+    expect(await request(env.DB, views(shopper, 2))).toBe(true);
+    const probe = countCalls(env.DB);
+    const again = views(shopper, 3).map((m, i) => ({ ...m, messageId: `${shopper}-again-${i}` }));
+    expect(await request(probe.db, again)).toBe(true);
+    expect(probe.calls()).toBe(1);
+    expect(await viewsOf(shopper)).toBe(5);
+  });
+
+  it("should apply to the contact that holds the identity now when another isolate merged it away", async () => {
+    const shopper = uid("m");
+    expect(await request(env.DB, views(shopper, 1))).toBe(true);
+    // Another isolate (raw SQL here) moves the identity to a new contact and deletes the old one.
+    const holder = async () =>
+      (
+        await env.DB.prepare(
+          `SELECT contact_id FROM identities WHERE site_id = 'demo' AND kind = 'anonymous' AND value = ?`,
+        )
+          .bind(shopper)
+          .first<{ contact_id: string }>()
+      )?.contact_id;
+    const before = await holder();
+    const after = `${before}-merged`;
+    await env.DB.batch([
+      env.DB.prepare(
+        `INSERT INTO contacts (site_id, id, first_seen, last_seen, traits)
+         SELECT site_id, ?2, first_seen, last_seen, traits FROM contacts WHERE site_id = 'demo' AND id = ?1`,
+      ).bind(before, after),
+      env.DB.prepare(`UPDATE identities SET contact_id = ?2 WHERE site_id = 'demo' AND contact_id = ?1`).bind(
+        before,
+        after,
+      ),
+      env.DB.prepare(`UPDATE product_views SET contact_id = ?2 WHERE site_id = 'demo' AND contact_id = ?1`).bind(
+        before,
+        after,
+      ),
+      env.DB.prepare(`DELETE FROM contacts WHERE site_id = 'demo' AND id = ?`).bind(before),
+    ]);
+    const probe = countCalls(env.DB);
+    const more = views(shopper, 2).map((m, i) => ({ ...m, messageId: `${shopper}-more-${i}` }));
+    expect(await request(probe.db, more)).toBe(true);
+    // The assumed write failed on its check (1), then the read (2) and the write (3).
+    expect(probe.calls()).toBe(3);
+    expect(await holder()).toBe(after);
+    expect(await viewsOf(shopper)).toBe(3);
+    const orphans = await env.DB.prepare(`SELECT count(*) AS n FROM contacts WHERE site_id = 'demo' AND id = ?`)
+      .bind(before)
+      .first<{ n: number }>();
+    expect(orphans?.n).toBe(0);
+  });
+
+  it("should fail whole when events are stored meanwhile, and the inbox then applies the rest once", async () => {
     const shopper = uid("r");
     const batch = views(shopper, 4);
-    const taken = batch[1]?.messageId ?? "";
-    // Another invocation stores one of the events between this request's read and its write.
-    expect(await request(racing(env.DB, taken), batch)).toBe(false);
+    const taken = [batch[1]?.messageId ?? "", batch[2]?.messageId ?? ""];
+    // Another invocation stores an event before each of this request's writes: the one without a
+    // read, then the one after its read.
+    expect(await request(racing(env.DB, ...taken), batch)).toBe(false);
     expect(await viewsOf(shopper)).toBe(0); // nothing half-applied
 
     await drainInbox(env.DB, sites, Date.now());
-    expect(await viewsOf(shopper)).toBe(3); // the raced event was the other invocation's to apply
+    expect(await viewsOf(shopper)).toBe(2); // the raced events were the other invocation's to apply
     const stored = await env.DB.prepare(`SELECT count(*) AS n FROM events WHERE message_id LIKE ?`)
       .bind(`${shopper}-%`)
       .first<{ n: number }>();

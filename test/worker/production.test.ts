@@ -2,10 +2,10 @@ import { env } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
 import type { Env } from "../../worker/src/env";
 import { app } from "../../worker/src/index";
-import { sweep } from "../../worker/src/jobs/sweep";
+import { sweepHomes } from "../../worker/src/jobs/sweep";
 import { sha256Hex } from "../../worker/src/lib/crypto";
 import { DEMO_CONFIG } from "../../worker/src/onsite/schema";
-import { advance, BASE, clock, mailbox, product, uid } from "./helpers";
+import { advance, BASE, clock, homeOf, mailbox, product, uid } from "./helpers";
 import type { Recorded } from "./provider-fakes";
 
 const fakes = inject("providers");
@@ -97,7 +97,9 @@ describe("operator API", () => {
       // Development has no PUBLIC_URL: the address the operator called.
       snippet: `<script async src="${BASE}/sdk/nudge.js" data-key="${keys.publicKey}"></script>`,
     });
-    const row = JSON.stringify(await env.DB.prepare(`SELECT * FROM sites WHERE id = ?`).bind(site.id).first());
+    const row = JSON.stringify(
+      await (await homeOf(site.id)).prepare(`SELECT * FROM sites WHERE id = ?`).bind(site.id).first(),
+    );
     expect(row).toContain(await sha256Hex(keys.secretKey));
     expect(row).not.toContain(keys.secretKey);
     const read = await (await call("GET", `/v1/operator/sites/${site.id}`, undefined, OPERATOR)).text();
@@ -257,13 +259,17 @@ describe("a production Worker fails closed", () => {
     expect((await call("PUT", "/v1/admin/campaigns/cart", emailStep(), secret)).status).toBe(200);
     const email = `${uid("dead")}@example.com`;
     await leaveCart(keys.publicKey, email);
-    const result = await sweep(production(), (await clock()) + 60_000);
+    const result = await sweepHomes(production(), (await clock()) + 60_000);
     expect(result.sent).toBe(0);
-    const row = await env.DB.prepare(`SELECT status, reason FROM messages WHERE site_id = ?`)
+    const row = await (await homeOf(site.id))
+      .prepare(`SELECT status, reason FROM messages WHERE site_id = ?`)
       .bind(site.id)
       .first<{ status: string; reason: string }>();
     expect(row).toMatchObject({ status: "dead", reason: expect.stringContaining("RESEND_API_KEY") });
-    const stored = await env.DB.prepare(`SELECT count(*) AS n FROM outbox WHERE site_id = ?`).bind(site.id).first();
+    const stored = await (await homeOf(site.id))
+      .prepare(`SELECT count(*) AS n FROM outbox WHERE site_id = ?`)
+      .bind(site.id)
+      .first();
     expect(stored).toEqual({ n: 0 });
   });
 
@@ -277,7 +283,7 @@ describe("a production Worker fails closed", () => {
     expect((await call("PUT", "/v1/admin/campaigns/cart", emailStep(), secret)).status).toBe(200);
     const first = `${uid("links")}@example.com`;
     await leaveCart(keys.publicKey, first);
-    await sweep(withResend(), (await clock()) + 60_000);
+    await sweepHomes(withResend(), (await clock()) + 60_000);
     const [mail] = await resendRequests(first);
     const body = mail?.body as {
       from: string;
@@ -305,7 +311,7 @@ describe("a production Worker fails closed", () => {
     expect(patched.status).toBe(200);
     const second = `${uid("links")}@example.com`;
     await leaveCart(keys.publicKey, second);
-    await sweep(withResend(), (await clock()) + 60_000);
+    await sweepHomes(withResend(), (await clock()) + 60_000);
     const [own] = await resendRequests(second);
     expect((own?.body as { headers: Record<string, string> } | undefined)?.headers["List-Unsubscribe"]).toMatch(
       /^<https:\/\/fresh\.example\/nudge\/v1\/links\/unsubscribe\?t=/,

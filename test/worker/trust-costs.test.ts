@@ -22,7 +22,7 @@ const consent = { consent: true, consentText: "I agree to be contacted." };
 async function site(settings: Partial<SiteSettings> = {}, place = { timeZone: "Europe/London", currency: "GBP" }) {
   const id = uid("site").toLowerCase();
   const keys = { publicKey: `pk_${id}`, secretKey: `sk_${id}` };
-  await createSite(env.DB, { id, name: "Second Shop", url: `https://${id}.example`, ...keys, ...place, settings }, 0);
+  await createSite(env, { id, name: "Second Shop", url: `https://${id}.example`, ...keys, ...place, settings }, 0);
   await seedTemplates(env.DB, id, 0);
   await seedDemoPromotions(env.DB, id, 0); // the templates' coupons name these promotions
   const admin = (path: string, method = "GET", body?: unknown) =>

@@ -203,7 +203,7 @@ describe("verification on every path (item 4)", () => {
   it("should answer the newsletter endpoint 404 on a site with no newsletter widget", async () => {
     const id = uid("bare");
     await createSite(
-      env.DB,
+      env,
       { id, name: id, url: "https://shop.example", publicKey: `pk_${id}`, secretKey: `sk_${id}` },
       0,
     );

@@ -61,7 +61,7 @@ const priceWith = async (code: string, anonymousId: string) =>
 async function trustingSite() {
   const id = uid("trusting");
   await createSite(
-    env.DB,
+    env,
     {
       id,
       name: id,

@@ -1,6 +1,22 @@
 /** Bindings and settings of the Worker (see worker/wrangler.jsonc and demo-store/wrangler.jsonc). */
 export interface Env {
+  /**
+   * The directory (which database holds each site: `site_homes`; dashboard sessions; the dev
+   * clock) and the first home of site data. Once a request knows its site, `DB` is that site's
+   * home (`routedTo`), so every query below the routing runs where the site lives.
+   */
   DB: D1Database;
+  /**
+   * More homes of site data (`DB_EU`, `DB_2`…): bind as many as needed, each with the same
+   * migrations applied. Cloudflare designs D1 as one database per tenant: one writer, 10 GB each.
+   */
+  [home: `DB_${string}`]: D1Database | undefined;
+  /** The home of new sites the operator creates without naming one (default "DB"). */
+  NEW_SITE_HOME?: string;
+  /** Set by `routedTo`, never bound: the directory, once `DB` points at a site's home. */
+  DIRECTORY?: D1Database;
+  /** Set by `routedTo`: the binding name of the home `DB` points at. */
+  HOME?: string;
   /** "development" turns on the demo site, `/v1/dev/*` and the dev clock. Never set in a deployment. */
   NUDGE_ENV?: string;
   /** HMAC key for signed links. A Worker secret in production (`wrangler secret put LINK_SECRET`). */
@@ -51,3 +67,38 @@ export interface Env {
 }
 
 export const isDev = (env: Env): boolean => env.NUDGE_ENV === "development";
+
+/** The directory's binding; homes are "DB" and every bound "DB_<NAME>". */
+export const DIRECTORY_HOME = "DB";
+const HOME_NAME = /^DB(_[A-Z0-9_]{1,40})?$/;
+
+/** The directory, whether or not this env has been routed to a site's home. */
+export const directoryOf = (env: Env): D1Database => env.DIRECTORY ?? env.DB;
+
+/** The databases that can hold sites, by binding name, the directory's own first. */
+export function homeNames(env: Env): string[] {
+  const base: Record<string, unknown> = env.DIRECTORY ? { ...env, DB: env.DIRECTORY } : { ...env };
+  return Object.keys(base)
+    .filter((name) => HOME_NAME.test(name) && isDatabase(base[name]))
+    .sort((a, b) => (a === DIRECTORY_HOME ? -1 : b === DIRECTORY_HOME ? 1 : a.localeCompare(b)));
+}
+
+const isDatabase = (value: unknown): value is D1Database =>
+  typeof value === "object" && value !== null && typeof (value as D1Database).prepare === "function";
+
+/** The database bound as `home`, or undefined when no such binding exists. */
+export function homeDatabase(env: Env, home: string): D1Database | undefined {
+  if (!HOME_NAME.test(home)) return undefined;
+  const db = home === DIRECTORY_HOME ? directoryOf(env) : (env as unknown as Record<string, unknown>)[home];
+  return isDatabase(db) ? db : undefined;
+}
+
+/**
+ * The env a site's work runs in: `DB` is its home, the directory stays reachable. Everything below
+ * the routing (models, jobs, the sweep) keeps using `env.DB` and never learns there is more than one.
+ */
+export function routedTo(env: Env, home: string): Env {
+  const db = homeDatabase(env, home);
+  if (!db) throw new Error(`no D1 database is bound as ${home}`);
+  return { ...env, DB: db, DIRECTORY: directoryOf(env), HOME: home };
+}

@@ -3,7 +3,7 @@ import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import type { Env } from "./env";
 import { isDev } from "./env";
-import { sweep } from "./jobs/sweep";
+import { sweepHomes } from "./jobs/sweep";
 import { consumeIngest, DEAD_LETTER_SUFFIX } from "./ingest/queue";
 import type { IngestJob } from "./ingest/queue";
 import { now } from "./lib/clock";
@@ -37,7 +37,7 @@ const app = new Hono<{ Bindings: Env }>();
 let demoSeeded = false;
 app.use("*", async (c, next) => {
   if (!demoSeeded && isDev(c.env)) {
-    await createSite(c.env.DB, { ...DEMO_SITE, url: new URL(c.req.url).origin }, Date.now());
+    await createSite(c.env, { ...DEMO_SITE, url: new URL(c.req.url).origin }, Date.now());
     await seedTemplates(c.env.DB, DEMO_SITE.id, Date.now());
     await seedDemoPromotions(c.env.DB, DEMO_SITE.id, Date.now());
     demoSeeded = true;
@@ -94,7 +94,7 @@ app.onError((err, c) => {
 
 async function scheduled(controller: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void> {
   // now() is the real time in a deployment and the simulated one in development.
-  ctx.waitUntil(now(env).then((at) => sweep(env, Math.max(at, controller.scheduledTime))));
+  ctx.waitUntil(now(env).then((at) => sweepHomes(env, Math.max(at, controller.scheduledTime))));
 }
 
 /**
@@ -102,7 +102,7 @@ async function scheduled(controller: ScheduledController, env: Env, ctx: Executi
  * deployment uses the Queue path): see ingest/queue.ts.
  */
 async function queue(batch: MessageBatch<IngestJob>, env: Env): Promise<void> {
-  await consumeIngest(env.DB, batch, await now(env), { deadLetter: batch.queue.endsWith(DEAD_LETTER_SUFFIX) });
+  await consumeIngest(env, batch, await now(env), { deadLetter: batch.queue.endsWith(DEAD_LETTER_SUFFIX) });
 }
 
 export { app };

@@ -1,11 +1,11 @@
 import type { Env } from "../env";
-import { isDev } from "../env";
+import { directoryOf, isDev } from "../env";
 import { randomToken, sha256Hex } from "../lib/crypto";
 import { fail } from "../lib/http";
 import { clientNetwork } from "../lib/client";
 import { countAll, windowCount } from "../lib/rate-limit";
-import { siteById, siteBySecretKey } from "../model/sites";
-import type { Site } from "../model/sites";
+import { siteAt, siteBySecretKey } from "../model/sites";
+import type { SiteAt } from "../model/sites";
 
 /**
  * Dashboard sessions. The merchant pastes the site's secret key once; it is exchanged for a random
@@ -29,8 +29,9 @@ interface Ctx {
 export const SESSION_COOKIE = "nudge_admin";
 export const SESSION_MS = 12 * 3600_000;
 
-export async function createSession(db: D1Database, siteId: string, now = Date.now()): Promise<string> {
+export async function createSession(env: Env, siteId: string, now = Date.now()): Promise<string> {
   const token = randomToken();
+  const db = directoryOf(env);
   await db.batch([
     // Expired sessions go when someone signs in: no cron needed, and the table stays small.
     db.prepare(`DELETE FROM admin_sessions WHERE expires_at <= ?`).bind(now),
@@ -41,20 +42,20 @@ export async function createSession(db: D1Database, siteId: string, now = Date.n
   return token;
 }
 
-export async function deleteSession(db: D1Database, token: string): Promise<void> {
-  await db
+export async function deleteSession(env: Env, token: string): Promise<void> {
+  await directoryOf(env)
     .prepare(`DELETE FROM admin_sessions WHERE token_hash = ?`)
     .bind(await sha256Hex(token))
     .run();
 }
 
-async function siteBySession(db: D1Database, token: string, now = Date.now()): Promise<Site | null> {
+async function siteBySession(env: Env, token: string, now = Date.now()): Promise<SiteAt | null> {
   if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return null;
-  const row = await db
+  const row = await directoryOf(env)
     .prepare(`SELECT site_id FROM admin_sessions WHERE token_hash = ? AND expires_at > ?`)
     .bind(await sha256Hex(token), now)
     .first<{ site_id: string }>();
-  return row ? siteById(db, row.site_id) : null;
+  return row ? siteAt(env, row.site_id, now) : null;
 }
 
 /** The session token of the request's cookie, or "". */
@@ -76,10 +77,10 @@ export function requireSameOrigin(c: Ctx): void {
 }
 
 /** The site of the request's session cookie, or null when there is none; 401 when it is invalid or expired. */
-export async function siteFromSession(c: Ctx): Promise<Site | null> {
+export async function siteFromSession(c: Ctx): Promise<SiteAt | null> {
   const token = sessionToken(c);
   if (!token) return null;
-  const site = await siteBySession(c.env.DB, token);
+  const site = await siteBySession(c.env, token);
   if (!site) fail(401, "session_expired", "Your dashboard session has ended: sign in again.");
   requireSameOrigin(c);
   return site;
@@ -107,12 +108,12 @@ const HOUR = 3600_000;
  * the address has tried too many wrong keys. The failure count is read beside the key's lookup and
  * raised only on a miss, so a merchant's requests with the right key never add to it.
  */
-export async function siteForSecretKey(c: Ctx, key: string, now = Date.now()): Promise<Site> {
+export async function siteForSecretKey(c: Ctx, key: string, now = Date.now()): Promise<SiteAt> {
   const bucket = `wrong-secret-key:${clientNetwork(c.req.header("cf-connecting-ip"))}`;
   // Both reads at once: the right key costs no extra round trip for being checked against the count.
   const [wrong, site] = await Promise.all([
-    windowCount(c.env.DB, bucket, HOUR, now),
-    key.length <= 200 ? siteBySecretKey(c.env.DB, key) : null,
+    windowCount(directoryOf(c.env), bucket, HOUR, now),
+    key.length <= 200 ? siteBySecretKey(c.env, key) : null,
   ]);
   if (wrong >= WRONG_KEYS_PER_HOUR) {
     const retryAfter = Math.ceil((HOUR - (now % HOUR)) / 1000);
@@ -125,6 +126,6 @@ export async function siteForSecretKey(c: Ctx, key: string, now = Date.now()): P
     );
   }
   if (site) return site;
-  await countAll(c.env.DB, [{ bucket, windowMs: HOUR }], now);
+  await countAll(directoryOf(c.env), [{ bucket, windowMs: HOUR }], now);
   return fail(401, "invalid_secret_key", "That is not this site's secret key.");
 }

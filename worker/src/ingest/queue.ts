@@ -1,3 +1,6 @@
+import type { Env } from "../env";
+import { routedTo } from "../env";
+import { MOVING_RETRY_SECONDS, placementOf } from "../model/directory";
 import type { Message } from "../model/events";
 import { siteById } from "../model/sites";
 import type { Site } from "../model/sites";
@@ -97,7 +100,7 @@ const RETRY_SECONDS = 10;
  * (the dead-letter queue's consumer) only stores them in the inbox.
  */
 export async function consumeIngest(
-  db: D1Database,
+  env: Env,
   batch: MessageBatch<IngestJob>,
   now: number,
   { deadLetter = false } = {},
@@ -110,6 +113,21 @@ export async function consumeIngest(
   }
   const sites = new Map<string, Site | null>();
   for (const [siteId, msgs] of bySite) {
+    // Where the site lives (model/directory.ts); while it moves, its jobs wait like its requests.
+    const placement = await placementOf(env, siteId).catch((e: unknown) => {
+      console.error(`ingest queue: the directory could not say where site ${siteId} lives; retrying`, e);
+      return undefined;
+    });
+    if (placement === null) {
+      // A site deleted since: its events have no one to apply to (the inbox would drop them too).
+      for (const msg of msgs) msg.ack();
+      continue;
+    }
+    if (placement === undefined || placement.movingTo) {
+      for (const msg of msgs) msg.retry({ delaySeconds: placement ? MOVING_RETRY_SECONDS : RETRY_SECONDS });
+      continue;
+    }
+    const db = routedTo(env, placement.home).DB;
     if (!deadLetter && (await applied(db, siteId, msgs, now, sites))) {
       for (const msg of msgs) msg.ack();
       continue;

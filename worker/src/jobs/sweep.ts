@@ -21,7 +21,7 @@ import type { Env } from "../env";
 import { drainInbox, recoverEvents } from "../ingest/process";
 import { isDict } from "../lib/values";
 import { countCalls } from "../lib/d1-budget";
-import { isDev } from "../env";
+import { homeNames, isDev, routedTo } from "../env";
 import { webhookUrlProblem } from "../lib/hosts";
 import { linkUrl, publicBase } from "../lib/links";
 import { normalisePhone, phoneAllowed, phoneCountries, phoneDigitsSql } from "../lib/phone";
@@ -36,6 +36,7 @@ import type { Site } from "../model/sites";
 import { refreshRfm } from "../segments/rfm";
 import { contactMatches } from "../segments/rules";
 import { deferUntil, validTimeZone } from "./quiet-hours";
+import { homesInMove } from "./move";
 import { prune } from "./retention";
 import { retryWebhooks } from "./webhooks";
 import { EVENT } from "../model/events";
@@ -100,6 +101,24 @@ export interface SweepResult {
   errors: string[];
 }
 
+const EMPTY: SweepResult = {
+  recovered: 0,
+  launched: 0,
+  webhooks: 0,
+  rounds: 0,
+  claimed: 0,
+  sent: 0,
+  cancelled: 0,
+  deferred: 0,
+  held: 0,
+  branched: 0,
+  failed: 0,
+  released: 0,
+  d1Calls: 0,
+  errors: [],
+};
+const COUNTS = Object.keys(EMPTY).filter((k) => k !== "errors") as Exclude<keyof SweepResult, "errors">[];
+
 export interface SweepBudget {
   ms?: number;
   calls?: number;
@@ -130,22 +149,7 @@ export async function sweep(env: Env, now: number, publicUrl?: string, budget: S
   const counted = countCalls(env.DB);
   const db = counted.db;
   const counting: Env = { ...env, DB: db };
-  const result: SweepResult = {
-    recovered: 0,
-    launched: 0,
-    webhooks: 0,
-    rounds: 0,
-    claimed: 0,
-    sent: 0,
-    cancelled: 0,
-    deferred: 0,
-    held: 0,
-    branched: 0,
-    failed: 0,
-    released: 0,
-    d1Calls: 0,
-    errors: [],
-  };
+  const result: SweepResult = { ...EMPTY, errors: [] };
   const guard = async (phase: string, run: () => Promise<number>): Promise<number> => {
     try {
       return await run();
@@ -201,6 +205,39 @@ export async function sweep(env: Env, now: number, publicUrl?: string, budget: S
   result.d1Calls = counted.calls();
   return result;
 }
+
+/**
+ * The scheduled run over every database that holds sites (model/directory.ts): a sweep per home,
+ * side by side, sharing the invocation's D1-call budget — evenly at first, then what the quiet
+ * homes left goes to those that used their whole share (a sweep may run again: claims are
+ * idempotent). A home at either end of a site's move is left for a later minute (jobs/move.ts), so
+ * no due message is sent from a copy being made or deleted. With one database this is `sweep`.
+ */
+export async function sweepHomes(env: Env, now: number, publicUrl?: string): Promise<SweepResult> {
+  const busy = await homesInMove(env);
+  const sum: SweepResult = { ...EMPTY, errors: [] };
+  for (const home of homeNames(env)) if (busy.has(home)) sum.errors.push(`${home}: waits while a site moves`);
+  const deadline = Date.now() + SEND_BUDGET_MS;
+  let left = D1_CALL_BUDGET;
+  let pending = homeNames(env).filter((home) => !busy.has(home));
+  const several = pending.length > 1;
+  for (let pass = 0; pending.length > 0 && pass < 3; pass++) {
+    const calls = Math.floor(left / pending.length);
+    if (calls < SHARE_MARGIN) break;
+    const ms = Math.max(0, deadline - Date.now());
+    const round = await Promise.all(pending.map((home) => sweep(routedTo(env, home), now, publicUrl, { ms, calls })));
+    for (const [i, r] of round.entries()) {
+      for (const k of COUNTS) sum[k] += r[k];
+      sum.errors.push(...(several ? r.errors.map((e) => `${pending[i]}: ${e}`) : r.errors));
+      left -= r.d1Calls;
+    }
+    pending = pending.filter((_, i) => (round[i]?.d1Calls ?? 0) > calls - SHARE_MARGIN);
+  }
+  return sum;
+}
+
+/** A sweep that stopped within this many calls of its share ran out of budget, not of work. */
+const SHARE_MARGIN = 50;
 
 /** Each site is read once per sweep, however many of its messages are due. */
 function siteCache(db: D1Database) {

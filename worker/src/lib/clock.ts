@@ -1,5 +1,5 @@
 import type { Env } from "../env";
-import { isDev } from "../env";
+import { directoryOf, isDev } from "../env";
 
 /**
  * The current time. In development the dev clock (`POST /v1/dev/tick`) can move it forward so a
@@ -9,7 +9,7 @@ import { isDev } from "../env";
 export async function now(env: Env): Promise<number> {
   const real = Date.now();
   if (!isDev(env)) return real;
-  return real + (await devOffset(env.DB, real));
+  return real + (await devOffset(directoryOf(env), real));
 }
 
 /**

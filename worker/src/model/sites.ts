@@ -1,4 +1,18 @@
+import type { Env } from "../env";
+import { DIRECTORY_HOME, directoryOf, homeDatabase } from "../env";
 import { sha256Hex } from "../lib/crypto";
+import {
+  forgetPlacements,
+  placeStatement,
+  placementByPublicKey,
+  placementBySecretKey,
+  placementOf,
+  routeTo,
+  SITE_CACHE_MS,
+} from "./directory";
+import type { Placement } from "./directory";
+
+export { SITE_CACHE_MS };
 
 /**
  * Per-site settings, stored as one JSON object (`sites.settings`, migration 0008). Every field has a
@@ -141,56 +155,57 @@ const toSite = (row: SiteRow): Site => ({
   settings: parseSettings(row.settings),
 });
 
-export async function siteByPublicKey(db: D1Database, key: string): Promise<Site | null> {
-  const row = await db.prepare(`SELECT ${COLUMNS} FROM sites WHERE public_key = ?`).bind(key).first<SiteRow>();
-  return row ? toSite(row) : null;
+/** A site and the env its work runs in (`env.DB` = the database it lives in: model/directory.ts). */
+export interface SiteAt {
+  site: Site;
+  env: Env;
 }
 
 /**
- * Ingest looks the site up on every request; an isolate keeps what it read for a few seconds, so
- * a busy store costs one D1 read per isolate per TTL instead of one per batch. A changed or revoked
- * key takes effect within SITE_CACHE_MS.
+ * Ingest looks the site up on every request; an isolate keeps the rows it read for SITE_CACHE_MS
+ * (like the directory's placements), so a busy store costs no D1 read per batch for either. A
+ * changed setting or key takes effect within that time.
  */
-export const SITE_CACHE_MS = 10_000;
-const byPublicKey = new Map<string, { site: Site | null; until: number }>();
+const byHomeAndId = new Map<string, { site: Site | null; until: number }>();
 
-export async function cachedSiteByPublicKey(db: D1Database, key: string, now = Date.now()): Promise<Site | null> {
-  const hit = byPublicKey.get(key);
-  if (hit && hit.until > now) return hit.site;
-  const site = await siteByPublicKey(db, key);
-  if (byPublicKey.size > 1000) byPublicKey.clear(); // bounded: unknown keys must not grow it forever
-  byPublicKey.set(key, { site, until: now + SITE_CACHE_MS });
-  return site;
+async function cachedSiteAt(env: Env, placement: Placement | null, now: number): Promise<SiteAt | null> {
+  if (!placement) return null;
+  const routed = routeTo(env, placement);
+  const key = `${placement.home}:${placement.siteId}`;
+  const hit = byHomeAndId.get(key);
+  if (hit && hit.until > now) return hit.site && { site: hit.site, env: routed };
+  const site = await siteById(routed.DB, placement.siteId);
+  if (byHomeAndId.size > 1000) byHomeAndId.clear();
+  byHomeAndId.set(key, { site, until: now + SITE_CACHE_MS });
+  return site && { site, env: routed };
+}
+
+/** The site of a public key, routed to its home; 503 while it moves. */
+export async function cachedSiteByPublicKey(env: Env, key: string, now = Date.now()): Promise<SiteAt | null> {
+  return cachedSiteAt(env, await placementByPublicKey(env, key, now), now);
 }
 
 /**
  * The site of a write key and who holds it: the public key is the browser's (`browser`), the
  * secret key the merchant's server (`server`) — Segment's server libraries send the write key as
  * the HTTP Basic username, so a merchant points them at Nudge with the secret key and changes
- * nothing else. Cached like `cachedSiteByPublicKey`; the cache is keyed by the key's SHA-256, so no
- * secret sits in isolate memory.
+ * nothing else. Cached like `cachedSiteByPublicKey`.
  */
 export async function cachedSiteByWriteKey(
-  db: D1Database,
+  env: Env,
   key: string,
   now = Date.now(),
-): Promise<{ site: Site; source: "browser" | "server" } | null> {
-  const site = await cachedSiteByPublicKey(db, key, now);
-  if (site) return { site, source: "browser" };
-  const hash = await sha256Hex(key);
-  const hit = bySecretHash.get(hash);
-  if (hit && hit.until > now) return hit.site ? { site: hit.site, source: "server" } : null;
-  const found = await siteBySecretKey(db, key);
-  if (bySecretHash.size > 1000) bySecretHash.clear();
-  bySecretHash.set(hash, { site: found, until: now + SITE_CACHE_MS });
-  return found ? { site: found, source: "server" } : null;
+): Promise<(SiteAt & { source: "browser" | "server" }) | null> {
+  const browser = await cachedSiteByPublicKey(env, key, now);
+  if (browser) return { ...browser, source: "browser" };
+  const server = await cachedSiteAt(env, await placementBySecretKey(env, key, now), now);
+  return server && { ...server, source: "server" };
 }
-const bySecretHash = new Map<string, { site: Site | null; until: number }>();
 
 /** Drops what this isolate cached, so a changed setting applies at once (development's switch). */
 export function forgetCachedSites(): void {
-  byPublicKey.clear();
-  bySecretHash.clear();
+  byHomeAndId.clear();
+  forgetPlacements();
 }
 
 /** Replaces some of a site's settings; the others keep their stored values. */
@@ -207,10 +222,18 @@ export async function siteById(db: D1Database, id: string): Promise<Site | null>
   return row ? toSite(row) : null;
 }
 
-export async function siteBySecretKey(db: D1Database, secret: string): Promise<Site | null> {
-  const hash = await sha256Hex(secret);
-  const row = await db.prepare(`SELECT ${COLUMNS} FROM sites WHERE secret_hash = ?`).bind(hash).first<SiteRow>();
-  return row ? toSite(row) : null;
+/** The site of a secret key, read afresh (the admin API: a rotated key stops at once), routed to its home. */
+export async function siteBySecretKey(env: Env, secret: string): Promise<SiteAt | null> {
+  const placement = await placementBySecretKey(env, secret, Date.now(), true);
+  if (!placement) return null;
+  const routed = routeTo(env, placement);
+  const site = await siteById(routed.DB, placement.siteId);
+  return site && { site, env: routed };
+}
+
+/** The site of an id (signed links, webhooks, the Queue), routed to its home; null when unknown. */
+export async function siteAt(env: Env, siteId: string, now = Date.now()): Promise<SiteAt | null> {
+  return cachedSiteAt(env, await placementOf(env, siteId, now), now);
 }
 
 export interface NewSite {
@@ -226,9 +249,16 @@ export interface NewSite {
   settings?: Partial<SiteSettings>;
 }
 
-/** Creates the site unless one with the same id exists (so seeding is idempotent). */
-export async function createSite(db: D1Database, site: NewSite, now: number): Promise<void> {
-  await db
+/**
+ * Creates the site in `home` (a bound database, the directory's own by default) and records where
+ * it lives, unless one with the same id exists (so seeding is idempotent). The home's row comes
+ * first: a directory entry never points at a site that is not there.
+ */
+export async function createSite(env: Env, site: NewSite, now: number, home = DIRECTORY_HOME): Promise<void> {
+  const secretHash = await sha256Hex(site.secretKey);
+  const db = homeDatabase(env, home);
+  if (!db) throw new Error(`no D1 database is bound as ${home}`);
+  const row = db
     .prepare(
       `INSERT INTO sites (id, name, public_key, secret_hash, url, allowed_origins, time_zone, currency, created_at,
          identity_secret, settings)
@@ -238,7 +268,7 @@ export async function createSite(db: D1Database, site: NewSite, now: number): Pr
       site.id,
       site.name,
       site.publicKey,
-      await sha256Hex(site.secretKey),
+      secretHash,
       site.url,
       JSON.stringify(site.allowedOrigins ?? []),
       site.timeZone ?? "UTC",
@@ -246,8 +276,13 @@ export async function createSite(db: D1Database, site: NewSite, now: number): Pr
       now,
       site.identitySecret ?? null,
       JSON.stringify(site.settings ?? {}),
-    )
-    .run();
+    );
+  const placed = placeStatement(env, site.id, home, site.publicKey, secretHash);
+  if (db === directoryOf(env)) await db.batch([row, placed]);
+  else {
+    await row.run();
+    await placed.run();
+  }
 }
 
 /**

@@ -5,7 +5,8 @@ import { HTTPException } from "hono/http-exception";
 import { LEAVE_REASONS, type Locale, localeOf, MESSAGE_TEMPLATES, REASONS } from "../campaigns/messages";
 import type { Env } from "../env";
 import { now } from "../lib/clock";
-import { linkUrl, readLink } from "../lib/links";
+import { linkUrl } from "../lib/links";
+import { readSiteLink } from "./auth";
 import { normalisePhone, phoneAllowed, phoneCountries } from "../lib/phone";
 import { isDict } from "../lib/values";
 import { recordLeaveReason } from "../model/leave-reasons";
@@ -180,7 +181,7 @@ ${x.error ? html`<p class="error" id="phone-error" role="alert">${x.error}</p>` 
 answers.get("/callback", async (c) => {
   const token = c.req.query("t") ?? "";
   const at = await now(c.env);
-  const claims = await readLink(c.env, token, "callback", at);
+  const claims = await readSiteLink(c, token, "callback", at);
   const m = claims && (await messageOf(c.env, claims));
   if (!m) return expired(c);
   // The tap is the offer's click: counted like any button's.
@@ -192,7 +193,7 @@ answers.post("/callback", async (c) => {
   const field = await formFields(c.req.raw);
   const token = field("t");
   const at = await now(c.env);
-  const claims = await readLink(c.env, token, "callback", at);
+  const claims = await readSiteLink(c, token, "callback", at);
   const m = claims && (await messageOf(c.env, claims));
   if (!m) return expired(c);
   const w = WORDS[m.locale];
@@ -248,7 +249,7 @@ export const isCapped = (e: unknown) => e instanceof HTTPException && e.status =
 
 answers.get("/reason", async (c) => {
   const at = await now(c.env);
-  const claims = await readLink(c.env, c.req.query("t") ?? "", "reason", at);
+  const claims = await readSiteLink(c, c.req.query("t") ?? "", "reason", at);
   const reason = LEAVE_REASONS.find((r) => r === claims?.a);
   const m = claims && reason && (await messageOf(c.env, claims));
   if (!m || !reason) return expired(c);

@@ -20,7 +20,7 @@ export const cart = new Hono<{ Bindings: Env }>();
 cart.post("/price", async (c) => {
   const body = await readJson(c.req.raw, PRICE_LIMITS.bytes);
   if (!isDict(body)) fail(400, "invalid_body", "Request body must be a JSON object.");
-  const site = await authorise(c.env.DB, writeKey(c.req.header("authorization"), body), c.req.header("origin"));
+  const site = await authorise(c, writeKey(c.req.header("authorization"), body), c.req.header("origin"));
   const request = parsePriceRequest(body, site.currency);
   if ("error" in request) fail(400, "invalid_cart", request.error);
 

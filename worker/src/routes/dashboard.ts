@@ -81,8 +81,8 @@ dashboard.post("/v1/admin/session", async (c) => {
   const body = await readBody(c.req.raw, 1024, v.strictObject({ key: text(200) }, SEND_KEY));
   const key = body.key.trim();
   if (!key) fail(400, "invalid_body", SEND_KEY, { field: "key" });
-  const site = await siteForSecretKey(c, key);
-  const token = await createSession(c.env.DB, site.id);
+  const { site } = await siteForSecretKey(c, key);
+  const token = await createSession(c.env, site.id);
   c.header("set-cookie", sessionCookie(c, token));
   c.header("cache-control", "no-store");
   return c.json({ site: { id: site.id, name: site.name, currency: site.currency, timeZone: site.timeZone } }, 201);
@@ -92,7 +92,7 @@ dashboard.post("/v1/admin/session", async (c) => {
 dashboard.delete("/v1/admin/session", async (c) => {
   requireSameOrigin(c);
   const token = sessionToken(c);
-  if (token) await deleteSession(c.env.DB, token);
+  if (token) await deleteSession(c.env, token);
   c.header("set-cookie", sessionCookie(c, ""));
   return c.json({ signedOut: true });
 });
@@ -104,7 +104,10 @@ dashboard.delete("/v1/admin/session", async (c) => {
 dashboard.get("/v1/admin/session", async (c) => {
   const header = c.req.header("authorization") ?? "";
   const key = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
-  const site = key ? await siteForSecretKey(c, key).catch(unlessThrottled) : await siteFromSession(c).catch(() => null);
+  const found = key
+    ? await siteForSecretKey(c, key).catch(unlessThrottled)
+    : await siteFromSession(c).catch(() => null);
+  const site = found?.site ?? null;
   c.header("cache-control", "no-store");
   return c.json({ site: site && { id: site.id, name: site.name, currency: site.currency, timeZone: site.timeZone } });
 });

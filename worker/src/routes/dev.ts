@@ -1,11 +1,11 @@
 import { Hono } from "hono";
 import * as v from "valibot";
-import { isDev } from "../env";
+import { directoryOf, isDev } from "../env";
 import { advanceDevClock, forgetDevClock, now } from "../lib/clock";
 import { fail } from "../lib/http";
 import { readBody, readQuery } from "../lib/schema";
 import { backlog } from "../ingest/inbox";
-import { sweep } from "../jobs/sweep";
+import { sweepHomes } from "../jobs/sweep";
 import { DEMO_SITE, forgetCachedSites, updateSettings } from "../model/sites";
 import { seedDemoPromotions } from "../promotions/demo";
 import { requireSecretKey } from "./auth";
@@ -38,9 +38,9 @@ dev.post("/tick", async (c) => {
     }),
     "invalid_at",
   );
-  if (body.at !== undefined) await advanceDevClock(c.env.DB, body.at);
+  if (body.at !== undefined) await advanceDevClock(directoryOf(c.env), body.at);
   const at = await now(c.env);
-  const result = await sweep(c.env, at, new URL(c.req.url).origin);
+  const result = await sweepHomes(c.env, at, new URL(c.req.url).origin);
   return c.json({ now: new Date(at).toISOString(), ...result });
 });
 
@@ -80,14 +80,13 @@ dev.post("/reset", async (c) => {
   const { results } = await db
     .prepare(
       `SELECT m.name FROM sqlite_master m
-       WHERE m.type = 'table' AND m.name NOT IN ('sites', 'campaigns', 'onsite_configs', 'segments') AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_cf_%'
+       WHERE m.type = 'table' AND m.name NOT IN ('sites', 'site_homes', 'campaigns', 'onsite_configs', 'segments') AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_cf_%'
          AND EXISTS (SELECT 1 FROM pragma_table_info(m.name) p WHERE p.name = 'site_id')`,
     )
     .all<{ name: string }>();
   const tables = (results ?? []).map((r) => r.name).filter((name) => /^[a-z_][a-z0-9_]*$/.test(name));
   await db.batch([
     ...tables.map((t) => db.prepare(`DELETE FROM "${t}" WHERE site_id = ?`).bind(c.get("site").id)),
-    db.prepare(`DELETE FROM dev_clock`),
     // Campaigns are configuration and stay; date campaigns may run again on the rewound clock.
     db.prepare(`UPDATE campaigns SET launched_at = NULL WHERE site_id = ?`).bind(c.get("site").id),
     // Settings back to the demo's seeded ones too: orders from the shop's server only, its address.
@@ -95,6 +94,7 @@ dev.post("/reset", async (c) => {
       .prepare(`UPDATE sites SET settings = ? WHERE id = ?`)
       .bind(JSON.stringify(c.get("site").id === DEMO_SITE.id ? (DEMO_SITE.settings ?? {}) : {}), c.get("site").id),
   ]);
+  await directoryOf(c.env).prepare(`DELETE FROM dev_clock`).run();
   forgetCachedSites();
   forgetDevClock();
   // The demo's promotions and static codes are configuration: back to the defaults.

@@ -4,7 +4,6 @@ import type { Env } from "../env";
 import { isDict } from "../lib/values";
 import { sameSecret } from "../lib/crypto";
 import { fail, readText } from "../lib/http";
-import { siteById } from "../model/sites";
 import type { Site } from "../model/sites";
 import { suppress } from "../model/suppressions";
 import { localeOf } from "../campaigns/messages";
@@ -13,6 +12,7 @@ import { now } from "../lib/clock";
 import { normalisePhone, phoneAllowed, phoneCountries } from "../lib/phone";
 import { latestOfferTo } from "../model/onsite";
 import { CALLBACK_OFFER_TEMPLATES, isCapped, OFFER_DAYS, takeOffer } from "./answers";
+import { routeToSite } from "./auth";
 import type { SuppressionReason } from "../model/suppressions";
 
 /**
@@ -45,7 +45,7 @@ async function hmac(hash: "SHA-256" | "SHA-1", key: Uint8Array, text: string): P
 
 async function siteAndBody(c: Context<{ Bindings: Env }>): Promise<{ site: Site; raw: string }> {
   const id = c.req.param("site") ?? "";
-  const site = id.length <= 100 ? await siteById(c.env.DB, id) : null;
+  const site = await routeToSite(c, id);
   if (!site) fail(404, "not_found", "No such site.");
   // Read as bytes and decoded, whatever the type (Twilio's form bodies are text too); streamed and
   // cut off at the limit, so a huge body is refused without being read to its end.

@@ -38,12 +38,13 @@ async function validated(c: Context<{ Bindings: Env }>, type?: MessageType) {
   const key = requireKey(writeKey(c.req.header("authorization"), body));
   // Independent reads in parallel: each is a round trip.
   const [found, receivedAt] = await Promise.all([
-    cachedSiteByWriteKey(c.env.DB, key),
+    cachedSiteByWriteKey(c.env, key),
     now(c.env),
     limitIngest(c.env, c.req.raw, key),
   ]);
   if (!found) fail(401, "invalid_key", "Unknown write key.");
   const { site, source } = found;
+  c.env = found.env; // the site's home from here on (model/directory.ts)
   // The secret key is the merchant's server: no browser origin to check.
   if (source === "browser") checkOrigin(site, c.req.header("origin"));
 
@@ -130,7 +131,7 @@ ingest.post("/b", async (c) => c.json(await accept(c)));
  */
 ingest.get("/projects/:writeKey/settings", async (c) => {
   const key = c.req.param("writeKey");
-  await authorise(c.env.DB, key, c.req.header("origin"));
+  await authorise(c, key, c.req.header("origin"));
   const url = new URL(c.req.url);
   const settings = {
     integrations: {

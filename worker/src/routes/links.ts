@@ -5,7 +5,8 @@ import type { Env } from "../env";
 import { now } from "../lib/clock";
 import { onSite, siteHosts } from "../lib/hosts";
 import { readBytes } from "../lib/http";
-import { linkUrl, readLink } from "../lib/links";
+import { linkUrl } from "../lib/links";
+import { readSiteLink } from "./auth";
 import { cartLines } from "../model/carts";
 import { cancelPending, recordClick, recordOpen } from "../model/messages";
 import { siteById } from "../model/sites";
@@ -24,7 +25,7 @@ const invalid = (c: Context) =>
 
 /** Cart restore: sends the shopper to their cart with its lines, which the store refills. */
 links.get("/restore", async (c) => {
-  const claims = await readLink(c.env, c.req.query("t") ?? "", "restore", await now(c.env));
+  const claims = await readSiteLink(c, c.req.query("t") ?? "", "restore", await now(c.env));
   const site = claims && (await siteById(c.env.DB, claims.s));
   if (!claims || !site) return invalid(c);
   const lines = await cartLines(c.env.DB, site.id, claims.c);
@@ -45,7 +46,7 @@ async function unsubscribe(env: Env, siteId: string, contactId: string) {
 /** A GET only asks: mail scanners follow links, and must not unsubscribe anyone. */
 links.get("/unsubscribe", async (c) => {
   const token = c.req.query("t") ?? "";
-  if (!(await readLink(c.env, token, "unsubscribe", await now(c.env)))) return invalid(c);
+  if (!(await readSiteLink(c, token, "unsubscribe", await now(c.env)))) return invalid(c);
   return c.html(
     page(
       "Unsubscribe",
@@ -78,7 +79,7 @@ export async function formFields(req: Request): Promise<(name: string) => string
 /** The form's POST and RFC 8058 one-click (`List-Unsubscribe=One-Click`) both land here. */
 links.post("/unsubscribe", async (c) => {
   const token = c.req.query("t") ?? (await formFields(c.req.raw))("t");
-  const claims = await readLink(c.env, token, "unsubscribe", await now(c.env));
+  const claims = await readSiteLink(c, token, "unsubscribe", await now(c.env));
   if (!claims) return invalid(c);
   await unsubscribe(c.env, claims.s, claims.c);
   return c.html(page("You are unsubscribed", html`<p>You will not receive marketing messages from this store.</p>`));
@@ -87,7 +88,7 @@ links.post("/unsubscribe", async (c) => {
 /** Click tracking: records the first click on the message, then goes where the link said. */
 links.get("/click", async (c) => {
   const at = await now(c.env);
-  const claims = await readLink(c.env, c.req.query("t") ?? "", "click", at);
+  const claims = await readSiteLink(c, c.req.query("t") ?? "", "click", at);
   if (!claims || claims.m === undefined) return invalid(c);
   const site = await siteById(c.env.DB, claims.s);
   if (!site) return invalid(c);
@@ -113,7 +114,7 @@ const PIXEL = Uint8Array.from(atob("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAAB
 /** Open pixel: records the first open. Always answers with the image, so mail clients show nothing broken. */
 links.get("/open", async (c) => {
   const at = await now(c.env);
-  const claims = await readLink(c.env, c.req.query("t") ?? "", "open", at);
+  const claims = await readSiteLink(c, c.req.query("t") ?? "", "open", at);
   if (claims?.m !== undefined)
     await recordOpen(c.env.DB, { id: claims.m, siteId: claims.s, contactId: claims.c, at }).run();
   return c.body(PIXEL, 200, { "content-type": "image/gif", "cache-control": "no-store, private" });

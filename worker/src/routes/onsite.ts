@@ -125,7 +125,7 @@ interface Action {
 async function action(c: Context<{ Bindings: Env }>, name: string): Promise<Action> {
   const body = await readJson(c.req.raw, BODY_LIMIT);
   if (!isDict(body)) fail(400, "invalid_body", "Request body must be a JSON object.");
-  const site = await authorise(c.env.DB, typeof body.key === "string" ? body.key : null, c.req.header("origin"));
+  const site = await authorise(c, typeof body.key === "string" ? body.key : null, c.req.header("origin"));
   const anonymousId = requireString(body, "anonymousId", 200);
   const requestId = requireString(body, "requestId", 100);
   const at = await now(c.env);
@@ -191,7 +191,7 @@ async function emit(a: Action, messages: Pick<Message, "type" | "event" | "prope
 }
 
 onsite.get("/sdk/config", async (c) => {
-  const site = await authorise(c.env.DB, c.req.query("key") ?? null, c.req.header("origin"));
+  const site = await authorise(c, c.req.query("key") ?? null, c.req.header("origin"));
   const body = JSON.stringify((await configOf(c.env, site)).config);
   const etag = `"${(await sha256Hex(body)).slice(0, 32)}"`;
   // Browsers revalidate after a minute; an unchanged config costs a 304 with no body.
@@ -201,7 +201,7 @@ onsite.get("/sdk/config", async (c) => {
 });
 
 onsite.get("/sdk/visitor", async (c) => {
-  const site = await authorise(c.env.DB, c.req.query("key") ?? null, c.req.header("origin"));
+  const site = await authorise(c, c.req.query("key") ?? null, c.req.header("origin"));
   const aid = c.req.query("aid") ?? "";
   if (!aid || aid.length > 200) fail(400, "invalid_field", "aid (the anonymous id) is required.", { field: "aid" });
   c.header("cache-control", "private, no-store");

@@ -7,7 +7,10 @@ import { sameSecret, sha256Hex } from "../lib/crypto";
 import { fail } from "../lib/http";
 import { int, readBody } from "../lib/schema";
 import { publicBase } from "../lib/links";
-import { createSite, siteById } from "../model/sites";
+import { abortMove, moveStep } from "../jobs/move";
+import { directoryOf, homeDatabase, homeNames } from "../env";
+import { isHome, newSiteHome, placementOf } from "../model/directory";
+import { createSite, forgetCachedSites, siteById } from "../model/sites";
 import type { Site, SiteSettings } from "../model/sites";
 
 /**
@@ -125,6 +128,12 @@ const optional = <T extends Record<string, v.GenericSchema>>(entries: T) =>
     [K in keyof T]: v.OptionalSchema<T[K], undefined>;
   };
 
+/** A D1 binding name (env.ts); whether it is bound is checked against the env. */
+const homeName = v.pipe(
+  v.string(must('the binding name of a D1 database, e.g. "DB" or "DB_EU"')),
+  v.regex(/^DB(_[A-Z0-9_]{1,40})?$/, must('the binding name of a D1 database, e.g. "DB" or "DB_EU"')),
+);
+
 /** Every field checked, unknown ones refused: a misspelt setting must not be silently ignored. */
 const createBody = v.strictObject(
   {
@@ -133,6 +142,7 @@ const createBody = v.strictObject(
     url: columns.url,
     ...optional(settings),
     verifyIdentity: v.optional(v.boolean(must("true or false"))),
+    home: v.optional(homeName),
   },
   "Send a JSON object of site fields.",
 );
@@ -178,19 +188,41 @@ function view(site: Site, publicKey: string, base: string) {
   };
 }
 
+/** The site as the directory places it, read afresh, and its home (even while it moves). */
+async function placed(c: Context<{ Bindings: Env }>, id: string) {
+  const placement = id.length <= 100 ? await placementOf(c.env, id, Date.now(), true) : null;
+  const db = placement && homeDatabase(c.env, placement.home);
+  const site = db && (await siteById(db, id));
+  if (!placement || !db || !site) fail(404, "not_found", "No such site.");
+  return { placement, db, site };
+}
+
 async function load(c: Context<{ Bindings: Env }>, id: string) {
-  const db = c.env.DB;
-  const site = id.length <= 100 ? await siteById(db, id) : null;
-  if (!site) fail(404, "not_found", "No such site.");
-  const row = await db.prepare(`SELECT public_key FROM sites WHERE id = ?`).bind(id).first<{ public_key: string }>();
-  return view(site, row?.public_key ?? "", publicBase(c.env, site) ?? new URL(c.req.url).origin);
+  const { placement, site } = await placed(c, id);
+  const row = await directoryOf(c.env)
+    .prepare(`SELECT public_key FROM site_homes WHERE site_id = ?`)
+    .bind(id)
+    .first<{ public_key: string }>();
+  return {
+    ...view(site, row?.public_key ?? "", publicBase(c.env, site) ?? new URL(c.req.url).origin),
+    home: placement.home,
+    movingTo: placement.movingTo,
+  };
 }
 
 const LIMIT = 16 * 1024;
 
-/** Creates a site; its keys are in this answer only (the secret key is stored as its SHA-256). */
+/**
+ * Creates a site; its keys are in this answer only (the secret key is stored as its SHA-256). It
+ * lives in `home` when given, else in NEW_SITE_HOME (default "DB").
+ */
 operator.post("/sites", async (c) => {
   const fields = await readBody(c.req.raw, LIMIT, createBody, "invalid_field");
+  const home = fields.home ?? newSiteHome(c.env);
+  if (!isHome(c.env, home))
+    fail(400, "invalid_field", `home: no D1 database is bound as ${home} (bound: ${homeNames(c.env).join(", ")}).`, {
+      field: "home",
+    });
   const keys = {
     publicKey: token("pk", 18),
     secretKey: token("sk", 32),
@@ -198,7 +230,7 @@ operator.post("/sites", async (c) => {
   };
   const id = token("site", 9);
   await createSite(
-    c.env.DB,
+    c.env,
     {
       id,
       name: fields.name,
@@ -212,22 +244,47 @@ operator.post("/sites", async (c) => {
       settings: settingsOf(fields),
     },
     Date.now(),
+    home,
   );
   return c.json({ site: await load(c, id), keys }, 201);
 });
 
+/** Every site, wherever it lives: the directory's list, each site's row read from its home. */
 operator.get("/sites", async (c) => {
-  const { results } = await c.env.DB.prepare(
-    `SELECT id, name, url, public_key, created_at FROM sites ORDER BY created_at LIMIT 1000`,
-  ).all<{ id: string; name: string; url: string; public_key: string; created_at: number }>();
+  const { results } = await directoryOf(c.env)
+    .prepare(`SELECT site_id, home, public_key, moving_to FROM site_homes LIMIT 10000`)
+    .all<{ site_id: string; home: string; public_key: string; moving_to: string | null }>();
+  const placed = new Map((results ?? []).map((r) => [r.site_id, r]));
+  const homes = [...new Set((results ?? []).map((r) => r.home))];
+  const rows = await Promise.all(
+    homes.map(async (home) => {
+      const db = homeDatabase(c.env, home);
+      const { results: sites } = db
+        ? await db
+            .prepare(`SELECT id, name, url, created_at FROM sites ORDER BY created_at LIMIT 10000`)
+            .all<{ id: string; name: string; url: string; created_at: number }>()
+        : { results: [] };
+      // A home also holds the leftovers of a site moved out, until cleaned: only its own count.
+      return (sites ?? []).filter((r) => placed.get(r.id)?.home === home);
+    }),
+  );
   return c.json({
-    sites: (results ?? []).map((r) => ({
-      id: r.id,
-      name: r.name,
-      url: r.url,
-      publicKey: r.public_key,
-      createdAt: new Date(r.created_at).toISOString(),
-    })),
+    sites: rows
+      .flat()
+      .sort((a, b) => a.created_at - b.created_at)
+      .slice(0, 1000)
+      .map((r) => {
+        const p = placed.get(r.id);
+        return {
+          id: r.id,
+          name: r.name,
+          url: r.url,
+          publicKey: p?.public_key ?? "",
+          home: p?.home ?? "",
+          movingTo: p?.moving_to ?? null,
+          createdAt: new Date(r.created_at).toISOString(),
+        };
+      }),
   });
 });
 
@@ -236,14 +293,15 @@ operator.get("/sites/:id", async (c) => c.json({ site: await load(c, c.req.param
 /** Changes the fields sent, leaves the rest; a setting sent as "" goes back to the deployment's default. */
 operator.patch("/sites/:id", async (c) => {
   const id = c.req.param("id");
-  await load(c, id);
+  const { db } = await placed(c, id);
   const f = await readBody(c.req.raw, LIMIT, patchBody, "invalid_field");
-  await c.env.DB.prepare(
-    `UPDATE sites SET name = coalesce(?2, name), url = coalesce(?3, url),
+  await db
+    .prepare(
+      `UPDATE sites SET name = coalesce(?2, name), url = coalesce(?3, url),
        allowed_origins = coalesce(?4, allowed_origins), time_zone = coalesce(?5, time_zone),
        currency = coalesce(?6, currency), settings = json_patch(settings, ?7)
      WHERE id = ?1`,
-  )
+    )
     .bind(
       id,
       f.name ?? null,
@@ -266,15 +324,66 @@ operator.post("/sites/:id/keys/:which", async (c) => {
   const which = c.req.param("which");
   if (which !== "public" && which !== "secret")
     fail(404, "not_found", "Rotate /keys/public (the snippet's key) or /keys/secret (the admin key).");
-  await load(c, id);
-  if (which === "public") {
-    const publicKey = token("pk", 18);
-    await c.env.DB.prepare(`UPDATE sites SET public_key = ? WHERE id = ?`).bind(publicKey, id).run();
-    return c.json({ publicKey });
-  }
-  const secretKey = token("sk", 32);
-  await c.env.DB.prepare(`UPDATE sites SET secret_hash = ? WHERE id = ?`)
-    .bind(await sha256Hex(secretKey), id)
-    .run();
-  return c.json({ secretKey });
+  const { db } = await placed(c, id);
+  // The directory answers for keys (model/directory.ts); the home's copy is kept equal.
+  const [column, value, shown] =
+    which === "public"
+      ? (() => {
+          const publicKey = token("pk", 18);
+          return ["public_key", publicKey, { publicKey }] as const;
+        })()
+      : await (async () => {
+          const secretKey = token("sk", 32);
+          return ["secret_hash", await sha256Hex(secretKey), { secretKey }] as const;
+        })();
+  await directoryOf(c.env).prepare(`UPDATE site_homes SET ${column} = ? WHERE site_id = ?`).bind(value, id).run();
+  await db.prepare(`UPDATE sites SET ${column} = ? WHERE id = ?`).bind(value, id).run();
+  forgetCachedSites();
+  return c.json(shown);
 });
+
+const moveBody = v.strictObject({ to: homeName }, 'Send { "to": "<binding name of the new database>" }.');
+
+/**
+ * Moves a site to another database, one bounded step per call (jobs/move.ts): 202 with the state
+ * and `retryAfter` until it is done (200). `npm run site:move` calls it until then. The site
+ * answers 503 from the first call until the switch.
+ */
+operator.post("/sites/:id/move", async (c) => {
+  const { to } = await readBody(c.req.raw, 1024, moveBody, "invalid_field");
+  const state = await moveStep(c.env, c.req.param("id"), to);
+  return c.json(state, state.state === "done" ? 200 : 202);
+});
+
+/** Aborts a move before its switch: the site stays, its partial copy is deleted (202 until done). */
+operator.delete("/sites/:id/move", async (c) => {
+  const state = await abortMove(c.env, c.req.param("id"));
+  return c.json(state, state.state === "done" ? 200 : 202);
+});
+
+/**
+ * The databases sites live in: how many sites each holds and its size (D1 reports it with every
+ * query) against D1's 10 GB — what tells the operator a site needs a database of its own.
+ */
+operator.get("/homes", async (c) => {
+  const { results } = await directoryOf(c.env)
+    .prepare(`SELECT home, count(*) AS sites, count(moving_to) AS moving FROM site_homes GROUP BY home`)
+    .all<{ home: string; sites: number; moving: number }>();
+  const counts = new Map((results ?? []).map((r) => [r.home, r]));
+  const homes = await Promise.all(
+    homeNames(c.env).map(async (home) => {
+      const db = homeDatabase(c.env, home);
+      const size = db ? (await db.prepare(`SELECT 1`).run()).meta.size_after : undefined;
+      return {
+        home,
+        sites: counts.get(home)?.sites ?? 0,
+        bytes: typeof size === "number" ? size : null,
+        ofLimit: typeof size === "number" ? Math.round((size / D1_LIMIT_BYTES) * 1000) / 10 : null,
+      };
+    }),
+  );
+  return c.json({ homes, newSitesGoTo: newSiteHome(c.env) });
+});
+
+/** A D1 database's size limit (Workers Paid). */
+const D1_LIMIT_BYTES = 10 * 1024 ** 3;

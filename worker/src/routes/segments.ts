@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import * as v from "valibot";
 import type { Env } from "../env";
+import { homeDatabase, homeNames } from "../env";
 import { catchUp } from "../ingest/process";
 import { now } from "../lib/clock";
 import { fail } from "../lib/http";
@@ -18,7 +19,7 @@ import {
   segmentById,
 } from "../segments/audiences";
 import { parseRule, RuleError } from "../segments/rules";
-import { requireSecretKey } from "./auth";
+import { requireSecretKey, routeToSite } from "./auth";
 import type { SecretEnv } from "./auth";
 
 /**
@@ -111,9 +112,23 @@ segmentsAdmin.delete("/:id/feed", async (c) => {
 
 /** `GET /v1/audiences/<token>?format=…`: the audience file, for scheduled pulls. */
 export const audiences = new Hono<{ Bindings: Env }>();
+/**
+ * The segment of a pull URL, with `c.env` routed to its site's database. The URL names no site, so
+ * each database is asked (one indexed read each; ad platforms pull a few times a day); a copy left
+ * in a database the site has moved out of does not count.
+ */
+async function feedOf(c: { env: Env }, token: string) {
+  for (const home of homeNames(c.env)) {
+    const db = homeDatabase(c.env, home);
+    const found = db && (await segmentByFeedToken(db, token));
+    if (found && (await routeToSite(c, found.siteId)) && c.env.HOME === home) return found;
+  }
+  return null;
+}
+
 audiences.get("/:token", async (c) => {
   const { format } = readQuery(c.req.url, FORMAT);
-  const found = await segmentByFeedToken(c.env.DB, c.req.param("token"));
+  const found = await feedOf(c, c.req.param("token"));
   if (!found) fail(404, "not_found", "No audience at this address (the URL may have been replaced).");
   await catchUp(c.env.DB, await now(c.env), "audiences");
   return file(
