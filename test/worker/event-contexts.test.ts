@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { enqueue, take } from "../../worker/src/ingest/inbox";
 import { drainInbox, insertEvents, recoverEvents } from "../../worker/src/ingest/process";
+import { moveStep, PAUSE_MS } from "../../worker/src/jobs/move";
 import { prune } from "../../worker/src/jobs/retention";
 import { hmacHex } from "../../worker/src/lib/crypto";
 import type { Message } from "../../worker/src/model/events";
@@ -56,9 +57,10 @@ const views = (anonymousId: string, context: Record<string, unknown>, n: number)
   });
 
 /** The site's stored contexts, most pointed at first. */
-const contextsOf = async (siteId: string) =>
+const contextsOf = async (siteId: string, db: D1Database = env.DB) =>
   (
-    await env.DB.prepare(`SELECT context, refs FROM event_contexts WHERE site_id = ? ORDER BY refs DESC, context`)
+    await db
+      .prepare(`SELECT context, refs FROM event_contexts WHERE site_id = ? ORDER BY refs DESC, context`)
       .bind(siteId)
       .all<{ context: string; refs: number }>()
   ).results;
@@ -220,5 +222,22 @@ describe("event contexts", () => {
     expect((await prune(env.DB, now, 2)).contexts).toBe(2);
     expect((await prune(env.DB, now, 2)).contexts).toBe(1);
     expect(await contextsOf(s.id)).toEqual([{ context: JSON.stringify(SPEAKER), refs: 1 }]);
+  });
+
+  it("should move with its site to another database, each context still counting its events once", async () => {
+    const s = await freshSite();
+    await batch(s.publicKey, [...views(uid("a"), SPEAKER, 3), ...views(uid("b"), HEADPHONES, 2)]);
+    await moveStep(env, s.id, "DB_TWO");
+    const later = Date.now() + PAUSE_MS;
+    let state = await moveStep(env, s.id, "DB_TWO", later);
+    for (let i = 0; state.state !== "done" && i < 50; i++) state = await moveStep(env, s.id, "DB_TWO", later);
+    expect(state).toMatchObject({ state: "done", home: "DB_TWO" });
+    // Counted twice (copied, then again by the copied events' trigger), they would never reach 0:
+    // an erased shopper's contexts would stay behind.
+    expect(await contextsOf(s.id, env.DB_TWO as D1Database)).toEqual([
+      { context: JSON.stringify(SPEAKER), refs: 3 },
+      { context: JSON.stringify(HEADPHONES), refs: 2 },
+    ]);
+    expect(await contextsOf(s.id)).toEqual([]);
   });
 });

@@ -72,6 +72,13 @@ async function siteTables(db: D1Database): Promise<Table[]> {
   return found.sort((a, b) => (a.name === "sites" ? -1 : b.name === "sites" ? 1 : a.name.localeCompare(b.name)));
 }
 
+/**
+ * Columns written as a value rather than copied. `event_contexts.refs` counts the events pointing at
+ * a context, and the events' insert trigger (migration 0023) counts each copied event again; the
+ * contexts are copied first (tables go in name order), so they start at 0 and end at their count.
+ */
+const RECOUNTED: Record<string, Record<string, unknown>> = { event_contexts: { refs: 0 } };
+
 const list = (cols: string[]) => cols.map((c) => `"${c}"`).join(", ");
 const marks = (n: number) => Array.from({ length: n }, () => "?").join(", ");
 
@@ -92,8 +99,10 @@ async function copyRows(from: D1Database, to: D1Database, t: Table, siteId: stri
     .raw();
   if (rows.length === 0) return 0;
   const insert = `INSERT INTO "${t.name}" (${list(t.columns)}) VALUES (${marks(t.columns.length)})`;
+  const reset = RECOUNTED[t.name] ?? {};
+  const values = (row: unknown[]) => row.map((v, i) => reset[t.columns[i] ?? ""] ?? v);
   try {
-    await to.batch(rows.map((row) => to.prepare(insert).bind(...row)));
+    await to.batch(rows.map((row) => to.prepare(insert).bind(...values(row))));
   } catch (e) {
     const reason = e instanceof Error ? e.message : String(e);
     if (/UNIQUE|PRIMARY KEY/i.test(reason))
