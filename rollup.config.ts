@@ -42,16 +42,33 @@ const define = (dev: boolean) => ({
   __NUDGE_SRC__: JSON.stringify(SDK_URL_PLACEHOLDER),
 });
 
-export const minify = () =>
+/**
+ * `core`: the SDK's script-tag build, every byte of which every shopper downloads, takes two of
+ * terser's unsafe rewrites that hold for its code (−15 B gzip): object methods written as arrows
+ * become method shorthand (unsafe only for a method called with `new`; none is), and comparisons
+ * are reversed or negated (unsafe only for operands with getters, valueOf or NaN; the core compares
+ * lengths, counts and times).
+ */
+export const minify = (core = false) =>
   terser({
     ecma: 2020,
-    compress: { passes: 3, pure_getters: true, unsafe_arrows: true },
+    compress: {
+      passes: 3,
+      pure_getters: true,
+      unsafe_arrows: true,
+      ...(core ? { unsafe_methods: true, unsafe_comps: true } : {}),
+    },
     // Internal fields start with `_`: mangling them is the single largest size win.
     mangle: { properties: { regex: /^_[a-z]/i } },
     format: { comments: false },
   });
 
-export const ts = (dev = false) => esbuild({ target: "es2020", define: define(dev), tsconfig: "tsconfig.json" });
+/**
+ * `target`: the core's is es2021 (logical assignment, `||=`, kept rather than spelled out): it
+ * already needs Object.hasOwn (Chrome 93, Firefox 92, Safari 15.4), which came after.
+ */
+export const ts = (dev = false, target = "es2020") =>
+  esbuild({ target, define: define(dev), tsconfig: "tsconfig.json" });
 
 /** Prints gzip and brotli sizes and fails the build past a budget (`others`: any file not named in BUDGETS). */
 function sizeBudget(others?: number): Plugin {
@@ -110,7 +127,7 @@ const config: RollupOptions[] = [
   {
     input: "sdk/global.ts",
     output: { file: "dist/cdn/sdk/nudge.js", format: "iife" },
-    plugins: [nodeResolve(), ts(), minify(), sizeBudget()],
+    plugins: [nodeResolve(), ts(false, "es2021"), minify(true), sizeBudget()],
   },
   {
     // Development build: readable, with the __DEV__ warnings (misspelt event names, misuse).

@@ -4,7 +4,7 @@ import { uuid7 } from "./id";
 import { onsiteChunk, startOnsite } from "./onsite";
 import { createQueue } from "./queue";
 import type { Queue } from "./queue";
-import { idbOutbox, local } from "./storage";
+import { idbOutbox, localGet, localSet } from "./storage";
 import type { Consent, Envelope, IdentifyOptions, InitOptions, Properties, SdkEvents, Traits } from "./types.js";
 
 const AID = "nudge_aid";
@@ -81,7 +81,7 @@ function log(...args: unknown[]): void {
 
 /** Reports an error to listeners and the debug log; never throws into the page. */
 export function report(error: unknown): void {
-  const e = error instanceof Error ? error : new Error(String(error));
+  const e = error instanceof Error ? error : Error(String(error));
   log("error", e);
   emit("error", e);
 }
@@ -122,10 +122,11 @@ function send(partial: Omit<Envelope, "messageId" | "anonymousId" | "context" | 
   // the time when it writes the event, off the caller's time (see queue.ts `stamp`).
   const event = partial as Envelope;
   event.anonymousId = s._aid;
-  if (s._uid) event.userId = s._uid;
+  event.userId = s._uid; // a string or undefined (then not in the JSON)
   event.context = s._ctx;
   event.timestamp = replaying[0] ?? Date.now();
-  if (replaying[1]) event.messageId = replaying[1];
+  // A replayed stub call's fixed id; otherwise none yet (the queue stamps one).
+  event.messageId = replaying[1] as string;
   log(event.type, event.event ?? event.name ?? "", event);
   if (!s._consented) {
     if (s._held.length < 1000) s._held.push(event);
@@ -140,8 +141,8 @@ function send(partial: Omit<Envelope, "messageId" | "anonymousId" | "context" | 
  * nudge('init', { key: 'pk_live_123', endpoint: 'https://nudge.example.com' })
  */
 export function init(options: InitOptions): void {
-  if (!options || typeof options.key !== "string" || !options.key)
-    throw new TypeError("nudge: init needs { key: 'pk_…' }, the site's public key.");
+  if (typeof options?.key !== "string" || !options.key)
+    throw TypeError("nudge: init needs { key: 'pk_…' }, the site's public key.");
   if (state || setup) {
     if (__DEV__) warn("init was called twice; the second call is ignored.");
     return;
@@ -167,7 +168,7 @@ export function init(options: InitOptions): void {
     run();
     s?._queue?._hide();
   };
-  addEventListener("visibilitychange", () => document.visibilityState === "hidden" && bye());
+  addEventListener("visibilitychange", () => document.hidden && bye());
   // The page view is made now, so it comes before the page's other calls; navigations are watched
   // from now on, so a router's pushState before setup is seen too.
   if (options.trackPages !== false) {
@@ -182,12 +183,12 @@ function boot(options: InitOptions): State {
     endpoint: (options.endpoint ?? loadedFrom._origin ?? location.origin).replace(/\/+$/, ""),
   };
   const off = opts.respectPrivacySignals !== false && privacySignal();
-  const consented = !opts.requireConsent || local._get(CONSENT) === "1";
+  const consented = !opts.requireConsent || localGet(CONSENT) === "1";
   const s: State = {
     _opts: opts,
-    _aid: (consented && local._get(AID)) || uuid7(),
-    _uid: (consented && local._get(UID)) || undefined,
-    _hash: (consented && local._get(HASH)) || undefined,
+    _aid: (consented && localGet(AID)) || uuid7(),
+    _uid: (consented && localGet(UID)) || undefined,
+    _hash: (consented && localGet(HASH)) || undefined,
     _device: deviceContext(__VERSION__),
     _page: pageContext(),
     _ctx: {},
@@ -198,8 +199,10 @@ function boot(options: InitOptions): State {
   contextOf(s);
   state = s;
   // Before the queue's first write (timers run in order), so the first events carry it too.
+  // A new context object, not the shared one changed: the queue tells contexts apart by identity.
   setTimeout(() => {
-    s._device.timezone = s._ctx.timezone = timeZone();
+    s._device.timezone = timeZone();
+    contextOf(s);
   });
   log("init", opts, off ? "(off: privacy signal)" : "");
   // What earlier pages' stubs kept goes first: those calls were made before this page's.
@@ -212,17 +215,17 @@ function boot(options: InitOptions): State {
   }
   if (off) return s;
   if (consented) {
-    local._set(AID, s._aid);
+    localSet(AID, s._aid);
     start(s);
   }
-  for (const [call, t, id] of calls) replay(call, t, id);
+  for (const call of calls) replay(...call);
   // Email capture is opt-in, so its code rides in the onsite chunk, loaded only when asked for.
-  if (__DEV__ && opts.captureEmails && local._get(MARKETING) !== "1")
+  if (__DEV__ && opts.captureEmails && localGet(MARKETING) !== "1")
     warn("captureEmails is on, but emails are only captured after consent({ marketing: true }).");
   if (opts.captureEmails)
     onsiteChunk.load(`${opts.endpoint}/sdk/onsite.js`).then((m: typeof import("./triggers/index")) => {
       stopEmails = m.watchEmails((email) => {
-        if (local._get(MARKETING) === "1" && email !== s._email) {
+        if (localGet(MARKETING) === "1" && email !== s._email) {
           s._email = email;
           identify({ email });
         }
@@ -232,13 +235,16 @@ function boot(options: InitOptions): State {
   // its own: a page's first fetch() costs 1–15 ms of main thread in Chromium, as much as the rest
   // of the setup.
   if (opts.onsite !== false)
-    setTimeout(() => startOnsite({ endpoint: opts.endpoint ?? "", key: opts.key, aid: () => s._aid, track }, report));
+    setTimeout(() =>
+      startOnsite({ endpoint: opts.endpoint as string, key: opts.key, aid: () => s._aid, track }, report),
+    );
   return s;
 }
 
 /** Rebuilds the shared context object after the page or the identity changed. */
 function contextOf(s: State): void {
-  s._ctx = { ...s._device, ...s._page, ...(s._hash ? { nudge: { userHash: s._hash } } : {}) };
+  // Without a hash, `nudge` is undefined: JSON leaves it out.
+  s._ctx = { ...s._device, ...s._page, nudge: s._hash && { userHash: s._hash } };
 }
 
 /**
@@ -256,12 +262,11 @@ function contextOf(s: State): void {
  */
 export function identify(idOrTraits: string | Traits, traits: Traits = {}, options: IdentifyOptions = {}): void {
   const byId = typeof idOrTraits === "string";
-  const t: Traits = byId ? { ...traits, userId: idOrTraits } : { ...idOrTraits };
+  // Object(): whatever the page passes (null, a number), this never throws.
+  const { userId, ...t }: Traits = byId ? { ...traits, userId: idOrTraits } : Object(idOrTraits);
   const o: IdentifyOptions = (byId ? options : (traits as IdentifyOptions)) ?? {};
-  const userId = t.userId;
-  delete t.userId;
   if (userId !== undefined && typeof userId !== "string") {
-    report(new TypeError("nudge: userId must be a string"));
+    report(TypeError("nudge: userId must be a string"));
     return;
   }
   if (__DEV__ && !userId && !t.email && !t.phone)
@@ -273,11 +278,12 @@ export function identify(idOrTraits: string | Traits, traits: Traits = {}, optio
   const s = state;
   if (userId) {
     s._uid = userId;
-    if (s._consented) local._set(UID, userId);
+    if (s._consented) localSet(UID, userId);
   }
-  if (typeof o.userHash === "string" && o.userHash) {
-    s._hash = o.userHash;
-    if (s._consented) local._set(HASH, o.userHash);
+  const hash = o.userHash;
+  if (typeof hash === "string" && hash) {
+    s._hash = hash;
+    if (s._consented) localSet(HASH, hash);
     contextOf(s);
   }
   send({ type: "identify", traits: t });
@@ -290,7 +296,7 @@ export function identify(idOrTraits: string | Traits, traits: Traits = {}, optio
  */
 export function track(event: string, properties: Properties = {}): void {
   if (typeof event !== "string" || !event) {
-    report(new TypeError("nudge: track needs an event name"));
+    report(TypeError("nudge: track needs an event name"));
     return;
   }
   if (__DEV__) checkEventName(event);
@@ -330,9 +336,9 @@ export function consent(choice: Consent): void {
   }
   if (choice.analytics === true) {
     s._consented = true;
-    local._set(CONSENT, "1");
-    local._set(AID, s._aid);
-    if (s._uid) local._set(UID, s._uid);
+    localSet(CONSENT, "1");
+    localSet(AID, s._aid);
+    if (s._uid) localSet(UID, s._uid);
     if (s._off) return;
     start(s);
     for (const e of s._held) s._queue?._push(e);
@@ -340,14 +346,16 @@ export function consent(choice: Consent): void {
   } else if (choice.analytics === false) {
     s._consented = false;
     s._held = [];
-    local._set(CONSENT, "0");
-    local._set(AID, null);
-    local._set(UID, null);
-    local._set(HASH, null);
+    localSet(CONSENT, "0");
+    localSet(AID);
+    localSet(UID);
+    localSet(HASH);
   }
-  if (choice.marketing !== undefined) local._set(MARKETING, choice.marketing ? "1" : "0");
   log("consent", choice);
-  if (choice.marketing !== undefined) send({ type: "track", event: "Consent Updated", properties: { ...choice } });
+  if (choice.marketing !== undefined) {
+    localSet(MARKETING, choice.marketing ? "1" : "0");
+    send({ type: "track", event: "Consent Updated", properties: { ...choice } });
+  }
 }
 
 /**
@@ -364,9 +372,9 @@ export function reset(): void {
   s._aid = uuid7();
   s._uid = s._hash = s._email = undefined;
   contextOf(s);
-  local._set(UID, null);
-  local._set(HASH, null);
-  if (s._consented) local._set(AID, s._aid);
+  localSet(UID);
+  localSet(HASH);
+  if (s._consented) localSet(AID, s._aid);
   log("reset");
 }
 
@@ -396,13 +404,12 @@ export async function flush(): Promise<void> {
 
 /** SPA page views: pushState and popstate, but not a replaceState that keeps the same path. */
 function watchNavigation(): void {
-  let last = location.pathname + location.search;
+  let { pathname, search } = location;
   // A replaceState that keeps the path (scroll state, filters written into the query) is the same
   // view; pushState, popstate, and a replaceState to another path (a redirect) are new ones.
   const changed = (replace?: boolean) => {
-    const now = location.pathname + location.search;
-    const same = replace ? location.pathname === last.split("?")[0] : now === last;
-    last = now;
+    const same = location.pathname === pathname && (replace || location.search === search);
+    ({ pathname, search } = location);
     if (!same) page();
   };
   for (const method of ["pushState", "replaceState"] as const) {

@@ -4,15 +4,16 @@ import type { Properties } from "./types";
 export function pageContext(): Properties {
   const { href, pathname, search } = location;
   const params = new URLSearchParams(search);
-  const campaign: Record<string, string> = {};
+  // Left undefined without UTM parameters: JSON has no `campaign` then, not an empty one.
+  let campaign: Record<string, string> | undefined;
   for (const k of ["source", "medium", "campaign", "term", "content"]) {
     const v = params.get(`utm_${k}`);
-    if (v) campaign[k === "campaign" ? "name" : k] = v.slice(0, 200);
+    if (v) {
+      campaign ||= {};
+      campaign[k === "campaign" ? "name" : k] = v.slice(0, 200);
+    }
   }
-  return {
-    page: { path: pathname, referrer: document.referrer, search, title: document.title, url: href },
-    ...(Object.keys(campaign).length ? { campaign } : {}),
-  };
+  return { page: { path: pathname, referrer: document.referrer, search, title: document.title, url: href }, campaign };
 }
 
 /** The device part: computed once per load. The time zone comes later (see `timeZone`). */

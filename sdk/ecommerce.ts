@@ -58,20 +58,20 @@ export interface Share extends Product {
   recipient?: string;
 }
 
+// Number.isFinite is false for anything not a number (it does not coerce, unlike isFinite).
 const amount = (v: unknown): number | undefined => {
   const n = typeof v === "string" ? Number.parseFloat(v) : v;
-  return typeof n === "number" && Number.isFinite(n) ? n : undefined;
+  return Number.isFinite(n) ? (n as number) : undefined;
 };
 // Cents, so 0.1 + 0.2 reads 0.3 in the shop's reports.
 const round = (n: number) => Math.round(n * 100) / 100;
 
 function product(input: Product, counted: boolean): Properties {
-  const { id, ...p } = { ...input };
+  const { id, ...p } = input;
   if (p.product_id === undefined && id !== undefined) p.product_id = String(id);
   if (__DEV__ && p.product_id === undefined && p.sku === undefined) warn("a product needs a product_id (or sku).");
-  const price = amount(p.price);
-  if (price === undefined) delete p.price;
-  else p.price = price;
+  // A price that is not a number is left out (undefined: not in the JSON).
+  p.price = amount(p.price);
   if (counted) p.quantity = amount(p.quantity) ?? 1;
   return p;
 }

@@ -11,7 +11,7 @@ import {
   productViewed,
 } from "./ecommerce";
 import { stubId } from "./id";
-import { local } from "./storage";
+import { localTake } from "./storage";
 
 /**
  * The script-tag build: replays what the snippet stub queued, then becomes `window.nudge`.
@@ -56,11 +56,9 @@ const script = document.currentScript as HTMLScriptElement | null;
 
 function nudge(command: string, ...args: unknown[]): unknown {
   try {
-    const fn = Object.hasOwn(commands, command)
-      ? (commands[command as Command] as (...a: unknown[]) => unknown)
-      : undefined;
-    if (!fn) throw new TypeError(`nudge: unknown command "${command}"`);
-    return fn(...args);
+    // Own keys only: `nudge('toString')` is not a command.
+    if (!Object.hasOwn(commands, command)) throw TypeError(`nudge: unknown command "${command}"`);
+    return (commands[command as Command] as (...a: unknown[]) => unknown)(...args);
   } catch (e) {
     // Misuse of init is the one error worth surfacing loudly; it is still not thrown at the page.
     if (command === "init") console.error(e);
@@ -83,7 +81,7 @@ if (!w.nudge || w.nudge.q) {
   // time and id (so one replayed twice, by two tabs, is stored once); not their init, this page
   // has its own. This page's own kept copy is dropped: its calls are replayed below.
   loadedFrom._stored = () =>
-    local._take(STUB).flatMap(([key, value]) => {
+    localTake(STUB).flatMap(([key, value]) => {
       const [times, calls] = value as [number[], Call[]];
       return key === STUB + stub?.k
         ? []
@@ -91,5 +89,5 @@ if (!w.nudge || w.nudge.q) {
     });
   const key = script?.dataset.key;
   if (key && !queued.some((c) => c[0] === "init")) nudge("init", { key, endpoint: script?.dataset.endpoint });
-  for (const [call, t, id] of kept(queued, stub?.t, stub?.k)) replay(call, t, id);
+  for (const call of kept(queued, stub?.t, stub?.k)) replay(...call);
 }

@@ -1,7 +1,8 @@
 /** Ids: the anonymous visitor id and every event's messageId. */
 
-let pool = new Uint8Array(0);
-let at = 0;
+let pool: Uint8Array;
+// Past the pool's end: the first id fills it.
+let at = 4096;
 
 /**
  * A UUIDv7 (RFC 9562) from its parts: milliseconds, a 12-bit counter, then 16 hex digits (the
@@ -28,7 +29,7 @@ export function uuid7(now = Date.now()): string {
     lastMs++;
     tick = 0;
   }
-  if (at + 8 > pool.length) {
+  if (at > 4088) {
     pool = crypto.getRandomValues(new Uint8Array(4096));
     at = 0;
   }

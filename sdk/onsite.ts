@@ -11,7 +11,7 @@ export const onsiteChunk = { load: (url: string) => import(/* @vite-ignore */ /*
 
 export function startOnsite(host: Host, onError: (e: unknown) => void): void {
   fetch(`${host.endpoint}/v1/sdk/config?key=${encodeURIComponent(host.key)}`)
-    .then((r) => (r.ok ? r.json() : null))
+    .then((r) => r.ok && r.json())
     .then(
       (config) =>
         config?.widgets?.length &&

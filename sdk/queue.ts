@@ -1,7 +1,7 @@
 import { uuid7 } from "./id";
 import type { Batch, Outbox } from "./storage";
-import { local, memoryOutbox } from "./storage";
-import type { Envelope } from "./types";
+import { localSet, localTake, memoryOutbox } from "./storage";
+import type { Envelope, Properties } from "./types";
 
 /**
  * The durable queue. `push` is a cheap, synchronous array push. In later tasks, a time slice at a
@@ -31,8 +31,6 @@ export interface QueueOptions {
   /** `count` events were sent or, with a reason, dropped. */
   _on(count: number, dropped?: string): void;
   _onError(error: unknown): void;
-  /** Delay before a batch goes out, so bursts of calls share one request. */
-  _delay?: number;
 }
 
 export interface Queue {
@@ -44,13 +42,24 @@ export interface Queue {
 }
 
 export const BATCH_SIZE = 100;
-/** Stay under the 64 KB keepalive/beacon budget and the server's 500 KB request limit. */
-const BATCH_BYTES = 60_000;
+/**
+ * Stay under the 64 KB keepalive/beacon budget and the server's 500 KB request limit, with the
+ * shared context (at most SHARED units) on top.
+ */
+const BATCH_BYTES = 57_000;
+/**
+ * The longest shared context, in UTF-16 units: the server takes at most 8 KB of UTF-8 as a batch's
+ * context, and a unit is at most 3 bytes. A longer one (a page URL of kilobytes) rides in each
+ * event, as before batches shared it.
+ */
+const SHARED = 2730;
 /** The bound: past it the oldest batches are dropped, and counted. */
 export const MAX_QUEUE = 10_000;
 /** Batches kept for the page-hide beacon (~1 000 events); older ones are safe in the outbox anyway. */
 const MAX_UNACKED = 10;
 const MAX_BACKOFF = 60_000;
+/** Delay before a batch goes out, so bursts of calls share one request. */
+const DELAY = 250;
 /** Milliseconds of stamping per task: well under the 50 ms of a long task, even on a slow phone. */
 export const SLICE = 4;
 /** Prefix of the spill keys: one per page, so tabs never write over each other's. */
@@ -68,12 +77,15 @@ export function createQueue(o: QueueOptions): Queue {
   let open: string[] = [];
   let first = "";
   let bytes = 0;
+  // The context of the events being stamped, and its JSON while it can ride once per batch.
+  let ctx: Properties | undefined;
+  let shared: string | undefined;
   // Closed, not yet written (or read from a spill).
   const stamped: Batch[] = [];
   // Closed, not yet committed to the outbox: what page hide must spill.
-  const pending = new Map<string, string[]>();
+  const pending = new Map<string, Batch>();
   // Made by this page and not seen acknowledged: what page hide beacons.
-  const unacked = new Map<string, string[]>();
+  const unacked = new Map<string, Batch>();
   const spillKey = SPILL + uuid7();
   let spilled = false;
   let writes: Promise<void> = Promise.resolve();
@@ -86,9 +98,11 @@ export function createQueue(o: QueueOptions): Queue {
 
   // The key rides in the body: sendBeacon cannot set an Authorization header. Events are JSON
   // already (serialised once, when stamped), so a body is a concatenation (an array in a template
-  // string is its items joined by commas).
-  const body = (events: string[]) =>
-    `{"batch":[${events}],"sentAt":"${new Date().toISOString()}","writeKey":${JSON.stringify(o._key)}}`;
+  // string is its items joined by commas). The page and device context goes once, as the batch's
+  // `context`, which the server applies to each event (a batch stored by an older SDK has none:
+  // its events carry their own).
+  const body = ([, events, context = "{}"]: Batch) =>
+    `{"batch":[${events}],"context":${context},"sentAt":"${new Date().toISOString()}","writeKey":${JSON.stringify(o._key)}}`;
 
   const schedule = (ms: number) => {
     if (timer === undefined) timer = setTimeout(run, ms);
@@ -119,6 +133,15 @@ export function createQueue(o: QueueOptions): Queue {
     e.messageId ||= uuid7(t);
     let json: string;
     try {
+      // The client gives every event the same context object until the page or the identity
+      // changes (client.ts `contextOf`), so a new object is a new context: it starts a batch.
+      if (e.context !== ctx) {
+        close();
+        ctx = e.context;
+        shared = JSON.stringify(ctx);
+        if (shared.length > SHARED) shared = undefined;
+      }
+      if (shared) e.context = undefined as never;
       e.timestamp = new Date(t).toISOString();
       json = JSON.stringify(e);
     } catch (error) {
@@ -135,7 +158,7 @@ export function createQueue(o: QueueOptions): Queue {
 
   /** The open batch is complete: it gets its key and waits to be written. */
   function close() {
-    if (open.length) keep([`${first}.${open.length}`, open]);
+    if (open.length) keep([`${first}.${open.length}`, open, shared]);
     open = [];
     bytes = 0;
   }
@@ -143,8 +166,8 @@ export function createQueue(o: QueueOptions): Queue {
   /** A batch to write: until written it is pending, until acknowledged unacknowledged. */
   function keep(batch: Batch) {
     stamped.push(batch);
-    pending.set(...batch);
-    unacked.set(...batch);
+    pending.set(batch[0], batch);
+    unacked.set(batch[0], batch);
     if (unacked.size > MAX_UNACKED) unacked.delete(unacked.keys().next().value as string);
   }
 
@@ -152,10 +175,13 @@ export function createQueue(o: QueueOptions): Queue {
   function respill() {
     if (!spilled) return;
     spilled = pending.size > 0;
-    local._set(spillKey, spilled ? JSON.stringify([...pending]) : null);
+    localSet(spillKey, spilled ? JSON.stringify([...pending.values()]) : undefined);
   }
 
-  /** Chains outbox writes, so `await persist()` means everything pushed so far is stored. */
+  /**
+   * Chains outbox writes, so `await persist()` means everything pushed so far is stored. Never
+   * rejects (a failure is reported), so callers need no catch of their own.
+   */
   function persist(): Promise<void> {
     // A failed write is reported, not kept: it must not poison every later write.
     if (fresh.length || stamped.length) writes = writes.then(writeAll).catch(o._onError);
@@ -218,11 +244,9 @@ export function createQueue(o: QueueOptions): Queue {
   async function drain() {
     try {
       // Writing goes on while the first batches are sent (see sendAll).
-      persist().catch(o._onError);
+      persist();
       // Web Locks keep two tabs from sending the same stored batches at once.
-      const locks = navigator.locks;
-      if (locks) await locks.request("nudge-send", sendAll);
-      else await sendAll();
+      await (navigator.locks?.request("nudge-send", sendAll) ?? sendAll());
     } catch (e) {
       o._onError(e);
     }
@@ -238,8 +262,9 @@ export function createQueue(o: QueueOptions): Queue {
         await persist();
         continue;
       }
-      for (const [k, events] of stored) {
-        const result = await post(events);
+      for (const batch of stored) {
+        const k = batch[0];
+        const result = await post(batch);
         if (result === "retry") {
           failures++;
           // Exponential with full jitter, so a server coming back is not hit by every shopper at once.
@@ -249,33 +274,49 @@ export function createQueue(o: QueueOptions): Queue {
         await outbox._remove([k]);
         unacked.delete(k);
         if (pending.delete(k)) respill();
-        o._on(sizeOf(k), result === "ok" ? undefined : result);
+        o._on(sizeOf(k), result);
       }
     }
   }
 
-  async function post(events: string[]): Promise<"ok" | "retry" | string> {
+  /** Sends a batch: nothing once the server has it, "retry", or why the server refused it for good. */
+  async function post(batch: Batch): Promise<string | undefined> {
     try {
-      const res = await fetch(o._url, {
+      let data: BodyInit = body(batch);
+      let query = "";
+      // Gzip where the browser can (said by the query, not Content-Encoding: a header would cost a
+      // CORS preflight per batch), plain JSON where it cannot. Also at page hide: this path waits
+      // on IndexedDB already, so it is a best effort there either way, and a compressed batch
+      // takes a tenth of the keepalive budget. The beacon, which must leave within the page-hide
+      // handler itself, cannot wait for a compression and goes plain.
+      try {
+        data = await new Response(
+          (new Response(data).body as ReadableStream).pipeThrough(new CompressionStream("gzip")),
+        ).blob();
+        query = "?compression=gzip";
+      } catch {}
+      const res = await fetch(o._url + query, {
         method: "POST",
         // text/plain keeps this a "simple" request: no CORS preflight round trip.
         headers: { "content-type": "text/plain" },
-        body: body(events),
+        body: data,
         // Lets the request outlive a page that is going away. Only then: Chromium counts a
         // keepalive body against a 64 KB budget until its response is read.
-        keepalive: document.visibilityState === "hidden",
+        keepalive: document.hidden,
         credentials: "omit",
       });
+      const { status } = res;
       res.body?.cancel().catch(() => {});
-      if (res.ok) return "ok";
-      if (res.status === 429 || res.status >= 500 || res.status === 408) {
+      if (res.ok) return;
+      if (status === 429 || status >= 500 || status === 408) {
         const after = Number(res.headers.get("retry-after"));
         retryAfter = after > 0 ? after * 1000 : undefined;
         return "retry";
       }
       // 4xx: the server will never take this batch; keeping it would block the queue forever.
-      o._onError(new Error(`nudge: server rejected ${events.length} events (${res.status})`));
-      return `rejected (${res.status})`;
+      const why = `rejected (${status})`;
+      o._onError(Error(`nudge: ${batch[1].length} events ${why} by the server`));
+      return why;
     } catch {
       retryAfter = undefined;
       return "retry"; // offline or network error
@@ -286,8 +327,8 @@ export function createQueue(o: QueueOptions): Queue {
   function push(event: Envelope) {
     if (fresh.push(event) === 1) {
       // A task, not a microtask: stamping and writing stay out of the caller's task.
-      setTimeout(() => persist().catch(o._onError));
-      schedule(o._delay ?? 250);
+      setTimeout(persist);
+      schedule(DELAY);
     }
   }
 
@@ -295,11 +336,11 @@ export function createQueue(o: QueueOptions): Queue {
   // is removed from localStorage at once: this page spills it again if it hides before writing).
   // The SDK flushes the queue once set up, which writes and sends it.
   try {
-    for (const [, batches] of local._take(SPILL)) for (const batch of batches as Batch[]) keep(batch);
+    for (const [, batches] of localTake(SPILL)) for (const batch of batches as Batch[]) keep(batch);
   } catch (e) {
     o._onError(e);
   }
-  addEventListener("online", () => run());
+  addEventListener("online", run);
 
   return {
     _push: push,
@@ -311,8 +352,8 @@ export function createQueue(o: QueueOptions): Queue {
         spilled = true;
         respill();
         // Uncommitted first: they are the ones at risk. Stop when the browser's quota is used up.
-        for (const [, events] of new Map([...pending, ...unacked]))
-          if (!navigator.sendBeacon?.(o._url, body(events))) break;
+        for (const batch of new Map([...pending, ...unacked]).values())
+          if (!navigator.sendBeacon?.(o._url, body(batch))) break;
       } catch (e) {
         o._onError(e);
       }

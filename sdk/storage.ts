@@ -1,10 +1,12 @@
 import { promisifyRequest, type UseStore } from "idb-keyval";
 
 /**
- * A batch of events as stored and sent: its key (`<first messageId>.<event count>`) and its
- * events' JSON. Stored whole as one record (the key inside it too, so one read gets both).
+ * A batch of events as stored and sent: its key (`<first messageId>.<event count>`), its events'
+ * JSON, and the JSON of the context they share (sent once, as the batch's `context`). Stored whole
+ * as one record (the key inside it too, so one read gets both). Records and spills of SDKs before
+ * the shared context have no third item: their events carry their context each.
  */
-export type Batch = [string, string[]];
+export type Batch = [key: string, events: string[], context?: string];
 
 /**
  * The persistent outbox: IndexedDB through idb-keyval, in Nudge's own database (never the
@@ -89,40 +91,46 @@ export function idbOutbox(): Outbox {
   };
 }
 
-/** First-party, synchronous, for the few ids that every event needs. Never throws. */
-export const local = {
-  _get(key: string): string | null {
-    try {
-      return localStorage.getItem(key);
-    } catch {
-      return null;
-    }
-  },
-  _set(key: string, value: string | null): void {
-    try {
-      if (value === null) localStorage.removeItem(key);
-      else localStorage.setItem(key, value);
-    } catch {
-      // Storage disabled or full: the id lives for this page only.
-    }
-  },
-  /**
-   * Removes every entry whose key starts with `prefix` — what earlier pages left for the next one
-   * — and returns them, parsed (an entry that does not parse is dropped).
-   */
-  _take(prefix: string): [string, unknown][] {
-    const out: [string, unknown][] = [];
-    try {
-      for (const key of Object.keys(localStorage))
-        if (key.startsWith(prefix)) {
-          try {
-            out.push([key, JSON.parse(localStorage.getItem(key) as string)]);
-          } catch {}
-          localStorage.removeItem(key);
-        }
-    } catch {
-      // Storage disabled: nothing was left.
-    }
-    return out;
-  },
-};
+/*
+ * localStorage: first-party, synchronous, for the few ids that every event needs, and what a page
+ * leaves for the next. Never throws. Plain functions rather than an object's methods: the
+ * minifier names each in one letter at every call.
+ */
+
+export function localGet(key: string): string | null | undefined {
+  try {
+    return localStorage.getItem(key);
+  } catch {
+    // Storage disabled: as if nothing were stored.
+  }
+}
+
+/** Without a value: removes the key. */
+export function localSet(key: string, value?: string): void {
+  try {
+    if (value === undefined) localStorage.removeItem(key);
+    else localStorage.setItem(key, value);
+  } catch {
+    // Storage disabled or full: the id lives for this page only.
+  }
+}
+
+/**
+ * Removes every entry whose key starts with `prefix` — what earlier pages left for the next one
+ * — and returns them, parsed (an entry that does not parse is dropped).
+ */
+export function localTake(prefix: string): [string, unknown][] {
+  const out: [string, unknown][] = [];
+  try {
+    for (const key of Object.keys(localStorage))
+      if (key.startsWith(prefix)) {
+        try {
+          out.push([key, JSON.parse(localStorage.getItem(key) as string)]);
+        } catch {}
+        localStorage.removeItem(key);
+      }
+  } catch {
+    // Storage disabled: nothing was left.
+  }
+  return out;
+}

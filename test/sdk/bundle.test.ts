@@ -81,6 +81,11 @@ describe("the minified bundle", () => {
     expect(events[2]?.properties).toEqual({ product_id: "E7247", price: 79, quantity: 1 });
     expect(events[0]?.context).toMatchObject({ library: { name: "nudge" }, page: { path: "/" } });
     expect(new Set(events.map((e) => e.messageId)).size).toBe(3);
+    // Gzipped, the context once for the batch (the mangled build keeps the wire names).
+    const { wire } = server.requests[0] as (typeof server.requests)[0];
+    expect(wire.gzip).toBe(true);
+    expect(wire.json.context).toEqual(events[0]?.context);
+    expect(wire.json.batch.filter((e) => "context" in e)).toEqual([]);
   });
 
   it("should keep the stub's calls when the page hides before the SDK arrives, and send them from the next page", async () => {

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { _resetForTests, consent, flush, identify, init, on, page, reset, track } from "../../sdk/client";
-import { fakeServer, freshPage } from "./helpers";
+import { fakeServer, freshPage, type Wire } from "./helpers";
 
 beforeEach(freshPage);
 afterEach(() => {
@@ -20,7 +20,7 @@ describe("tracking", () => {
 
     expect(server.requests).toHaveLength(1);
     const [req] = server.requests;
-    expect(req?.url).toBe(`${ENDPOINT}/v1/batch`);
+    expect(req?.url).toBe(`${ENDPOINT}/v1/batch?compression=gzip`);
     expect(req?.body.writeKey).toBe("pk_test");
     const [a, b] = req?.body.batch ?? [];
     expect(a).toMatchObject({ type: "track", event: "Product Viewed", properties: { product_id: "E7247" } });
@@ -65,6 +65,104 @@ describe("tracking", () => {
   });
 });
 
+describe("on the wire", () => {
+  it("should gzip each batch and send its page and device context once, not in every event", async () => {
+    const server = fakeServer(200);
+    init({ key: "pk_test", endpoint: ENDPOINT, trackPages: false });
+    for (let i = 0; i < 20; i++) track("Product Viewed", { product_id: `P${i}` });
+    await flush();
+    expect(server.requests).toHaveLength(1);
+    const { wire } = server.requests[0] as (typeof server.requests)[0];
+    expect(wire.gzip).toBe(true);
+    expect(wire.json.context).toMatchObject({
+      library: { name: "nudge" },
+      page: { path: "/", url: location.href },
+      userAgent: navigator.userAgent,
+      screen: { width: screen.width },
+    });
+    expect(wire.json.batch.filter((e) => "context" in e)).toEqual([]);
+    // As the Worker applies it, each event has the whole context, as when each carried its own.
+    for (const e of server.events()) expect(e.context).toEqual(wire.json.context);
+    // A fifth of the bytes of the same events as plain JSON with the context in each, as sent before.
+    const repeated = JSON.stringify({ batch: server.events(), sentAt: wire.json.sentAt, writeKey: "pk_test" });
+    expect(wire.bytes * 5).toBeLessThan(new TextEncoder().encode(repeated).length);
+  });
+
+  it("should give each page of a single-page app its own batch context", async () => {
+    const server = fakeServer(200);
+    init({ key: "pk_test", endpoint: ENDPOINT });
+    track("On Home");
+    history.pushState({}, "", "/cart");
+    track("On Cart");
+    await flush();
+    const path = (e: { context?: unknown }) => (e.context as { page: { path: string } }).page.path;
+    expect(server.requests.map((r) => path(r.wire.json))).toEqual(["/", "/cart"]);
+    expect(server.events().map((e) => [e.type === "page" ? "page" : e.event, path(e)])).toEqual([
+      ["page", "/"],
+      ["On Home", "/"],
+      ["page", "/cart"],
+      ["On Cart", "/cart"],
+    ]);
+    history.pushState({}, "", "/");
+    await flush(); // that page view too, so nothing is left for the next test's queue
+  });
+
+  it.each([
+    ["has no CompressionStream", undefined],
+    [
+      "cannot compress",
+      class {
+        constructor() {
+          throw new TypeError("gzip is not supported");
+        }
+      },
+    ],
+  ])("should send plain JSON, still with the context once, where the browser %s", async (_, stand) => {
+    vi.stubGlobal("CompressionStream", stand);
+    const server = fakeServer(200);
+    const errors: Error[] = [];
+    on("error", (e) => errors.push(e));
+    init({ key: "pk_test", endpoint: ENDPOINT, trackPages: false });
+    track("Plain");
+    await flush();
+    const [req] = server.requests;
+    expect(req?.url).toBe(`${ENDPOINT}/v1/batch`);
+    expect(req?.wire.gzip).toBe(false);
+    expect(req?.wire.json.context).toMatchObject({ library: { name: "nudge" } });
+    expect(server.events().map((e) => e.event)).toEqual(["Plain"]);
+    expect(errors).toEqual([]);
+  });
+
+  it("should send the same messages gzipped as in the plain beacon at page hide", async () => {
+    const server = fakeServer(200);
+    const beacons: string[] = [];
+    Object.defineProperty(navigator, "sendBeacon", {
+      configurable: true,
+      value: (_url: string, body: string) => beacons.push(body) > 0,
+    });
+    init({ key: "pk_test", endpoint: ENDPOINT, trackPages: false });
+    track("Leaving", { cart: ["E7247"] });
+    identify("user-1", {}, { userHash: "a".repeat(64) });
+    Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+    try {
+      document.dispatchEvent(new Event("visibilitychange", { bubbles: true }));
+    } finally {
+      delete (document as { hidden?: boolean }).hidden;
+    }
+    await flush();
+    const without = ({ sentAt: _, ...rest }: Wire) => rest;
+    const beaconed = beacons.map((b) => without(JSON.parse(b)));
+    expect(beaconed.length).toBeGreaterThan(0);
+    expect(server.requests.every((r) => r.wire.gzip)).toBe(true);
+    expect(server.requests.map((r) => without(r.wire.json))).toEqual(beaconed);
+    // The identity's hash is part of the context: a second batch carries it.
+    expect(beaconed.map((b) => (b.context as { nudge?: unknown }).nudge)).toEqual([
+      undefined,
+      { userHash: "a".repeat(64) },
+    ]);
+  });
+});
+
 describe("ready at once", () => {
   it("should accept calls right after init without touching storage or the network, and send them with their time", async () => {
     const server = fakeServer(200);
@@ -100,11 +198,11 @@ describe("ready at once", () => {
     Object.defineProperty(navigator, "sendBeacon", { configurable: true, value: beacon });
     init({ key: "pk_test", endpoint: ENDPOINT, trackPages: false });
     track("Leaving");
-    Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
+    Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
     try {
       document.dispatchEvent(new Event("visibilitychange", { bubbles: true }));
     } finally {
-      delete (document as { visibilityState?: string }).visibilityState;
+      delete (document as { hidden?: boolean }).hidden;
     }
     expect(beacon).toHaveBeenCalledWith(`${ENDPOINT}/v1/batch`, expect.stringContaining('"event":"Leaving"'));
     const spilled = Object.keys(localStorage)

@@ -1,20 +1,23 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { uuid7 } from "../../sdk/id";
 import { createQueue, MAX_QUEUE, SLICE, SPILL, sizeOf } from "../../sdk/queue";
 import type { QueueOptions } from "../../sdk/queue";
 import { idbOutbox, memoryOutbox, type Outbox } from "../../sdk/storage";
-import type { Envelope } from "../../sdk/types";
-import { fakeServer, freshPage } from "./helpers";
+import type { Envelope, Properties } from "../../sdk/types";
+import { fakeServer, freshPage, readBody } from "./helpers";
 
 beforeEach(freshPage);
 afterEach(() => vi.restoreAllMocks());
 
 const URL = "https://nudge.example/v1/batch";
-const event = (i: number): Envelope => ({
+/** A page's context: the client gives its events one object until the page or the identity changes. */
+const PAGE = { library: { name: "nudge" }, page: { path: "/" } };
+const event = (i: number, context: Properties = PAGE): Envelope => ({
   type: "track",
   event: "Probe",
   properties: { i },
   anonymousId: "a1",
-  context: {},
+  context,
   messageId: "",
   timestamp: Date.now(),
 });
@@ -70,8 +73,8 @@ describe("durable queue", () => {
     const bodies: string[] = [];
     vi.stubGlobal(
       "fetch",
-      vi.fn(async (_url: string, init: RequestInit) => {
-        bodies.push(String(init.body));
+      vi.fn(async (url: string, init: RequestInit) => {
+        bodies.push((await readBody(url, init.body as BodyInit)).text);
         return ++calls === 1
           ? new Response("{}", { status: 429, headers: { "retry-after": "7" } })
           : new Response("{}");
@@ -191,6 +194,9 @@ describe("page hide", () => {
     const body = JSON.parse(beacons[0] ?? "{}");
     expect(body.writeKey).toBe("pk_test");
     expect(ids(body.batch)).toEqual([1, 2]);
+    // Plain JSON (a beacon cannot wait for a compression), the context once.
+    expect(body.context).toEqual(PAGE);
+    expect(body.batch.filter((e: Envelope) => "context" in e)).toEqual([]);
     const [[[key, events] = ["", []]] = []] = spills();
     const spilled = events.map((e) => JSON.parse(e) as Envelope);
     expect(spilled.map((e) => e.messageId)).toEqual(body.batch.map((e: Envelope) => e.messageId));
@@ -251,5 +257,52 @@ describe("page hide", () => {
     await q._flush();
     expect(ids(server.events())).toEqual([1]);
     expect(spills()).toEqual([]);
+  });
+});
+
+describe("context once per batch", () => {
+  it("should send each batch's context once, start a new batch when it changes, and keep it out of the events", async () => {
+    const server = fakeServer(200);
+    const { q } = queue();
+    const next = { library: { name: "nudge" }, page: { path: "/next" } };
+    for (const [i, context] of [PAGE, PAGE, next, next].entries()) q._push(event(i, context));
+    await q._flush();
+    expect(server.requests.map((r) => r.wire.json.context)).toEqual([PAGE, next]);
+    expect(server.requests.flatMap((r) => r.wire.json.batch).filter((e) => "context" in e)).toEqual([]);
+    // As the Worker applies it: every event with its page's context.
+    expect(server.events().map((e) => [(e.properties as { i: number }).i, e.context])).toEqual([
+      [0, PAGE],
+      [1, PAGE],
+      [2, next],
+      [3, next],
+    ]);
+  });
+
+  it("should share a context up to the 8 KB of UTF-8 the server takes, and carry a longer one in each event", async () => {
+    const server = fakeServer(200);
+    const { q } = queue();
+    // 3 bytes of UTF-8 each, the most a UTF-16 unit takes: `{"t":"…"}` is 8 units around them.
+    const longest = { t: "中".repeat(2730 - 8) };
+    const longer = { t: "中".repeat(2730 - 7) };
+    q._push(event(1, longest));
+    q._push(event(2, longer));
+    q._push(event(3, longer));
+    await q._flush();
+    const [shared, own] = server.requests;
+    expect(shared?.wire.json.context).toEqual(longest);
+    expect(new TextEncoder().encode(JSON.stringify(longest)).length).toBeLessThanOrEqual(8 * 1024);
+    expect(own?.wire.json.context).toEqual({});
+    expect(own?.wire.json.batch.map((e) => e.context)).toEqual([longer, longer]);
+  });
+
+  it("should send a batch an earlier SDK stored, whose events carry their own context", async () => {
+    const server = fakeServer(200);
+    const outbox = idbOutbox();
+    const old = { ...event(7), messageId: uuid7(), timestamp: new Date().toISOString() };
+    await outbox._put([[`${old.messageId}.1`, [JSON.stringify(old)]]]);
+    const { q } = queue({ _outbox: outbox });
+    await q._flush();
+    expect(server.events()).toEqual([old]);
+    expect(await outbox._keys()).toEqual([]);
   });
 });
