@@ -62,6 +62,10 @@ export interface Envelope {
   name?: string;
   properties?: Properties;
   traits?: Properties;
+  /**
+   * Page and device. One object for all of a page's events, replaced (never changed) when the page
+   * or the identity changes: the queue sends it once per batch, and a new object starts a batch.
+   */
   context: Properties;
   /** ISO 8601 once stamped by the queue; the call's `Date.now()` until then. */
   timestamp: string | number;
