@@ -137,8 +137,10 @@ export function createQueue(o: QueueOptions): Queue {
       // changes (client.ts `contextOf`), so a new object is a new context: it starts a batch.
       if (e.context !== ctx) {
         close();
+        // Taken as the batch's context only once serialised (if that threw, each event would be
+        // dropped and reported, never sent under the previous context).
+        shared = JSON.stringify(e.context);
         ctx = e.context;
-        shared = JSON.stringify(ctx);
         if (shared.length > SHARED) shared = undefined;
       }
       if (shared) e.context = undefined as never;
