@@ -72,7 +72,7 @@ describe("the SDK on the wire, in Chromium", () => {
     // On the wire: every batch gzipped (said by the query, so no CORS preflight), the context at
     // the batch level and in no event.
     const wires = sent.map(({ url, body }) => {
-      expect(url.searchParams.get("compression")).toBe("gzip");
+      expect(url.searchParams.get("compression"), `${url} ${body.subarray(0, 120)}`).toBe("gzip");
       expect([...body.subarray(0, 2)]).toEqual([0x1f, 0x8b]);
       return { bytes: body.length, json: JSON.parse(gunzipSync(body).toString("utf8")) as Wire };
     });
