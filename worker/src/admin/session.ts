@@ -55,7 +55,7 @@ async function siteBySession(env: Env, token: string, now = Date.now()): Promise
     .prepare(`SELECT site_id FROM admin_sessions WHERE token_hash = ? AND expires_at > ?`)
     .bind(await sha256Hex(token), now)
     .first<{ site_id: string }>();
-  return row ? siteAt(env, row.site_id, now) : null;
+  return row ? siteAt(env, row.site_id, now, true) : null;
 }
 
 /** The session token of the request's cookie, or "". */

@@ -231,9 +231,17 @@ export async function siteBySecretKey(env: Env, secret: string): Promise<SiteAt 
   return site && { site, env: routed };
 }
 
-/** The site of an id (signed links, webhooks, the Queue), routed to its home; null when unknown. */
-export async function siteAt(env: Env, siteId: string, now = Date.now()): Promise<SiteAt | null> {
-  return cachedSiteAt(env, await placementOf(env, siteId, now), now);
+/**
+ * The site of an id (signed links, webhooks, the Queue), routed to its home; null when unknown.
+ * `fresh` reads both the placement and the row afresh (the dashboard: a setting saved in another
+ * isolate must show at once).
+ */
+export async function siteAt(env: Env, siteId: string, now = Date.now(), fresh = false): Promise<SiteAt | null> {
+  const placement = await placementOf(env, siteId, now, fresh);
+  if (!fresh || !placement) return cachedSiteAt(env, placement, now);
+  const routed = routeTo(env, placement);
+  const site = await siteById(routed.DB, siteId);
+  return site && { site, env: routed };
 }
 
 export interface NewSite {
