@@ -5,8 +5,8 @@ import { DEFAULT_RETENTION_DAYS } from "../model/sites";
 /**
  * Retention: raw events, messages and outbox copies older than each site's period (`retentionDays`,
  * default 13 months) are deleted; what was derived from them — profiles and their aggregates,
- * orders, carts, product views, conversions — stays. Every site shares one D1 database (capped at
- * 10 GB), so without this it only grows.
+ * orders, carts, product views, conversions — stays. A D1 database is capped at 10 GB and its sites
+ * share it (model/directory.ts), so without this it only grows.
  *
  * Four statements per sweep whatever the number of sites: each deletes at most PRUNE_BATCH rows,
  * found through a (site_id, time) index range per site (migration 0011), so a sweep's cost is bounded

@@ -215,11 +215,12 @@ export async function sweep(env: Env, now: number, publicUrl?: string, budget: S
  */
 export async function sweepHomes(env: Env, now: number, publicUrl?: string): Promise<SweepResult> {
   const busy = await homesInMove(env);
+  const homes = homeNames(env);
   const sum: SweepResult = { ...EMPTY, errors: [] };
-  for (const home of homeNames(env)) if (busy.has(home)) sum.errors.push(`${home}: waits while a site moves`);
+  for (const home of homes) if (busy.has(home)) sum.errors.push(`${home}: waits while a site moves`);
   const deadline = Date.now() + SEND_BUDGET_MS;
   let left = D1_CALL_BUDGET;
-  let pending = homeNames(env).filter((home) => !busy.has(home));
+  let pending = homes.filter((home) => !busy.has(home));
   const several = pending.length > 1;
   for (let pass = 0; pending.length > 0 && pass < 3; pass++) {
     const calls = Math.floor(left / pending.length);

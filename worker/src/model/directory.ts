@@ -1,5 +1,5 @@
 import type { Env } from "../env";
-import { DIRECTORY_HOME, directoryOf, homeDatabase, routedTo } from "../env";
+import { DIRECTORY_HOME, directoryOf, routedTo } from "../env";
 import { sha256Hex } from "../lib/crypto";
 import { fail } from "../lib/http";
 
@@ -105,8 +105,3 @@ export const placeStatement = (env: Env, siteId: string, home: string, publicKey
        ON CONFLICT (site_id) DO NOTHING`,
     )
     .bind(siteId, home, publicKey, secretHash);
-
-/** Whether `home` names a bound database (the operator API's check of a placement it is asked for). */
-export const isHome = (env: Env, home: string) => homeDatabase(env, home) !== undefined;
-
-export { DIRECTORY_HOME };

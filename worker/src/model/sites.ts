@@ -168,12 +168,18 @@ export interface SiteAt {
  */
 const byHomeAndId = new Map<string, { site: Site | null; until: number }>();
 
-async function cachedSiteAt(env: Env, placement: Placement | null, now: number): Promise<SiteAt | null> {
+/** The site a placement names, routed to its home; `fresh` reads the row rather than the cache. */
+async function siteOfPlacement(
+  env: Env,
+  placement: Placement | null,
+  now: number,
+  fresh = false,
+): Promise<SiteAt | null> {
   if (!placement) return null;
   const routed = routeTo(env, placement);
   const key = `${placement.home}:${placement.siteId}`;
   const hit = byHomeAndId.get(key);
-  if (hit && hit.until > now) return hit.site && { site: hit.site, env: routed };
+  if (!fresh && hit && hit.until > now) return hit.site && { site: hit.site, env: routed };
   const site = await siteById(routed.DB, placement.siteId);
   if (byHomeAndId.size > 1000) byHomeAndId.clear();
   byHomeAndId.set(key, { site, until: now + SITE_CACHE_MS });
@@ -182,7 +188,7 @@ async function cachedSiteAt(env: Env, placement: Placement | null, now: number):
 
 /** The site of a public key, routed to its home; 503 while it moves. */
 export async function cachedSiteByPublicKey(env: Env, key: string, now = Date.now()): Promise<SiteAt | null> {
-  return cachedSiteAt(env, await placementByPublicKey(env, key, now), now);
+  return siteOfPlacement(env, await placementByPublicKey(env, key, now), now);
 }
 
 /**
@@ -198,7 +204,7 @@ export async function cachedSiteByWriteKey(
 ): Promise<(SiteAt & { source: "browser" | "server" }) | null> {
   const browser = await cachedSiteByPublicKey(env, key, now);
   if (browser) return { ...browser, source: "browser" };
-  const server = await cachedSiteAt(env, await placementBySecretKey(env, key, now), now);
+  const server = await siteOfPlacement(env, await placementBySecretKey(env, key, now), now);
   return server && { ...server, source: "server" };
 }
 
@@ -223,12 +229,8 @@ export async function siteById(db: D1Database, id: string): Promise<Site | null>
 }
 
 /** The site of a secret key, read afresh (the admin API: a rotated key stops at once), routed to its home. */
-export async function siteBySecretKey(env: Env, secret: string): Promise<SiteAt | null> {
-  const placement = await placementBySecretKey(env, secret, Date.now(), true);
-  if (!placement) return null;
-  const routed = routeTo(env, placement);
-  const site = await siteById(routed.DB, placement.siteId);
-  return site && { site, env: routed };
+export async function siteBySecretKey(env: Env, secret: string, now = Date.now()): Promise<SiteAt | null> {
+  return siteOfPlacement(env, await placementBySecretKey(env, secret, now, true), now, true);
 }
 
 /**
@@ -237,11 +239,7 @@ export async function siteBySecretKey(env: Env, secret: string): Promise<SiteAt 
  * isolate must show at once).
  */
 export async function siteAt(env: Env, siteId: string, now = Date.now(), fresh = false): Promise<SiteAt | null> {
-  const placement = await placementOf(env, siteId, now, fresh);
-  if (!fresh || !placement) return cachedSiteAt(env, placement, now);
-  const routed = routeTo(env, placement);
-  const site = await siteById(routed.DB, siteId);
-  return site && { site, env: routed };
+  return siteOfPlacement(env, await placementOf(env, siteId, now, fresh), now, fresh);
 }
 
 export interface NewSite {

@@ -9,7 +9,7 @@ import { int, readBody } from "../lib/schema";
 import { publicBase } from "../lib/links";
 import { abortMove, moveStep } from "../jobs/move";
 import { directoryOf, homeDatabase, homeNames } from "../env";
-import { isHome, newSiteHome, placementOf } from "../model/directory";
+import { newSiteHome, placementOf } from "../model/directory";
 import { createSite, forgetCachedSites, siteById } from "../model/sites";
 import type { Site, SiteSettings } from "../model/sites";
 
@@ -219,7 +219,7 @@ const LIMIT = 16 * 1024;
 operator.post("/sites", async (c) => {
   const fields = await readBody(c.req.raw, LIMIT, createBody, "invalid_field");
   const home = fields.home ?? newSiteHome(c.env);
-  if (!isHome(c.env, home))
+  if (!homeDatabase(c.env, home))
     fail(400, "invalid_field", `home: no D1 database is bound as ${home} (bound: ${homeNames(c.env).join(", ")}).`, {
       field: "home",
     });
