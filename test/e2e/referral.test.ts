@@ -17,9 +17,13 @@ async function buy(page: Page, productId: string, email?: string) {
   await page.goto(`${baseUrl()}/product?id=${productId}`);
   await page.click("#add-to-cart");
   await expect.poll(() => page.textContent("#cart-count")).toBe("1");
+  // The checkout shows list prices at once and the engine's answer when it comes: read that one
+  // (a summary read before it, under load, missed the referral discount once in CI).
+  const priced = page.waitForResponse((r) => r.url().includes("/v1/cart/price") && r.ok());
   await page.goto(`${baseUrl()}/checkout`);
   if (email) await page.fill("#co-email", email);
-  await expect.poll(() => page.textContent("#order-summary")).toContain("£"); // priced
+  await priced;
+  await expect.poll(() => page.textContent("#order-summary")).toContain("£");
   const summary = await page.textContent("#order-summary");
   await page.click("#place-order");
   await expect.poll(() => page.isVisible("#order-confirmation")).toBe(true);
